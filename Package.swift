@@ -1,0 +1,94 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "closeorderd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "closeorderd", targets: ["closeorderd"]),
+        .library(name: "WeChatPayV2", targets: ["WeChatPayV2"]),
+        .library(name: "FakeWeChatPay", targets: ["FakeWeChatPay"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure WeChat Pay v2 protocol: fields, signing, XML, verification, classification.
+        .target(
+            name: "WeChatPayV2",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Domain and policy: order state, due times, retry, circuit, the worker; ports for store and gateway.
+        .target(
+            name: "OrderClosing",
+            dependencies: [
+                "WeChatPayV2",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // GRDB adapter: migrations, claim/lease/record, queries.
+        .target(
+            name: "SQLiteOrderStore",
+            dependencies: ["OrderClosing", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // AsyncHTTPClient adapter: timeouts, api2 failover.
+        .target(
+            name: "WeChatPayHTTP",
+            dependencies: [
+                "WeChatPayV2", "OrderClosing",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The faithful fake WeChat Pay used by tests, demo and benchmarks.
+        .target(
+            name: "FakeWeChatPay",
+            dependencies: [
+                "WeChatPayV2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "closeorderd",
+            dependencies: [
+                "WeChatPayV2", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "WeChatPayV2Tests",
+            dependencies: ["WeChatPayV2", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "OrderClosingTests",
+            dependencies: [
+                "OrderClosing",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SQLiteOrderStoreTests",
+            dependencies: ["SQLiteOrderStore", "OrderClosing"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["WeChatPayHTTP", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "closeorderd"]
+        ),
+    ]
+)

@@ -1,0 +1,144 @@
+import Synchronization
+import WeChatPayV2
+
+/// The fake's brain: WeChat Pay's rules for `pay/closeorder` and `pay/orderquery`, the orders it
+/// knows, scripted faults, and a record of every call. Transport-free, so it is tested directly and
+/// served by `FakeWeChatPayServer`.
+public final class FakeWeChatPay: Sendable {
+    /// WeChat forbids closing an order younger than this; a close that comes sooner is a violation.
+    public static let minimumCloseAge: Double = 300
+    /// How long a `.slowAnswer` is held back.
+    public static let slowAnswerDelay: Duration = .seconds(30)
+
+    struct OrderKey: Hashable { let mchID: String; let outTradeNo: String }
+    struct Order { var state: FakeOrderState; let createdAt: Double?; var transactionID: String? }
+
+    struct State {
+        var merchants: [String: FakeMerchant]
+        var orders: [OrderKey: Order] = [:]
+        var scripts: [OrderKey: [FakeFault]] = [:]
+        var faultRate: Double = 0
+        var rateFaults: [FakeFault] = []
+        var latency: Duration = .zero
+        var calls: [FakeCall] = []
+        var violations: [String] = []
+        var random: SplitMix64
+        var transactionCounter = 0
+    }
+
+    let state: Mutex<State>
+    let unknownOrders: UnknownOrderPolicy
+    let now: @Sendable () -> Double
+
+    /// - Parameters:
+    ///   - now: unix seconds; tests pass a controlled clock, used to judge early closes.
+    ///   - seed: seeds the choice of rate faults, so a run can be repeated.
+    public init(merchants: [FakeMerchant], unknownOrders: UnknownOrderPolicy = .notExist, seed: UInt64 = 42,
+                now: @escaping @Sendable () -> Double) {
+        self.state = Mutex(State(merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
+                                 random: SplitMix64(seed: seed)))
+        self.unknownOrders = unknownOrders
+        self.now = now
+    }
+
+    // MARK: Setting the scene
+
+    /// Tells the fake about an order the merchant placed at `createdAt` (unix seconds).
+    public func addOrder(mchID: String, outTradeNo: String, createdAt: Double, state orderState: FakeOrderState = .notPay) {
+        state.withLock { state in
+            let transactionID = orderState == .paid ? state.nextTransactionID() : nil
+            state.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)] = Order(state: orderState, createdAt: createdAt, transactionID: transactionID)
+        }
+    }
+
+    /// The customer pays: the order becomes paid unless it was closed. Returns the transaction id.
+    @discardableResult
+    public func pay(mchID: String, outTradeNo: String) -> String? {
+        state.withLock { state in
+            let key = OrderKey(mchID: mchID, outTradeNo: outTradeNo)
+            guard var order = state.orders[key], order.state == .notPay else { return nil }
+            order.state = .paid
+            order.transactionID = state.nextTransactionID()
+            state.orders[key] = order
+            return order.transactionID
+        }
+    }
+
+    public func orderState(mchID: String, outTradeNo: String) -> FakeOrderState? {
+        state.withLock { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.state }
+    }
+
+    public func transactionID(mchID: String, outTradeNo: String) -> String? {
+        state.withLock { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.transactionID }
+    }
+
+    /// Queues faults for an order's next calls, one per call, before the real rules apply again.
+    public func script(mchID: String, outTradeNo: String, _ faults: [FakeFault]) {
+        state.withLock { $0.scripts[OrderKey(mchID: mchID, outTradeNo: outTradeNo), default: []].append(contentsOf: faults) }
+    }
+
+    /// Answers a share `rate` (0…1) of unscripted calls with one of `faults`, chosen at random.
+    public func setFaultRate(_ rate: Double, faults: [FakeFault]) {
+        state.withLock { $0.faultRate = rate; $0.rateFaults = faults }
+    }
+
+    /// Added to every answer, without holding a thread.
+    public var latency: Duration {
+        get { state.withLock { $0.latency } }
+        set { state.withLock { $0.latency = newValue } }
+    }
+
+    /// Replaces a merchant's key, as an operator rotating keys would.
+    public func setMerchant(_ merchant: FakeMerchant) {
+        state.withLock { $0.merchants[merchant.mchID] = merchant }
+    }
+
+    // MARK: Assertions
+
+    public var calls: [FakeCall] { state.withLock { $0.calls } }
+
+    /// Every close that reached the fake before the order was 5 minutes old.
+    public var violations: [String] { state.withLock { $0.violations } }
+
+    // MARK: Serving
+
+    /// What the server should do with one request.
+    public struct Answer: Sendable {
+        public enum Action: Sendable { case respond(status: Int, body: [UInt8]), reset }
+        public let action: Action
+        public let delay: Duration
+    }
+
+    /// Answers one HTTP request as WeChat Pay would, applying any scripted fault.
+    public func handle(method: String, path: String, body: [UInt8]) -> Answer {
+        let receivedAt = now()
+        return state.withLock { state in
+            var exchange = Exchange(fake: self, receivedAt: receivedAt, path: path)
+            let action = exchange.run(method: method, body: body, state: &state)
+            state.calls.append(exchange.record(answer: exchange.answerLabel))
+            let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)
+            return Answer(action: action, delay: delay)
+        }
+    }
+}
+
+extension FakeWeChatPay.State {
+    mutating func nextTransactionID() -> String {
+        transactionCounter += 1
+        let digits = String(transactionCounter)
+        return "42000" + String(repeating: "0", count: max(0, 23 - digits.count)) + digits
+    }
+}
+
+/// A small, fast, seedable generator for the fake's rate faults (not for secrets).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

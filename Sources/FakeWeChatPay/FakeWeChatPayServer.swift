@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Serves a `FakeWeChatPay` over HTTP/1.1 on loopback with SwiftNIO.
+///
+/// Delays (added latency, slow answers) are scheduled on the event loop, so no thread sleeps per
+/// request and the fake keeps up as a benchmark's upstream. `setOutage(true)` closes the listening
+/// socket, so clients see connection refused, the way a dead access point looks; `setOutage(false)`
+/// listens again on the same port.
+public final class FakeWeChatPayServer: Sendable {
+    public let fake: FakeWeChatPay
+    public let host: String
+    let group: MultiThreadedEventLoopGroup
+    let listener: Mutex<(channel: Channel?, port: Int)>
+
+    public init(fake: FakeWeChatPay, host: String = "127.0.0.1", threads: Int = 1) {
+        self.fake = fake
+        self.host = host
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        self.listener = Mutex((nil, 0))
+    }
+
+    /// The bound port (0 before `start`).
+    public var port: Int { listener.withLock { $0.port } }
+
+    /// `http://host:port`, for a client's base URL.
+    public var baseURL: String { "http://\(host):\(port)" }
+
+    /// Starts listening; port 0 picks a free one. Returns the bound port.
+    @discardableResult
+    public func start(port: Int = 0) async throws -> Int {
+        let channel = try await bootstrap().bind(host: host, port: port).get()
+        let bound = channel.localAddress?.port ?? port
+        listener.withLock { $0 = (channel, bound) }
+        return bound
+    }
+
+    /// Simulates an access point going down (true) or coming back (false) on the same port.
+    public func setOutage(_ down: Bool) async throws {
+        if down {
+            let channel = listener.withLock { state -> Channel? in
+                defer { state.channel = nil }
+                return state.channel
+            }
+            try await channel?.close()
+        } else if listener.withLock({ $0.channel == nil }) {
+            try await start(port: port)
+        }
+    }
+
+    public func shutdown() async throws {
+        try await setOutage(true)
+        try await group.shutdownGracefully()
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        let fake = self.fake
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: fake))
+                }
+            }
+    }
+}
+
+/// Collects one request, asks the fake, and writes (or withholds) the answer.
+final class FakeHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let fake: FakeWeChatPay
+    var head: HTTPRequestHead?
+    var body: [UInt8] = []
+
+    init(fake: FakeWeChatPay) {
+        self.fake = fake
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body.removeAll(keepingCapacity: true)
+        case .body(var buffer):
+            if body.count + buffer.readableBytes <= 1 << 20, let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body.append(contentsOf: bytes)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
+            let answer = fake.handle(method: head.method.rawValue, path: path, body: body)
+            let keepAlive = head.isKeepAlive
+            if answer.delay > .zero {
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .init(answer.delay)) {
+                    let (handler, context) = loopBound.value
+                    handler.perform(answer.action, keepAlive: keepAlive, context: context)
+                }
+            } else {
+                perform(answer.action, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    func perform(_ action: FakeWeChatPay.Answer.Action, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        switch action {
+        case .reset:
+            // SO_LINGER 0 turns close() into a TCP RST, as a crashing proxy would send.
+            let channel = context.channel
+            if let provider = channel as? SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        case .respond(let status, let bytes):
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Content-Length", value: String(bytes.count))
+            headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+            let flushed = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !keepAlive {
+                let channel = context.channel
+                flushed.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
