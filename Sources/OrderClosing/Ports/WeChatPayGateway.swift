@@ -1,0 +1,26 @@
+import WeChatPayV2
+
+/// Speaks to WeChat Pay. One adapter: `WeChatPayHTTP`'s gateway; tests script their own.
+///
+/// A gateway never decides an order's fate: it returns the typed outcome and what it saw.
+public protocol WeChatPayGateway: Sendable {
+    func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome>
+    func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome>
+}
+
+/// One call's result, with the endpoint it actually used.
+public struct GatewayResponse<Outcome: Sendable>: Sendable {
+    public let outcome: Outcome
+    public let summary: ResponseSummary
+    /// The base URL used, e.g. `https://api2.mch.weixin.qq.com` after a failover.
+    public let endpoint: String?
+    /// False when no endpoint was reachable, so WeChat cannot have seen the request.
+    public let delivered: Bool
+
+    public init(outcome: Outcome, summary: ResponseSummary, endpoint: String?, delivered: Bool = true) {
+        self.outcome = outcome
+        self.summary = summary
+        self.endpoint = endpoint
+        self.delivered = delivered
+    }
+}

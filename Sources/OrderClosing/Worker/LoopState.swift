@@ -1,0 +1,67 @@
+import Logging
+
+/// What the closing loop keeps between iterations: merchant circuits and rate buckets, and the
+/// writes and releases waiting to be flushed. Owned by the loop's task alone.
+struct LoopState {
+    var circuits: [String: MerchantCircuit] = [:]
+    var buckets: [String: TokenBucket] = [:]
+    var pending: [OrderWrite] = []
+    var unstarted: [ClaimedOrder] = []
+
+    init(merchants: [MerchantProfile]) {
+        for merchant in merchants {
+            buckets[merchant.mchID] = TokenBucket(ratePerSecond: merchant.ratePerSecond, burst: merchant.burst)
+        }
+    }
+
+    /// Merchants whose circuit is open; logs open → half-open once.
+    mutating func excludedMerchants(now: Int64, logger: Logger) -> Set<String> {
+        var excluded: Set<String> = []
+        for (mchID, var circuit) in circuits {
+            let (admitted, changed) = circuit.admits(now: now)
+            circuits[mchID] = circuit
+            if changed { logger.notice("merchant circuit half-open: probing", metadata: ["mch_id": "\(mchID)", "circuit": "half_open"]) }
+            if !admitted { excluded.insert(mchID) }
+        }
+        return excluded
+    }
+
+    /// When the next open circuit may be probed.
+    func nextCircuitReopen() -> Int64? {
+        circuits.values.compactMap { circuit -> Int64? in
+            if case .open(let until, _) = circuit.state { return until }
+            return nil
+        }.min()
+    }
+
+    /// When a call for this merchant may start; merchants without a profile are not limited
+    /// (their orders fail at once without a call).
+    mutating func reserveToken(for mchID: String, now: Int64) -> Int64 {
+        guard var bucket = buckets[mchID] else { return now }
+        let startAt = bucket.reserve(now: now)
+        buckets[mchID] = bucket
+        return startAt
+    }
+
+    mutating func apply(_ signal: OrderCloser.CircuitSignal, mchID: String, now: Int64, logger: Logger) {
+        var circuit = circuits[mchID] ?? MerchantCircuit()
+        switch signal {
+        case .none:
+            return
+        case .configurationError(let reason):
+            if circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state {
+                logger.error("merchant circuit open: configuration error, pausing this merchant's orders",
+                             metadata: ["mch_id": "\(mchID)", "circuit": "open", "reason": "\(reason)",
+                                        "retry_in_ms": "\(until - now)"])
+            }
+        case .healthy:
+            if circuit.recordHealthy() {
+                logger.notice("merchant circuit closed: answers are healthy again", metadata: ["mch_id": "\(mchID)", "circuit": "closed"])
+            }
+        }
+        circuits[mchID] = circuit
+    }
+
+    /// Each merchant's circuit state, for `status` and metrics.
+    var circuitLabels: [String: String] { circuits.mapValues(\.label) }
+}

@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOSSL
+import OrderClosing
+import Synchronization
+import WeChatPayV2
+
+/// The `WeChatPayGateway` on AsyncHTTPClient: signs each try afresh, POSTs XML, classifies the
+/// answer, and fails over to the backup domain when the primary is unreachable (`FailoverState`).
+public final class WeChatPayHTTPGateway: WeChatPayGateway {
+    let client: HTTPClient
+    let settings: GatewaySettings
+    let clock: any OrderClock
+    let logger: Logger
+    let failover: Mutex<FailoverState>
+
+    /// - Parameter client: made with `makeClient(settings:)`; the caller shuts it down.
+    public init(client: HTTPClient, settings: GatewaySettings, clock: any OrderClock, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+        self.failover = Mutex(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
+    }
+
+    /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone.
+    /// Connection failures are reported at once (no pool-level retry) so failover is quick.
+    public static func makeClient(settings: GatewaySettings) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = settings.caFile {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
+                                                     timeout: .init(connect: .milliseconds(settings.connectTimeoutMs)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// The endpoint in use now, for status and metrics.
+    public var currentEndpoint: String {
+        failover.withLock { $0.usingBackup } ? (settings.backupURL ?? settings.primaryURL) : settings.primaryURL
+    }
+
+    public func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome> {
+        await call(.closeOrder, order: order, credentials: credentials,
+                   classify: ResponseClassifier.classifyClose, failure: CloseOutcome.retryable)
+    }
+
+    public func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
+        await call(.orderQuery, order: order, credentials: credentials,
+                   classify: ResponseClassifier.classifyQuery, failure: QueryOutcome.retryable)
+    }
+
+    private func call<Outcome: Sendable>(
+        _ operation: Operation, order: OrderReference, credentials: MerchantCredentials,
+        classify: (Int, [UInt8], OrderReference, MerchantCredentials) -> (Outcome, ResponseSummary),
+        failure: (RetryReason) -> Outcome
+    ) async -> GatewayResponse<Outcome> {
+        let plan = failover.withLock { $0.plan(now: clock.now()) }
+        var delivered = false
+        var lastFailure = TransportFailure(HTTPClientError.cancelled)
+        var lastURL: String?
+        for endpoint in plan {
+            let baseURL = endpoint == .primary ? settings.primaryURL : (settings.backupURL ?? settings.primaryURL)
+            lastURL = baseURL
+            do {
+                let request = try SignedRequest(operation, order: order, credentials: credentials, nonce: Nonce.make())
+                let (status, body) = try await post(request, to: baseURL + operation.path)
+                noteReachability(endpoint, reachable: true)
+                let (outcome, summary) = classify(status, body, order, credentials)
+                return GatewayResponse(outcome: outcome, summary: summary, endpoint: baseURL)
+            } catch let error as ProtocolError {
+                return GatewayResponse(outcome: failure(.unparseable("request not built: \(error.message)")),
+                                       summary: ResponseSummary(), endpoint: nil, delivered: false)
+            } catch {
+                lastFailure = TransportFailure(error)
+                delivered = delivered || lastFailure.mayHaveBeenSent
+                noteReachability(endpoint, reachable: !lastFailure.unreachable)
+                if !lastFailure.unreachable || Task.isCancelled { break }
+            }
+        }
+        return GatewayResponse(outcome: failure(lastFailure.reason), summary: ResponseSummary(), endpoint: lastURL, delivered: delivered)
+    }
+
+    private func post(_ request: SignedRequest, to url: String) async throws -> (Int, [UInt8]) {
+        var http = HTTPClientRequest(url: url)
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
+        http.headers.add(name: "User-Agent", value: "closeorderd")
+        http.body = .bytes(ByteBuffer(bytes: request.body))
+        let response = try await client.execute(http, timeout: .milliseconds(settings.totalTimeoutMs), logger: nil)
+        var buffer = try await response.body.collect(upTo: StrictXMLDecoder.maximumSize + 1)
+        return (Int(response.status.code), buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {
+        let change = failover.withLock { $0.report(endpoint, reachable: reachable, now: clock.now()) }
+        switch change {
+        case .failedOver:
+            logger.error("failover: primary WeChat Pay endpoint unreachable, using the backup",
+                         metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)"])
+        case .returnedToPrimary:
+            logger.notice("failover: primary WeChat Pay endpoint answers again, returning to it",
+                          metadata: ["endpoint": "\(settings.primaryURL)"])
+        case nil:
+            break
+        }
+    }
+}
