@@ -62,6 +62,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Test doubles of the ports: a clock moved by hand and a scripted gateway.
+        .target(
+            name: "OrderClosingTestSupport",
+            dependencies: ["OrderClosing", "WeChatPayV2"]
+        ),
         .executableTarget(
             name: "closeorderd",
             dependencies: [
@@ -78,19 +83,27 @@ let package = Package(
             dependencies: ["WeChatPayV2", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
+            name: "FakeWeChatPayTests",
+            dependencies: ["FakeWeChatPay", "WeChatPayV2"]
+        ),
+        .testTarget(
             name: "OrderClosingTests",
             dependencies: [
-                "OrderClosing",
+                "OrderClosing", "OrderClosingTestSupport",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",
-            dependencies: ["SQLiteOrderStore", "OrderClosing"]
+            dependencies: ["SQLiteOrderStore", "OrderClosing", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WeChatPayHTTP", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "closeorderd"]
+            dependencies: [
+                "WeChatPayHTTP", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

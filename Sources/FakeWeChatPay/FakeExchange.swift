@@ -29,13 +29,17 @@ struct Exchange {
         guard method == "POST" else { return communicationFailure("REQUIRE_POST_METHOD") }
         guard let decoded = try? StrictXMLDecoder.decode(body) else { return communicationFailure("XML格式错误") }
         fields = decoded
-        for required in ["appid", "mch_id", "out_trade_no", "nonce_str", "sign"] where (fields[required] ?? "").isEmpty {
+        // The signature is checked as soon as it can be, before the other parameters.
+        for required in ["mch_id", "sign"] where (fields[required] ?? "").isEmpty {
             return communicationFailure("缺少参数\(required)")
         }
         guard let merchant = state.merchants[fields["mch_id"]!] else { return communicationFailure("mch_id参数错误") }
         guard let signType = SignType(rawValue: fields["sign_type"] ?? "MD5") else { return communicationFailure("sign_type参数错误") }
         signatureValid = Signer.isValid(sign: fields["sign"]!, for: fields, type: signType, key: merchant.key)
         guard signatureValid else { return communicationFailure("签名错误，请检查后再试") }
+        for required in ["appid", "out_trade_no", "nonce_str"] where (fields[required] ?? "").isEmpty {
+            return communicationFailure("缺少参数\(required)")
+        }
         if fields["sub_mch_id"] != nil, !merchant.isServiceProvider { return communicationFailure("普通商户不允许传sub_mch_id") }
         guard merchant.appIDs.contains(fields["appid"]!) else { return communicationFailure("appid和mch_id不匹配") }
 

@@ -1,0 +1,19 @@
+// swift-tools-version: 6.2
+// A libFuzzer harness for the pure protocol module WeChatPayV2 (decoder, encoder, verifier,
+// classifier). Kept out of the main package so its sanitizer flags never touch the daemon's build.
+// Build and run it with scripts/fuzz (see Fuzz/README.md for the exact recipe).
+import PackageDescription
+
+let package = Package(
+    name: "closeorderd-fuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "closeorderd", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "CloseOrderFuzzer",
+            dependencies: [.product(name: "WeChatPayV2", package: "closeorderd")]
+        ),
+    ]
+)

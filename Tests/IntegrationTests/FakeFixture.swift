@@ -1,0 +1,57 @@
+import AsyncHTTPClient
+import FakeWeChatPay
+import Logging
+import OrderClosing
+import OrderClosingTestSupport
+import WeChatPayHTTP
+import WeChatPayV2
+
+/// A fake WeChat Pay on loopback (two access points over one brain) and a gateway pointed at it.
+struct FakeFixture {
+    static let mchID = "1900000109"
+    static let appID = "wx2421b1c4370ec43b"
+    static let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
+    static let epoch: Int64 = 1_800_000_000_000
+
+    let fake: FakeWeChatPay
+    let primary: FakeWeChatPayServer
+    let backup: FakeWeChatPayServer
+    let clock: ManualClock
+    let client: HTTPClient
+    let gateway: WeChatPayHTTPGateway
+
+    static func start(signType: SignType = .hmacSHA256, totalTimeoutMs: Int64 = 2_000, withBackup: Bool = false) async throws -> FakeFixture {
+        let clock = ManualClock(now: epoch)
+        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: mchID, key: key, appIDs: [appID])],
+                                 now: { Double(clock.now()) / 1000 })
+        let primary = FakeWeChatPayServer(fake: fake)
+        let backup = FakeWeChatPayServer(fake: fake)
+        try await primary.start()
+        try await backup.start()
+        var settings = GatewaySettings()
+        settings.primaryURL = primary.baseURL
+        settings.backupURL = withBackup ? backup.baseURL : nil
+        settings.connectTimeoutMs = 1_000
+        settings.totalTimeoutMs = totalTimeoutMs
+        settings.probeIntervalMs = 30_000
+        let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
+        let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: clock, logger: Logger(label: "test"))
+        return FakeFixture(fake: fake, primary: primary, backup: backup, clock: clock, client: client, gateway: gateway)
+    }
+
+    func credentials(_ signType: SignType = .hmacSHA256, key: APIKey = FakeFixture.key) -> MerchantCredentials {
+        MerchantCredentials(mchID: Self.mchID, signType: signType, key: key)
+    }
+
+    /// An order placed ten minutes before the clock's now, so closing it is allowed.
+    func placeOrder(_ outTradeNo: String, state: FakeOrderState = .notPay) throws -> OrderReference {
+        fake.addOrder(mchID: Self.mchID, outTradeNo: outTradeNo, createdAt: Double(clock.now()) / 1000 - 600, state: state)
+        return try OrderReference(appID: Self.appID, mchID: Self.mchID, outTradeNo: outTradeNo)
+    }
+
+    func shutdown() async throws {
+        try await client.shutdown()
+        try await primary.shutdown()
+        try await backup.shutdown()
+    }
+}

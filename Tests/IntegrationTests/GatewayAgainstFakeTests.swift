@@ -1,0 +1,139 @@
+import FakeWeChatPay
+import OrderClosing
+import Testing
+import WeChatPayHTTP
+import WeChatPayV2
+
+/// The HTTP gateway against the fake over real loopback HTTP: each fault gives its typed outcome.
+@Suite struct GatewayAgainstFakeTests {
+    @Test(arguments: SignType.allCases) func closesAnUnpaidOrder(_ signType: SignType) async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("CLOSE-\(signType == .md5 ? "MD5" : "HMAC")")
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials(signType))
+        #expect(response.outcome == .closed)
+        #expect(response.endpoint == fixture.primary.baseURL)
+        #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .closed)
+        #expect(fixture.fake.calls.allSatisfy { $0.signatureValid })
+        #expect(fixture.fake.violations.isEmpty)
+        try await fixture.shutdown()
+    }
+
+    static let faults: [(FakeFault, String)] = [
+        (.systemError, "retry (SYSTEMERROR)"),
+        (.http500, "retry (HTTP 500)"),
+        (.http503, "retry (HTTP 503)"),
+        (.orderClosed, "already_closed"),
+        (.orderNotExist, "not_exist"),
+    ]
+
+    @Test(arguments: faults) func scriptedFaultsGiveTheirOutcome(_ row: (FakeFault, String)) async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("FAULT-1")
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [row.0])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        #expect(response.outcome.description == row.1)
+        try await fixture.shutdown()
+    }
+
+    @Test func malformedBodyIsUnparseable() async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("MALFORMED-1")
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.malformedBody])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        guard case .retryable(.unparseable) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        try await fixture.shutdown()
+    }
+
+    @Test(arguments: [FakeFault.badResponseSignature, .forgedOrderPaid, .forgedSuccess])
+    func forgedOrBadlySignedAnswersAreNotBelieved(_ fault: FakeFault) async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("FORGED-1")
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [fault])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        guard case .retryable(.badSignature) = response.outcome else { Issue.record("believed: \(response.outcome)"); return }
+        try await fixture.shutdown()
+    }
+
+    @Test func connectionResetIsAConnectionError() async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("RESET-1")
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.connectionReset])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        guard case .retryable(.connection) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        #expect(response.delivered)
+        try await fixture.shutdown()
+    }
+
+    @Test func slowAnswerTimesOutAfterSending() async throws {
+        let fixture = try await FakeFixture.start(totalTimeoutMs: 300)
+        let order = try fixture.placeOrder("SLOW-1")
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.slowAnswer])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        #expect(response.outcome == .retryable(.timeout(afterSending: true)))
+        #expect(response.delivered)
+        // The slow server still acted: this is why a timeout leaves the order in doubt.
+        #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .closed)
+        try await fixture.shutdown()
+    }
+
+    @Test func paidOrderAnswersOrderPaidAndQueryGivesTheTransaction() async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("PAID-1", state: .paid)
+        #expect(await fixture.gateway.closeOrder(order, credentials: fixture.credentials()).outcome == .paid)
+        let query = await fixture.gateway.queryOrder(order, credentials: fixture.credentials())
+        let transactionID = fixture.fake.transactionID(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo)
+        #expect(transactionID != nil)
+        #expect(query.outcome == .state(.success, transactionID: transactionID))
+        try await fixture.shutdown()
+    }
+
+    @Test func wrongKeyIsAConfigurationError() async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try fixture.placeOrder("WRONGKEY-1")
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials(key: try APIKey("00000000000000000000000000000000")))
+        guard case .configurationError(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        #expect(reason.contains("签名错误"))
+        #expect(fixture.fake.calls.last?.signatureValid == false)
+        #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .notPay)
+        try await fixture.shutdown()
+    }
+
+    @Test func unknownOrderIsNotExist() async throws {
+        let fixture = try await FakeFixture.start()
+        let order = try OrderReference(appID: FakeFixture.appID, mchID: FakeFixture.mchID, outTradeNo: "NEVER-PLACED")
+        #expect(await fixture.gateway.closeOrder(order, credentials: fixture.credentials()).outcome == .notExist)
+        try await fixture.shutdown()
+    }
+
+    @Test func primaryOutageFailsOverToTheBackupAndComesBack() async throws {
+        let fixture = try await FakeFixture.start(withBackup: true)
+        let credentials = fixture.credentials()
+
+        try await fixture.primary.setOutage(true)
+        let first = await fixture.gateway.closeOrder(try fixture.placeOrder("FO-1"), credentials: credentials)
+        #expect(first.outcome == .closed)
+        #expect(first.endpoint == fixture.backup.baseURL)
+
+        // Before the probe interval the backup is used without touching the primary.
+        let second = await fixture.gateway.closeOrder(try fixture.placeOrder("FO-2"), credentials: credentials)
+        #expect(second.endpoint == fixture.backup.baseURL)
+
+        try await fixture.primary.setOutage(false)
+        fixture.clock.advance(by: 30_000)
+        let third = await fixture.gateway.closeOrder(try fixture.placeOrder("FO-3"), credentials: credentials)
+        #expect(third.outcome == .closed)
+        #expect(third.endpoint == fixture.primary.baseURL)
+        #expect(fixture.gateway.currentEndpoint == fixture.primary.baseURL)
+        try await fixture.shutdown()
+    }
+
+    @Test func totalOutageIsNotDelivered() async throws {
+        let fixture = try await FakeFixture.start(withBackup: true)
+        try await fixture.primary.setOutage(true)
+        try await fixture.backup.setOutage(true)
+        let response = await fixture.gateway.closeOrder(try fixture.placeOrder("DOWN-1"), credentials: fixture.credentials())
+        guard case .retryable(.connection) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        #expect(!response.delivered)
+        try await fixture.shutdown()
+    }
+}
