@@ -65,7 +65,7 @@ let package = Package(
         // Test doubles of the ports: a clock moved by hand and a scripted gateway.
         .target(
             name: "OrderClosingTestSupport",
-            dependencies: ["OrderClosing", "WeChatPayV2"]
+            dependencies: ["OrderClosing", "WeChatPayV2", "SQLiteOrderStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .executableTarget(
             name: "closeorderd",
@@ -89,13 +89,18 @@ let package = Package(
         .testTarget(
             name: "OrderClosingTests",
             dependencies: [
-                "OrderClosing", "OrderClosingTestSupport",
+                "OrderClosing", "OrderClosingTestSupport", "SQLiteOrderStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
+            name: "WeChatPayHTTPTests",
+            dependencies: ["WeChatPayHTTP"]
+        ),
+        .testTarget(
             name: "SQLiteOrderStoreTests",
-            dependencies: ["SQLiteOrderStore", "OrderClosing", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "IntegrationTests",

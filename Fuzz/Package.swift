@@ -13,7 +13,9 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "CloseOrderFuzzer",
-            dependencies: [.product(name: "WeChatPayV2", package: "closeorderd")]
+            dependencies: ["FuzzerEntry", .product(name: "WeChatPayV2", package: "closeorderd")]
         ),
+        // The C entry SwiftPM's renamed main points at; it starts libFuzzer's driver (see entry.c).
+        .target(name: "FuzzerEntry"),
     ]
 )

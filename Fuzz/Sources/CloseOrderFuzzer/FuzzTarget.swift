@@ -28,6 +28,14 @@
 
 import WeChatPayV2
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// With CLOSEORDER_FUZZ_VERBOSE=1 the harness prints what it saw (to reproduce a crash by hand:
+/// `CLOSEORDER_FUZZ_VERBOSE=1 .build-fuzz/release/CloseOrderFuzzer crash-…`).
+private let verbose = getenv("CLOSEORDER_FUZZ_VERBOSE").map { String(cString: $0) == "1" } ?? false
+
 private let order = try! OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "1415757673")
 private let apiKey = try! APIKey("192006250b4c09247ec02edce69f6a2d")
 private let allCredentials = SignType.allCases.map { MerchantCredentials(mchID: "10000100", signType: $0, key: apiKey) }
@@ -55,11 +63,20 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     checkStringOverload(decoded, body)
 
+    if verbose {
+        print("decoded: \(decoded.map { $0.sorted { $0.key < $1.key }.description } ?? "refused")")
+        for credentials in allCredentials {
+            let close = ResponseClassifier.classifyClose(httpStatus: 200, body: body, order: order, credentials: credentials).0
+            let query = ResponseClassifier.classifyQuery(httpStatus: 200, body: body, order: order, credentials: credentials).0
+            print("[\(credentials.signType.rawValue)] close: \(close); query: \(query)")
+        }
+    }
     for credentials in allCredentials {
         checkClose(body, decoded, credentials)
         checkQuery(body, decoded, credentials)
     }
     if let decoded { checkResigned(decoded, body) }
+    check(decoded?["return_code"] != "FAIL", "canary", body)
     return 0
 }
 

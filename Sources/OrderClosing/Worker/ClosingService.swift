@@ -43,6 +43,11 @@ public struct ClosingService: Service {
             var wakerRunning = false
             var stopping = false
             var graceArmed = false
+            // Wakes the loop on SIGTERM even when every slot is busy with a long call.
+            group.addTask {
+                try? await gracefulShutdown()
+                return .wake
+            }
 
             while true {
                 if !stopping, Task.isShuttingDownGracefully || Task.isCancelled {
@@ -81,7 +86,12 @@ public struct ClosingService: Service {
                                 let startAt = state.reserveToken(for: order.mchID, now: now)
                                 group.addTask { [closer, clock] in
                                     if startAt > now {
-                                        do { try await clock.sleep(until: startAt) } catch { return .unstarted(order) }
+                                        // Waiting for the merchant's rate limit: a shutdown gives the claim back.
+                                        do {
+                                            try await cancelWhenGracefulShutdown { try await clock.sleep(until: startAt) }
+                                        } catch {
+                                            return .unstarted(order)
+                                        }
                                     }
                                     if Task.isCancelled { return .unstarted(order) }
                                     let (write, signal) = await closer.process(order)
@@ -99,7 +109,6 @@ public struct ClosingService: Service {
                         var wakeAt = min(due ?? .max, clock.now() + settings.pollIntervalMs)
                         if let reopen = state.nextCircuitReopen() { wakeAt = min(wakeAt, reopen) }
                         wakerRunning = true
-                        events.sleeping(until: wakeAt, inFlight: inFlight)
                         group.addTask { [clock, wakeAt] in
                             try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wakeAt) }
                             return .wake
@@ -107,6 +116,7 @@ public struct ClosingService: Service {
                     }
                 }
 
+                events.waiting(inFlight: inFlight)
                 guard let result = try await group.next() else { break }
                 switch result {
                 case .wake:

@@ -1,0 +1,88 @@
+import Logging
+import OrderClosing
+import OrderClosingTestSupport
+import Synchronization
+import WeChatPayV2
+
+/// A `ClosingService` on a real scratch SQLite file, a manual clock and a scripted gateway.
+/// Tests move the clock and wait on the loop's own events; nothing sleeps.
+final class WorkerHarness: Sendable {
+    static let created: Int64 = 1_800_000_000
+    static let mchA = "1900000109", mchB = "1900000110", appID = "wx2421b1c4370ec43b"
+
+    enum Event: Sendable { case recorded(Int), waiting(Int) }
+
+    let database: ScratchDatabase
+    let clock: ManualClock
+    let gateway: ScriptedGateway
+    let service: ClosingService
+    let events: AsyncStream<Event>
+    let eventSink: AsyncStream<Event>.Continuation
+    let recordedTotal = Counter()
+
+    init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
+         now: Int64 = created * 1000) throws {
+        database = try ScratchDatabase()
+        clock = ManualClock(now: now)
+        gateway = ScriptedGateway(clock: clock)
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+        let key = try APIKey("192006250b4c09247ec02edce69f6a2d")
+        let profiles = merchants ?? [
+            MerchantProfile(credentials: MerchantCredentials(mchID: Self.mchA, signType: .hmacSHA256, key: key), appIDs: [Self.appID]),
+            MerchantProfile(credentials: MerchantCredentials(mchID: Self.mchB, signType: .md5, key: key), appIDs: [Self.appID]),
+        ]
+        var logger = Logger(label: "worker-test")
+        logger.logLevel = .critical
+        let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: retry, logger: logger, jitter: { 0.5 })
+        let sink = eventSink
+        let total = recordedTotal
+        let hooks = ClosingEvents(
+            onRecorded: { writes in
+                total.add(writes.count)
+                sink.yield(.recorded(writes.count))
+            },
+            onWaiting: { sink.yield(.waiting($0)) })
+        service = ClosingService(store: database.store, closer: closer, clock: clock, settings: settings,
+                                 merchants: profiles, logger: logger, events: hooks)
+    }
+
+    /// Consumes loop events until `recorded` writes have been flushed in all and the loop is idle.
+    func settle(recorded expected: Int) async {
+        var iterator = events.makeAsyncIterator()
+        while let event = await iterator.next() {
+            if case .waiting(0) = event, recordedTotal.value >= expected { return }
+        }
+    }
+
+    /// Moves the clock to `time` and waits until the loop has handled it.
+    func advance(to time: Int64, thenRecorded expected: Int) async {
+        clock.advance(to: time)
+        await settle(recorded: expected)
+    }
+
+    func callTimes(_ outTradeNo: String, _ operation: Operation = .closeOrder) -> [Int64] {
+        gateway.calls.filter { $0.outTradeNo == outTradeNo && $0.operation == operation }.map(\.at)
+    }
+
+    static func dueMs(_ createdAt: Int64 = created, timeout: Int64 = 0) -> Int64 {
+        DuePolicy.standard.dueTime(createdAt: createdAt, timeoutSeconds: timeout)
+    }
+}
+
+extension ClosingSettings {
+    /// One call at a time, one order per transaction: every step is observable.
+    static var sequential: ClosingSettings {
+        var settings = ClosingSettings()
+        settings.concurrency = 1
+        settings.batchSize = 1
+        settings.owner = "worker-test"
+        return settings
+    }
+}
+
+/// A count shared with the loop's event hooks.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add(_ amount: Int) { count.withLock { $0 += amount } }
+    var value: Int { count.withLock { $0 } }
+}
