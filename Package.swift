@@ -62,6 +62,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Running under systemd: log handlers (logfmt, JSON, journald native), sd_notify, watchdog.
+        .target(
+            name: "ServiceSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Test doubles of the ports: a clock moved by hand and a scripted gateway.
         .target(
             name: "OrderClosingTestSupport",
@@ -70,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "closeorderd",
             dependencies: [
-                "WeChatPayV2", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay",
+                "WeChatPayV2", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,6 +101,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "ServiceSupportTests",
+            dependencies: ["ServiceSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "WeChatPayHTTPTests",
