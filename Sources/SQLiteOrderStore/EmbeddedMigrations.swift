@@ -75,6 +75,14 @@ CREATE TABLE close_attempts (
 ) STRICT;
 
 CREATE INDEX close_attempts_order ON close_attempts (order_id);
+
+-- What the daemon knows that operators ask about (merchant circuits, endpoint in use, heartbeat),
+-- so `closeorderd status` can report it from another process.
+CREATE TABLE daemon_state (
+    key        TEXT    PRIMARY KEY,
+    value      TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
 """#),
     ]
 }

@@ -92,6 +92,15 @@ public struct SQLiteOrderStore: OrderStore {
         }
     }
 
+    public func publish(_ key: String, _ value: String, now: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO daemon_state (key, value, updated_ms) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
+                """, arguments: [key, value, now])
+        }
+    }
+
     public func summary(now: Int64) async throws -> QueueSummary {
         try await pool.read { db in
             // Both counts walk the partial indexes only, so a heartbeat stays cheap on a huge table.

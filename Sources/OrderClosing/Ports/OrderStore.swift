@@ -19,6 +19,9 @@ public protocol OrderStore: Sendable {
     /// The earliest time (unix ms) a pending order of a merchant not in `excludedMerchants` falls due.
     func nextDueTime(excludedMerchants: Set<String>) async throws -> Int64?
 
+    /// Publishes a fact for operators (e.g. `circuit:1900000109` → `open: SIGNERROR …`).
+    func publish(_ key: String, _ value: String, now: Int64) async throws
+
     /// Pending and in-flight counts and the oldest overdue pending order, for heartbeats. Cheap:
     /// it must not scan finished rows.
     func summary(now: Int64) async throws -> QueueSummary

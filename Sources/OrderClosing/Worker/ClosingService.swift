@@ -132,7 +132,9 @@ public struct ClosingService: Service {
                 case .done(let write, let signal):
                     inFlight -= 1
                     state.pending.append(write)
-                    state.apply(signal, mchID: write.order.mchID, now: clock.now(), logger: logger)
+                    if let change = state.apply(signal, mchID: write.order.mchID, now: clock.now(), logger: logger) {
+                        try await store.publish("circuit:\(write.order.mchID)", change, now: clock.now())
+                    }
                     if state.pending.count >= settings.batchSize { try await flush(&state) }
                 }
             }

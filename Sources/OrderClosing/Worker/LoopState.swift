@@ -43,23 +43,24 @@ struct LoopState {
         return startAt
     }
 
-    mutating func apply(_ signal: OrderCloser.CircuitSignal, mchID: String, now: Int64, logger: Logger) {
+    /// Feeds an answer to the merchant's circuit; returns a line for operators when its state changed.
+    mutating func apply(_ signal: OrderCloser.CircuitSignal, mchID: String, now: Int64, logger: Logger) -> String? {
         var circuit = circuits[mchID] ?? MerchantCircuit()
+        defer { circuits[mchID] = circuit }
         switch signal {
         case .none:
-            return
+            return nil
         case .configurationError(let reason):
-            if circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state {
-                logger.error("merchant circuit open: configuration error, pausing this merchant's orders",
-                             metadata: ["mch_id": "\(mchID)", "circuit": "open", "reason": "\(reason)",
-                                        "retry_in_ms": "\(until - now)"])
-            }
+            guard circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state else { return nil }
+            logger.error("merchant circuit open: configuration error, pausing this merchant's orders",
+                         metadata: ["mch_id": "\(mchID)", "circuit": "open", "reason": "\(reason)",
+                                    "retry_in_ms": "\(until - now)"])
+            return "open until \(until): \(reason)"
         case .healthy:
-            if circuit.recordHealthy() {
-                logger.notice("merchant circuit closed: answers are healthy again", metadata: ["mch_id": "\(mchID)", "circuit": "closed"])
-            }
+            guard circuit.recordHealthy() else { return nil }
+            logger.notice("merchant circuit closed: answers are healthy again", metadata: ["mch_id": "\(mchID)", "circuit": "closed"])
+            return "closed"
         }
-        circuits[mchID] = circuit
     }
 
     /// Each merchant's circuit state, for `status` and metrics.

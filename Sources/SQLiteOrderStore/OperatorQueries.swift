@@ -1,0 +1,147 @@
+import GRDB
+import OrderClosing
+
+/// What `closeorderd status`, `show` and `requeue` ask of the database. Full scans are fine here:
+/// an operator runs these by hand, unlike the daemon's heartbeat.
+public struct OperatorQueries: Sendable {
+    let pool: DatabasePool
+
+    public init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    /// Counts by status, the oldest overdue pending order, in-doubt orders, and what the daemon published.
+    public func status(now: Int64) async throws -> StatusReport {
+        try await pool.read { db in
+            var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM pending_orders GROUP BY status") {
+                counts[row["status"]] = row["n"]
+            }
+            let oldestDue = try Row.fetchOne(db, sql: """
+                SELECT out_trade_no, mch_id, next_attempt_ms FROM pending_orders
+                WHERE status = 'pending' ORDER BY next_attempt_ms LIMIT 1
+                """)
+            let overdue: StatusReport.Overdue? = oldestDue.flatMap { row in
+                let dueMs: Int64 = row["next_attempt_ms"]
+                guard dueMs <= now else { return nil }
+                return .init(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], overdueSeconds: Double(now - dueMs) / 1000)
+            }
+            let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE in_doubt = 1 AND status IN ('pending', 'closing')") ?? 0
+            var circuits: [String: String] = [:]
+            var daemon: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM daemon_state ORDER BY key") {
+                let key: String = row["key"]
+                if key.hasPrefix("circuit:") { circuits[String(key.dropFirst(8))] = row["value"] } else { daemon[key] = row["value"] }
+            }
+            return StatusReport(counts: counts, oldestOverdue: overdue, inDoubt: inDoubt, circuits: circuits, daemon: daemon)
+        }
+    }
+
+    /// The order's row(s) — one per merchant using that out_trade_no — with their attempts, oldest first.
+    public func show(outTradeNo: String, mchID: String? = nil) async throws -> [OrderDetail] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM pending_orders WHERE out_trade_no = ?"
+            var arguments: StatementArguments = [outTradeNo]
+            if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY mch_id", arguments: arguments).map { row in
+                let attempts = try Row.fetchAll(db, sql: "SELECT * FROM close_attempts WHERE order_id = ? ORDER BY id",
+                                                arguments: [row["id"] as Int64])
+                return OrderDetail(order: Self.fields(row), attempts: attempts.map(Self.fields))
+            }
+        }
+    }
+
+    /// Moves failed orders back to pending with a fresh attempt budget; they are due at once.
+    /// Returns how many were requeued.
+    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64) async throws -> Int {
+        try await pool.write { db in
+            var sql = """
+                UPDATE pending_orders
+                SET status = 'pending', attempts = 0, retry_at_ms = ?, first_attempt_ms = NULL, finished_ms = NULL,
+                    last_error = 'requeued by an operator; was: ' || coalesce(last_error, 'no error')
+                WHERE status = 'failed'
+                """
+            var arguments: StatementArguments = [now]
+            if !allFailed {
+                sql += " AND out_trade_no IN (\(Array(repeating: "?", count: outTradeNos.count).joined(separator: ", ")))"
+                arguments += StatementArguments(outTradeNos)
+            }
+            if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
+            try db.execute(sql: sql, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    static func fields(_ row: Row) -> [String: FieldValue] {
+        var fields: [String: FieldValue] = [:]
+        for column in row.columnNames {
+            switch row[column] as DatabaseValue? {
+            case .none: fields[column] = .null
+            case .some(let value):
+                switch value.storage {
+                case .null: fields[column] = .null
+                case .int64(let number): fields[column] = .int(number)
+                case .double(let number): fields[column] = .double(number)
+                case .string(let text): fields[column] = .text(text)
+                case .blob: fields[column] = .text("<blob>")
+                }
+            }
+        }
+        return fields
+    }
+}
+
+/// `closeorderd status` as data.
+public struct StatusReport: Sendable, Codable {
+    public struct Overdue: Sendable, Codable {
+        public let outTradeNo: String
+        public let mchID: String
+        public let overdueSeconds: Double
+    }
+
+    public let counts: [String: Int]
+    public let oldestOverdue: Overdue?
+    public let inDoubt: Int
+    /// Merchant circuits the daemon has opened or closed: mch_id → state.
+    public let circuits: [String: String]
+    /// Other facts the daemon published (heartbeat, endpoint).
+    public let daemon: [String: String]
+}
+
+/// One order and its attempts, column by column.
+public struct OrderDetail: Sendable, Codable {
+    public let order: [String: FieldValue]
+    public let attempts: [[String: FieldValue]]
+}
+
+/// A column value as JSON sees it.
+public enum FieldValue: Sendable, Codable, Hashable, CustomStringConvertible {
+    case null, int(Int64), double(Double), text(String)
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .int(let value): try container.encode(value)
+        case .double(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Int64.self) { self = .int(value) }
+        else if let value = try? container.decode(Double.self) { self = .double(value) }
+        else { self = .text(try container.decode(String.self)) }
+    }
+
+    public var description: String {
+        switch self {
+        case .null: ""
+        case .int(let value): String(value)
+        case .double(let value): String(value)
+        case .text(let value): value
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import OrderClosing
+import SQLiteOrderStore
+
+/// Opens the database named by `--database` or the config's `database.path`.
+struct DatabaseLocator {
+    let options: ConfigOptions
+
+    func path() async throws -> String {
+        if let database = options.database { return database }
+        let loaded = await ConfigLoader(path: options.config).load()
+        return loaded.config.databasePath
+    }
+
+    func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
+        let path = try await path()
+        do {
+            if migrate { return try SQLiteDatabase.openMigrated(path: path) }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw StoreErrorMessage("no database at \(path) (run `closeorderd migrate` first, or pass --database)")
+            }
+            return try SQLiteDatabase.openExisting(path: path, readonly: readonly)
+        } catch let error as StoreErrorMessage {
+            throw error
+        } catch {
+            throw StoreErrorMessage("\(error)")
+        }
+    }
+}
+
+struct StoreErrorMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or upgrade the database schema (pending_orders, close_attempts).",
+        discussion: """
+            Applies the numbered files of migrations/ (embedded in the binary) that the database lacks, each in \
+            its own transaction, and records them in schema_migrations. Safe to run again. Refuses a database \
+            whose schema is newer than this closeorderd.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let path = try await DatabaseLocator(options: options).path()
+        do {
+            let pool = try SQLiteDatabase.open(path: path)
+            let applied = try Migrations.migrate(pool)
+            let version = try Migrations.currentVersion(pool)
+            print(applied.isEmpty ? "migrate: \(path) is up to date (schema version \(version))"
+                                  : "migrate: applied \(applied.map(String.init).joined(separator: ", ")) to \(path) (schema version \(version))")
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show orders by status, the oldest overdue order, in-doubt orders and merchant circuits.",
+        discussion: "Reads the database only; works whether or not the daemon is running."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options))
+        let report = try await OperatorQueries(pool: pool).status(now: SystemOrderClock().now())
+        if json {
+            print(try encodeJSON(report))
+            return
+        }
+        for status in OrderStatus.allCases {
+            print("\(status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(report.counts[status.rawValue] ?? 0)")
+        }
+        if let overdue = report.oldestOverdue {
+            print("oldest overdue: \(overdue.outTradeNo) (mch_id \(overdue.mchID)), \(String(format: "%.1f", overdue.overdueSeconds)) s past due")
+        } else {
+            print("oldest overdue: none")
+        }
+        print("in doubt: \(report.inDoubt)")
+        if report.circuits.isEmpty { print("merchant circuits: all closed") }
+        for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(mchID) circuit: \(state)") }
+        if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(heartbeat)") }
+    }
+}
+
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one order's row and every attempt made for it.",
+        discussion: "Lists every merchant's order with that out_trade_no unless --mch-id narrows it. Exits 1 if there is none."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The order's out_trade_no.") var outTradeNo: String
+    @Option(name: .customLong("mch-id"), help: "Only this merchant's order.") var mchID: String?
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options))
+        let details = try await OperatorQueries(pool: pool).show(outTradeNo: outTradeNo, mchID: mchID)
+        guard !details.isEmpty else {
+            printError("show: no order with out_trade_no \(outTradeNo)\(mchID.map { " for mch_id \($0)" } ?? "")")
+            throw ExitCode(1)
+        }
+        if json {
+            print(try encodeJSON(details))
+            return
+        }
+        for detail in details {
+            for column in detail.order.keys.sorted() where detail.order[column] != .null && !column.hasPrefix("lease") {
+                print("\(column): \(detail.order[column]!)")
+            }
+            print("attempts:")
+            for attempt in detail.attempts {
+                let fields = ["attempt", "operation", "started_ms", "duration_ms", "endpoint", "http_status", "return_code",
+                              "result_code", "err_code", "outcome", "error"]
+                print("  " + fields.compactMap { key in
+                    guard let value = attempt[key], value != .null else { return nil }
+                    return "\(key)=\(value)"
+                }.joined(separator: " "))
+            }
+        }
+    }
+}
+
+struct RequeueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move failed orders back to pending, with a fresh attempt budget.",
+        discussion: "Requeued orders are due at once. Only failed orders are touched; give out_trade_nos or --all-failed."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The out_trade_no of each failed order to requeue.") var outTradeNos: [String] = []
+    @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
+    @Flag(name: .customLong("all-failed"), help: "Requeue every failed order.") var allFailed = false
+
+    func validate() throws {
+        if outTradeNos.isEmpty == !allFailed { throw ValidationError("give one or more out_trade_nos, or --all-failed") }
+    }
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
+        let count = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
+                                                                 now: SystemOrderClock().now())
+        print("requeue: \(count) failed order(s) moved back to pending")
+        if count == 0, !allFailed { throw ExitCode(1) }
+    }
+}
+
+func openOrExit(_ locator: DatabaseLocator, readonly: Bool = true) async throws -> DatabasePool {
+    do {
+        return try await locator.open(readonly: readonly)
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+func encodeJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import Logging
+import OrderClosing
+import SQLiteOrderStore
+import ServiceSupport
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: close due orders until SIGTERM or SIGINT.",
+        discussion: """
+            Checks the config and keys (as check-config does), applies migrations, tells systemd READY=1, then \
+            closes orders as they fall due. On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish \
+            within shutdown.grace_ms, records them, releases unstarted claims and exits 0.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let checked = await CheckedConfig.load(options)
+        LoggingBootstrap.bootstrap(format: checked.config.logFormat, level: checked.config.logLevel)
+        let logger = Logger(label: "closeorderd")
+        for warning in checked.warnings { logger.warning("\(warning)") }
+        guard checked.problems.isEmpty else {
+            for problem in checked.problems {
+                logger.critical("invalid configuration", metadata: ["problem": "\(problem)"])
+                printError("error: \(problem)")
+            }
+            throw ExitCode(1)
+        }
+        let notifier = SystemdNotifier()
+        let pool: DatabasePool
+        do {
+            pool = try SQLiteDatabase.openMigrated(path: checked.config.databasePath,
+                                                   busyTimeoutSeconds: Double(checked.config.busyTimeoutMs) / 1000)
+        } catch {
+            logger.critical("cannot use the database", metadata: ["error": "\(error)", "path": "\(checked.config.databasePath)"])
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, pool: pool,
+                                          notifier: notifier, logger: logger)
+        let c = checked.config
+        logger.info("closeorderd starting", metadata: [
+            "database": "\(c.databasePath)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
+            "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
+            "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
+            "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",
+        ])
+        notifier.ready()
+        notifier.status("started: \(c.merchants.count) merchant(s)")
+        try await assembly.run(logger: logger)
+        logger.info("closeorderd stopped")
+    }
+}

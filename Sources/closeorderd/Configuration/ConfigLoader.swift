@@ -1,0 +1,143 @@
+import Configuration
+import Foundation
+import Logging
+import OrderClosing
+import ServiceSupport
+import SystemPackage
+import WeChatPayV2
+
+/// Reads the JSON config file with environment overrides (`CLOSEORDERD_DATABASE_PATH` overrides
+/// `database.path`) through swift-configuration, and validates every key, naming each bad one.
+///
+/// swift-configuration reads values but cannot list a file's keys, so the file is also walked once
+/// here to find the merchants (the keys under `merchants`) and to reject unknown keys (typos).
+struct ConfigLoader {
+    static let defaultPath = "/etc/closeorderd/config.json"
+
+    let path: String?
+    let environment: [String: String]
+
+    /// - Parameter path: nil uses `$CLOSEORDERD_CONFIG`, then `/etc/closeorderd/config.json` if it exists,
+    ///   else defaults and environment alone.
+    init(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.path = path ?? environment["CLOSEORDERD_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
+        self.environment = environment
+    }
+
+    struct Loaded {
+        var config: DaemonConfig
+        var problems: [String]
+        var warnings: [String]
+    }
+
+    func load() async -> Loaded {
+        var problems: [String] = []
+        var warnings: [String] = []
+        var fileKeys: [String] = []
+        var providers: [any ConfigProvider] = [
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) {
+                $0.prepending(["closeorderd"])
+            },
+        ]
+        if let path {
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: path))
+                guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                    return Loaded(config: DaemonConfig(), problems: ["\(path): the top level must be a JSON object"], warnings: [])
+                }
+                fileKeys = Self.flatten(object)
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+                warnings += FilePermissions.warnings(for: path, what: "config file")
+            } catch {
+                return Loaded(config: DaemonConfig(), problems: ["\(path): cannot read the config file: \(Self.describe(error))"], warnings: [])
+            }
+        }
+        var reader = SettingsReader(reader: ConfigReader(providers: providers))
+        let merchantIDs = Set(fileKeys.compactMap { key -> String? in
+            let parts = key.split(separator: ".")
+            return parts.count >= 2 && parts[0] == "merchants" ? String(parts[1]) : nil
+        }).sorted()
+        problems += fileKeys.filter { !Self.isKnown($0) }.map { "\($0): unknown key" }
+        let config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
+        problems += reader.problems
+        return Loaded(config: config, problems: problems, warnings: warnings)
+    }
+
+    /// Dotted paths of every leaf in the file (arrays count as leaves).
+    static func flatten(_ object: [String: Any], prefix: String = "") -> [String] {
+        object.flatMap { key, value -> [String] in
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            if let nested = value as? [String: Any] { return flatten(nested, prefix: path) }
+            return [path]
+        }.sorted()
+    }
+
+    static func isKnown(_ key: String) -> Bool {
+        if ConfigSchema.scalarKeys.contains(key) { return true }
+        let parts = key.split(separator: ".")
+        return parts.count == 3 && parts[0] == "merchants" && ConfigSchema.merchantKeys.contains(String(parts[2]))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        (error as? LocalizedError)?.errorDescription ?? "\(error)"
+    }
+}
+
+/// A `ConfigReader` that collects a message naming the key for every value that is present but wrong.
+struct SettingsReader {
+    let reader: ConfigReader
+    var problems: [String] = []
+
+    mutating func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) -> Int {
+        guard let value = attempt(key, { try reader.requiredInt(forKey: ConfigKey(key)) }) else { return fallback }
+        guard range.contains(value) else {
+            problems.append("\(key): \(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+            return fallback
+        }
+        return value
+    }
+
+    mutating func double(_ key: String, _ fallback: Double, in range: ClosedRange<Double>) -> Double {
+        guard let value = attempt(key, { try reader.requiredDouble(forKey: ConfigKey(key)) }) else { return fallback }
+        guard range.contains(value) else {
+            problems.append("\(key): \(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+            return fallback
+        }
+        return value
+    }
+
+    mutating func bool(_ key: String, _ fallback: Bool) -> Bool {
+        attempt(key, { try reader.requiredBool(forKey: ConfigKey(key)) }) ?? fallback
+    }
+
+    mutating func string(_ key: String) -> String? {
+        attempt(key, { try reader.requiredString(forKey: ConfigKey(key)) })
+    }
+
+    mutating func strings(_ key: String) -> [String]? {
+        attempt(key, { try reader.requiredStringArray(forKey: ConfigKey(key)) })
+    }
+
+    mutating func choice<T>(_ key: String, _ fallback: T, _ parse: (String) -> T?, expected: String) -> T {
+        guard let text = string(key) else { return fallback }
+        guard let value = parse(text) else {
+            problems.append("\(key): \"\(text)\" is not one of \(expected)")
+            return fallback
+        }
+        return value
+    }
+
+    /// nil when the key is absent; records a problem when it is present but of the wrong type.
+    private mutating func attempt<T>(_ key: String, _ read: () throws -> T) -> T? {
+        do {
+            return try read()
+        } catch {
+            let message = "\(error)"
+            if !message.contains("Missing required config value") {
+                problems.append("\(key): has the wrong type or format (\(message))")
+            }
+            return nil
+        }
+    }
+}

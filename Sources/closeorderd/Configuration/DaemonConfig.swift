@@ -1,0 +1,46 @@
+import Logging
+import OrderClosing
+import ServiceSupport
+import WeChatPayHTTP
+import WeChatPayV2
+
+/// Everything `closeorderd run` needs, validated. Built by `ConfigLoader`; secrets are not in it,
+/// only where to read them (`MerchantConfig.keySource`).
+struct DaemonConfig: Sendable {
+    var databasePath = "/var/lib/closeorderd/orders.sqlite"
+    var busyTimeoutMs = 5_000
+    var gateway = GatewaySettings()
+    var due = DuePolicy.standard
+    var retry = RetryPolicy()
+    var closing = ClosingSettings()
+    var logFormat = LogFormat.auto
+    var logLevel = Logger.Level.info
+    var heartbeatSeconds = 60
+    var metricsEnabled = false
+    var metricsHost = "127.0.0.1"
+    var metricsPort = 9464
+    var merchants: [MerchantConfig] = []
+}
+
+/// One merchant as configured: ids, sign type, limits, and where its key lives.
+struct MerchantConfig: Sendable, Hashable {
+    enum KeySource: Sendable, Hashable, CustomStringConvertible {
+        case file(String)
+        /// A name under `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+        case credential(String)
+
+        var description: String {
+            switch self {
+            case .file(let path): "key_file \(path)"
+            case .credential(let name): "key_credential \(name)"
+            }
+        }
+    }
+
+    var mchID: String
+    var appIDs: [String]
+    var signType: SignType
+    var keySource: KeySource
+    var ratePerSecond: Double
+    var burst: Double
+}

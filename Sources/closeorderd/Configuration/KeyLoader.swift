@@ -1,0 +1,57 @@
+import Foundation
+import OrderClosing
+import WeChatPayV2
+
+/// Reads each merchant's API key from its file or systemd credential. Keys never come from the
+/// config file, the environment or argv, and never appear in messages.
+enum KeyLoader {
+    struct Result {
+        var profiles: [MerchantProfile]
+        var problems: [String]
+        var warnings: [String]
+    }
+
+    static func load(_ merchants: [MerchantConfig], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result {
+        var result = Result(profiles: [], problems: [], warnings: [])
+        for merchant in merchants {
+            let prefix = "merchants.\(merchant.mchID)"
+            let path: String
+            switch merchant.keySource {
+            case .file(let file):
+                path = file
+                result.warnings += FilePermissions.warnings(for: file, what: "key file")
+            case .credential(let name):
+                guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
+                    result.problems.append("\(prefix).key_credential: $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+                    continue
+                }
+                path = directory + "/" + name
+            }
+            do {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                let key = try APIKey(fileContents: text)
+                result.profiles.append(MerchantProfile(
+                    credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key),
+                    appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
+            } catch let error as ProtocolError {
+                result.problems.append("\(prefix): the key in \(path) is unusable: \(error.message)")
+            } catch {
+                result.problems.append("\(prefix): cannot read the key from \(path): \(ConfigLoader.describe(error))")
+            }
+        }
+        return result
+    }
+}
+
+/// Warns about files others can read: keys must be readable by the daemon alone.
+enum FilePermissions {
+    static func warnings(for path: String, what: String) -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        if info.st_mode & 0o004 != 0 { return ["\(what) \(path) is readable by every user (mode \(String(info.st_mode & 0o777, radix: 8))); chmod o-r it"] }
+        if what == "key file", info.st_mode & 0o040 != 0 {
+            return ["\(what) \(path) is readable by its group (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"]
+        }
+        return []
+    }
+}

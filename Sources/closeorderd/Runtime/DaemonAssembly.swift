@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Logging
+import OrderClosing
+import SQLiteOrderStore
+import ServiceLifecycle
+import ServiceSupport
+import WeChatPayHTTP
+
+/// Wires the daemon from a checked config: one database pool, one HTTP client, the gateway, the
+/// closing loop and its companions, in the order a `ServiceGroup` should shut them down.
+struct DaemonAssembly {
+    let pool: DatabasePool
+    let client: HTTPClient
+    let gateway: WeChatPayHTTPGateway
+    let store: SQLiteOrderStore
+    let services: [any Service]
+
+    init(config: DaemonConfig, profiles: [MerchantProfile], pool: DatabasePool, clock: any OrderClock = SystemOrderClock(),
+         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents()) throws {
+        self.pool = pool
+        client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
+        gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
+        store = SQLiteOrderStore(pool: pool, due: config.due)
+        var settings = config.closing
+        settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
+        let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
+                                     logger: logger, events: events)
+        let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier,
+                                         intervalSeconds: config.heartbeatSeconds, logger: logger)
+        // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
+        services = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier), heartbeat, closing]
+    }
+
+    /// Runs until SIGTERM/SIGINT has drained the loop.
+    func run(logger: Logger) async throws {
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+}
+
+/// Sends STOPPING=1 as soon as a graceful shutdown starts.
+struct SystemdLifecycleService: Service {
+    let notifier: SystemdNotifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        notifier.stopping()
+    }
+}

@@ -1,0 +1,48 @@
+import Logging
+import OrderClosing
+import ServiceLifecycle
+import ServiceSupport
+import WeChatPayHTTP
+
+/// Every interval: one log line and one systemd STATUS with the queue depth, the oldest due lag
+/// and the endpoint in use; the same facts are published for `closeorderd status`.
+struct HeartbeatService: Service {
+    let store: any OrderStore
+    let gateway: WeChatPayHTTPGateway
+    let clock: any OrderClock
+    let notifier: SystemdNotifier
+    let intervalSeconds: Int
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            await beat()
+            try? await cancelWhenGracefulShutdown {
+                try await clock.sleep(until: clock.now() + Int64(intervalSeconds) * 1000)
+            }
+        }
+    }
+
+    func beat() async {
+        let now = clock.now()
+        do {
+            let summary = try await store.summary(now: now)
+            let line = "pending=\(summary.counts["pending"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
+                + "in_doubt=\(summary.inDoubt) oldest_due_lag_ms=\(summary.oldestDueLagMs) endpoint=\(gateway.currentEndpoint)"
+            logger.info("heartbeat", metadata: [
+                "pending": "\(summary.counts["pending"] ?? 0)", "closing": "\(summary.counts["closing"] ?? 0)",
+                "in_doubt": "\(summary.inDoubt)", "oldest_due_lag_ms": "\(summary.oldestDueLagMs)",
+                "endpoint": "\(gateway.currentEndpoint)",
+            ])
+            notifier.status(line)
+            try await store.publish("heartbeat", "\(line) pid=\(getpid())", now: now)
+        } catch {
+            logger.error("heartbeat: cannot read the queue", metadata: ["error": "\(error)"])
+            notifier.status("database error: \(error)")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
