@@ -76,7 +76,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         checkQuery(body, decoded, credentials)
     }
     if let decoded { checkResigned(decoded, body) }
-    check(decoded?["return_code"] != "FAIL", "canary", body)
     return 0
 }
 
