@@ -122,9 +122,12 @@ public struct SQLiteOrderStore: OrderStore {
             try db.execute(sql: """
                 UPDATE pending_orders
                 SET status = ?, outcome = ?, transaction_id = coalesce(?, transaction_id), last_error = ?,
-                    last_err_code = ?, finished_ms = ?, lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                    last_err_code = ?, finished_ms = ?, attempts = attempts - ?,
+                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """, arguments: [status.rawValue, outcome, transactionID, reason, errCode, now, write.order.id, write.order.leaseToken])
+                """, arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
+                                 write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
+                                 write.order.id, write.order.leaseToken])
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
             try db.execute(sql: """
                 UPDATE pending_orders

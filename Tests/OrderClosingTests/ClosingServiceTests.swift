@@ -197,6 +197,7 @@ import WeChatPayV2
         await h.advance(to: H.dueMs(), thenRecorded: 3)
         #expect(try h.database.row("NOKEY")?["status"] as String? == "failed")
         #expect(try h.database.row("NOKEY")?["last_error"] as String? == "no API key is configured for mch_id 1234567890")
+        #expect(try h.database.row("NOKEY")?["attempts"] as Int? == 0)
         #expect(try h.database.row("WRONGAPP")?["last_error"] as String? == "appid wxnotmine is not configured for mch_id 1900000109")
         #expect(try h.database.row("FINE")?["status"] as String? == "closed")
         #expect(h.gateway.calls.map(\.outTradeNo) == ["FINE"])

@@ -5,7 +5,9 @@ import ServiceLifecycle
 /// per-merchant rate limit, write their outcomes in batches, and sleep until the next due time.
 ///
 /// On graceful shutdown it stops claiming, gives in-flight calls `shutdownGraceMs` to finish and
-/// records them, gives back claims that never started, and returns.
+/// records them, gives back claims that never started, and returns. A database that is locked,
+/// read-only or full does not stop it: work waits (outcomes stay queued in memory) and resumes
+/// when the database accepts writes again.
 public struct ClosingService: Service {
     let store: any OrderStore
     let closer: OrderCloser
@@ -33,131 +35,180 @@ public struct ClosingService: Service {
         case graceOver
     }
 
+    typealias Group = TaskGroup<ChildResult>
+
     public func run() async throws {
         var state = LoopState(merchants: merchants)
-        _ = try await store.rescueExpiredLeases(now: clock.now())
-        var nextRescue = clock.now() + settings.leaseMs / 2
-
-        try await withThrowingTaskGroup(of: ChildResult.self) { group in
-            var inFlight = 0
-            var wakerRunning = false
-            var stopping = false
-            var graceArmed = false
+        await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
             group.addTask {
                 try? await gracefulShutdown()
                 return .wake
             }
-
             while true {
-                if !stopping, Task.isShuttingDownGracefully || Task.isCancelled {
-                    stopping = true
-                    logger.info("stopping: no new claims; draining in-flight calls", metadata: ["in_flight": "\(inFlight)"])
+                if !state.stopping, Task.isShuttingDownGracefully || Task.isCancelled {
+                    state.stopping = true
+                    logger.info("stopping: no new claims; draining in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
                 }
-                if stopping {
-                    if inFlight == 0 { break }
-                    if !graceArmed {
-                        graceArmed = true
-                        let deadline = clock.now() + settings.shutdownGraceMs
-                        group.addTask { [clock] in
-                            try? await clock.sleep(until: deadline)
-                            return .graceOver
-                        }
-                        try await flush(&state)
-                    }
+                if state.stopping {
+                    if state.inFlight == 0 { break }
+                    armGracePeriod(&group, &state)
                 } else {
-                    let now = clock.now()
-                    if now >= nextRescue {
-                        let rescued = try await store.rescueExpiredLeases(now: now)
-                        if rescued > 0 { logger.warning("rescued orders whose lease expired (in doubt)", metadata: ["count": "\(rescued)"]) }
-                        nextRescue = now + settings.leaseMs / 2
-                    }
-                    var free = settings.concurrency - inFlight
-                    if free >= min(settings.batchSize, settings.concurrency) || inFlight == 0 {
-                        try await flush(&state)
-                        let excluded = state.excludedMerchants(now: now, logger: logger)
-                        while free > 0, let due = try await store.nextDueTime(excludedMerchants: excluded), due <= clock.now() {
-                            let now = clock.now()
-                            let claimed = try await store.claimDue(now: now, limit: min(free, settings.batchSize),
-                                                                   excludedMerchants: excluded, leaseOwner: settings.owner,
-                                                                   leaseUntil: now + settings.leaseMs)
-                            if claimed.isEmpty { break }
-                            for order in claimed {
-                                let startAt = state.reserveToken(for: order.mchID, now: now)
-                                group.addTask { [closer, clock] in
-                                    if startAt > now {
-                                        // Waiting for the merchant's rate limit: a shutdown gives the claim back.
-                                        do {
-                                            try await cancelWhenGracefulShutdown { try await clock.sleep(until: startAt) }
-                                        } catch {
-                                            return .unstarted(order)
-                                        }
-                                    }
-                                    if Task.isCancelled { return .unstarted(order) }
-                                    let (write, signal) = await closer.process(order)
-                                    return .done(write, signal)
-                                }
-                            }
-                            inFlight += claimed.count
-                            free -= claimed.count
-                            events.claimed(claimed.count)
-                        }
-                    }
-                    if !wakerRunning, inFlight < settings.concurrency {
-                        let excluded = state.excludedMerchants(now: clock.now(), logger: logger)
-                        let due = try await store.nextDueTime(excludedMerchants: excluded)
-                        var wakeAt = min(due ?? .max, clock.now() + settings.pollIntervalMs)
-                        if let reopen = state.nextCircuitReopen() { wakeAt = min(wakeAt, reopen) }
-                        wakerRunning = true
-                        group.addTask { [clock, wakeAt] in
-                            try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wakeAt) }
-                            return .wake
-                        }
-                    }
+                    await fillSlots(&group, &state)
+                    await scheduleWaker(&group, &state)
                 }
-
-                events.waiting(inFlight: inFlight)
-                guard let result = try await group.next() else { break }
-                switch result {
-                case .wake:
-                    wakerRunning = false
-                case .graceOver:
-                    if inFlight > 0 {
-                        logger.warning("grace period over: cancelling in-flight calls", metadata: ["in_flight": "\(inFlight)"])
-                        group.cancelAll()
-                    }
-                case .unstarted(let order):
-                    inFlight -= 1
-                    state.unstarted.append(order)
-                case .done(let write, let signal):
-                    inFlight -= 1
-                    state.pending.append(write)
-                    if let change = state.apply(signal, mchID: write.order.mchID, now: clock.now(), logger: logger) {
-                        try await store.publish("circuit:\(write.order.mchID)", change, now: clock.now())
-                    }
-                    if state.pending.count >= settings.batchSize { try await flush(&state) }
-                }
+                events.waiting(inFlight: state.inFlight)
+                guard let result = await group.next() else { break }
+                await handle(result, &group, &state)
             }
             // Only timers can be left; they end when cancelled.
             group.cancelAll()
-            try await flush(&state)
+        }
+        await flush(&state)
+        if !state.pending.isEmpty || !state.unstarted.isEmpty {
+            logger.error("could not record every outcome before exiting; those orders will be rescued as in doubt",
+                         metadata: ["unrecorded": "\(state.pending.count + state.unstarted.count)"])
         }
         logger.info("closing service stopped")
     }
 
-    private func flush(_ state: inout LoopState) async throws {
-        if !state.pending.isEmpty {
-            let writes = state.pending
-            state.pending.removeAll(keepingCapacity: true)
-            let results = try await store.record(writes, now: clock.now())
-            for (write, result) in zip(writes, results) {
-                if case .conflict(let current) = result { reportConflict(write, current: current) }
-            }
-            events.recorded(writes)
+    /// Rescues expired leases, flushes outcomes, and claims due orders into free slots.
+    private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
+        let now = clock.now()
+        guard now >= state.databaseRetryAt else { return }
+        if now >= state.nextRescue, let rescued = await database("rescue expired leases", &state, { try await store.rescueExpiredLeases(now: now) }) {
+            if rescued > 0 { logger.warning("rescued orders whose lease expired (in doubt)", metadata: ["count": "\(rescued)"]) }
+            state.nextRescue = now + settings.leaseMs / 2
         }
-        if !state.unstarted.isEmpty {
-            try await store.release(state.unstarted, now: clock.now())
-            state.unstarted.removeAll()
+        var free = settings.concurrency - state.inFlight
+        guard free >= min(settings.batchSize, settings.concurrency) || state.inFlight == 0 else { return }
+        await flush(&state)
+        guard state.pending.isEmpty else { return }   // outcomes first: the database is refusing writes
+        let excluded = state.excludedMerchants(now: now, logger: logger)
+        while free > 0 {
+            guard let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }),
+                  let due, due <= clock.now() else { return }
+            let now = clock.now()
+            guard let claimed = await database("claim due orders", &state, {
+                try await store.claimDue(now: now, limit: min(free, settings.batchSize), excludedMerchants: excluded,
+                                         leaseOwner: settings.owner, leaseUntil: now + settings.leaseMs)
+            }), !claimed.isEmpty else { return }
+            for order in claimed { launch(order, startAt: state.reserveToken(for: order.mchID, now: now), now: now, &group) }
+            state.inFlight += claimed.count
+            free -= claimed.count
+            events.claimed(claimed.count)
+        }
+    }
+
+    private func launch(_ order: ClaimedOrder, startAt: Int64, now: Int64, _ group: inout Group) {
+        group.addTask { [closer, clock] in
+            if startAt > now {
+                // Waiting for the merchant's rate limit: a shutdown gives the claim back.
+                do {
+                    try await cancelWhenGracefulShutdown { try await clock.sleep(until: startAt) }
+                } catch {
+                    return .unstarted(order)
+                }
+            }
+            if Task.isCancelled { return .unstarted(order) }
+            let (write, signal) = await closer.process(order)
+            return .done(write, signal)
+        }
+    }
+
+    /// One timer at a time: the next due time, the poll interval, a circuit's reopening, or a database retry.
+    private func scheduleWaker(_ group: inout Group, _ state: inout LoopState) async {
+        guard !state.wakerRunning, state.inFlight < settings.concurrency else { return }
+        var wakeAt = clock.now() + settings.pollIntervalMs
+        if state.databaseRetryAt > clock.now() {
+            wakeAt = min(wakeAt, state.databaseRetryAt)
+        } else {
+            let excluded = state.excludedMerchants(now: clock.now(), logger: logger)
+            if let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }), let due {
+                wakeAt = min(wakeAt, due)
+            }
+        }
+        if let reopen = state.nextCircuitReopen() { wakeAt = min(wakeAt, reopen) }
+        state.wakerRunning = true
+        group.addTask { [clock, wakeAt] in
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wakeAt) }
+            return .wake
+        }
+    }
+
+    private func armGracePeriod(_ group: inout Group, _ state: inout LoopState) {
+        guard !state.graceArmed else { return }
+        state.graceArmed = true
+        let deadline = clock.now() + settings.shutdownGraceMs
+        group.addTask { [clock] in
+            try? await clock.sleep(until: deadline)
+            return .graceOver
+        }
+    }
+
+    private func handle(_ result: ChildResult, _ group: inout Group, _ state: inout LoopState) async {
+        switch result {
+        case .wake:
+            state.wakerRunning = false
+        case .graceOver:
+            if state.inFlight > 0 {
+                logger.warning("grace period over: cancelling in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
+                group.cancelAll()
+            }
+        case .unstarted(let order):
+            state.inFlight -= 1
+            state.unstarted.append(order)
+            if state.stopping { await flush(&state) }
+        case .done(let write, let signal):
+            state.inFlight -= 1
+            state.pending.append(write)
+            if let change = state.apply(signal, mchID: write.order.mchID, now: clock.now(), logger: logger) {
+                let key = "circuit:\(write.order.mchID)", now = clock.now()
+                _ = await database("publish the circuit state", &state, { try await store.publish(key, change, now: now) })
+            }
+            if state.pending.count >= settings.batchSize || state.stopping { await flush(&state) }
+        }
+    }
+
+    /// Writes queued outcomes and releases; on a database error they stay queued for the next try.
+    private func flush(_ state: inout LoopState) async {
+        if !state.pending.isEmpty, clock.now() >= state.databaseRetryAt {
+            let writes = state.pending
+            if let results = await database("record outcomes", &state, { try await store.record(writes, now: clock.now()) }) {
+                state.pending.removeFirst(writes.count)
+                for (write, result) in zip(writes, results) {
+                    if case .conflict(let current) = result { reportConflict(write, current: current) }
+                }
+                events.recorded(writes)
+            }
+        }
+        if !state.unstarted.isEmpty, clock.now() >= state.databaseRetryAt {
+            let orders = state.unstarted
+            if await database("release unstarted claims", &state, { try await store.release(orders, now: clock.now()) }) != nil {
+                state.unstarted.removeFirst(orders.count)
+            }
+        }
+    }
+
+    /// Runs one store call; on failure logs once per outage and backs off (250 ms doubling to 30 s).
+    private func database<T>(_ what: String, _ state: inout LoopState, _ body: () async throws -> T) async -> T? {
+        do {
+            let value = try await body()
+            if state.databaseFailures > 0 {
+                logger.notice("database usable again", metadata: ["after_failures": "\(state.databaseFailures)"])
+                state.databaseFailures = 0
+                state.databaseRetryAt = 0
+            }
+            return value
+        } catch {
+            if state.databaseFailures == 0 {
+                logger.error("database error: work waits and resumes when it clears",
+                             metadata: ["while": "\(what)", "error": "\(error)", "queued_outcomes": "\(state.pending.count)"])
+            }
+            state.databaseFailures += 1
+            let backoff = min(Int64(250) << min(state.databaseFailures - 1, 7), 30_000)
+            state.databaseRetryAt = clock.now() + backoff
+            return nil
         }
     }
 

@@ -7,6 +7,14 @@ struct LoopState {
     var buckets: [String: TokenBucket] = [:]
     var pending: [OrderWrite] = []
     var unstarted: [ClaimedOrder] = []
+    var inFlight = 0
+    var wakerRunning = false
+    var stopping = false
+    var graceArmed = false
+    var nextRescue: Int64 = 0
+    /// While the database refuses work: no claims before this time (unix ms).
+    var databaseRetryAt: Int64 = 0
+    var databaseFailures = 0
 
     init(merchants: [MerchantProfile]) {
         for merchant in merchants {

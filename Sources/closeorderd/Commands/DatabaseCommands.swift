@@ -37,6 +37,7 @@ struct StoreErrorMessage: Error, CustomStringConvertible {
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migrate",
         abstract: "Create or upgrade the database schema (pending_orders, close_attempts).",
         discussion: """
             Applies the numbered files of migrations/ (embedded in the binary) that the database lacks, each in \
@@ -64,6 +65,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show orders by status, the oldest overdue order, in-doubt orders and merchant circuits.",
         discussion: "Reads the database only; works whether or not the daemon is running."
     )
@@ -95,6 +97,7 @@ struct StatusCommand: AsyncParsableCommand {
 
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show one order's row and every attempt made for it.",
         discussion: "Lists every merchant's order with that out_trade_no unless --mch-id narrows it. Exits 1 if there is none."
     )
@@ -134,6 +137,7 @@ struct ShowCommand: AsyncParsableCommand {
 
 struct RequeueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "requeue",
         abstract: "Move failed orders back to pending, with a fresh attempt budget.",
         discussion: "Requeued orders are due at once. Only failed orders are touched; give out_trade_nos or --all-failed."
     )

@@ -11,6 +11,7 @@ import WeChatPayV2
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "See closeorderd work: a temporary database, the fake WeChat Pay on loopback, and sample orders.",
         discussion: """
             Writes a config, key files and a fresh database into a temporary folder, starts the built-in fake \
@@ -48,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
         let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, pool: pool,
                                           notifier: SystemdNotifier(environment: [:]), logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: assembly.services.map { .init(service: $0) }, logger: logger))
+            services: assembly.serviceConfigurations, logger: logger))
         let decided = try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask { try await group.run(); return true }
             tasks.addTask {
@@ -118,7 +119,7 @@ struct DemoWorld {
         let config = """
             {
               "database": { "path": "\(databasePath)" },
-              "wechatpay": { "primary_url": "\(fakeURL)", "failover": false, "total_timeout_ms": 2000 },
+              "wechatpay": { "primary_url": "\(fakeURL)", "failover": false, "connect_timeout_ms": 1000, "total_timeout_ms": 2000 },
               "retry": { "base_delay_ms": 2000 },
               "throughput": { "concurrency": 8, "batch_size": 4 },
               "schedule": { "poll_interval_ms": 250, "lease_ms": 10000 },

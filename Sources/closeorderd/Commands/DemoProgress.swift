@@ -23,7 +23,7 @@ enum DemoProgress {
                 reported.insert(row.outTradeNo)
                 let story = expected.first { $0.outTradeNo == row.outTradeNo }?.story ?? ""
                 let elapsed = (ContinuousClock.now - started).components.seconds
-                print(String(format: "  +%2llds  %-18@ %-6@ %-14@ %@", elapsed, row.outTradeNo as NSString, row.status as NSString,
+                print(String(format: "  +%2llds  %-19@ %-7@ %-15@ %@", elapsed, row.outTradeNo as NSString, row.status as NSString,
                              (row.outcome ?? "-") as NSString, story as NSString))
                 fflush(nil)
             }

@@ -4,6 +4,7 @@ import WeChatPayV2
 
 struct SignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sign",
         abstract: "Print the v2 signature of some fields, to debug SIGNERROR.",
         discussion: """
             Signs FIELD=VALUE pairs exactly as closeorderd signs requests (empty values and `sign` are left \

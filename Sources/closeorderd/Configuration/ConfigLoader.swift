@@ -90,7 +90,7 @@ struct SettingsReader {
     var problems: [String] = []
 
     mutating func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) -> Int {
-        guard let value = attempt(key, { try reader.requiredInt(forKey: ConfigKey(key)) }) else { return fallback }
+        guard let value = attempt(key, { [reader] in try reader.requiredInt(forKey: ConfigKey(key)) }) else { return fallback }
         guard range.contains(value) else {
             problems.append("\(key): \(value) is out of range \(range.lowerBound)…\(range.upperBound)")
             return fallback
@@ -99,7 +99,7 @@ struct SettingsReader {
     }
 
     mutating func double(_ key: String, _ fallback: Double, in range: ClosedRange<Double>) -> Double {
-        guard let value = attempt(key, { try reader.requiredDouble(forKey: ConfigKey(key)) }) else { return fallback }
+        guard let value = attempt(key, { [reader] in try reader.requiredDouble(forKey: ConfigKey(key)) }) else { return fallback }
         guard range.contains(value) else {
             problems.append("\(key): \(value) is out of range \(range.lowerBound)…\(range.upperBound)")
             return fallback
@@ -108,15 +108,15 @@ struct SettingsReader {
     }
 
     mutating func bool(_ key: String, _ fallback: Bool) -> Bool {
-        attempt(key, { try reader.requiredBool(forKey: ConfigKey(key)) }) ?? fallback
+        attempt(key, { [reader] in try reader.requiredBool(forKey: ConfigKey(key)) }) ?? fallback
     }
 
     mutating func string(_ key: String) -> String? {
-        attempt(key, { try reader.requiredString(forKey: ConfigKey(key)) })
+        attempt(key, { [reader] in try reader.requiredString(forKey: ConfigKey(key)) })
     }
 
     mutating func strings(_ key: String) -> [String]? {
-        attempt(key, { try reader.requiredStringArray(forKey: ConfigKey(key)) })
+        attempt(key, { [reader] in try reader.requiredStringArray(forKey: ConfigKey(key)) })
     }
 
     mutating func choice<T>(_ key: String, _ fallback: T, _ parse: (String) -> T?, expected: String) -> T {

@@ -34,10 +34,21 @@ struct DaemonAssembly {
         services = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier), heartbeat, closing]
     }
 
+    /// The closing loop ends the group when it returns; the helpers may end early on their own
+    /// (no watchdog configured) without taking the daemon down.
+    var serviceConfigurations: [ServiceGroupConfiguration.ServiceConfiguration] {
+        services.enumerated().map { index, service in
+            let isClosingLoop = index == services.count - 1
+            return .init(service: service,
+                         successTerminationBehavior: isClosingLoop ? .gracefullyShutdownGroup : .ignore,
+                         failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+    }
+
     /// Runs until SIGTERM/SIGINT has drained the loop.
     func run(logger: Logger) async throws {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: serviceConfigurations,
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))

@@ -15,7 +15,7 @@ struct HeartbeatService: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await beat()
             try? await cancelWhenGracefulShutdown {
                 try await clock.sleep(until: clock.now() + Int64(intervalSeconds) * 1000)
