@@ -115,6 +115,10 @@ let package = Package(
             dependencies: ["SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "WeChatPayHTTP", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",

@@ -35,7 +35,7 @@ private struct Reader {
         if hasPrefix([0xEF, 0xBB, 0xBF]) { index += 3 }
         try rejectHostileMarkup()
         skipWhitespace()
-        if hasPrefix("<?xml") {
+        if hasPrefix("<?xml"), index + 5 < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index + 5]) {
             guard let end = find("?>") else { throw truncated("the XML declaration") }
             index = end + 2
             skipWhitespace()
@@ -139,9 +139,13 @@ private struct Reader {
         case "quot": return [UInt8(ascii: "\"")]
         case "apos": return [UInt8(ascii: "'")]
         default:
+            // Digits only: Swift's integer parsing would also take a sign ("&#+65;" is not XML).
             var scalarValue: UInt32?
-            if reference.hasPrefix("#x") { scalarValue = UInt32(reference.dropFirst(2), radix: 16) }
-            else if reference.hasPrefix("#") { scalarValue = UInt32(reference.dropFirst(), radix: 10) }
+            if reference.hasPrefix("#x"), reference.dropFirst(2).allSatisfy(\.isHexDigit) {
+                scalarValue = UInt32(reference.dropFirst(2), radix: 16)
+            } else if reference.hasPrefix("#"), reference.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) {
+                scalarValue = UInt32(reference.dropFirst(), radix: 10)
+            }
             guard let scalarValue, scalarValue != 0, let scalar = Unicode.Scalar(scalarValue) else {
                 throw .malformedXML("undefined entity &\(reference); in <\(name)>")
             }
@@ -151,6 +155,10 @@ private struct Reader {
 
     mutating func readName() throws(ProtocolError) -> String {
         let start = index
+        // A name starts with a letter or underscore, as the encoder writes them.
+        if index < bytes.count, !XMLBodyEncoder.isNameStart(bytes[index]) {
+            throw unexpected("a tag whose name does not start with a letter or underscore")
+        }
         while index < bytes.count, isNameByte(bytes[index]) { index += 1 }
         guard index > start else {
             if index >= bytes.count { throw truncated("a tag") }

@@ -49,6 +49,10 @@ import Testing
         ("text at root", "<xml>hello<a>1</a></xml>"),
         ("comment", "<xml><!-- c --><a>1</a></xml>"),
         ("not xml", "{\"return_code\":\"SUCCESS\"}"),
+        ("signed character reference", "<xml><a>&#+65;</a></xml>"),
+        ("signed hex reference", "<xml><a>&#x+42;</a></xml>"),
+        ("name starting with a digit", "<xml><1a>1</1a></xml>"),
+        ("stylesheet instruction", "<?xml-stylesheet href=\"x\"?><xml><a>1</a></xml>"),
     ]
 
     @Test(arguments: malformed) func rejectsMalformedDocuments(_ testCase: (String, String)) {

@@ -1,0 +1,114 @@
+import FakeWeChatPay
+import Foundation
+import GRDB
+import Testing
+
+/// The real binary against the fake WeChat Pay over loopback, with this test process writing
+/// orders as the merchant's app would.
+@Suite(.serialized) struct EndToEndTests {
+    struct Expectation {
+        let outTradeNo: String
+        let mchID: String
+        let status: String
+        let outcome: String?
+    }
+
+    @Test func everyOrderEndsRightAndTheAuditMatchesTheFake() async throws {
+        let world = try await EndToEndWorld.start()
+        let migrate = try EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
+        #expect(migrate.status == 0, "\(migrate.output)")
+        let merchant = try world.merchantDatabase()
+        let now = Int64(Date().timeIntervalSince1970)
+        let (A, B) = (EndToEndWorld.mchA, EndToEndWorld.mchB)
+
+        var expected: [Expectation] = []
+        func order(_ outTradeNo: String, _ mchID: String, createdAt: Int64, timeout: Int64 = 0, knownToWeChat: FakeOrderState? = .notPay,
+                   faults: [FakeFault] = [], status: String, outcome: String?) throws {
+            try merchant.write { db in
+                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [mchID, EndToEndWorld.appID, outTradeNo, createdAt, timeout])
+            }
+            if let knownToWeChat { world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt), state: knownToWeChat) }
+            if !faults.isEmpty { world.fake.script(mchID: mchID, outTradeNo: outTradeNo, faults) }
+            expected.append(Expectation(outTradeNo: outTradeNo, mchID: mchID, status: status, outcome: outcome))
+        }
+        for index in 0..<6 {
+            try order("NOW-\(index)", index.isMultiple(of: 2) ? A : B, createdAt: now - 400, status: "closed", outcome: "closed")
+        }
+        for index in 0..<3 {   // due 2–4 s from now: the fake flags any close that comes early
+            try order("LATER-\(index)", A, createdAt: now - 300 + 2 + Int64(index), timeout: 120, status: "closed", outcome: "closed")
+        }
+        try order("WECHAT-PAID", A, createdAt: now - 400, knownToWeChat: .paid, status: "paid", outcome: "paid")
+        try order("APP-PAID", B, createdAt: now - 300 + 3, status: "paid", outcome: nil)
+        try await merchant.write { db in
+            try db.execute(sql: "UPDATE pending_orders SET status = 'paid' WHERE mch_id = ? AND out_trade_no = 'APP-PAID' AND status IN ('pending', 'closing')", arguments: [B])
+        }
+        try order("NOT-AT-WECHAT", B, createdAt: now - 400, knownToWeChat: nil, status: "closed", outcome: "not_exist")
+        let faultCases: [(String, [FakeFault], String)] = [
+            ("F-SYSERR", [.systemError, .systemError], "closed"),
+            ("F-HTTP500", [.http500], "closed"),
+            ("F-HTTP503", [.http503], "closed"),
+            ("F-RESET", [.connectionReset], "closed"),
+            ("F-MALFORMED", [.malformedBody], "closed"),
+            ("F-BADSIGN", [.badResponseSignature], "already_closed"),   // it acted, but its answer was not believed
+            ("F-FORGED-PAID", [.forgedOrderPaid], "closed"),
+            ("F-FORGED-OK", [.forgedSuccess], "closed"),
+            ("F-CLOSED", [.orderClosed], "already_closed"),
+            ("F-SLOW", [.slowAnswer], "already_closed"),             // timed out after sending: in doubt, re-closed
+        ]
+        for (index, (name, faults, outcome)) in faultCases.enumerated() {
+            try order(name, index.isMultiple(of: 2) ? A : B, createdAt: now - 400, faults: faults, status: "closed", outcome: outcome)
+        }
+        try order("NO-KEY", "1900000999", createdAt: now - 400, knownToWeChat: nil, status: "failed", outcome: nil)
+
+        let notify = try NotifySocket(directory: world.directory)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", world.configPath],
+                                       environment: ["NOTIFY_SOCKET": notify.path],
+                                       stderrPath: world.directory.appendingPathComponent("daemon.log").path)
+        try daemon.start()
+        let ready = await notify.waitFor("READY=1", timeout: .seconds(30))
+        #expect(ready.found, "no READY=1; log: \(daemon.log.suffix(2000))")
+
+        let decided = try await eventually {
+            try merchant.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") == 0
+            }
+        }
+        #expect(decided, "orders left undecided; log: \(daemon.log.suffix(3000))")
+
+        daemon.signal(SIGTERM)
+        let stopping = await notify.waitFor("STOPPING=1", timeout: .seconds(10))
+        #expect(stopping.found)
+        #expect(await daemon.exitStatus() == 0)
+
+        let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT * FROM pending_orders") }
+        for expectation in expected {
+            let row = try #require(rows.first { $0["out_trade_no"] == expectation.outTradeNo && $0["mch_id"] == expectation.mchID })
+            #expect(row["status"] as String == expectation.status, "\(expectation.outTradeNo)")
+            #expect(row["outcome"] as String? == expectation.outcome, "\(expectation.outTradeNo)")
+        }
+        let paid = try #require(rows.first { $0["out_trade_no"] == "WECHAT-PAID" })
+        #expect(paid["transaction_id"] as String? == world.fake.transactionID(mchID: A, outTradeNo: "WECHAT-PAID"))
+        #expect((rows.first { $0["out_trade_no"] == "NO-KEY" }?["last_error"] as String?) == "no API key is configured for mch_id 1900000999")
+
+        // The audit table and the fake's record of calls agree, order by order.
+        let attempts = try await merchant.read { db in
+            try Row.fetchAll(db, sql: "SELECT out_trade_no, operation FROM close_attempts")
+        }
+        let calls = world.fake.calls
+        for expectation in expected {
+            let recorded = attempts.filter { $0["out_trade_no"] == expectation.outTradeNo && $0["operation"] == "closeorder" }.count
+            let seen = calls.filter { $0.outTradeNo == expectation.outTradeNo && $0.path == "/pay/closeorder" }.count
+            #expect(recorded == seen, "\(expectation.outTradeNo): \(recorded) attempts recorded, the fake saw \(seen)")
+        }
+        #expect(calls.filter { $0.outTradeNo == "APP-PAID" }.isEmpty)
+        #expect(world.fake.violations.isEmpty, "early closes: \(world.fake.violations)")
+        #expect(calls.allSatisfy { $0.signatureValid })
+
+        // Nothing secret in the daemon's log.
+        let log = daemon.log
+        for key in world.keys.values { #expect(!log.contains(key)) }
+        #expect(log.contains("\"out_trade_no\":\"F-SLOW\""))
+        try await world.shutdown()
+    }
+}

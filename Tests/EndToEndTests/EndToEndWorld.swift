@@ -1,0 +1,91 @@
+import FakeWeChatPay
+import Foundation
+import GRDB
+import WeChatPayV2
+
+/// A temporary folder with a config, key files and a database; the fake WeChat Pay on loopback;
+/// and the merchant's side of the database, written from this (second) process.
+struct EndToEndWorld {
+    static let mchA = "1900000109", mchB = "1900000110", appID = "wx2421b1c4370ec43b"
+
+    let directory: URL
+    let keys: [String: String]
+    let fake: FakeWeChatPay
+    let server: FakeWeChatPayServer
+    var configPath: String { directory.appendingPathComponent("config.json").path }
+    var databasePath: String { directory.appendingPathComponent("orders.sqlite").path }
+
+    static func start(extraConfig: String = "") async throws -> EndToEndWorld {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let keys = [mchA: Nonce.make(), mchB: Nonce.make()]
+        let fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
+                                 unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+        let server = FakeWeChatPayServer(fake: fake)
+        try await server.start()
+        let world = EndToEndWorld(directory: directory, keys: keys, fake: fake, server: server)
+        try world.writeConfig(extra: extraConfig)
+        return world
+    }
+
+    func writeConfig(extra: String) throws {
+        for (mchID, key) in keys {
+            let path = directory.appendingPathComponent("\(mchID).key").path
+            FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        }
+        let config = """
+            {
+              "database": { "path": "\(databasePath)" },
+              "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false, "connect_timeout_ms": 500, "total_timeout_ms": 1000 },
+              "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 8 },
+              "schedule": { "poll_interval_ms": 100, "lease_ms": 5000 },
+              "throughput": { "concurrency": 8, "batch_size": 4 },
+              "shutdown": { "grace_ms": 3000 },
+              "log": { "format": "json", "level": "debug" },
+              \(extra)
+              "merchants": {
+                "\(Self.mchA)": { "appids": ["\(Self.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(directory.path)/\(Self.mchA).key" },
+                "\(Self.mchB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory.path)/\(Self.mchB).key" }
+              }
+            }
+            """
+        FileManager.default.createFile(atPath: configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// The merchant app's connection: a separate pool in this process, as another program would have.
+    func merchantDatabase() throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return try DatabasePool(path: databasePath, configuration: configuration)
+    }
+
+    func shutdown() async throws {
+        try await server.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs a one-shot CLI command to completion; returns its exit status and output.
+    static func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try DaemonProcess.binary()
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Waits for a condition on shared state (here, rows another process writes), checking every 50 ms,
+/// failing after `timeout`. Cross-process, there is no event to wait on but the data itself.
+func eventually(timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try condition()
+}
