@@ -21,7 +21,7 @@ struct Exchange {
 
     func record(answer: String) -> FakeCall {
         FakeCall(receivedAt: receivedAt, path: path, mchID: fields["mch_id"], outTradeNo: fields["out_trade_no"],
-                 nonce: fields["nonce_str"], signatureValid: signatureValid, orderAge: orderAge, answer: answer, acted: acted)
+                 nonce: fields["nonce_str"], sign: fields["sign"], signatureValid: signatureValid, orderAge: orderAge, answer: answer, acted: acted)
     }
 
     mutating func run(method: String, body: [UInt8], state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {

@@ -54,13 +54,15 @@ public enum UnknownOrderPolicy: String, Sendable {
     case notPay
 }
 
-/// One request the fake received, for assertions. Holds no sign and no key.
+/// One request the fake received, for assertions. It keeps the request's sign so tests can prove
+/// no sign ever reaches a log or the database; never the key.
 public struct FakeCall: Sendable, Hashable {
     public let receivedAt: Double
     public let path: String
     public let mchID: String?
     public let outTradeNo: String?
     public let nonce: String?
+    public let sign: String?
     /// Whether the request's sign verified with the merchant's key.
     public let signatureValid: Bool
     /// The order's age in seconds at the time of a close, when the fake knew the order.

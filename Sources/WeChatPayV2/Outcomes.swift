@@ -20,14 +20,6 @@ public enum RetryReason: Sendable, Hashable, CustomStringConvertible {
         case .badSignature(let reason): "response not believed: \(reason)"
         }
     }
-
-    /// Whether WeChat may have received and acted on the request, so the order is in doubt.
-    public var mayHaveReachedWeChat: Bool {
-        switch self {
-        case .timeout(let afterSending): afterSending
-        case .connection, .httpStatus, .unparseable, .badSignature, .systemError, .frequencyLimited: true
-        }
-    }
 }
 
 /// The typed meaning of an answer to `pay/closeorder` (design.md §3).

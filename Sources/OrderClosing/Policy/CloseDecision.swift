@@ -30,7 +30,7 @@ public enum CloseDecision {
         case .configurationError(let reason):
             return .pauseMerchant(reason: reason)
         case .retryable(let reason):
-            let inDoubt = order.inDoubt || (delivered && reason.mayHaveReachedWeChat && isSilent(reason))
+            let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
             return .change(retrying(order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,
                                     now: now, retry: retry, jitterUnit: jitterUnit))
         }
@@ -68,11 +68,13 @@ public enum CloseDecision {
         return .retry(at: nextAt, reason: reason, inDoubt: inDoubt, refundAttempt: !delivered)
     }
 
-    /// Failures after which WeChat may have acted without our knowing the answer.
-    static func isSilent(_ reason: RetryReason) -> Bool {
+    /// Failures after which WeChat may have acted without our knowing (or believing) the answer.
+    /// SYSTEMERROR, FREQUENCY_LIMITED and HTTP errors are answers that nothing was done.
+    static func leavesOutcomeUnknown(_ reason: RetryReason) -> Bool {
         switch reason {
-        case .timeout, .connection: true
-        default: false
+        case .timeout(let afterSending): afterSending
+        case .connection, .unparseable, .badSignature: true
+        case .systemError, .frequencyLimited, .httpStatus: false
         }
     }
 }
