@@ -61,13 +61,7 @@ import Testing
         }
         try order("NO-KEY", "1900000999", createdAt: now - 400, knownToWeChat: nil, status: "failed", outcome: nil)
 
-        let notify = try NotifySocket(directory: world.directory)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", world.configPath],
-                                       environment: ["NOTIFY_SOCKET": notify.path],
-                                       stderrPath: world.directory.appendingPathComponent("daemon.log").path)
-        try daemon.start()
-        let ready = await notify.waitFor("READY=1", timeout: .seconds(30))
-        #expect(ready.found, "no READY=1; log: \(daemon.log.suffix(2000))")
+        let (daemon, notify) = try await world.startDaemon()
 
         let decided = try await eventually {
             try merchant.read { db in

@@ -15,8 +15,20 @@ struct EndToEndWorld {
     var configPath: String { directory.appendingPathComponent("config.json").path }
     var databasePath: String { directory.appendingPathComponent("orders.sqlite").path }
 
-    static func start(extraConfig: String = "") async throws -> EndToEndWorld {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-e2e-\(UUID().uuidString)")
+    /// Knobs the reliability tests turn; the defaults suit a quick end-to-end run.
+    struct Settings {
+        var leaseMs = 5_000
+        var totalTimeoutMs = 1_000
+        var busyTimeoutMs = 5_000
+        var concurrency = 8
+        var batchSize = 4
+        var graceMs = 3_000
+        var logLevel = "debug"
+        var directory: URL?
+    }
+
+    static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
+        let directory = settings.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keys = [mchA: Nonce.make(), mchB: Nonce.make()]
         let fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
@@ -24,25 +36,25 @@ struct EndToEndWorld {
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
         let world = EndToEndWorld(directory: directory, keys: keys, fake: fake, server: server)
-        try world.writeConfig(extra: extraConfig)
+        try world.writeConfig(settings)
         return world
     }
 
-    func writeConfig(extra: String) throws {
+    func writeConfig(_ settings: Settings) throws {
         for (mchID, key) in keys {
             let path = directory.appendingPathComponent("\(mchID).key").path
             FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
         }
         let config = """
             {
-              "database": { "path": "\(databasePath)" },
-              "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false, "connect_timeout_ms": 500, "total_timeout_ms": 1000 },
-              "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 8 },
-              "schedule": { "poll_interval_ms": 100, "lease_ms": 5000 },
-              "throughput": { "concurrency": 8, "batch_size": 4 },
-              "shutdown": { "grace_ms": 3000 },
-              "log": { "format": "json", "level": "debug" },
-              \(extra)
+              "database": { "path": "\(databasePath)", "busy_timeout_ms": \(settings.busyTimeoutMs) },
+              "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false, "connect_timeout_ms": \(min(500, settings.totalTimeoutMs)),
+                             "total_timeout_ms": \(settings.totalTimeoutMs) },
+              "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 10 },
+              "schedule": { "poll_interval_ms": 100, "lease_ms": \(settings.leaseMs) },
+              "throughput": { "concurrency": \(settings.concurrency), "batch_size": \(settings.batchSize) },
+              "shutdown": { "grace_ms": \(settings.graceMs) },
+              "log": { "format": "json", "level": "\(settings.logLevel)" },
               "merchants": {
                 "\(Self.mchA)": { "appids": ["\(Self.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(directory.path)/\(Self.mchA).key" },
                 "\(Self.mchB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory.path)/\(Self.mchB).key" }
@@ -59,9 +71,22 @@ struct EndToEndWorld {
         return try DatabasePool(path: databasePath, configuration: configuration)
     }
 
-    func shutdown() async throws {
+    func shutdown(removing: Bool = true) async throws {
         try await server.shutdown()
-        try? FileManager.default.removeItem(at: directory)
+        if removing { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// Starts `closeorderd run` and waits for its READY=1.
+    func startDaemon(logName: String = "daemon.log") async throws -> (DaemonProcess, NotifySocket) {
+        let socketDirectory = directory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        let notify = try NotifySocket(directory: socketDirectory)
+        let daemon = try DaemonProcess(arguments: ["run", "--config", configPath], environment: ["NOTIFY_SOCKET": notify.path],
+                                       stderrPath: directory.appendingPathComponent(logName).path)
+        try daemon.start()
+        let ready = await notify.waitFor("READY=1", timeout: .seconds(60))
+        guard ready.found else { throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "no READY=1: \(daemon.log.suffix(2000))"]) }
+        return (daemon, notify)
     }
 
     /// Runs a one-shot CLI command to completion; returns its exit status and output.
