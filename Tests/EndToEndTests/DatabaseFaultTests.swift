@@ -1,0 +1,144 @@
+import Foundation
+import GRDB
+import Testing
+
+/// R4: the database misbehaves under a running (or starting) daemon. It stays up or exits with a
+/// clear message, never corrupts or loses a row, and resumes when the fault clears.
+@Suite(.serialized) struct DatabaseFaultTests {
+    static let isRoot = getuid() == 0
+
+    static func sh(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func insertDue(_ count: Int, into pool: DatabasePool, world: EndToEndWorld, dueIn seconds: Int64, prefix: String) throws {
+        let createdAt = Int64(Date().timeIntervalSince1970) - 300 + seconds
+        try pool.write { db in
+            for index in 0..<count {
+                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                               arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, "\(prefix)-\(index)", createdAt])
+            }
+        }
+        for index in 0..<count {
+            world.fake.addOrder(mchID: EndToEndWorld.mchA, outTradeNo: "\(prefix)-\(index)", createdAt: Double(createdAt))
+        }
+    }
+
+    static func allClosed(_ pool: DatabasePool) throws -> Bool {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status <> 'closed'") == 0 }
+    }
+
+    @Test func anotherProcessHoldingTheWriteLock() async throws {
+        var settings = EndToEndWorld.Settings()
+        settings.busyTimeoutMs = 1_000
+        let world = try await EndToEndWorld.start(settings)
+        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        let merchant = try world.merchantDatabase()
+        try Self.insertDue(20, into: merchant, world: world, dueIn: 1, prefix: "LOCK")
+        let (daemon, _) = try await world.startDaemon()
+
+        // Another process (here, this one) takes the write lock and sits on it past the orders' due time.
+        let lockSeconds = ReliabilityScale.lockSeconds
+        let holder = try DatabaseQueue(path: world.databasePath)
+        try await holder.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            Thread.sleep(forTimeInterval: Double(lockSeconds))   // the fault itself: a lock held this long
+            try db.execute(sql: "COMMIT")
+        }
+        #expect(daemon.process.isRunning, "the daemon died while the lock was held")
+        #expect(try await eventually(timeout: .seconds(30)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exitStatus() == 0)
+        #expect(daemon.log.contains("database error"), "the lock never got in the daemon's way: the test proves nothing")
+        #expect(daemon.log.contains("database usable again"))
+        try await world.shutdown()
+    }
+
+    @Test(.enabled(if: isRoot, "needs root to mount a small filesystem"))
+    func aFullDisk() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-full-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.sh("mount -t tmpfs -o size=6m tmpfs '\(mountPoint.path)'") == 0)
+        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        var settings = EndToEndWorld.Settings()
+        settings.directory = mountPoint
+        settings.logLevel = "info"
+        let world = try await EndToEndWorld.start(settings)
+        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        let merchant = try world.merchantDatabase()
+        try Self.insertDue(2_000, into: merchant, world: world, dueIn: 2, prefix: "FULL")
+        let (daemon, _) = try await world.startDaemon()
+        // Fill the filesystem to the last byte before the orders fall due.
+        _ = try Self.sh("dd if=/dev/zero of='\(mountPoint.path)/filler' bs=64k 2>/dev/null")
+        try await Task.sleep(for: .seconds(4))   // the fault lasts past the due time
+        #expect(daemon.process.isRunning, "the daemon died on a full disk")
+        _ = try Self.sh("rm -f '\(mountPoint.path)/filler'")
+        #expect(try await eventually(timeout: .seconds(60)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exitStatus() == 0)
+        let integrity = try await merchant.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+        let count = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders") }
+        #expect(count == 2_000)
+        print("R4 disk full: daemon log has \(daemon.log.components(separatedBy: "database error").count - 1) database error line(s)")
+        try await world.shutdown(removing: false)
+    }
+
+    @Test(.enabled(if: isRoot, "needs root to remount a filesystem read-only"))
+    func aReadOnlyDatabaseRefusesToStartThenRecovers() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-ro-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        #expect(try Self.sh("mount -t tmpfs -o size=8m tmpfs '\(mountPoint.path)'") == 0)
+        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        var settings = EndToEndWorld.Settings()
+        settings.directory = mountPoint
+        let world = try await EndToEndWorld.start(settings)
+        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        try Self.insertDue(5, into: try world.merchantDatabase(), world: world, dueIn: 0, prefix: "RO")
+
+        #expect(try Self.sh("mount -o remount,ro '\(mountPoint.path)'") == 0)
+        let refused = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains(world.databasePath), "\(refused.output)")
+        #expect(try Self.sh("mount -o remount,rw '\(mountPoint.path)'") == 0)
+
+        let (daemon, _) = try await world.startDaemon()
+        let merchant = try world.merchantDatabase()
+        #expect(try await eventually(timeout: .seconds(30)) { try Self.allClosed(merchant) })
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exitStatus() == 0)
+        try await world.shutdown(removing: false)
+    }
+
+    @Test func aMissingDatabaseFolderIsNamed() async throws {
+        var settings = EndToEndWorld.Settings()
+        settings.directory = nil
+        let world = try await EndToEndWorld.start(settings)
+        let config = try String(contentsOfFile: world.configPath, encoding: .utf8)
+            .replacingOccurrences(of: world.databasePath, with: "/nonexistent-closeorderd/orders.sqlite")
+        try config.write(toFile: world.configPath, atomically: true, encoding: .utf8)
+        let result = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        #expect(result.status == 1)
+        #expect(result.output.contains("/nonexistent-closeorderd/orders.sqlite"), "\(result.output)")
+        try await world.shutdown()
+    }
+
+    @Test func aNewerSchemaIsRefused() async throws {
+        let world = try await EndToEndWorld.start()
+        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        try await world.merchantDatabase().write { db in
+            try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, '0099_from_the_future', 0)")
+        }
+        let result = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        #expect(result.status == 1)
+        #expect(result.output.contains("newer than this closeorderd knows"), "\(result.output)")
+        let migrate = try EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
+        #expect(migrate.status == 1 && migrate.output.contains("newer"))
+        try await world.shutdown()
+    }
+}
