@@ -4,6 +4,7 @@ import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Serves a `FakeWeChatPay` over HTTP/1.1 on loopback with SwiftNIO.
@@ -17,10 +18,13 @@ public final class FakeWeChatPayServer: Sendable {
     public let host: String
     let group: MultiThreadedEventLoopGroup
     let listener: Mutex<(channel: Channel?, port: Int)>
+    let tls: NIOSSLContext?
 
-    public init(fake: FakeWeChatPay, host: String = "127.0.0.1", threads: Int = 1) {
+    /// - Parameter tls: serve HTTPS with this context (e.g. a self-signed certificate), for testing trust.
+    public init(fake: FakeWeChatPay, host: String = "127.0.0.1", threads: Int = 1, tls: NIOSSLContext? = nil) {
         self.fake = fake
         self.host = host
+        self.tls = tls
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.listener = Mutex((nil, 0))
     }
@@ -29,7 +33,7 @@ public final class FakeWeChatPayServer: Sendable {
     public var port: Int { listener.withLock { $0.port } }
 
     /// `http://host:port`, for a client's base URL.
-    public var baseURL: String { "http://\(host):\(port)" }
+    public var baseURL: String { "\(tls == nil ? "http" : "https")://\(host):\(port)" }
 
     /// Starts listening; port 0 picks a free one. Returns the bound port.
     @discardableResult
@@ -60,12 +64,14 @@ public final class FakeWeChatPayServer: Sendable {
 
     private func bootstrap() -> ServerBootstrap {
         let fake = self.fake
+        let tls = self.tls
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: fake))
                 }
