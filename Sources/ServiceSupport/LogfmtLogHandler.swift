@@ -69,10 +69,7 @@ public struct LogfmtLogHandler: LogHandler {
     /// Bare when the value is one token; otherwise quoted with `"`, `\` and control characters
     /// escaped, so a value can never break the line or fake another key.
     static func encodeValue(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
-            $0 == "=" || $0 == "\"" || isSpaceOrControl($0)
-        }
-        guard needsQuotes else { return value }
+        guard needsQuotes(value) else { return value }
         var result = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -86,6 +83,21 @@ public struct LogfmtLogHandler: LogHandler {
             }
         }
         return result + "\""
+    }
+
+    /// Scans bytes first: most values (ids, numbers, codes) are plain ASCII, and only text with
+    /// non-ASCII characters needs the slower Unicode whitespace check.
+    static func needsQuotes(_ value: String) -> Bool {
+        if value.isEmpty { return true }
+        var hasNonASCII = false
+        for byte in value.utf8 {
+            if byte >= 0x80 {
+                hasNonASCII = true
+            } else if byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") {
+                return true
+            }
+        }
+        return hasNonASCII && value.unicodeScalars.contains { $0.value >= 0x80 && isSpaceOrControl($0) }
     }
 
     /// Space, C0/C1 controls, DEL and Unicode line/paragraph separators (which some viewers

@@ -29,7 +29,7 @@ struct LogfmtLogHandlerTests {
             metadata: ["out_trade_no": "T1", "mch_id": "1900000109", "attempt": "1", "outcome": "closed"]
         )
         #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=info msg=\"close attempt\" attempt=1 mch_id=1900000109 outcome=closed out_trade_no=T1"
+            "ts=2026-11-29T01:02:03.456Z level=info msg=\"close attempt\" attempt=1 mch_id=1900000109 out_trade_no=T1 outcome=closed"
         ])
     }
 
@@ -54,6 +54,8 @@ struct LogfmtLogHandlerTests {
         ("line\u{2028}sep", "\"line\\u2028sep\""),
         ("订单已关闭", "订单已关闭"),
         ("订单 已关闭", "\"订单 已关闭\""),
+        ("订单\u{3000}已关闭", "\"订单\u{3000}已关闭\""),
+        ("next\u{85}line", "\"next\\u0085line\""),
     ])
     func quotesAndEscapesValues(input: String, expected: String) {
         #expect(LogfmtLogHandler.encodeValue(input) == expected)
