@@ -43,6 +43,12 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         failover.withLock { $0.usingBackup } ? (settings.backupURL ?? settings.primaryURL) : settings.primaryURL
     }
 
+    /// The endpoint not in use (nil without failover).
+    public var otherEndpoint: String? {
+        guard let backup = settings.backupURL else { return nil }
+        return currentEndpoint == backup ? settings.primaryURL : backup
+    }
+
     public func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome> {
         await call(.closeOrder, order: order, credentials: credentials,
                    classify: ResponseClassifier.classifyClose, failure: CloseOutcome.retryable)

@@ -14,7 +14,9 @@ import Testing
     }
 
     @Test func everyOrderEndsRightAndTheAuditMatchesTheFake() async throws {
-        let world = try await EndToEndWorld.start()
+        var settings = EndToEndWorld.Settings()
+        settings.metricsPort = Int.random(in: 20_000...40_000)
+        let world = try await EndToEndWorld.start(settings)
         let migrate = try EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")
         let merchant = try world.merchantDatabase()
@@ -69,6 +71,11 @@ import Testing
             }
         }
         #expect(decided, "orders left undecided; log: \(daemon.log.suffix(3000))")
+
+        // The Prometheus endpoint on loopback reports attempts by outcome and call latency.
+        let metrics = try EndToEndWorld.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(settings.metricsPort!)/metrics"])
+        #expect(metrics.contains("closeorderd_attempts_total{outcome=\"closed\"}"), "\(metrics.prefix(1500))")
+        #expect(metrics.contains("closeorderd_call_duration_seconds_bucket"))
 
         daemon.signal(SIGTERM)
         let stopping = await notify.waitFor("STOPPING=1", timeout: .seconds(10))

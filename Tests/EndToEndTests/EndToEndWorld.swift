@@ -25,6 +25,7 @@ struct EndToEndWorld {
         var graceMs = 3_000
         var logLevel = "debug"
         var directory: URL?
+        var metricsPort: Int?
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
@@ -55,6 +56,7 @@ struct EndToEndWorld {
               "throughput": { "concurrency": \(settings.concurrency), "batch_size": \(settings.batchSize) },
               "shutdown": { "grace_ms": \(settings.graceMs) },
               "log": { "format": "json", "level": "\(settings.logLevel)" },
+              "metrics": { "enabled": \(settings.metricsPort != nil), "port": \(settings.metricsPort ?? 9464) },
               "merchants": {
                 "\(Self.mchA)": { "appids": ["\(Self.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(directory.path)/\(Self.mchA).key" },
                 "\(Self.mchB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory.path)/\(Self.mchB).key" }
@@ -87,6 +89,19 @@ struct EndToEndWorld {
         let ready = await notify.waitFor("READY=1", timeout: .seconds(60))
         guard ready.found else { throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "no READY=1: \(daemon.log.suffix(2000))"]) }
         return (daemon, notify)
+    }
+
+    /// Runs any program to completion and returns its standard output.
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Runs a one-shot CLI command to completion; returns its exit status and output.

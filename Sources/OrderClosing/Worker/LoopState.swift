@@ -63,10 +63,12 @@ struct LoopState {
             logger.error("merchant circuit open: configuration error, pausing this merchant's orders",
                          metadata: ["mch_id": "\(mchID)", "circuit": "open", "reason": "\(reason)",
                                     "retry_in_ms": "\(until - now)"])
+            ClosingMetrics.circuit(mchID: mchID, open: true)
             return "open until \(until): \(reason)"
         case .healthy:
             guard circuit.recordHealthy() else { return nil }
             logger.notice("merchant circuit closed: answers are healthy again", metadata: ["mch_id": "\(mchID)", "circuit": "closed"])
+            ClosingMetrics.circuit(mchID: mchID, open: false)
             return "closed"
         }
     }

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import WeChatPayV2
 
 /// Works one claimed order through WeChat Pay: close, maybe query, and the decision.
@@ -67,6 +68,7 @@ public struct OrderCloser: Sendable {
             }
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
+        ClosingMetrics.attempt(outcome: close.outcome.label, endpoint: close.endpoint, latencyMs: finished - started)
         return (OrderWrite(order: order, change: change, attempts: attempts), signal)
     }
 

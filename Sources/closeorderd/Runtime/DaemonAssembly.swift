@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import OrderClosing
+import Prometheus
 import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
@@ -31,7 +33,13 @@ struct DaemonAssembly {
         let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier,
                                          intervalSeconds: config.heartbeatSeconds, logger: logger)
         // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
-        services = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier), heartbeat, closing]
+        var services: [any Service] = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier)]
+        if config.metricsEnabled {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
+        }
+        self.services = services + [heartbeat, closing]
     }
 
     /// The closing loop ends the group when it returns; the helpers may end early on their own

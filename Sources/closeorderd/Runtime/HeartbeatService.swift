@@ -35,6 +35,8 @@ struct HeartbeatService: Service {
                 "endpoint": "\(gateway.currentEndpoint)",
             ])
             notifier.status(line)
+            ClosingMetrics.queue(summary)
+            ClosingMetrics.endpoint(inUse: gateway.currentEndpoint, other: gateway.otherEndpoint)
             try await store.publish("heartbeat", "\(line) pid=\(getpid())", now: now)
         } catch {
             logger.error("heartbeat: cannot read the queue", metadata: ["error": "\(error)"])

@@ -1,0 +1,59 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// Serves `GET /metrics` in Prometheus text format on a loopback address until shutdown.
+/// A plain NIO handler: the daemon has no other HTTP server to share, and this needs one route.
+struct MetricsService: Service {
+    let registry: PrometheusCollectorRegistry
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run() async throws {
+        let registry = self.registry
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
+                }
+            }
+            .bind(host: host, port: port).get()
+        logger.info("metrics endpoint listening", metadata: ["address": "http://\(host):\(port)/metrics"])
+        try? await gracefulShutdown()
+        try await channel.close()
+    }
+}
+
+final class MetricsHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let registry: PrometheusCollectorRegistry
+    var uri = ""
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): uri = head.uri
+        case .body: break
+        case .end:
+            let found = uri == "/metrics"
+            let body = found ? registry.emitToBuffer() : Array("try /metrics\n".utf8)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
+            headers.add(name: "Content-Length", value: String(body.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
