@@ -130,11 +130,11 @@ extension FakeWeChatPay.State {
     }
 }
 
-/// A small, fast, seedable generator for the fake's rate faults (not for secrets).
-struct SplitMix64: RandomNumberGenerator {
+/// A small, fast, seedable generator for the fake's rate faults and for repeatable tests (not for secrets).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

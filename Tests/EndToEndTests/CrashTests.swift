@@ -25,7 +25,7 @@ enum ReliabilityScale {
         #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         let now = Int64(Date().timeIntervalSince1970)
-        var random = SeededGenerator(seed: 20261129)
+        var random = SplitMix64(seed: 20261129)   // seeded, so a failing run can be repeated
         // The plan: most orders due at once, a tenth falling due over the next few seconds while the
         // kills happen; one in twenty already paid at WeChat, one in twenty unknown to it.
         struct Planned { let name: String, mchID: String, createdAt: Int64, kind: Int }
@@ -122,18 +122,5 @@ enum ReliabilityScale {
         print("R1: \(rows.count) orders, \(ReliabilityScale.kills) SIGKILLs, \(world.fake.calls.count) calls, "
               + "\(inDoubtResolved) in-doubt orders resolved, drain \(drainTime)")
         try await world.shutdown()
-    }
-}
-
-/// A small deterministic generator, so a failing run can be repeated.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
