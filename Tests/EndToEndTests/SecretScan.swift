@@ -23,9 +23,57 @@ enum SecretScan {
         let needles = world.keys.values.map { ("key", $0) } + world.fake.calls.compactMap { $0.sign }.map { ("sign", $0) }
         var hits: [String] = []
         for (name, text) in haystacks {
-            for (kind, needle) in needles where text.contains(needle) { hits.append("\(kind) found in \(name)") }
+            let windows = candidateWindows(in: text)
+            for (kind, needle) in needles where windows.contains(Substring(needle)) { hits.append("\(kind) found in \(name)") }
         }
         #expect(hits.isEmpty, "\(hits.prefix(5))")
         #expect(needles.count > world.keys.count, "no signs to look for: the scan would prove nothing")
+    }
+
+    /// Every 32- and 64-character window of every run of letters and digits: keys and MD5 signs are
+    /// 32 characters, HMAC-SHA256 signs 64. A set makes the scan linear in the text, however many
+    /// signs a long run produced.
+    static func candidateWindows(in text: String) -> Set<Substring> {
+        var windows = Set<Substring>()
+        var runStart: String.Index?
+        var index = text.startIndex
+        func closeRun(at end: String.Index) {
+            guard let start = runStart else { return }
+            let run = text[start..<end]
+            for width in [32, 64] where run.count >= width {
+                var lower = run.startIndex
+                var upper = run.index(lower, offsetBy: width)
+                while true {
+                    windows.insert(run[lower..<upper])
+                    guard upper < run.endIndex else { break }
+                    lower = run.index(after: lower)
+                    upper = run.index(after: upper)
+                }
+            }
+            runStart = nil
+        }
+        while index < text.endIndex {
+            let character = text[index]
+            if character.isASCII && (character.isLetter || character.isNumber) {
+                if runStart == nil { runStart = index }
+            } else {
+                closeRun(at: index)
+            }
+            index = text.index(after: index)
+        }
+        closeRun(at: text.endIndex)
+        return windows
+    }
+}
+
+@Suite struct SecretScanSelfTests {
+    @Test func findsPlantedKeysAndSignsAndNothingElse() {
+        let key = "0123456789abcdefABCDEF0123456789"
+        let sign = String(repeating: "A1B2", count: 16)
+        let text = "msg=\"x\" string=appid=wx1&key=\(key) sign=\(sign)\n{\"other\":\"\(String(repeating: "z", count: 40))\"}"
+        let windows = SecretScan.candidateWindows(in: text)
+        #expect(windows.contains(Substring(key)))
+        #expect(windows.contains(Substring(sign)))
+        #expect(!windows.contains(Substring(String(repeating: "y", count: 32))))
     }
 }
