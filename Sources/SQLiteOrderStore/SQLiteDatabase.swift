@@ -8,6 +8,9 @@ public enum SQLiteDatabase {
         configuration.busyMode = .timeout(busyTimeoutSeconds)
         configuration.readonly = readonly
         configuration.label = "closeorderd"
+        // GRDB's default (.userInitiated) asks for a raised thread priority, which a hardened
+        // unprivileged service is refused; libdispatch then logs a line per worker thread.
+        configuration.qos = .default
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             if !db.configuration.readonly {

@@ -66,7 +66,7 @@ import Testing
         }
         // run refuses to start with the same messages.
         let run = try EndToEndWorld.runCLI(["run", "--config", config.path])
-        #expect(run.status == 1)
+        #expect(run.status == 78)   // EX_CONFIG
         #expect(run.output.contains("throughput.concurrency"))
     }
 

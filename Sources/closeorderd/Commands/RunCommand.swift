@@ -11,7 +11,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the daemon: close due orders until SIGTERM or SIGINT.",
         discussion: """
-            Checks the config and keys (as check-config does), applies migrations, tells systemd READY=1, then \
+            Checks the config and keys (as check-config does; exits 78 if they are wrong), applies migrations, \
+            tells systemd READY=1, then \
             closes orders as they fall due. On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish \
             within shutdown.grace_ms, records them, releases unstarted claims and exits 0.
             """
@@ -29,7 +30,8 @@ struct RunCommand: AsyncParsableCommand {
                 logger.critical("invalid configuration", metadata: ["problem": "\(problem)"])
                 printError("error: \(problem)")
             }
-            throw ExitCode(1)
+            // EX_CONFIG: the unit's RestartPreventExitStatus=78 stops systemd retrying a bad config.
+            throw ExitCode(78)
         }
         let notifier = SystemdNotifier()
         let pool: DatabasePool
