@@ -172,14 +172,16 @@ import WeChatPayV2
         let h = try WorkerHarness()
         defer { h.database.remove() }
         try h.database.insert("DOWN", createdAt: H.created)
-        h.gateway.scriptClose("DOWN", Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: 3))
+        // Ten minutes of (manual-clock) outage: every try is given back, none counts.
+        let tries = 20
+        h.gateway.scriptClose("DOWN", Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: tries))
         let task = Task { try await h.service.run() }
         await h.settle(recorded: 0)
-        for index in 0..<3 {
+        for index in 0..<tries {
             await h.advance(to: H.dueMs() + Int64(index) * RetryPolicy().outageDelayMs, thenRecorded: index + 1)
             #expect(try h.database.row("DOWN")?["attempts"] as Int? == 0)
         }
-        await h.advance(to: H.dueMs() + 3 * RetryPolicy().outageDelayMs, thenRecorded: 4)
+        await h.advance(to: H.dueMs() + Int64(tries) * RetryPolicy().outageDelayMs, thenRecorded: tries + 1)
         #expect(try h.database.row("DOWN")?["status"] as String? == "closed")
         #expect(try h.database.row("DOWN")?["attempts"] as Int? == 1)
         task.cancel()
