@@ -1,0 +1,42 @@
+// swift-tools-version: 6.2
+// Benchmarks for closeorderd, kept out of the main package so its build stays fast.
+//  - Micro: ordo-one/benchmark micro-benchmarks (signing, XML, the claim query). `swift package benchmark`
+//  - closeorderd-bench: the end-to-end driver that runs the real daemon binary against the fake
+//    WeChat Pay and prints the table. `scripts/bench` builds and runs both.
+import PackageDescription
+import class Foundation.ProcessInfo
+import struct Foundation.URL
+
+// A path dependency is known by its folder's name ("main" here, something else in CI's clone).
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+let package = Package(
+    name: "closeorderd-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "closeorderd-bench",
+            dependencies: [
+                .product(name: "FakeWeChatPay", package: root),
+                .product(name: "WeChatPayV2", package: root),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/BenchE2E"
+        ),
+        .executableTarget(
+            name: "Micro",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "WeChatPayV2", package: root),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/Micro",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

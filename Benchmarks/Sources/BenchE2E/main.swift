@@ -1,0 +1,248 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// closeorderd-bench: end-to-end benchmarks of the real `closeorderd run` binary against the fake
+// WeChat Pay (served from this process on loopback), printing the issue's table.
+//
+//   closeorderd-bench suite --daemon PATH [--shim libcommitcounter.so] [--work DIR] [--quick]
+//                           [--only p1,p1b,p2,p3,p4,p5,sweep] [--runs N] [--report FILE]
+//   closeorderd-bench inserter …   (P5's second process; started by the suite)
+
+struct Arguments {
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+    init(_ args: ArraySlice<String>) {
+        var it = args.makeIterator()
+        while let arg = it.next() {
+            guard arg.hasPrefix("--") else { continue }
+            let key = String(arg.dropFirst(2))
+            if ["quick"].contains(key) { flags.insert(key) } else { values[key] = it.next() ?? "" }
+        }
+    }
+    func int(_ key: String, _ fallback: Int) -> Int { values[key].flatMap(Int.init) ?? fallback }
+}
+
+struct Sizes {
+    var runs: Int
+    var p1Orders: Int, seqOrders: Int
+    var p1bOrders: Int
+    var p5Orders: Int
+    var p4Finished: Int, p4Small: Int, p4Due: Int, claimRepetitions: Int
+    var p3Scheduled: Int, p3Settle: Double, p3Slices: Int, p3Slice: Double
+    var p2PerSecond: Int, p2Seconds: Int, p2Runs: Int
+    var sweepOrders: Int, sweep: [(Int, Int)]
+
+    static let quick = Sizes(runs: 1, p1Orders: 500, seqOrders: 200, p1bOrders: 200, p5Orders: 1000,
+                             p4Finished: 10_000, p4Small: 100, p4Due: 500, claimRepetitions: 50,
+                             p3Scheduled: 10_000, p3Settle: 2, p3Slices: 2, p3Slice: 1,
+                             p2PerSecond: 100, p2Seconds: 5, p2Runs: 1,
+                             sweepOrders: 300, sweep: [(16, 16), (64, 1)])
+    static let full = Sizes(runs: 3, p1Orders: 50_000, seqOrders: 10_000, p1bOrders: 2_000, p5Orders: 50_000,
+                            p4Finished: 10_000_000, p4Small: 10_000, p4Due: 20_000, claimRepetitions: 300,
+                            p3Scheduled: 1_000_000, p3Settle: 10, p3Slices: 6, p3Slice: 10,
+                            p2PerSecond: 1000, p2Seconds: 60, p2Runs: 1,
+                            sweepOrders: 5_000,
+                            sweep: [(1, 1), (8, 16), (32, 16), (64, 16), (128, 16), (256, 16), (64, 1), (64, 4), (64, 64), (256, 64)])
+}
+
+struct ReportRow { let id, figure, measured, target, met: String }
+
+final class Report {
+    var rows: [ReportRow] = []
+    var notes: [String] = []
+    var sweep: [String] = []
+    func add(_ id: String, _ figure: String, _ measured: String, _ target: String, _ met: Bool?) {
+        rows.append(ReportRow(id: id, figure: figure, measured: measured, target: target, met: met.map { $0 ? "yes" : "**no**" } ?? "–"))
+    }
+    func render(mode: String) -> String {
+        var out = "## Results (\(mode) mode; min / median / max over runs; \"met\" judges the median)\n\n"
+        out += "| id | figure | measured (min / median / max) | target | met |\n|---|---|---|---|---|\n"
+        for r in rows { out += "| \(r.id) | \(r.figure) | \(r.measured) | \(r.target) | \(r.met) |\n" }
+        if !sweep.isEmpty {
+            out += "\n### Concurrency × batch sweep (one run each)\n\n"
+            out += "| concurrency | batch | closes/s | daemon µs/close | fake µs/close | commits/close | daemon HWM MB |\n|---|---|---|---|---|---|---|\n"
+            out += sweep.joined(separator: "\n") + "\n"
+        }
+        if !notes.isEmpty { out += "\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+        return out
+    }
+}
+
+func f0(_ v: Double) -> String { String(format: "%.0f", v) }
+func f1(_ v: Double) -> String { String(format: "%.1f", v) }
+func f2(_ v: Double) -> String { String(format: "%.2f", v) }
+
+func suite(_ args: Arguments) async throws -> Int32 {
+    guard let binary = args.values["daemon"] else { throw BenchError("--daemon PATH is required") }
+    let quick = args.flags.contains("quick")
+    var sizes = quick ? Sizes.quick : Sizes.full
+    sizes.runs = args.int("runs", sizes.runs)
+    sizes.seqOrders = args.int("seq-orders", sizes.seqOrders)
+    sizes.p2Seconds = args.int("p2-seconds", sizes.p2Seconds)
+    sizes.p2Runs = args.int("p2-runs", sizes.p2Runs)
+    let only = Set((args.values["only"] ?? "p1,p1b,p5,p4,p3,p2,sweep").split(separator: ",").map(String.init))
+    let root = args.values["work"] ?? NSTemporaryDirectory() + "closeorderd-bench"
+    try? FileManager.default.removeItem(atPath: root)
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    var env = Env(binary: binary, shim: args.values["shim"], root: root)
+    let report = Report()
+    var problems: [String] = []
+    func check(_ run: CloseRun, _ what: String) { problems += run.problems.map { "\(what): \($0)" } }
+
+    if only.contains("p1") {
+        log("== P1: \(sizes.p1Orders) due orders, upstream answering at once (64/16), side by side with sequential (1/1) on \(sizes.seqOrders)")
+        var fast: [CloseRun] = [], slow: [CloseRun] = []
+        for _ in 0..<sizes.runs {
+            let a = try await runCloses(&env, CloseSpec(name: "p1", orders: sizes.p1Orders)); check(a, "P1"); fast.append(a)
+            let b = try await runCloses(&env, CloseSpec(name: "p1-seq", orders: sizes.seqOrders, concurrency: 1, batch: 1)); check(b, "P1 sequential"); slow.append(b)
+        }
+        let ratios = zip(fast, slow).map { $0.rate / $1.rate }
+        let rates = Spread(fast.map(\.rate))
+        report.add("P1", "closes/s, \(sizes.p1Orders) due orders, upstream at once (c=64, b=16)", rates.format(), "≥ 10,000/s", rates.median >= 10_000)
+        report.add("P1", "… vs the same daemon sequential (c=1, b=1, \(sizes.seqOrders) orders: \(Spread(slow.map(\.rate)).format()) /s)",
+                   Spread(ratios).format(1) + " ×", "≥ 100×", Spread(ratios).median >= 100)
+        report.add("", "daemon CPU per close (P1)", Spread(fast.map(\.daemonUsPerClose)).format() + " µs", "prototype ≈ 75 µs", nil)
+        report.add("", "fake CPU per close (P1, its NIO thread)", Spread(fast.map(\.fakeUsPerClose)).format() + " µs", "prototype ≈ 23 µs", nil)
+        report.add("", "both together, cores busy (of 2)", Spread(fast.map(\.coresBusy)).format(2), "–", nil)
+        report.add("", "SQLite write commits per close (P1)", Spread(fast.map(\.commitsPerClose)).format(3), "–", nil)
+        report.add("", "daemon memory high-water (VmHWM, P1)", Spread(fast.map { Double($0.hwmKB) / 1024 }).format(1) + " MB", "–", nil)
+        report.add("", "sequential: daemon CPU per close / commits per close",
+                   Spread(slow.map(\.daemonUsPerClose)).format() + " µs / " + Spread(slow.map(\.commitsPerClose)).format(2), "–", nil)
+        report.notes.append("P1 wall time including daemon start-up: \(Spread(fast.map { Double($0.closes) / $0.wallSeconds }).format()) closes/s")
+    }
+
+    if only.contains("p1b") {
+        log("== P1b: \(sizes.p1bOrders) due orders, 50 ms upstream latency (64/16)")
+        var runs: [CloseRun] = []
+        for _ in 0..<sizes.runs {
+            let r = try await runCloses(&env, CloseSpec(name: "p1b", orders: sizes.p1bOrders, latencyMs: 50)); check(r, "P1b"); runs.append(r)
+        }
+        let rates = Spread(runs.map(\.rate))
+        let target = 0.9 * 64 / 0.050
+        report.add("P1b", "closes/s, 50 ms upstream latency (c=64, b=16)", rates.format(), "≥ 0.9 × 64 / 50 ms = \(f0(target))/s", rates.median >= target)
+    }
+
+    if only.contains("p5") {
+        log("== P5: \(sizes.p5Orders) due orders (P1) while a second process inserts 200 orders/s")
+        var runs: [CloseRun] = []
+        for _ in 0..<sizes.runs {
+            let r = try await runCloses(&env, CloseSpec(name: "p5", orders: sizes.p5Orders, inserterRate: 200)); check(r, "P5"); runs.append(r)
+            if let i = r.inserter {
+                log(String(format: "  p5 inserter: %d inserts, p50 %.2f ms, p99 %.2f ms, max %.1f ms, busy %d, other errors %d %@",
+                           i.inserts, i.p50Ms, i.p99Ms, i.maxMs, i.busyErrors, i.otherErrors, i.firstError ?? ""))
+            }
+        }
+        let ins = runs.compactMap(\.inserter)
+        let p99 = Spread(ins.map(\.p99Ms))
+        let busy = ins.map(\.busyErrors).reduce(0, +)
+        report.add("P5", "merchant INSERT p99 at 200/s during P1 (\(ins.map(\.inserts).reduce(0, +)) inserts)", p99.format(2) + " ms", "≤ 10 ms", p99.median <= 10)
+        report.add("P5", "… SQLITE_BUSY errors (other errors: \(ins.map(\.otherErrors).reduce(0, +)))", "\(busy)", "0", busy == 0)
+        report.add("", "… INSERT p50 / max", Spread(ins.map(\.p50Ms)).format(2) + " ms / " + Spread(ins.map(\.maxMs)).format(1) + " ms", "–", nil)
+        report.add("", "… closes/s meanwhile", Spread(runs.map(\.rate)).format(), "–", nil)
+    }
+
+    if only.contains("p4") {
+        log("== P4: claiming with \(sizes.p4Finished) finished rows vs \(sizes.p4Small)")
+        let bigPath = root + "/p4-big.sqlite"
+        do {
+            let world = try await World(directory: env.nextDirectory("p4-build"), databasePath: bigPath, latencyMs: 0)
+            try world.writeConfig(concurrency: 64, batch: 16)
+            let (status, output) = try Daemon.run(binary: binary, ["migrate", "--config", world.configPath])
+            guard status == 0 else { throw BenchError("migrate failed: \(output)") }
+            let t = monotonic()
+            try World.insertBulk(path: bigPath, prefix: "DONE-", count: sizes.p4Finished, createdAt: Int64(unixNow()) - 86_400 * 30, finished: true)
+            let size = ((try? FileManager.default.attributesOfItem(atPath: bigPath)[.size] as? Int) ?? 0) ?? 0
+            log(String(format: "  p4: %d finished rows built in %.1f s (%d MB)", sizes.p4Finished, monotonic() - t, size >> 20))
+            report.notes.append(String(format: "P4's big database: %d finished rows (no audit rows) built in %.0f s, %d MB", sizes.p4Finished, monotonic() - t, size >> 20))
+            await world.shutdown()
+        }
+        // Direct: the daemon's own claim statement (B = 16, rolled back) and due-time query, timed here.
+        var claimRatios: [Double] = [], dueRatios: [Double] = [], claimBig: [Double] = [], claimSmall: [Double] = []
+        var rateRatios: [Double] = [], cpuRatios: [Double] = []
+        for run in 0..<sizes.runs {
+            let smallPath = root + "/p4-small-\(run).sqlite"
+            let w = try await World(directory: env.nextDirectory("p4-small-build"), databasePath: smallPath, latencyMs: 0)
+            try w.writeConfig(concurrency: 64, batch: 16)
+            _ = try Daemon.run(binary: binary, ["migrate", "--config", w.configPath])
+            try World.insertOrders(path: smallPath, prefix: "DONE-", count: sizes.p4Small, createdAt: Int64(unixNow()) - 86_400 * 30, finished: true)
+            await w.shutdown()
+            for path in [smallPath, bigPath] {
+                try World.insertOrders(path: path, prefix: "CLAIM\(run)-", count: sizes.p4Due, createdAt: Int64(unixNow()) - 400)
+            }
+            let small = try measureClaim(database: smallPath, batch: 16, repetitions: sizes.claimRepetitions)
+            let big = try measureClaim(database: bigPath, batch: 16, repetitions: sizes.claimRepetitions)
+            log(String(format: "  p4 claim of 16: %.1f µs (small) vs %.1f µs (big); due-time query %.1f vs %.1f µs", small.claimUs, big.claimUs, small.nextDueUs, big.nextDueUs))
+            claimRatios.append(big.claimUs / small.claimUs); dueRatios.append(big.nextDueUs / small.nextDueUs)
+            claimBig.append(big.claimUs); claimSmall.append(small.claimUs)
+            // End to end: the daemon over those due orders, small then big.
+            let s = try await runCloses(&env, CloseSpec(name: "p4-small", orders: sizes.p4Due, database: smallPath)); check(s, "P4 small")
+            let b = try await runCloses(&env, CloseSpec(name: "p4-big", orders: sizes.p4Due, database: bigPath)); check(b, "P4 big")
+            rateRatios.append(s.rate / b.rate); cpuRatios.append(b.daemonUsPerClose / s.daemonUsPerClose)
+        }
+        let ratio = Spread(claimRatios)
+        report.add("P4", "claim statement (B=16) cost, \(sizes.p4Finished) vs \(sizes.p4Small) finished rows (\(Spread(claimBig).format(0)) vs \(Spread(claimSmall).format(0)) µs)",
+                   ratio.format(2) + " ×", "≤ 2", ratio.median <= 2)
+        report.add("P4", "… due-time query cost ratio", Spread(dueRatios).format(2) + " ×", "≤ 2", Spread(dueRatios).median <= 2)
+        report.add("P4", "… end to end: daemon CPU per close ratio (big / small), \(sizes.p4Due) closes", Spread(cpuRatios).format(2) + " ×", "≤ 2", Spread(cpuRatios).median <= 2)
+        report.add("", "… end to end: closes/s ratio (small / big)", Spread(rateRatios).format(2) + " ×", "–", nil)
+    }
+
+    if only.contains("p3") {
+        log("== P3: idle with \(sizes.p3Scheduled) orders scheduled an hour ahead")
+        let r = try await runIdle(&env, scheduled: sizes.p3Scheduled, settleSeconds: sizes.p3Settle, slices: sizes.p3Slices, sliceSeconds: sizes.p3Slice)
+        report.add("P3", "idle CPU, \(sizes.p3Scheduled) scheduled, none due (\(f0(Double(sizes.p3Slices) * sizes.p3Slice)) s window: average \(f2(r.averageMsPerSecond)))",
+                   Spread(r.sliceMsPerSecond).format(3) + " ms/s (per \(f0(sizes.p3Slice)) s slice)", "≤ 1 ms CPU per s", r.averageMsPerSecond <= 1)
+        report.add("P3", "… RSS high-water (VmHWM; RSS now \(f1(Double(r.rssKB) / 1024)) MB)", f1(Double(r.hwmKB) / 1024) + " MB", "≤ 40 MB", Double(r.hwmKB) / 1024 <= 40)
+        if r.calls > 0 { problems.append("P3: the fake received \(r.calls) calls although nothing was due") }
+        report.notes.append("P3: \(r.commits) commits in the idle window (heartbeat/state writes)")
+    }
+
+    if only.contains("p2") {
+        let n = sizes.p2PerSecond * sizes.p2Seconds
+        log("== P2: \(sizes.p2PerSecond) orders/s falling due for \(sizes.p2Seconds) s")
+        var p50: [Double] = [], p99: [Double] = [], maxes: [Double] = []
+        for _ in 0..<sizes.p2Runs {
+            let r = try await runCloses(&env, CloseSpec(name: "p2", orders: n, perSecond: sizes.p2PerSecond, leadSeconds: 5)); check(r, "P2")
+            let lags = r.lags.sorted()
+            p50.append(percentile(lags, 0.5) * 1000); p99.append(percentile(lags, 0.99) * 1000); maxes.append((lags.last ?? 0) * 1000)
+            log(String(format: "  p2 lag: p50 %.1f ms, p99 %.1f ms, max %.1f ms, min %.1f ms", p50.last!, p99.last!, maxes.last!, (lags.first ?? 0) * 1000))
+        }
+        report.add("P2", "lag due → close at the fake, p50 (\(sizes.p2PerSecond)/s for \(sizes.p2Seconds) s, \(sizes.p2Runs) run(s))", Spread(p50).format(1) + " ms", "≤ 50 ms", Spread(p50).median <= 50)
+        report.add("P2", "… p99 (max \(Spread(maxes).format(0)) ms)", Spread(p99).format(1) + " ms", "≤ 250 ms", Spread(p99).median <= 250)
+    }
+
+    if only.contains("sweep") {
+        log("== sweep: \(sizes.sweepOrders) due orders per point")
+        for (c, b) in sizes.sweep {
+            let r = try await runCloses(&env, CloseSpec(name: "sweep-c\(c)-b\(b)", orders: sizes.sweepOrders, concurrency: c, batch: b)); check(r, "sweep c=\(c) b=\(b)")
+            report.sweep.append("| \(c) | \(b) | \(f0(r.rate)) | \(f0(r.daemonUsPerClose)) | \(f0(r.fakeUsPerClose)) | \(String(format: "%.3f", r.commitsPerClose)) | \(f1(Double(r.hwmKB) / 1024)) |")
+        }
+    }
+
+    if env.shim == nil { report.notes.append("commit counts need the LD_PRELOAD shim (--shim); they read 0 without it") }
+    report.notes += problems.map { "PROBLEM: " + $0 }
+    let text = report.render(mode: quick ? "quick" : "full")
+    print(text)
+    if let path = args.values["report"] { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+    return problems.isEmpty ? 0 : 1
+}
+
+let arguments = CommandLine.arguments
+let parsed = Arguments(arguments.dropFirst(2))
+switch arguments.dropFirst().first {
+case "inserter":
+    try inserterMain(database: parsed.values["database"]!, rate: parsed.int("rate", 200),
+                     stopPath: parsed.values["stop"]!, outPath: parsed.values["out"]!)
+case "suite":
+    do {
+        exit(try await suite(parsed))
+    } catch {
+        log("closeorderd-bench: \(error)")
+        exit(2)
+    }
+default:
+    log("usage: closeorderd-bench suite --daemon PATH [--shim SO] [--work DIR] [--quick] [--only p1,p1b,p2,p3,p4,p5,sweep] [--runs N] [--report FILE]")
+    exit(64)
+}
