@@ -22,7 +22,7 @@ enum ReliabilityScale {
         settings.batchSize = 16
         settings.logLevel = "info"
         let world = try await EndToEndWorld.start(settings)
-        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         let now = Int64(Date().timeIntervalSince1970)
         var random = SplitMix64(seed: 20261129)   // seeded, so a failing run can be repeated
@@ -64,7 +64,7 @@ enum ReliabilityScale {
         let stopAt = ContinuousClock.now
         draining.signal(SIGTERM)
         #expect(await drainNotify.waitFor("STOPPING=1", timeout: .seconds(10)).found)
-        #expect(await draining.exitStatus() == 0)
+        #expect(await draining.exitStatus() == 0, "\(draining.log.suffix(3000))")
         let drainTime = ContinuousClock.now - stopAt
         #expect(drainTime < .milliseconds(settings.graceMs + 2_000), "drain took \(drainTime)")
         // Leases of the killed daemons may still be running out; the drained daemon must hold none.
@@ -83,7 +83,7 @@ enum ReliabilityScale {
         }
         #expect(decided)
         last.signal(SIGTERM)
-        #expect(await last.exitStatus() == 0)
+        #expect(await last.exitStatus() == 0, "\(last.log.suffix(3000))")
 
         let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, outcome, in_doubt FROM pending_orders") }
         let attempts = try await merchant.read { db in
@@ -118,7 +118,7 @@ enum ReliabilityScale {
         #expect(world.fake.calls.allSatisfy { $0.signatureValid })
 
         // R5: no key or sign anywhere in what the run left behind.
-        try SecretScan.assertClean(world: world, extraText: [])
+        try await SecretScan.assertClean(world: world, extraText: [])
         print("R1: \(rows.count) orders, \(ReliabilityScale.kills) SIGKILLs, \(world.fake.calls.count) calls, "
               + "\(inDoubtResolved) in-doubt orders resolved, drain \(drainTime)")
         try await world.shutdown()

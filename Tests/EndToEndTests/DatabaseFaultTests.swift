@@ -37,14 +37,16 @@ import Testing
         var settings = EndToEndWorld.Settings()
         settings.busyTimeoutMs = 1_000
         let world = try await EndToEndWorld.start(settings)
-        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         try Self.insertDue(20, into: merchant, world: world, dueIn: 1, prefix: "LOCK")
         let (daemon, _) = try await world.startDaemon()
 
         // Another process (here, this one) takes the write lock and sits on it past the orders' due time.
         let lockSeconds = ReliabilityScale.lockSeconds
-        let holder = try DatabaseQueue(path: world.databasePath)
+        var holding = Configuration()
+        holding.busyMode = .timeout(30)   // wait for the daemon's own short transactions, then hold
+        let holder = try DatabaseQueue(path: world.databasePath, configuration: holding)
         try await holder.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
             Thread.sleep(forTimeInterval: Double(lockSeconds))   // the fault itself: a lock held this long
@@ -53,7 +55,7 @@ import Testing
         #expect(daemon.process.isRunning, "the daemon died while the lock was held")
         #expect(try await eventually(timeout: .seconds(30)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
         daemon.signal(SIGTERM)
-        #expect(await daemon.exitStatus() == 0)
+        #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
         #expect(daemon.log.contains("database error"), "the lock never got in the daemon's way: the test proves nothing")
         #expect(daemon.log.contains("database usable again"))
         try await world.shutdown()
@@ -69,7 +71,7 @@ import Testing
         settings.directory = mountPoint
         settings.logLevel = "info"
         let world = try await EndToEndWorld.start(settings)
-        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         try Self.insertDue(2_000, into: merchant, world: world, dueIn: 2, prefix: "FULL")
         let (daemon, _) = try await world.startDaemon()
@@ -80,7 +82,7 @@ import Testing
         _ = try Self.sh("rm -f '\(mountPoint.path)/filler'")
         #expect(try await eventually(timeout: .seconds(60)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
         daemon.signal(SIGTERM)
-        #expect(await daemon.exitStatus() == 0)
+        #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
         let integrity = try await merchant.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
         #expect(integrity == "ok")
         let count = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders") }
@@ -98,11 +100,11 @@ import Testing
         var settings = EndToEndWorld.Settings()
         settings.directory = mountPoint
         let world = try await EndToEndWorld.start(settings)
-        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         try Self.insertDue(5, into: try world.merchantDatabase(), world: world, dueIn: 0, prefix: "RO")
 
         #expect(try Self.sh("mount -o remount,ro '\(mountPoint.path)'") == 0)
-        let refused = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        let refused = try await EndToEndWorld.runCLI(["run", "--config", world.configPath])
         #expect(refused.status == 1)
         #expect(refused.output.contains(world.databasePath), "\(refused.output)")
         #expect(try Self.sh("mount -o remount,rw '\(mountPoint.path)'") == 0)
@@ -111,7 +113,7 @@ import Testing
         let merchant = try world.merchantDatabase()
         #expect(try await eventually(timeout: .seconds(30)) { try Self.allClosed(merchant) })
         daemon.signal(SIGTERM)
-        #expect(await daemon.exitStatus() == 0)
+        #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
         try await world.shutdown(removing: false)
     }
 
@@ -122,7 +124,7 @@ import Testing
         let config = try String(contentsOfFile: world.configPath, encoding: .utf8)
             .replacingOccurrences(of: world.databasePath, with: "/nonexistent-closeorderd/orders.sqlite")
         try config.write(toFile: world.configPath, atomically: true, encoding: .utf8)
-        let result = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        let result = try await EndToEndWorld.runCLI(["run", "--config", world.configPath])
         #expect(result.status == 1)
         #expect(result.output.contains("/nonexistent-closeorderd/orders.sqlite"), "\(result.output)")
         try await world.shutdown()
@@ -130,14 +132,14 @@ import Testing
 
     @Test func aNewerSchemaIsRefused() async throws {
         let world = try await EndToEndWorld.start()
-        #expect(try EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         try await world.merchantDatabase().write { db in
             try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, '0099_from_the_future', 0)")
         }
-        let result = try EndToEndWorld.runCLI(["run", "--config", world.configPath])
+        let result = try await EndToEndWorld.runCLI(["run", "--config", world.configPath])
         #expect(result.status == 1)
         #expect(result.output.contains("newer than this closeorderd knows"), "\(result.output)")
-        let migrate = try EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
+        let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 1 && migrate.output.contains("newer"))
         try await world.shutdown()
     }

@@ -17,7 +17,7 @@ import Testing
         var settings = EndToEndWorld.Settings()
         settings.metricsPort = Int.random(in: 20_000...40_000)
         let world = try await EndToEndWorld.start(settings)
-        let migrate = try EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
+        let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")
         let merchant = try world.merchantDatabase()
         let now = Int64(Date().timeIntervalSince1970)
@@ -73,14 +73,14 @@ import Testing
         #expect(decided, "orders left undecided; log: \(daemon.log.suffix(3000))")
 
         // The Prometheus endpoint on loopback reports attempts by outcome and call latency.
-        let metrics = try EndToEndWorld.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(settings.metricsPort!)/metrics"])
+        let metrics = try await EndToEndWorld.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(settings.metricsPort!)/metrics"])
         #expect(metrics.contains("closeorderd_attempts_total{outcome=\"closed\"}"), "\(metrics.prefix(1500))")
         #expect(metrics.contains("closeorderd_call_duration_seconds_bucket"))
 
         daemon.signal(SIGTERM)
         let stopping = await notify.waitFor("STOPPING=1", timeout: .seconds(10))
         #expect(stopping.found)
-        #expect(await daemon.exitStatus() == 0)
+        #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
 
         let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT * FROM pending_orders") }
         for expectation in expected {

@@ -91,8 +91,19 @@ struct EndToEndWorld {
         return (daemon, notify)
     }
 
-    /// Runs any program to completion and returns its standard output.
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    /// Runs any program to completion and returns its standard output. The wait happens on a
+    /// dispatch thread: blocking Swift's small cooperative pool would starve the other tests.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        try await offPool { try runBlocking(executable, arguments) }
+    }
+
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -104,8 +115,12 @@ struct EndToEndWorld {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Runs a one-shot CLI command to completion; returns its exit status and output.
-    static func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs a one-shot CLI command to completion (off the cooperative pool); returns its exit status and output.
+    static func runCLI(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offPool { try runCLIBlocking(arguments) }
+    }
+
+    private static func runCLIBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = try DaemonProcess.binary()
         process.arguments = arguments

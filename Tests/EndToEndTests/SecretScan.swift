@@ -5,15 +5,15 @@ import Testing
 /// R5: greps everything a run leaves behind — every log file, `status --json`, and every table —
 /// for the merchants' keys and every sign the fake received. Expects 0 hits.
 enum SecretScan {
-    static func assertClean(world: EndToEndWorld, extraText: [String]) throws {
+    static func assertClean(world: EndToEndWorld, extraText: [String]) async throws {
         var haystacks: [(String, String)] = extraText.enumerated().map { ("text \($0.offset)", $0.element) }
         let files = try FileManager.default.contentsOfDirectory(atPath: world.directory.path).filter { $0.hasSuffix(".log") }
         for file in files {
             haystacks.append((file, try String(contentsOfFile: world.directory.appendingPathComponent(file).path, encoding: .utf8)))
         }
-        haystacks.append(("status --json", try EndToEndWorld.runCLI(["status", "--config", world.configPath, "--json"]).output))
+        haystacks.append(("status --json", try await EndToEndWorld.runCLI(["status", "--config", world.configPath, "--json"]).output))
         let pool = try world.merchantDatabase()
-        let dump = try pool.read { db -> String in
+        let dump = try await pool.read { db -> String in
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
             return try tables.map { table in
                 try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { $0.description }.joined(separator: "\n")
