@@ -51,6 +51,7 @@ let package = Package(
                 "WeChatPayV2", "OrderClosing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -64,6 +65,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -78,7 +80,11 @@ let package = Package(
         // Test doubles of the ports: a clock moved by hand and a scripted gateway.
         .target(
             name: "OrderClosingTestSupport",
-            dependencies: ["OrderClosing", "WeChatPayV2", "SQLiteOrderStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "OrderClosing", "WeChatPayV2", "SQLiteOrderStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "closeorderd",
@@ -109,6 +115,7 @@ let package = Package(
             dependencies: [
                 "OrderClosing", "OrderClosingTestSupport", "SQLiteOrderStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
         ),

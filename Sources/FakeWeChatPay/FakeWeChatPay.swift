@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 import WeChatPayV2
 
 /// The fake's brain: WeChat Pay's rules for `pay/closeorder` and `pay/orderquery`, the orders it
@@ -26,7 +26,7 @@ public final class FakeWeChatPay: Sendable {
         var transactionCounter = 0
     }
 
-    let state: Mutex<State>
+    let state: NIOLockedValueBox<State>
     let unknownOrders: UnknownOrderPolicy
     let now: @Sendable () -> Double
 
@@ -35,7 +35,7 @@ public final class FakeWeChatPay: Sendable {
     ///   - seed: seeds the choice of rate faults, so a run can be repeated.
     public init(merchants: [FakeMerchant], unknownOrders: UnknownOrderPolicy = .notExist, seed: UInt64 = 42,
                 now: @escaping @Sendable () -> Double) {
-        self.state = Mutex(State(merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
+        self.state = NIOLockedValueBox(State(merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
                                  random: SplitMix64(seed: seed)))
         self.unknownOrders = unknownOrders
         self.now = now
@@ -45,7 +45,7 @@ public final class FakeWeChatPay: Sendable {
 
     /// Tells the fake about an order the merchant placed at `createdAt` (unix seconds).
     public func addOrder(mchID: String, outTradeNo: String, createdAt: Double, state orderState: FakeOrderState = .notPay) {
-        state.withLock { state in
+        state.withLockedValue { state in
             let transactionID = orderState == .paid ? state.nextTransactionID() : nil
             state.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)] = Order(state: orderState, createdAt: createdAt, transactionID: transactionID)
         }
@@ -54,7 +54,7 @@ public final class FakeWeChatPay: Sendable {
     /// The customer pays: the order becomes paid unless it was closed. Returns the transaction id.
     @discardableResult
     public func pay(mchID: String, outTradeNo: String) -> String? {
-        state.withLock { state in
+        state.withLockedValue { state in
             let key = OrderKey(mchID: mchID, outTradeNo: outTradeNo)
             guard var order = state.orders[key], order.state == .notPay else { return nil }
             order.state = .paid
@@ -65,40 +65,40 @@ public final class FakeWeChatPay: Sendable {
     }
 
     public func orderState(mchID: String, outTradeNo: String) -> FakeOrderState? {
-        state.withLock { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.state }
+        state.withLockedValue { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.state }
     }
 
     public func transactionID(mchID: String, outTradeNo: String) -> String? {
-        state.withLock { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.transactionID }
+        state.withLockedValue { $0.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)]?.transactionID }
     }
 
     /// Queues faults for an order's next calls, one per call, before the real rules apply again.
     public func script(mchID: String, outTradeNo: String, _ faults: [FakeFault]) {
-        state.withLock { $0.scripts[OrderKey(mchID: mchID, outTradeNo: outTradeNo), default: []].append(contentsOf: faults) }
+        state.withLockedValue { $0.scripts[OrderKey(mchID: mchID, outTradeNo: outTradeNo), default: []].append(contentsOf: faults) }
     }
 
     /// Answers a share `rate` (0…1) of unscripted calls with one of `faults`, chosen at random.
     public func setFaultRate(_ rate: Double, faults: [FakeFault]) {
-        state.withLock { $0.faultRate = rate; $0.rateFaults = faults }
+        state.withLockedValue { $0.faultRate = rate; $0.rateFaults = faults }
     }
 
     /// Added to every answer, without holding a thread.
     public var latency: Duration {
-        get { state.withLock { $0.latency } }
-        set { state.withLock { $0.latency = newValue } }
+        get { state.withLockedValue { $0.latency } }
+        set { state.withLockedValue { $0.latency = newValue } }
     }
 
     /// Replaces a merchant's key, as an operator rotating keys would.
     public func setMerchant(_ merchant: FakeMerchant) {
-        state.withLock { $0.merchants[merchant.mchID] = merchant }
+        state.withLockedValue { $0.merchants[merchant.mchID] = merchant }
     }
 
     // MARK: Assertions
 
-    public var calls: [FakeCall] { state.withLock { $0.calls } }
+    public var calls: [FakeCall] { state.withLockedValue { $0.calls } }
 
     /// Every close that reached the fake before the order was 5 minutes old.
-    public var violations: [String] { state.withLock { $0.violations } }
+    public var violations: [String] { state.withLockedValue { $0.violations } }
 
     // MARK: Serving
 
@@ -112,7 +112,7 @@ public final class FakeWeChatPay: Sendable {
     /// Answers one HTTP request as WeChat Pay would, applying any scripted fault.
     public func handle(method: String, path: String, body: [UInt8]) -> Answer {
         let receivedAt = now()
-        return state.withLock { state in
+        return state.withLockedValue { state in
             var exchange = Exchange(fake: self, receivedAt: receivedAt, path: path)
             let action = exchange.run(method: method, body: body, state: &state)
             state.calls.append(exchange.record(answer: exchange.answerLabel))

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Serves a `FakeWeChatPay` over HTTP/1.1 on loopback with SwiftNIO.
 ///
@@ -17,7 +17,7 @@ public final class FakeWeChatPayServer: Sendable {
     public let fake: FakeWeChatPay
     public let host: String
     let group: MultiThreadedEventLoopGroup
-    let listener: Mutex<(channel: Channel?, port: Int)>
+    let listener: NIOLockedValueBox<(channel: Channel?, port: Int)>
     let tls: NIOSSLContext?
 
     /// - Parameter tls: serve HTTPS with this context (e.g. a self-signed certificate), for testing trust.
@@ -26,11 +26,11 @@ public final class FakeWeChatPayServer: Sendable {
         self.host = host
         self.tls = tls
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        self.listener = Mutex((nil, 0))
+        self.listener = NIOLockedValueBox((nil, 0))
     }
 
     /// The bound port (0 before `start`).
-    public var port: Int { listener.withLock { $0.port } }
+    public var port: Int { listener.withLockedValue { $0.port } }
 
     /// `http://host:port`, for a client's base URL.
     public var baseURL: String { "\(tls == nil ? "http" : "https")://\(host):\(port)" }
@@ -40,19 +40,19 @@ public final class FakeWeChatPayServer: Sendable {
     public func start(port: Int = 0) async throws -> Int {
         let channel = try await bootstrap().bind(host: host, port: port).get()
         let bound = channel.localAddress?.port ?? port
-        listener.withLock { $0 = (channel, bound) }
+        listener.withLockedValue { $0 = (channel, bound) }
         return bound
     }
 
     /// Simulates an access point going down (true) or coming back (false) on the same port.
     public func setOutage(_ down: Bool) async throws {
         if down {
-            let channel = listener.withLock { state -> Channel? in
+            let channel = listener.withLockedValue { state -> Channel? in
                 defer { state.channel = nil }
                 return state.channel
             }
             try await channel?.close()
-        } else if listener.withLock({ $0.channel == nil }) {
+        } else if listener.withLockedValue({ $0.channel == nil }) {
             try await start(port: port)
         }
     }

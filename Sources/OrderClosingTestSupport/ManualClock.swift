@@ -1,5 +1,5 @@
 import OrderClosing
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// An `OrderClock` that moves only when a test says so. Sleepers wake when `advance` passes their
 /// deadline; `waitForSleepers` lets a test wait until the code under test is parked, instead of
@@ -18,22 +18,22 @@ public final class ManualClock: OrderClock {
         var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    let state: Mutex<State>
+    let state: NIOLockedValueBox<State>
 
     public init(now: Int64) {
-        state = Mutex(State(now: now))
+        state = NIOLockedValueBox(State(now: now))
     }
 
-    public func now() -> Int64 { state.withLock { $0.now } }
+    public func now() -> Int64 { state.withLockedValue { $0.now } }
 
     public func sleep(until deadline: Int64) async throws {
-        let id = state.withLock { state -> UInt64 in
+        let id = state.withLockedValue { state -> UInt64 in
             state.nextID += 1
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (resumeNow, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+                let (resumeNow, waiters) = state.withLockedValue { state -> (Bool, [CheckedContinuation<Void, Never>]) in
                     if deadline <= state.now { return (true, []) }
                     if Task.isCancelled { return (true, []) }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
@@ -45,7 +45,7 @@ public final class ManualClock: OrderClock {
                 }
             }
         } onCancel: {
-            let sleeper = state.withLock { state -> Sleeper? in
+            let sleeper = state.withLockedValue { state -> Sleeper? in
                 guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.sleepers.remove(at: index)
             }
@@ -55,7 +55,7 @@ public final class ManualClock: OrderClock {
 
     /// Moves time forward and wakes every sleeper whose deadline has come.
     public func advance(to time: Int64) {
-        let woken = state.withLock { state -> [Sleeper] in
+        let woken = state.withLockedValue { state -> [Sleeper] in
             state.now = max(state.now, time)
             let due = state.sleepers.filter { $0.deadline <= state.now }
             state.sleepers.removeAll { $0.deadline <= state.now }
@@ -67,14 +67,14 @@ public final class ManualClock: OrderClock {
     public func advance(by milliseconds: Int64) { advance(to: now() + milliseconds) }
 
     /// The earliest deadline anyone is sleeping until.
-    public var nextDeadline: Int64? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+    public var nextDeadline: Int64? { state.withLockedValue { $0.sleepers.map(\.deadline).min() } }
 
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var sleeperCount: Int { state.withLockedValue { $0.sleepers.count } }
 
     /// Returns once at least `count` tasks are asleep on this clock.
     public func waitForSleepers(_ count: Int = 1) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
+            let ready = state.withLockedValue { state -> Bool in
                 if state.sleepers.count >= count { return true }
                 state.waiters.append((count, continuation))
                 return false

@@ -1,5 +1,5 @@
 import OrderClosing
-import Synchronization
+import NIOConcurrencyHelpers
 import WeChatPayV2
 
 /// A `WeChatPayGateway` that answers from a script, records when each call came (on the injected
@@ -29,7 +29,7 @@ public final class ScriptedGateway: WeChatPayGateway {
     }
 
     let clock: any OrderClock
-    let state = Mutex(State())
+    let state = NIOLockedValueBox(State())
     public let endpoint = "scripted://wechatpay"
 
     public init(clock: any OrderClock) {
@@ -38,19 +38,19 @@ public final class ScriptedGateway: WeChatPayGateway {
 
     /// Queues answers to an order's next closes; unscripted closes answer `.closed`.
     public func scriptClose(_ outTradeNo: String, _ steps: [CloseStep]) {
-        state.withLock { $0.closeScripts[outTradeNo, default: []].append(contentsOf: steps) }
+        state.withLockedValue { $0.closeScripts[outTradeNo, default: []].append(contentsOf: steps) }
     }
 
     /// Queues answers to an order's next queries; unscripted queries answer NOTPAY.
     public func scriptQuery(_ outTradeNo: String, _ outcomes: [QueryOutcome]) {
-        state.withLock { $0.queryScripts[outTradeNo, default: []].append(contentsOf: outcomes) }
+        state.withLockedValue { $0.queryScripts[outTradeNo, default: []].append(contentsOf: outcomes) }
     }
 
-    public var calls: [Call] { state.withLock { $0.calls } }
+    public var calls: [Call] { state.withLockedValue { $0.calls } }
 
     /// Lets every `.held` call (now and later) answer.
     public func releaseHeld() {
-        let held = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let held = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.released = true
             defer { state.held.removeAll() }
             return state.held
@@ -61,7 +61,7 @@ public final class ScriptedGateway: WeChatPayGateway {
     /// Returns once at least `count` calls have been made.
     public func waitForCalls(_ count: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
+            let ready = state.withLockedValue { state -> Bool in
                 if state.calls.count >= count { return true }
                 state.waiters.append((count, continuation))
                 return false
@@ -83,7 +83,7 @@ public final class ScriptedGateway: WeChatPayGateway {
                                    endpoint: endpoint, delivered: delivered)
         case .held:
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let go = state.withLock { state -> Bool in
+                let go = state.withLockedValue { state -> Bool in
                     if state.released { return true }
                     state.held.append(continuation)
                     return false
@@ -114,7 +114,7 @@ public final class ScriptedGateway: WeChatPayGateway {
 
     private func record<T>(_ operation: Operation, _ outTradeNo: String, _ pick: (inout State) -> T) -> T {
         let now = clock.now()
-        let (value, ready) = state.withLock { state -> (T, [CheckedContinuation<Void, Never>]) in
+        let (value, ready) = state.withLockedValue { state -> (T, [CheckedContinuation<Void, Never>]) in
             let value = pick(&state)
             state.calls.append(Call(operation: operation, outTradeNo: outTradeNo, at: now))
             let ready = state.waiters.filter { $0.count <= state.calls.count }.map(\.continuation)

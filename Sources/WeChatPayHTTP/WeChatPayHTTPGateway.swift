@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import OrderClosing
-import Synchronization
+import NIOConcurrencyHelpers
 import WeChatPayV2
 
 /// The `WeChatPayGateway` on AsyncHTTPClient: signs each try afresh, POSTs XML, classifies the
@@ -13,7 +13,7 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
     let settings: GatewaySettings
     let clock: any OrderClock
     let logger: Logger
-    let failover: Mutex<FailoverState>
+    let failover: NIOLockedValueBox<FailoverState>
 
     /// - Parameter client: made with `makeClient(settings:)`; the caller shuts it down.
     public init(client: HTTPClient, settings: GatewaySettings, clock: any OrderClock, logger: Logger) {
@@ -21,7 +21,7 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         self.settings = settings
         self.clock = clock
         self.logger = logger
-        self.failover = Mutex(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
+        self.failover = NIOLockedValueBox(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
     }
 
     /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone.
@@ -40,7 +40,7 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
 
     /// The endpoint in use now, for status and metrics.
     public var currentEndpoint: String {
-        failover.withLock { $0.usingBackup } ? (settings.backupURL ?? settings.primaryURL) : settings.primaryURL
+        failover.withLockedValue { $0.usingBackup } ? (settings.backupURL ?? settings.primaryURL) : settings.primaryURL
     }
 
     /// The endpoint not in use (nil without failover).
@@ -64,7 +64,7 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         classify: (Int, [UInt8], OrderReference, MerchantCredentials) -> (Outcome, ResponseSummary),
         failure: (RetryReason) -> Outcome
     ) async -> GatewayResponse<Outcome> {
-        let plan = failover.withLock { $0.plan(now: clock.now()) }
+        let plan = failover.withLockedValue { $0.plan(now: clock.now()) }
         var delivered = false
         var lastFailure = TransportFailure(HTTPClientError.cancelled)
         var lastURL: String?
@@ -102,7 +102,7 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
     }
 
     private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {
-        let change = failover.withLock { $0.report(endpoint, reachable: reachable, now: clock.now()) }
+        let change = failover.withLockedValue { $0.report(endpoint, reachable: reachable, now: clock.now()) }
         switch change {
         case .failedOver:
             logger.error("failover: primary WeChat Pay endpoint unreachable, using the backup",

@@ -86,7 +86,11 @@ import Testing
         for expectation in expected {
             let row = try #require(rows.first { $0["out_trade_no"] == expectation.outTradeNo && $0["mch_id"] == expectation.mchID })
             #expect(row["status"] as String == expectation.status, "\(expectation.outTradeNo)")
-            #expect(row["outcome"] as String? == expectation.outcome, "\(expectation.outTradeNo)")
+            // A close that timed out after sending is closed again and answered ORDERCLOSED: right
+            // too, provided the order was marked in doubt (slow machines, sanitizer builds).
+            let outcome: String? = row["outcome"]
+            let reclosed = expectation.outcome == "closed" && outcome == "already_closed" && row["in_doubt"] as Int == 1
+            #expect(outcome == expectation.outcome || reclosed, "\(expectation.outTradeNo)")
         }
         let paid = try #require(rows.first { $0["out_trade_no"] == "WECHAT-PAID" })
         #expect(paid["transaction_id"] as String? == world.fake.transactionID(mchID: A, outTradeNo: "WECHAT-PAID"))

@@ -75,7 +75,10 @@ struct EndToEndWorld {
 
     func shutdown(removing: Bool = true) async throws {
         try await server.shutdown()
-        if removing { try? FileManager.default.removeItem(at: directory) }
+        // CLOSEORDERD_KEEP_TEST_DIRS=1 keeps the folder (logs, database) for a post-mortem.
+        if removing, ProcessInfo.processInfo.environment["CLOSEORDERD_KEEP_TEST_DIRS"] != "1" {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// Starts `closeorderd run` and waits for its READY=1.

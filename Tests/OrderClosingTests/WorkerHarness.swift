@@ -1,7 +1,7 @@
 import Logging
 import OrderClosing
 import OrderClosingTestSupport
-import Synchronization
+import NIOConcurrencyHelpers
 import WeChatPayV2
 
 /// A `ClosingService` on a real scratch SQLite file, a manual clock and a scripted gateway.
@@ -82,7 +82,7 @@ extension ClosingSettings {
 
 /// A count shared with the loop's event hooks.
 final class Counter: Sendable {
-    private let count = Mutex(0)
-    func add(_ amount: Int) { count.withLock { $0 += amount } }
-    var value: Int { count.withLock { $0 } }
+    private let count = NIOLockedValueBox(0)
+    func add(_ amount: Int) { count.withLockedValue { $0 += amount } }
+    var value: Int { count.withLockedValue { $0 } }
 }

@@ -4,16 +4,18 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
-import Synchronization
+import Foundation
 
-/// Collects the lines a handler writes instead of sending them to stderr.
-final class LineCollector: Sendable {
-    private let storage = Mutex<[String]>([])
+/// Collects the lines a handler writes instead of sending them to stderr. An `NSLock` (a pthread
+/// mutex) rather than `Synchronization.Mutex`, whose futex ThreadSanitizer cannot see on Linux.
+final class LineCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
 
-    var lines: [String] { storage.withLock { $0 } }
+    var lines: [String] { lock.withLock { storage } }
 
     @Sendable func append(_ line: String) {
-        storage.withLock { $0.append(line) }
+        lock.withLock { storage.append(line) }
     }
 }
 
