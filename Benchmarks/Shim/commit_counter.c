@@ -26,6 +26,37 @@ static int (*p_autocommit)(sqlite3 *);
 static int (*p_readonly)(sqlite3_stmt *);
 static volatile uint64_t *counter;
 
+// Optional ($BENCH_SQL_STATS=FILE): how often each statement was stepped to completion, keyed by
+// its first 60 characters, written to FILE when the process exits. For finding where work goes.
+#include <pthread.h>
+#include <stdio.h>
+#define STATS_MAX 128
+static struct { char key[61]; uint64_t count; } stats[STATS_MAX];
+static int stats_used;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *stats_path;
+
+static void stats_note(const char *sql) {
+    char key[61];
+    int n = 0;
+    for (const char *c = sql; *c && n < 60; c++) key[n++] = (*c == '\n' || *c == ' ') ? ' ' : *c;
+    key[n] = 0;
+    pthread_mutex_lock(&stats_lock);
+    int i = 0;
+    for (; i < stats_used; i++) if (strcmp(stats[i].key, key) == 0) break;
+    if (i == stats_used && stats_used < STATS_MAX) { strcpy(stats[i].key, key); stats_used++; }
+    if (i < STATS_MAX) stats[i].count++;
+    pthread_mutex_unlock(&stats_lock);
+}
+
+__attribute__((destructor)) static void stats_dump(void) {
+    if (!stats_path) return;
+    FILE *f = fopen(stats_path, "w");
+    if (!f) return;
+    for (int i = 0; i < stats_used; i++) fprintf(f, "%llu\t%s\n", (unsigned long long)stats[i].count, stats[i].key);
+    fclose(f);
+}
+
 __attribute__((constructor)) static void init(void) {
     real_step = dlsym(RTLD_NEXT, "sqlite3_step");
     p_sql = dlsym(RTLD_NEXT, "sqlite3_sql");
@@ -33,6 +64,7 @@ __attribute__((constructor)) static void init(void) {
     p_txn_state = dlsym(RTLD_NEXT, "sqlite3_txn_state");
     p_autocommit = dlsym(RTLD_NEXT, "sqlite3_get_autocommit");
     p_readonly = dlsym(RTLD_NEXT, "sqlite3_stmt_readonly");
+    stats_path = getenv("BENCH_SQL_STATS");
     const char *path = getenv("BENCH_COMMIT_COUNTER");
     if (!path) return;
     int fd = open(path, O_RDWR | O_CREAT, 0600);
@@ -57,5 +89,6 @@ int sqlite3_step(sqlite3_stmt *stmt) {
     int autowrite = !commit && !control && p_autocommit(db) && !p_readonly(stmt);
     int rc = real_step(stmt);
     if ((commit || autowrite) && rc == SQLITE_DONE) __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    if (stats_path && sql && rc == SQLITE_DONE) stats_note(sql);
     return rc;
 }

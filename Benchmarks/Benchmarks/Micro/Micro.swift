@@ -9,7 +9,7 @@ import WeChatPayV2
 // scripts/bench). BENCH_QUICK=1 shortens every benchmark to a few iterations (CI).
 
 let quick = ProcessInfo.processInfo.environment["BENCH_QUICK"] != nil
-let configuration = Benchmark.Configuration(
+nonisolated(unsafe) let configuration = Benchmark.Configuration(
     metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
     warmupIterations: quick ? 1 : 10,
     maxDuration: quick ? .milliseconds(200) : .seconds(2),
