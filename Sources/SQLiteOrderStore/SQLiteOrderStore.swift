@@ -33,7 +33,7 @@ public struct SQLiteOrderStore: OrderStore {
         arguments += excludedArguments
         arguments += [limit]
         return try await pool.write { [arguments] db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
                 ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
                              subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
                              timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
@@ -83,12 +83,12 @@ public struct SQLiteOrderStore: OrderStore {
         var arguments: StatementArguments = [due.minAgeSeconds, due.marginSeconds]
         arguments += excludedArguments
         return try await pool.read { [arguments] db in
-            try Int64.fetchOne(db, sql: """
+            try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT min(max(next_attempt_ms, (created_at + max(timeout_seconds, ?) + ?) * 1000)) FROM (
                     SELECT next_attempt_ms, created_at, timeout_seconds FROM pending_orders
                     WHERE status = 'pending' \(exclusion)
                     ORDER BY next_attempt_ms LIMIT 64)
-                """, arguments: arguments)
+                """), arguments: arguments)
         }
     }
 
@@ -103,13 +103,13 @@ public struct SQLiteOrderStore: OrderStore {
 
     public func summary(now: Int64) async throws -> QueueSummary {
         try await pool.read { db in
-            // Both counts walk the partial indexes only, so a heartbeat stays cheap on a huge table.
-            let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders INDEXED BY pending_orders_due WHERE status = 'pending'") ?? 0
-            let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders INDEXED BY pending_orders_leased WHERE status = 'closing'") ?? 0
+            // Only due rows and rows in flight are counted: both are index ranges that stay small
+            // while a million orders wait for their time, so a heartbeat costs nothing extra.
+            let due = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ?", arguments: [now]) ?? 0
+            let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(next_attempt_ms) FROM pending_orders WHERE status = 'pending'")
-            let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders INDEXED BY pending_orders_due WHERE status = 'pending' AND in_doubt = 1") ?? 0
-            return QueueSummary(counts: ["pending": pending, "closing": closing],
-                                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: inDoubt)
+            let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ? AND in_doubt = 1", arguments: [now]) ?? 0
+            return QueueSummary(counts: ["due": due, "closing": closing], oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: inDoubt)
         }
     }
 
@@ -119,23 +119,23 @@ public struct SQLiteOrderStore: OrderStore {
         let errCode = write.attempts.last?.response.errCode
         switch write.change {
         case .finish(let status, let outcome, let transactionID, let reason):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE pending_orders
                 SET status = ?, outcome = ?, transaction_id = coalesce(?, transaction_id), last_error = ?,
                     last_err_code = ?, finished_ms = ?, attempts = attempts - ?,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """, arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
-                                 write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
-                                 write.order.id, write.order.leaseToken])
+                """).execute(arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
+                                         write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
+                                         write.order.id, write.order.leaseToken])
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE pending_orders
                 SET status = 'pending', retry_at_ms = ?, last_error = ?, last_err_code = ?,
                     in_doubt = max(in_doubt, ?), attempts = attempts - ?,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """, arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, write.order.id, write.order.leaseToken])
+                """).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, write.order.id, write.order.leaseToken])
         }
         if db.changesCount == 1 { return .applied }
         // Lost the compare-and-set: the merchant (or a rescuer) changed the row. Keep its status and
@@ -150,11 +150,11 @@ public struct SQLiteOrderStore: OrderStore {
     }
 
     static func insert(_ attempt: AttemptRecord, order: ClaimedOrder, db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
                 endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
+            """).execute(arguments: [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
                              attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
                              attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
                              attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome, attempt.error])

@@ -13,6 +13,9 @@ public struct GatewaySettings: Sendable, Hashable {
     public var totalTimeoutMs: Int64 = 10_000
     /// While on the backup, how often one call probes the primary.
     public var probeIntervalMs: Int64 = 30_000
+    /// Connections kept per endpoint; set to the daemon's concurrency (AsyncHTTPClient's default
+    /// of 8 would cap a 50 ms upstream at 160 calls/s).
+    public var maxConnections: Int = 64
     /// A PEM file of extra CA certificates to trust instead of the system store (for a test server).
     public var caFile: String?
 

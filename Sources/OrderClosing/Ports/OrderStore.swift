@@ -22,8 +22,8 @@ public protocol OrderStore: Sendable {
     /// Publishes a fact for operators (e.g. `circuit:1900000109` → `open: SIGNERROR …`).
     func publish(_ key: String, _ value: String, now: Int64) async throws
 
-    /// Pending and in-flight counts and the oldest overdue pending order, for heartbeats. Cheap:
-    /// it must not scan finished rows.
+    /// Due and in-flight counts (`due`, `closing`) and the oldest overdue pending order, for
+    /// heartbeats. Cheap: it must not scan finished rows, nor orders waiting for their time.
     func summary(now: Int64) async throws -> QueueSummary
 }
 

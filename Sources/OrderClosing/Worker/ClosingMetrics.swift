@@ -7,7 +7,7 @@ import Metrics
 /// |------------------------------------------|-----------|---------------------|
 /// | closeorderd_attempts_total               | counter   | outcome             |
 /// | closeorderd_call_duration_seconds        | histogram | endpoint            |
-/// | closeorderd_orders                       | gauge     | status (pending, closing, in_doubt) |
+/// | closeorderd_orders                       | gauge     | status (due, closing, in_doubt) |
 /// | closeorderd_oldest_due_lag_seconds       | gauge     |                     |
 /// | closeorderd_merchant_circuit_open        | gauge     | mch_id              |
 /// | closeorderd_endpoint_in_use              | gauge     | endpoint            |
@@ -24,7 +24,7 @@ public enum ClosingMetrics {
 
     /// Queue gauges, set by the heartbeat.
     public static func queue(_ summary: QueueSummary) {
-        for status in ["pending", "closing"] {
+        for status in ["due", "closing"] {
             Gauge(label: "closeorderd_orders", dimensions: [("status", status)]).record(summary.counts[status] ?? 0)
         }
         Gauge(label: "closeorderd_orders", dimensions: [("status", "in_doubt")]).record(summary.inDoubt)

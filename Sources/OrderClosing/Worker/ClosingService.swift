@@ -125,6 +125,9 @@ public struct ClosingService: Service {
         } else {
             let excluded = state.excludedMerchants(now: clock.now(), logger: logger)
             if let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }), let due {
+                // Due work waiting for free slots: the next finished call wakes the loop, not a timer
+                // (a timer in the past would spin on this query).
+                if due <= clock.now(), state.inFlight > 0 { return }
                 wakeAt = min(wakeAt, due)
             }
         }

@@ -89,6 +89,10 @@ public struct OrderCloser: Sendable {
     }
 
     func logAttempt(_ order: ClaimedOrder, close: GatewayResponse<CloseOutcome>, change: OrderChange, latencyMs: Int64) {
+        // Success lines are info, the rest warning or error: skip building them when filtered out.
+        guard logger.logLevel <= .error else { return }
+        if case .finish(let status, _, _, _) = change, status != .failed, logger.logLevel > .info { return }
+        if case .retry = change, logger.logLevel > .warning { return }
         var fields = metadata(order)
         fields["attempt"] = "\(order.attempt)"
         fields["outcome"] = "\(close.outcome.label)"

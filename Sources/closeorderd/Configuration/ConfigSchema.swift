@@ -55,6 +55,7 @@ enum ConfigSchema {
 
         c.closing.concurrency = r.int("throughput.concurrency", c.closing.concurrency, in: 1...4_096)
         c.closing.batchSize = r.int("throughput.batch_size", c.closing.batchSize, in: 1...1_024)
+        c.gateway.maxConnections = c.closing.concurrency
         c.closing.shutdownGraceMs = Int64(r.int("shutdown.grace_ms", Int(c.closing.shutdownGraceMs), in: 0...600_000))
         if c.closing.leaseMs <= c.gateway.totalTimeoutMs * 2 {
             r.problems.append("schedule.lease_ms: must be more than twice wechatpay.total_timeout_ms (a close and a query)")

@@ -27,10 +27,10 @@ struct HeartbeatService: Service {
         let now = clock.now()
         do {
             let summary = try await store.summary(now: now)
-            let line = "pending=\(summary.counts["pending"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
+            let line = "due=\(summary.counts["due"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
                 + "in_doubt=\(summary.inDoubt) oldest_due_lag_ms=\(summary.oldestDueLagMs) endpoint=\(gateway.currentEndpoint)"
             logger.info("heartbeat", metadata: [
-                "pending": "\(summary.counts["pending"] ?? 0)", "closing": "\(summary.counts["closing"] ?? 0)",
+                "due": "\(summary.counts["due"] ?? 0)", "closing": "\(summary.counts["closing"] ?? 0)",
                 "in_doubt": "\(summary.inDoubt)", "oldest_due_lag_ms": "\(summary.oldestDueLagMs)",
                 "endpoint": "\(gateway.currentEndpoint)",
             ])
