@@ -69,8 +69,6 @@ public final class ManualClock: OrderClock {
     /// The earliest deadline anyone is sleeping until.
     public var nextDeadline: Int64? { state.withLockedValue { $0.sleepers.map(\.deadline).min() } }
 
-    public var sleeperCount: Int { state.withLockedValue { $0.sleepers.count } }
-
     /// Returns once at least `count` tasks are asleep on this clock.
     public func waitForSleepers(_ count: Int = 1) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

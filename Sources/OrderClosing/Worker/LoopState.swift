@@ -72,7 +72,4 @@ struct LoopState {
             return "closed"
         }
     }
-
-    /// Each merchant's circuit state, for `status` and metrics.
-    var circuitLabels: [String: String] { circuits.mapValues(\.label) }
 }
