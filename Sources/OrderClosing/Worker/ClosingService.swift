@@ -51,6 +51,11 @@ public struct ClosingService: Service {
                     logger.info("stopping: no new claims; draining in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
                 }
                 if state.stopping {
+                    if !state.ready.isEmpty {
+                        state.unstarted += state.ready
+                        state.ready.removeAll()
+                        await flush(&state)
+                    }
                     if state.inFlight == 0 { break }
                     armGracePeriod(&group, &state)
                 } else {
@@ -72,7 +77,15 @@ public struct ClosingService: Service {
         logger.info("closing service stopped")
     }
 
-    /// Rescues expired leases, flushes outcomes, and claims due orders into free slots.
+    /// Rescues expired leases, starts ready orders in free slots, and claims the next batch once a
+    /// batch's worth of slots is spoken for by neither a call nor a ready order.
+    ///
+    /// | in flight + ready | action                                   |
+    /// |-------------------|------------------------------------------|
+    /// | ≤ concurrency     | flush outcomes, claim `batchSize` more    |
+    /// | > concurrency     | wait: a batch is already queued           |
+    ///
+    /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
         let now = clock.now()
         guard now >= state.databaseRetryAt else { return }
@@ -80,24 +93,43 @@ public struct ClosingService: Service {
             if rescued > 0 { logger.warning("rescued orders whose lease expired (in doubt)", metadata: ["count": "\(rescued)"]) }
             state.nextRescue = now + settings.leaseMs / 2
         }
-        var free = settings.concurrency - state.inFlight
-        guard free >= min(settings.batchSize, settings.concurrency) || state.inFlight == 0 else { return }
-        await flush(&state)
-        guard state.pending.isEmpty else { return }   // outcomes first: the database is refusing writes
         let excluded = state.excludedMerchants(now: now, logger: logger)
-        while free > 0 {
-            guard let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }),
-                  let due, due <= clock.now() else { return }
+        startReady(&group, &state, excluded: excluded, now: now)
+        while !state.drained, state.inFlight + state.ready.count <= settings.concurrency {
+            await flush(&state)
+            guard state.pending.isEmpty else { return }   // outcomes first: the database is refusing writes
             let now = clock.now()
             guard let claimed = await database("claim due orders", &state, {
-                try await store.claimDue(now: now, limit: min(free, settings.batchSize), excludedMerchants: excluded,
+                try await store.claimDue(now: now, limit: settings.batchSize, excludedMerchants: excluded,
                                          leaseOwner: settings.owner, leaseUntil: now + settings.leaseMs)
-            }), !claimed.isEmpty else { return }
-            for order in claimed { launch(order, startAt: state.reserveToken(for: order.mchID, now: now), now: now, &group) }
-            state.inFlight += claimed.count
-            free -= claimed.count
+            }) else { return }
+            if claimed.count < settings.batchSize { state.drained = true }
+            state.ready += claimed
             events.claimed(claimed.count)
+            startReady(&group, &state, excluded: excluded, now: now)
         }
+        // Drained: no claim will carry the outcomes out, so write them once they outnumber the
+        // calls still running (a tail of n calls costs about log2(n) commits, not n).
+        if !state.unstarted.isEmpty || (state.drained && state.pending.count >= min(state.inFlight, settings.batchSize)) {
+            await flush(&state)
+        }
+    }
+
+    /// Moves ready orders into free slots; those of a merchant whose circuit opened meanwhile are
+    /// given back unstarted.
+    private func startReady(_ group: inout Group, _ state: inout LoopState, excluded: Set<String>, now: Int64) {
+        var started = 0
+        for order in state.ready {
+            guard state.inFlight < settings.concurrency else { break }
+            started += 1
+            if excluded.contains(order.mchID) {
+                state.unstarted.append(order)
+                continue
+            }
+            launch(order, startAt: state.reserveToken(for: order.mchID, now: now), now: now, &group)
+            state.inFlight += 1
+        }
+        state.ready.removeFirst(started)
     }
 
     private func launch(_ order: ClaimedOrder, startAt: Int64, now: Int64, _ group: inout Group) {
@@ -116,18 +148,19 @@ public struct ClosingService: Service {
         }
     }
 
-    /// One timer at a time: the next due time, the poll interval, a circuit's reopening, or a database retry.
+    /// One timer at a time: the next due time, the poll interval, a circuit's reopening, or a
+    /// database retry. None while every slot is busy, or while due work remains and calls are in
+    /// flight: each finished call wakes the loop, and it claims more.
     private func scheduleWaker(_ group: inout Group, _ state: inout LoopState) async {
+        let now = clock.now()
         guard !state.wakerRunning, state.inFlight < settings.concurrency else { return }
-        var wakeAt = clock.now() + settings.pollIntervalMs
-        if state.databaseRetryAt > clock.now() {
+        if !state.drained, state.inFlight > 0, state.databaseRetryAt <= now { return }
+        var wakeAt = now + settings.pollIntervalMs
+        if state.databaseRetryAt > now {
             wakeAt = min(wakeAt, state.databaseRetryAt)
-        } else {
-            let excluded = state.excludedMerchants(now: clock.now(), logger: logger)
+        } else if state.drained {
+            let excluded = state.excludedMerchants(now: now, logger: logger)
             if let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }), let due {
-                // Due work waiting for free slots: the next finished call wakes the loop, not a timer
-                // (a timer in the past would spin on this query).
-                if due <= clock.now(), state.inFlight > 0 { return }
                 wakeAt = min(wakeAt, due)
             }
         }
@@ -153,6 +186,7 @@ public struct ClosingService: Service {
         switch result {
         case .wake:
             state.wakerRunning = false
+            state.drained = false
         case .graceOver:
             if state.inFlight > 0 {
                 logger.warning("grace period over: cancelling in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])

@@ -7,7 +7,13 @@ struct LoopState {
     var buckets: [String: TokenBucket] = [:]
     var pending: [OrderWrite] = []
     var unstarted: [ClaimedOrder] = []
+    /// Claimed and leased, waiting for a free slot: one batch ahead, so a finished call is
+    /// replaced at once instead of after a claim's round trip to the database.
+    var ready: [ClaimedOrder] = []
     var inFlight = 0
+    /// The last claim came back short: nothing more is due until the next timer wakes the loop.
+    /// While it is false, finished calls drive the loop and no timer or due-time query is needed.
+    var drained = false
     var wakerRunning = false
     var stopping = false
     var graceArmed = false
