@@ -7,8 +7,19 @@ public protocol OrderClock: Sendable {
     func sleep(until deadline: Int64) async throws
 }
 
-/// The system clock. Sleeps in steps of at most a second so a wall-clock jump is noticed.
+/// The system clock. Timers run on the monotonic clock, so a sleep is cut into steps of at most
+/// `maximumStepMs` and a wall-clock jump (NTP stepping the time) delays a wake by at most one step.
+///
+/// | step  | wakes per idle minute (one sleeper) | worst delay after a jump |
+/// |-------|-------------------------------------|--------------------------|
+/// | 1 s   | 60                                  | 1 s                      |
+/// | 5 s   | 12                                  | 5 s (= the default poll) |
+///
+/// The closing loop never sleeps longer than its poll interval anyway, so a step as long as the
+/// default poll costs nothing in accuracy and saves four wake-ups in five when idle (issue P3).
 public struct SystemOrderClock: OrderClock {
+    public static let maximumStepMs: Int64 = 5_000
+
     public init() {}
 
     public func now() -> Int64 {
@@ -21,7 +32,7 @@ public struct SystemOrderClock: OrderClock {
         while true {
             let remaining = deadline - now()
             guard remaining > 0 else { return }
-            try await Task.sleep(for: .milliseconds(min(remaining, 1000)))
+            try await Task.sleep(for: .milliseconds(min(remaining, Self.maximumStepMs)))
         }
     }
 }

@@ -95,6 +95,14 @@ public struct ClosingService: Service {
         }
         let excluded = state.excludedMerchants(now: now, logger: logger)
         startReady(&group, &state, excluded: excluded, now: now)
+        if state.probeBeforeClaim, !state.drained {
+            state.probeBeforeClaim = false
+            guard let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }) else { return }
+            if (due ?? .max) > clock.now() {
+                state.drained = true
+                state.probedDueTime = .some(due)
+            }
+        }
         while !state.drained, state.inFlight + state.ready.count <= settings.concurrency {
             await flush(&state)
             guard state.pending.isEmpty else { return }   // outcomes first: the database is refusing writes
@@ -153,6 +161,8 @@ public struct ClosingService: Service {
     /// flight: each finished call wakes the loop, and it claims more.
     private func scheduleWaker(_ group: inout Group, _ state: inout LoopState) async {
         let now = clock.now()
+        let probed = state.probedDueTime   // fresh from this iteration's fillSlots, if any
+        state.probedDueTime = nil
         guard !state.wakerRunning, state.inFlight < settings.concurrency else { return }
         if !state.drained, state.inFlight > 0, state.databaseRetryAt <= now { return }
         var wakeAt = now + settings.pollIntervalMs
@@ -160,9 +170,9 @@ public struct ClosingService: Service {
             wakeAt = min(wakeAt, state.databaseRetryAt)
         } else if state.drained {
             let excluded = state.excludedMerchants(now: now, logger: logger)
-            if let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }), let due {
-                wakeAt = min(wakeAt, due)
-            }
+            var due = probed
+            if due == nil { due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }) }
+            if let due, let due { wakeAt = min(wakeAt, due) }
         }
         if let reopen = state.nextCircuitReopen() { wakeAt = min(wakeAt, reopen) }
         state.wakerRunning = true
@@ -187,6 +197,7 @@ public struct ClosingService: Service {
         case .wake:
             state.wakerRunning = false
             state.drained = false
+            state.probeBeforeClaim = true
         case .graceOver:
             if state.inFlight > 0 {
                 logger.warning("grace period over: cancelling in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])

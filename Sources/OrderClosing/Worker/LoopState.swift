@@ -14,6 +14,10 @@ struct LoopState {
     /// The last claim came back short: nothing more is due until the next timer wakes the loop.
     /// While it is false, finished calls drive the loop and no timer or due-time query is needed.
     var drained = false
+    /// Set by a timer: read the next due time before claiming, so an idle poll costs a read, not
+    /// a write transaction. The answer is kept for `scheduleWaker` in the same iteration.
+    var probeBeforeClaim = false
+    var probedDueTime: Int64??
     var wakerRunning = false
     var stopping = false
     var graceArmed = false
