@@ -13,8 +13,8 @@ public struct SQLiteOrderStore: OrderStore {
         self.due = due
     }
 
-    public func claimDue(now: Int64, limit: Int, excludedMerchants: Set<String>, leaseOwner: String,
-                         leaseUntil: Int64) async throws -> [ClaimedOrder] {
+    public func recordAndClaim(_ writes: [OrderWrite], now: Int64, limit: Int, excludedMerchants: Set<String>,
+                               leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let token = UUID().uuidString
         let (exclusion, excludedArguments) = Self.exclusion(excludedMerchants)
         let sql = """
@@ -33,23 +33,19 @@ public struct SQLiteOrderStore: OrderStore {
         arguments += excludedArguments
         arguments += [limit]
         return try await pool.write { [arguments] db in
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
+            let recorded = try Self.record(writes, now: now, db: db)
+            let claimed = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
                 ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
                              subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
                              timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
                              firstAttemptAt: row["first_attempt_ms"], leaseToken: token)
             }
+            return (recorded, claimed)
         }
     }
 
     public func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult] {
-        try await pool.write { db in
-            try writes.map { write in
-                let result = try Self.apply(write, now: now, db: db)
-                for attempt in write.attempts { try Self.insert(attempt, order: write.order, db: db) }
-                return result
-            }
-        }
+        try await pool.write { db in try Self.record(writes, now: now, db: db) }
     }
 
     public func release(_ orders: [ClaimedOrder], now: Int64) async throws {
@@ -114,6 +110,14 @@ public struct SQLiteOrderStore: OrderStore {
     }
 
     // MARK: Writes
+
+    static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
+        try writes.map { write in
+            let result = try apply(write, now: now, db: db)
+            for attempt in write.attempts { try insert(attempt, order: write.order, db: db) }
+            return result
+        }
+    }
 
     static func apply(_ write: OrderWrite, now: Int64, db: Database) throws -> WriteResult {
         let errCode = write.attempts.last?.response.errCode

@@ -36,6 +36,9 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(settings.maxConnections, 1)
         configuration.decompression = .disabled
+        // No tracing backend is bootstrapped; without this the client builds a no-op span with
+        // its attributes for every request (about 2.5 % of the daemon's CPU at full speed).
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

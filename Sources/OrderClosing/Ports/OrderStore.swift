@@ -2,10 +2,12 @@
 ///
 /// Every method is one short transaction; none is held across a call to WeChat Pay.
 public protocol OrderStore: Sendable {
-    /// Leases up to `limit` orders due at `now` (unix ms), counting an attempt on each.
+    /// Applies `writes` (as `record` does), then leases up to `limit` orders due at `now` (unix
+    /// ms), counting an attempt on each, all in one transaction: at full speed the loop takes the
+    /// write lock once per batch instead of twice, which leaves the merchant's app more room.
     /// Orders of `excludedMerchants` (open circuits) are left alone.
-    func claimDue(now: Int64, limit: Int, excludedMerchants: Set<String>, leaseOwner: String,
-                  leaseUntil: Int64) async throws -> [ClaimedOrder]
+    func recordAndClaim(_ writes: [OrderWrite], now: Int64, limit: Int, excludedMerchants: Set<String>,
+                        leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder])
 
     /// Applies each write as a compare-and-set on its lease token, and appends its attempts.
     func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult]
@@ -25,6 +27,15 @@ public protocol OrderStore: Sendable {
     /// Due and in-flight counts (`due`, `closing`) and the oldest overdue pending order, for
     /// heartbeats. Cheap: it must not scan finished rows, nor orders waiting for their time.
     func summary(now: Int64) async throws -> QueueSummary
+}
+
+extension OrderStore {
+    /// Leases up to `limit` due orders, recording nothing.
+    public func claimDue(now: Int64, limit: Int, excludedMerchants: Set<String>, leaseOwner: String,
+                         leaseUntil: Int64) async throws -> [ClaimedOrder] {
+        try await recordAndClaim([], now: now, limit: limit, excludedMerchants: excludedMerchants,
+                                 leaseOwner: leaseOwner, leaseUntil: leaseUntil).claimed
+    }
 }
 
 /// A snapshot of the queue.

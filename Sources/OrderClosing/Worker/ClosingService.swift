@@ -80,10 +80,10 @@ public struct ClosingService: Service {
     /// Rescues expired leases, starts ready orders in free slots, and claims the next batch once a
     /// batch's worth of slots is spoken for by neither a call nor a ready order.
     ///
-    /// | in flight + ready | action                                   |
-    /// |-------------------|------------------------------------------|
-    /// | ≤ concurrency     | flush outcomes, claim `batchSize` more    |
-    /// | > concurrency     | wait: a batch is already queued           |
+    /// | in flight + ready | action                                                    |
+    /// |-------------------|-----------------------------------------------------------|
+    /// | ≤ concurrency     | record outcomes + claim `batchSize` more, one transaction |
+    /// | > concurrency     | wait: a batch is already queued                           |
     ///
     /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
@@ -104,21 +104,22 @@ public struct ClosingService: Service {
             }
         }
         while !state.drained, state.inFlight + state.ready.count <= settings.concurrency {
-            await flush(&state)
-            guard state.pending.isEmpty else { return }   // outcomes first: the database is refusing writes
-            let now = clock.now()
-            guard let claimed = await database("claim due orders", &state, {
-                try await store.claimDue(now: now, limit: settings.batchSize, excludedMerchants: excluded,
-                                         leaseOwner: settings.owner, leaseUntil: now + settings.leaseMs)
+            // The queued outcomes travel in the claim's transaction.
+            let writes = state.pending, now = clock.now()
+            guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, {
+                try await store.recordAndClaim(writes, now: now, limit: settings.batchSize, excludedMerchants: excluded,
+                                               leaseOwner: settings.owner, leaseUntil: now + settings.leaseMs)
             }) else { return }
+            noteRecorded(writes, recorded, &state)
             if claimed.count < settings.batchSize { state.drained = true }
             state.ready += claimed
             events.claimed(claimed.count)
             startReady(&group, &state, excluded: excluded, now: now)
         }
-        // Drained: no claim will carry the outcomes out, so write them once they outnumber the
-        // calls still running (a tail of n calls costs about log2(n) commits, not n).
-        if !state.unstarted.isEmpty || (state.drained && state.pending.count >= min(state.inFlight, settings.batchSize)) {
+        // No claim carried the outcomes: write a full batch, or, once drained, whatever outnumbers
+        // the calls still running (a tail of n calls costs about log2(n) commits, not n).
+        if !state.unstarted.isEmpty || state.pending.count >= settings.batchSize
+            || (state.drained && state.pending.count >= min(state.inFlight, settings.batchSize)) {
             await flush(&state)
         }
     }
@@ -214,7 +215,7 @@ public struct ClosingService: Service {
                 let key = "circuit:\(write.order.mchID)", now = clock.now()
                 _ = await database("publish the circuit state", &state, { try await store.publish(key, change, now: now) })
             }
-            if state.pending.count >= settings.batchSize || state.stopping { await flush(&state) }
+            if state.stopping { await flush(&state) }
         }
     }
 
@@ -223,11 +224,7 @@ public struct ClosingService: Service {
         if !state.pending.isEmpty, clock.now() >= state.databaseRetryAt {
             let writes = state.pending
             if let results = await database("record outcomes", &state, { try await store.record(writes, now: clock.now()) }) {
-                state.pending.removeFirst(writes.count)
-                for (write, result) in zip(writes, results) {
-                    if case .conflict(let current) = result { reportConflict(write, current: current) }
-                }
-                events.recorded(writes)
+                noteRecorded(writes, results, &state)
             }
         }
         if !state.unstarted.isEmpty, clock.now() >= state.databaseRetryAt {
@@ -236,6 +233,15 @@ public struct ClosingService: Service {
                 state.unstarted.removeFirst(orders.count)
             }
         }
+    }
+
+    private func noteRecorded(_ writes: [OrderWrite], _ results: [WriteResult], _ state: inout LoopState) {
+        guard !writes.isEmpty else { return }
+        state.pending.removeFirst(writes.count)
+        for (write, result) in zip(writes, results) {
+            if case .conflict(let current) = result { reportConflict(write, current: current) }
+        }
+        events.recorded(writes)
     }
 
     /// Runs one store call; on failure logs once per outage and backs off (250 ms doubling to 30 s).
