@@ -52,7 +52,7 @@ struct CloseSpec {
     var concurrency = 64
     var batch = 16
     var latencyMs = 0
-    var pollMs = 1000
+    var pollMs: Int? = nil
     /// A database to reuse (P4's big one); nil: a fresh one in the run's folder.
     var database: String? = nil
     /// Rows already finished, inserted into a fresh database before the due ones.
@@ -100,7 +100,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
         }
         usleep(1_000)
     }
-    let cpu0 = Proc.cpu(pid: daemon.pid), fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT"), self0 = Proc.selfCPU()
+    let cpu0 = daemon.cpuSeconds, fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT"), self0 = Proc.selfCPU()
     let commits0 = readCounter(world.counterPath)
 
     // Then until none of the due orders is pending or closing.
@@ -122,7 +122,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
             throw BenchError("\(spec.name): \(left) orders still undecided; daemon log: \(daemon.logTail)")
         }
     }
-    run.daemonCPU = Proc.cpu(pid: daemon.pid) - cpu0
+    run.daemonCPU = daemon.cpuSeconds - cpu0
     run.fakeCPU = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT") - fake0
     run.driverCPU = Proc.selfCPU() - self0
     run.commits = readCounter(world.counterPath) - commits0
@@ -191,13 +191,13 @@ func runIdle(_ env: inout Env, scheduled: Int, settleSeconds: Double, slices: In
     usleep(UInt32(settleSeconds * 1e6))
     guard daemon.process.isRunning else { throw BenchError("p3: daemon exited; log: \(daemon.logTail)") }
     var run = IdleRun()
-    let cpuStart = Proc.cpu(pid: daemon.pid), commits0 = readCounter(world.counterPath)
+    let cpuStart = daemon.cpuSeconds, commits0 = readCounter(world.counterPath)
     var previous = cpuStart
     let windowStart = monotonic()
     var sliceStart = windowStart
     for _ in 0..<slices {
         usleep(UInt32(sliceSeconds * 1e6))
-        let cpu = Proc.cpu(pid: daemon.pid), now = monotonic()
+        let cpu = daemon.cpuSeconds, now = monotonic()
         run.sliceMsPerSecond.append((cpu - previous) * 1000 / (now - sliceStart))
         previous = cpu
         sliceStart = now
@@ -256,4 +256,17 @@ func measureClaim(database: String, batch: Int, repetitions: Int) throws -> Clai
     }
     try queue.close()
     return ClaimCost(claimUs: Spread(claimTimes).median * 1e6, nextDueUs: Spread(dueTimes).median * 1e6)
+}
+
+/// P5's reference: the same merchant inserter for `seconds` with no daemon running, so the
+/// table can show how much of the INSERT latency is the disk's and how much the daemon's.
+func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResult {
+    let world = try await World(directory: env.nextDirectory("p5-alone"), databasePath: nil, latencyMs: 0)
+    defer { Task { await world.shutdown() } }
+    try world.writeConfig(concurrency: 64, batch: 16)
+    let (status, output) = try Daemon.run(binary: env.binary, ["migrate", "--config", world.configPath])
+    guard status == 0 else { throw BenchError("migrate failed: \(output)") }
+    let inserter = try Inserter(database: world.databasePath, rate: 200, directory: world.directory)
+    try await Task.sleep(for: .seconds(seconds))   // a measurement window, not a synchronisation
+    return try await Task.detached { try inserter.stop() }.value
 }

@@ -35,7 +35,8 @@ final class World: @unchecked Sendable {
         try await server.start()
     }
 
-    func writeConfig(concurrency: Int, batch: Int, pollMs: Int = 1000) throws {
+    /// `pollMs` nil keeps the daemon's default poll interval (5 s), as an operator would run it.
+    func writeConfig(concurrency: Int, batch: Int, pollMs: Int? = nil) throws {
         var merchants: [String] = []
         for (index, mchID) in Self.merchants.enumerated() {
             let keyPath = directory + "/\(mchID).key"
@@ -49,7 +50,7 @@ final class World: @unchecked Sendable {
             {
               "database": { "path": "\(databasePath)" },
               "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false },
-              "schedule": { "poll_interval_ms": \(pollMs) },
+              \(pollMs.map { "\"schedule\": { \"poll_interval_ms\": \($0) }," } ?? "")
               "throughput": { "concurrency": \(concurrency), "batch_size": \(batch) },
               "shutdown": { "grace_ms": 5000 },
               "log": { "format": "logfmt", "level": "warning" },
@@ -154,11 +155,19 @@ final class Daemon: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+    private(set) var account: CPUAccount?
 
-    func start() throws { try process.run() }
+    func start() throws {
+        try process.run()
+        account = CPUAccount(pid: pid)
+    }
+
+    /// The daemon's CPU seconds so far: exact from its cgroup, else from /proc.
+    var cpuSeconds: Double { account?.seconds ?? Proc.cpu(pid: pid) }
 
     /// SIGTERM, then waits up to `seconds` (SIGKILL after). Returns the exit status.
     func stop(seconds: Double = 30) -> Int32 {
+        defer { account?.remove() }
         guard process.isRunning else { return process.terminationStatus }
         kill(pid, SIGTERM)
         let deadline = monotonic() + seconds

@@ -91,6 +91,10 @@ func suite(_ args: Arguments) async throws -> Int32 {
     var problems: [String] = []
     func check(_ run: CloseRun, _ what: String) { problems += run.problems.map { "\(what): \($0)" } }
 
+    report.notes.append(access(CPUAccount.root + "/cgroup.procs", W_OK) == 0
+        ? "daemon CPU: from its own cgroup (cpuacct.usage, ns, every thread it ever had)"
+        : "daemon CPU: from /proc (no writable cpuacct cgroup; exited threads count in 10 ms ticks)")
+
     if only.contains("p1") {
         log("== P1: \(sizes.p1Orders) due orders, upstream answering at once (64/16), side by side with sequential (1/1) on \(sizes.seqOrders)")
         var fast: [CloseRun] = [], slow: [CloseRun] = []
@@ -126,6 +130,9 @@ func suite(_ args: Arguments) async throws -> Int32 {
 
     if only.contains("p5") {
         log("== P5: \(sizes.p5Orders) due orders (P1) while a second process inserts 200 orders/s")
+        let alone = try await insertAlone(&env, seconds: quick ? 2 : 15)
+        log(String(format: "  p5 inserter alone (no daemon): %d inserts, p50 %.2f ms, p99 %.2f ms, max %.1f ms",
+                   alone.inserts, alone.p50Ms, alone.p99Ms, alone.maxMs))
         var runs: [CloseRun] = []
         for _ in 0..<sizes.runs {
             let r = try await runCloses(&env, CloseSpec(name: "p5", orders: sizes.p5Orders, inserterRate: 200)); check(r, "P5"); runs.append(r)
@@ -141,6 +148,8 @@ func suite(_ args: Arguments) async throws -> Int32 {
         report.add("P5", "… SQLITE_BUSY errors (other errors: \(ins.map(\.otherErrors).reduce(0, +)))", "\(busy)", "0", busy == 0)
         report.add("", "… INSERT p50 / max", Spread(ins.map(\.p50Ms)).format(2) + " ms / " + Spread(ins.map(\.maxMs)).format(1) + " ms", "–", nil)
         report.add("", "… closes/s meanwhile", Spread(runs.map(\.rate)).format(), "–", nil)
+        report.add("", "… reference: the same INSERTs with no daemon running, p50 / p99 / max",
+                   String(format: "%.2f / %.2f / %.1f ms", alone.p50Ms, alone.p99Ms, alone.maxMs), "–", nil)
     }
 
     if only.contains("p4") {
