@@ -20,14 +20,13 @@ public enum ResponseClassifier {
 
     public static func classifyClose(httpStatus: Int, body: [UInt8], order: OrderReference,
                                      credentials: MerchantCredentials) -> (CloseOutcome, ResponseSummary) {
-        let fields: [String: String]
+        let summary: ResponseSummary
         switch believedFields(httpStatus: httpStatus, body: body, order: order, credentials: credentials) {
         case .failure(let early): return (early.close, early.summary)
-        case .success(let believed): fields = believed
+        case .success(let believed): summary = believed.summary
         }
-        let summary = ResponseSummary(httpStatus: httpStatus, fields: fields)
-        if fields["result_code"] == "SUCCESS" { return (.closed, summary) }
-        guard fields["result_code"] == "FAIL", let errCode = fields["err_code"], !errCode.isEmpty else {
+        if summary.resultCode == "SUCCESS" { return (.closed, summary) }
+        guard summary.resultCode == "FAIL", let errCode = summary.errCode, !errCode.isEmpty else {
             return (.retryable(.unparseable("result_code is neither SUCCESS nor FAIL with an err_code")), summary)
         }
         switch errCode {
@@ -37,7 +36,7 @@ public enum ResponseClassifier {
         case "SYSTEMERROR": return (.retryable(.systemError), summary)
         case "FREQUENCY_LIMITED": return (.retryable(.frequencyLimited), summary)
         case let code where configurationCodes.contains(code):
-            return (.configurationError(code + (fields["err_code_des"].map { ": \($0)" } ?? "")), summary)
+            return (.configurationError(code + (summary.errCodeDes.map { ": \($0)" } ?? "")), summary)
         default: return (.unknownCode(errCode), summary)
         }
     }
@@ -45,19 +44,19 @@ public enum ResponseClassifier {
     public static func classifyQuery(httpStatus: Int, body: [UInt8], order: OrderReference,
                                      credentials: MerchantCredentials) -> (QueryOutcome, ResponseSummary) {
         let fields: [String: String]
+        let summary: ResponseSummary
         switch believedFields(httpStatus: httpStatus, body: body, order: order, credentials: credentials) {
         case .failure(let early): return (early.query, early.summary)
-        case .success(let believed): fields = believed
+        case .success(let believed): (fields, summary) = believed
         }
-        let summary = ResponseSummary(httpStatus: httpStatus, fields: fields)
-        if fields["result_code"] == "SUCCESS" {
+        if summary.resultCode == "SUCCESS" {
             guard let raw = fields["trade_state"], let state = TradeState(rawValue: raw) else {
                 return (.retryable(.unparseable("trade_state is missing or unknown")), summary)
             }
             let transactionID = fields["transaction_id"].flatMap { $0.isEmpty ? nil : $0 }
             return (.state(state, transactionID: transactionID), summary)
         }
-        guard let errCode = fields["err_code"], !errCode.isEmpty else {
+        guard let errCode = summary.errCode, !errCode.isEmpty else {
             return (.retryable(.unparseable("result_code is neither SUCCESS nor FAIL with an err_code")), summary)
         }
         switch errCode {
@@ -83,8 +82,9 @@ public enum ResponseClassifier {
         }
     }
 
+    /// The decoded and verified fields, with their summary (read once, not again by each caller).
     static func believedFields(httpStatus: Int, body: [UInt8], order: OrderReference,
-                               credentials: MerchantCredentials) -> Result<[String: String], Early> {
+                               credentials: MerchantCredentials) -> Result<(fields: [String: String], summary: ResponseSummary), Early> {
         guard httpStatus == 200 else {
             return .failure(Early(reason: .retry(.httpStatus(httpStatus)), summary: ResponseSummary(httpStatus: httpStatus)))
         }
@@ -95,9 +95,9 @@ public enum ResponseClassifier {
             return .failure(Early(reason: .retry(.unparseable(error.message)), summary: ResponseSummary(httpStatus: httpStatus)))
         }
         let summary = ResponseSummary(httpStatus: httpStatus, fields: fields)
-        switch fields["return_code"] {
+        switch summary.returnCode {
         case "FAIL":
-            let message = fields["return_msg"].flatMap { $0.isEmpty ? nil : $0 } ?? "no return_msg"
+            let message = summary.returnMsg.flatMap { $0.isEmpty ? nil : $0 } ?? "no return_msg"
             return .failure(Early(reason: .configuration("return_code FAIL: \(message)"), summary: summary))
         case "SUCCESS":
             do {
@@ -105,7 +105,7 @@ public enum ResponseClassifier {
             } catch {
                 return .failure(Early(reason: .retry(.badSignature(error.message)), summary: summary))
             }
-            return .success(fields)
+            return .success((fields, summary))
         default:
             return .failure(Early(reason: .retry(.unparseable("return_code is missing or unknown")), summary: summary))
         }
