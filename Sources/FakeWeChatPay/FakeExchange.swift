@@ -3,7 +3,7 @@ import WeChatPayV2
 /// One request worked through WeChat Pay's rules, in order: parse, merchant, parameters, signature,
 /// faults, then the order's state. Runs under the fake's lock.
 struct Exchange {
-    let fake: FakeWeChatPay
+    let unknownOrders: UnknownOrderPolicy
     let receivedAt: Double
     let path: String
     var fields: [String: String] = [:]
@@ -13,8 +13,8 @@ struct Exchange {
     var acted = false
     var slow = false
 
-    init(fake: FakeWeChatPay, receivedAt: Double, path: String) {
-        self.fake = fake
+    init(unknownOrders: UnknownOrderPolicy, receivedAt: Double, path: String) {
+        self.unknownOrders = unknownOrders
         self.receivedAt = receivedAt
         self.path = path
     }
@@ -30,35 +30,44 @@ struct Exchange {
         guard let decoded = try? StrictXMLDecoder.decode(body) else { return communicationFailure("XML格式错误") }
         fields = decoded
         // The signature is checked as soon as it can be, before the other parameters.
-        for required in ["mch_id", "sign"] where (fields[required] ?? "").isEmpty {
-            return communicationFailure("缺少参数\(required)")
-        }
-        guard let merchant = state.merchants[fields["mch_id"]!] else { return communicationFailure("mch_id参数错误") }
+        guard let mchID = present("mch_id") else { return communicationFailure("缺少参数mch_id") }
+        guard let sign = present("sign") else { return communicationFailure("缺少参数sign") }
+        guard let merchant = state.merchants[mchID] else { return communicationFailure("mch_id参数错误") }
         guard let signType = SignType(rawValue: fields["sign_type"] ?? "MD5") else { return communicationFailure("sign_type参数错误") }
-        signatureValid = Signer.isValid(sign: fields["sign"]!, for: fields, type: signType, key: merchant.key)
+        signatureValid = Signer.isValid(sign: sign, for: fields, type: signType, key: merchant.key)
         guard signatureValid else { return communicationFailure("签名错误，请检查后再试") }
-        for required in ["appid", "out_trade_no", "nonce_str"] where (fields[required] ?? "").isEmpty {
-            return communicationFailure("缺少参数\(required)")
-        }
-        if fields["sub_mch_id"] != nil, !merchant.isServiceProvider { return communicationFailure("普通商户不允许传sub_mch_id") }
-        guard merchant.appIDs.contains(fields["appid"]!) else { return communicationFailure("appid和mch_id不匹配") }
+        guard let appID = present("appid") else { return communicationFailure("缺少参数appid") }
+        guard let outTradeNo = present("out_trade_no") else { return communicationFailure("缺少参数out_trade_no") }
+        guard present("nonce_str") != nil else { return communicationFailure("缺少参数nonce_str") }
+        let subMchID = fields["sub_mch_id"]
+        if subMchID != nil, !merchant.isServiceProvider { return communicationFailure("普通商户不允许传sub_mch_id") }
+        guard merchant.appIDs.contains(appID) else { return communicationFailure("appid和mch_id不匹配") }
 
-        let key = FakeWeChatPay.OrderKey(mchID: merchant.mchID, outTradeNo: fields["out_trade_no"]!)
-        let signer = AnswerSigner(merchant: merchant, signType: signType, request: fields)
-        if operation == .closeOrder, let createdAt = state.orders[key]?.createdAt {
+        let key = FakeWeChatPay.OrderKey(mchID: merchant.mchID, outTradeNo: outTradeNo)
+        // Looked up once; the index stays valid because only `realRules` changes which orders exist.
+        let known = state.orders.index(forKey: key)
+        let signer = AnswerSigner(merchant: merchant, signType: signType, appID: appID, subMchID: subMchID,
+                                  nonce: Nonce.make(using: &state.nonces))
+        if operation == .closeOrder, let known, let createdAt = state.orders.values[known].createdAt {
             orderAge = receivedAt - createdAt
             if receivedAt - createdAt < FakeWeChatPay.minimumCloseAge {
                 state.violations.append("closed \(key.outTradeNo) of \(key.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)")
             }
         }
         if let fault = nextFault(for: key, state: &state) {
-            return apply(fault, operation: operation, key: key, signer: signer, state: &state)
+            return apply(fault, operation: operation, key: key, known: known, signer: signer, state: &state)
         }
-        return realRules(operation, key: key, signer: signer, state: &state)
+        return realRules(operation, key: key, known: known, signer: signer, state: &state)
+    }
+
+    /// A field's value when the request sent it non-empty.
+    func present(_ name: String) -> String? {
+        guard let value = fields[name], !value.isEmpty else { return nil }
+        return value
     }
 
     mutating func nextFault(for key: FakeWeChatPay.OrderKey, state: inout FakeWeChatPay.State) -> FakeFault? {
-        if var queued = state.scripts[key], !queued.isEmpty {
+        if !state.scripts.isEmpty, var queued = state.scripts[key], !queued.isEmpty {
             let fault = queued.removeFirst()
             state.scripts[key] = queued.isEmpty ? nil : queued
             return fault
@@ -68,7 +77,8 @@ struct Exchange {
         return state.rateFaults.randomElement(using: &state.random)
     }
 
-    mutating func apply(_ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey, signer: AnswerSigner,
+    mutating func apply(_ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey,
+                        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: AnswerSigner,
                         state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
         switch fault {
         case .systemError:
@@ -79,7 +89,7 @@ struct Exchange {
             return .respond(status: fault == .http500 ? 500 : 503, body: Array("Service Unavailable".utf8))
         case .slowAnswer:
             slow = true
-            let action = realRules(operation, key: key, signer: signer, state: &state)
+            let action = realRules(operation, key: key, known: known, signer: signer, state: &state)
             answerLabel = "SLOW:" + answerLabel
             return action
         case .connectionReset:
@@ -89,7 +99,7 @@ struct Exchange {
             answerLabel = "MALFORMED"
             return .respond(status: 200, body: Array("<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8))
         case .badResponseSignature:
-            let action = realRules(operation, key: key, signer: signer.tampered(), state: &state)
+            let action = realRules(operation, key: key, known: known, signer: signer.tampered(), state: &state)
             answerLabel = "BADSIGN:" + answerLabel
             return action
         case .forgedOrderPaid:
@@ -97,7 +107,7 @@ struct Exchange {
             return .respond(status: 200, body: signer.tampered().failure("ORDERPAID", "订单已支付"))
         case .forgedSuccess:
             answerLabel = "FORGED:SUCCESS"
-            return .respond(status: 200, body: signer.tampered().success(["trade_state": "SUCCESS", "transaction_id": "4200000000000000000000000000"]))
+            return .respond(status: 200, body: signer.tampered().success(tradeState: "SUCCESS", transactionID: "4200000000000000000000000000"))
         case .orderClosed:
             answerLabel = "ORDERCLOSED"
             return .respond(status: 200, body: signer.failure("ORDERCLOSED", "订单已关闭"))
@@ -107,21 +117,25 @@ struct Exchange {
         }
     }
 
-    mutating func realRules(_ operation: Operation, key: FakeWeChatPay.OrderKey, signer: AnswerSigner,
+    mutating func realRules(_ operation: Operation, key: FakeWeChatPay.OrderKey,
+                            known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: AnswerSigner,
                             state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
-        if state.orders[key] == nil, fake.unknownOrders == .notPay {
-            state.orders[key] = FakeWeChatPay.Order(state: .notPay, createdAt: nil, transactionID: nil)
-        }
-        guard var order = state.orders[key] else {
+        let order: FakeWeChatPay.Order
+        if let known {
+            order = state.orders.values[known]
+        } else if unknownOrders == .notPay {
+            // Stored below, once its state after this call is known (one insertion, no second lookup).
+            order = FakeWeChatPay.Order(state: .notPay, createdAt: nil, transactionID: nil)
+        } else {
             answerLabel = "ORDERNOTEXIST"
             return .respond(status: 200, body: signer.failure("ORDERNOTEXIST", "订单不存在"))
         }
         switch operation {
         case .orderQuery:
+            if known == nil { state.orders[key] = order }
             answerLabel = "TRADE_STATE:" + order.state.rawValue
-            var extra = ["trade_state": order.state.rawValue, "out_trade_no": key.outTradeNo]
-            if let transactionID = order.transactionID { extra["transaction_id"] = transactionID }
-            return .respond(status: 200, body: signer.success(extra))
+            return .respond(status: 200, body: signer.success(tradeState: order.state.rawValue, outTradeNo: key.outTradeNo,
+                                                              transactionID: order.transactionID))
         case .closeOrder:
             switch order.state {
             case .paid:
@@ -131,19 +145,21 @@ struct Exchange {
                 answerLabel = "ORDERCLOSED"
                 return .respond(status: 200, body: signer.failure("ORDERCLOSED", "订单已关闭"))
             case .notPay:
-                order.state = .closed
-                state.orders[key] = order
+                if let known {
+                    state.orders.values[known].state = .closed
+                } else {
+                    state.orders[key] = FakeWeChatPay.Order(state: .closed, createdAt: nil, transactionID: nil)
+                }
                 acted = true
                 answerLabel = "SUCCESS"
-                return .respond(status: 200, body: signer.success([:]))
+                return .respond(status: 200, body: signer.success())
             }
         }
     }
 
     mutating func communicationFailure(_ message: String) -> FakeWeChatPay.Answer.Action {
         answerLabel = "FAIL:" + message
-        let body = (try? XMLBodyEncoder.encode(["return_code": "FAIL", "return_msg": message])) ?? []
-        return .respond(status: 200, body: body)
+        return .respond(status: 200, body: AnswerSigner.xml([("return_code", "FAIL"), ("return_msg", message)]))
     }
 
     mutating func notFound() -> FakeWeChatPay.Answer.Action {
@@ -153,10 +169,20 @@ struct Exchange {
 }
 
 /// Builds answers signed the way WeChat signs them: with the merchant's key and the request's sign type.
+///
+/// An answer's fields are fixed, so they are listed in name order as they are built and written
+/// straight to XML, rather than sorted out of a dictionary for every answer. The dictionary the
+/// signer needs is the only one built.
 struct AnswerSigner {
+    typealias Field = (name: String, value: String)
+
     let merchant: FakeMerchant
     let signType: SignType
-    let request: [String: String]
+    /// Echoed from the request.
+    let appID: String
+    let subMchID: String?
+    /// The answer's own `nonce_str`.
+    let nonce: String
     var corrupt = false
 
     func tampered() -> AnswerSigner {
@@ -165,29 +191,98 @@ struct AnswerSigner {
         return copy
     }
 
-    func success(_ extra: [String: String]) -> [UInt8] {
-        signed(["result_code": "SUCCESS", "result_msg": "OK"].merging(extra) { $1 })
+    func success(tradeState: String? = nil, outTradeNo: String? = nil, transactionID: String? = nil) -> [UInt8] {
+        var fields: [Field] = []
+        fields.reserveCapacity(14)
+        fields.append(("appid", appID))
+        fields.append(("mch_id", merchant.mchID))
+        fields.append(("nonce_str", nonce))
+        if let outTradeNo { fields.append(("out_trade_no", outTradeNo)) }
+        fields.append(("result_code", "SUCCESS"))
+        fields.append(("result_msg", "OK"))
+        return signed(&fields) { fields in
+            if let tradeState { fields.append(("trade_state", tradeState)) }
+            if let transactionID { fields.append(("transaction_id", transactionID)) }
+        }
     }
 
     func failure(_ errCode: String, _ description: String) -> [UInt8] {
-        signed(["result_code": "FAIL", "err_code": errCode, "err_code_des": description])
+        var fields: [Field] = []
+        fields.reserveCapacity(12)
+        fields.append(("appid", appID))
+        fields.append(("err_code", errCode))
+        fields.append(("err_code_des", description))
+        fields.append(("mch_id", merchant.mchID))
+        fields.append(("nonce_str", nonce))
+        fields.append(("result_code", "FAIL"))
+        return signed(&fields) { _ in }
     }
 
-    func signed(_ business: [String: String]) -> [UInt8] {
-        var fields = business
-        fields["return_code"] = "SUCCESS"
-        fields["return_msg"] = "OK"
-        fields["appid"] = request["appid"]
-        fields["mch_id"] = request["mch_id"]
-        if let subMchID = request["sub_mch_id"] { fields["sub_mch_id"] = subMchID }
-        fields["nonce_str"] = Nonce.make()
-        var sign = Signer.sign(fields, type: signType, key: merchant.key)
+    /// Adds the fields every answer carries and the sign to `fields` (those named before
+    /// `return_code`), then `after` adds those named after `sub_mch_id`.
+    func signed(_ fields: inout [Field], after: (inout [Field]) -> Void) -> [UInt8] {
+        fields.append(("return_code", "SUCCESS"))
+        fields.append(("return_msg", "OK"))
+        let signSlot = fields.count
+        fields.append(("sign", ""))
+        if let subMchID { fields.append(("sub_mch_id", subMchID)) }
+        after(&fields)
+        var map = [String: String](minimumCapacity: fields.count)
+        for field in fields where field.name != "sign" { map[field.name] = field.value }
+        var sign = Signer.sign(map, type: signType, key: merchant.key)
         if corrupt {
             // Flip the last hex digit: a near miss, the hardest kind to notice.
             let last = sign.removeLast()
             sign.append(last == "0" ? "1" : "0")
         }
-        fields["sign"] = sign
-        return (try? XMLBodyEncoder.encode(fields)) ?? []
+        fields[signSlot].value = sign
+        return Self.xml(fields)
+    }
+
+    /// WeChat's `<xml>` body for fields already in name order, values in CDATA (a `]]>` inside a
+    /// value is split across two sections), as `XMLBodyEncoder` writes it. Copies whole UTF-8
+    /// buffers, not byte by byte.
+    static func xml(_ fields: [Field]) -> [UInt8] {
+        assert(zip(fields, fields.dropFirst()).allSatisfy { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) },
+               "answer fields out of name order")
+        var size = 11
+        for field in fields { size += 2 * field.name.utf8.count + field.value.utf8.count + 17 }
+        var out: [UInt8] = []
+        out.reserveCapacity(size)
+        func put(_ text: StaticString) {
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+        }
+        func put(_ text: String) {
+            var text = text
+            text.withUTF8 { out.append(contentsOf: $0) }
+        }
+        put("<xml>")
+        for field in fields {
+            put("<")
+            put(field.name)
+            put("><![CDATA[")
+            var value = field.value
+            value.withUTF8 { bytes in
+                var start = 0
+                var brackets = 0
+                for index in bytes.indices {
+                    let byte = bytes[index]
+                    if byte == UInt8(ascii: ">"), brackets >= 2 {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                        put("]]><![CDATA[")
+                        start = index
+                        brackets = 0
+                    } else {
+                        brackets = byte == UInt8(ascii: "]") ? brackets + 1 : 0
+                    }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+            }
+            put("]]></")
+            put(field.name)
+            put(">")
+        }
+        put("</xml>")
+        return out
     }
 }

@@ -23,6 +23,9 @@ public final class FakeWeChatPay: Sendable {
         var calls: [FakeCall] = []
         var violations: [String] = []
         var random: SplitMix64
+        /// Draws the answers' `nonce_str`: a seeded generator, as no fake answer needs a secret
+        /// nonce and the system CSPRNG costs a syscall per answer.
+        var nonces: SplitMix64
         var transactionCounter = 0
     }
 
@@ -36,7 +39,7 @@ public final class FakeWeChatPay: Sendable {
     public init(merchants: [FakeMerchant], unknownOrders: UnknownOrderPolicy = .notExist, seed: UInt64 = 42,
                 now: @escaping @Sendable () -> Double) {
         self.state = NIOLockedValueBox(State(merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
-                                 random: SplitMix64(seed: seed)))
+                                 random: SplitMix64(seed: seed), nonces: SplitMix64(seed: UInt64.random(in: .min ... .max))))
         self.unknownOrders = unknownOrders
         self.now = now
     }
@@ -113,7 +116,7 @@ public final class FakeWeChatPay: Sendable {
     public func handle(method: String, path: String, body: [UInt8]) -> Answer {
         let receivedAt = now()
         return state.withLockedValue { state in
-            var exchange = Exchange(fake: self, receivedAt: receivedAt, path: path)
+            var exchange = Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: path)
             let action = exchange.run(method: method, body: body, state: &state)
             state.calls.append(exchange.record(answer: exchange.answerLabel))
             let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)
