@@ -43,8 +43,8 @@ struct Sizes {
                             p4Finished: 10_000_000, p4Small: 10_000, p4Due: 20_000, claimRepetitions: 300,
                             p3Scheduled: 1_000_000, p3Settle: 10, p3Slices: 6, p3Slice: 10,
                             p2PerSecond: 1000, p2Seconds: 60, p2Runs: 1,
-                            sweepOrders: 5_000,
-                            sweep: [(1, 1), (8, 16), (32, 16), (64, 16), (128, 16), (256, 16), (64, 1), (64, 4), (64, 64), (256, 64)])
+                            sweepOrders: 10_000,
+                            sweep: [(1, 1), (8, 16), (32, 16), (64, 16), (128, 16), (256, 16), (64, 1), (64, 4), (64, 32), (128, 32), (64, 64), (256, 64)])
 }
 
 struct ReportRow { let id, figure, measured, target, met: String }
