@@ -88,13 +88,13 @@ public struct ClosingService: Service {
     /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
         let now = clock.now()
+        let excluded = state.excludedMerchants(now: now, logger: logger)
+        startReady(&group, &state, excluded: excluded, now: now)   // calls need no database
         guard now >= state.databaseRetryAt else { return }
         if now >= state.nextRescue, let rescued = await database("rescue expired leases", &state, { try await store.rescueExpiredLeases(now: now) }) {
             if rescued > 0 { logger.warning("rescued orders whose lease expired (in doubt)", metadata: ["count": "\(rescued)"]) }
             state.nextRescue = now + settings.leaseMs / 2
         }
-        let excluded = state.excludedMerchants(now: now, logger: logger)
-        startReady(&group, &state, excluded: excluded, now: now)
         if state.probeBeforeClaim, !state.drained {
             state.probeBeforeClaim = false
             guard let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }) else { return }
