@@ -159,7 +159,8 @@ struct Exchange {
 
     mutating func communicationFailure(_ message: String) -> FakeWeChatPay.Answer.Action {
         answerLabel = "FAIL:" + message
-        return .respond(status: 200, body: AnswerSigner.xml([("return_code", "FAIL"), ("return_msg", message)]))
+        let body = (try? XMLBodyEncoder.encode(["return_code": "FAIL", "return_msg": message])) ?? []
+        return .respond(status: 200, body: body)
     }
 
     mutating func notFound() -> FakeWeChatPay.Answer.Action {
@@ -169,13 +170,7 @@ struct Exchange {
 }
 
 /// Builds answers signed the way WeChat signs them: with the merchant's key and the request's sign type.
-///
-/// An answer's fields are fixed, so they are listed in name order as they are built and written
-/// straight to XML, rather than sorted out of a dictionary for every answer. The dictionary the
-/// signer needs is the only one built.
 struct AnswerSigner {
-    typealias Field = (name: String, value: String)
-
     let merchant: FakeMerchant
     let signType: SignType
     /// Echoed from the request.
@@ -192,97 +187,32 @@ struct AnswerSigner {
     }
 
     func success(tradeState: String? = nil, outTradeNo: String? = nil, transactionID: String? = nil) -> [UInt8] {
-        var fields: [Field] = []
-        fields.reserveCapacity(14)
-        fields.append(("appid", appID))
-        fields.append(("mch_id", merchant.mchID))
-        fields.append(("nonce_str", nonce))
-        if let outTradeNo { fields.append(("out_trade_no", outTradeNo)) }
-        fields.append(("result_code", "SUCCESS"))
-        fields.append(("result_msg", "OK"))
-        return signed(&fields) { fields in
-            if let tradeState { fields.append(("trade_state", tradeState)) }
-            if let transactionID { fields.append(("transaction_id", transactionID)) }
-        }
+        var fields = ["result_code": "SUCCESS", "result_msg": "OK"]
+        fields["trade_state"] = tradeState
+        fields["out_trade_no"] = outTradeNo
+        fields["transaction_id"] = transactionID
+        return signed(fields)
     }
 
     func failure(_ errCode: String, _ description: String) -> [UInt8] {
-        var fields: [Field] = []
-        fields.reserveCapacity(12)
-        fields.append(("appid", appID))
-        fields.append(("err_code", errCode))
-        fields.append(("err_code_des", description))
-        fields.append(("mch_id", merchant.mchID))
-        fields.append(("nonce_str", nonce))
-        fields.append(("result_code", "FAIL"))
-        return signed(&fields) { _ in }
+        signed(["result_code": "FAIL", "err_code": errCode, "err_code_des": description])
     }
 
-    /// Adds the fields every answer carries and the sign to `fields` (those named before
-    /// `return_code`), then `after` adds those named after `sub_mch_id`.
-    func signed(_ fields: inout [Field], after: (inout [Field]) -> Void) -> [UInt8] {
-        fields.append(("return_code", "SUCCESS"))
-        fields.append(("return_msg", "OK"))
-        let signSlot = fields.count
-        fields.append(("sign", ""))
-        if let subMchID { fields.append(("sub_mch_id", subMchID)) }
-        after(&fields)
-        var map = [String: String](minimumCapacity: fields.count)
-        for field in fields where field.name != "sign" { map[field.name] = field.value }
-        var sign = Signer.sign(map, type: signType, key: merchant.key)
+    func signed(_ business: [String: String]) -> [UInt8] {
+        var fields = business
+        fields["return_code"] = "SUCCESS"
+        fields["return_msg"] = "OK"
+        fields["appid"] = appID
+        fields["mch_id"] = merchant.mchID
+        fields["sub_mch_id"] = subMchID
+        fields["nonce_str"] = nonce
+        var sign = Signer.sign(fields, type: signType, key: merchant.key)
         if corrupt {
             // Flip the last hex digit: a near miss, the hardest kind to notice.
             let last = sign.removeLast()
             sign.append(last == "0" ? "1" : "0")
         }
-        fields[signSlot].value = sign
-        return Self.xml(fields)
-    }
-
-    /// WeChat's `<xml>` body for fields already in name order, values in CDATA (a `]]>` inside a
-    /// value is split across two sections), as `XMLBodyEncoder` writes it. Copies whole UTF-8
-    /// buffers, not byte by byte.
-    static func xml(_ fields: [Field]) -> [UInt8] {
-        assert(zip(fields, fields.dropFirst()).allSatisfy { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) },
-               "answer fields out of name order")
-        var size = 11
-        for field in fields { size += 2 * field.name.utf8.count + field.value.utf8.count + 17 }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
-        func put(_ text: StaticString) {
-            text.withUTF8Buffer { out.append(contentsOf: $0) }
-        }
-        func put(_ text: String) {
-            var text = text
-            text.withUTF8 { out.append(contentsOf: $0) }
-        }
-        put("<xml>")
-        for field in fields {
-            put("<")
-            put(field.name)
-            put("><![CDATA[")
-            var value = field.value
-            value.withUTF8 { bytes in
-                var start = 0
-                var brackets = 0
-                for index in bytes.indices {
-                    let byte = bytes[index]
-                    if byte == UInt8(ascii: ">"), brackets >= 2 {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-                        put("]]><![CDATA[")
-                        start = index
-                        brackets = 0
-                    } else {
-                        brackets = byte == UInt8(ascii: "]") ? brackets + 1 : 0
-                    }
-                }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
-            }
-            put("]]></")
-            put(field.name)
-            put(">")
-        }
-        put("</xml>")
-        return out
+        fields["sign"] = sign
+        return (try? XMLBodyEncoder.encode(fields)) ?? []
     }
 }

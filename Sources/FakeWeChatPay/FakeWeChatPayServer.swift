@@ -72,10 +72,7 @@ public final class FakeWeChatPayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    // Only the request decoder from NIOHTTP1: the handler writes each answer as one
-                    // pre-formatted buffer, which costs far less per call than the response encoder,
-                    // header validator, pipelining and error handlers of the full server pipeline.
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: fake))
                 }
             }
@@ -83,27 +80,13 @@ public final class FakeWeChatPayServer: Sendable {
 }
 
 /// Collects one request, asks the fake, and writes (or withholds) the answer.
-///
-/// Answers leave in request order even when an earlier one is delayed, as HTTP/1.1 requires of
-/// pipelined requests. A request the decoder cannot parse gets 400 and the connection is closed.
 final class FakeHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = ByteBuffer
-
-    /// What goes back on the wire for one request.
-    enum Reply {
-        case bytes(ByteBuffer, close: Bool)
-        case reset
-    }
+    typealias OutboundOut = HTTPServerResponsePart
 
     let fake: FakeWeChatPay
     var head: HTTPRequestHead?
     var body: [UInt8] = []
-    /// Replies not written yet, oldest first; nil while that request's answer is held back.
-    var queue: [Reply?] = []
-    /// The sequence number of `queue.first`, and of the next request.
-    var queueStart = 0, nextSequence = 0
-    var done = false
 
     init(fake: FakeWeChatPay) {
         self.fake = fake
@@ -114,72 +97,32 @@ final class FakeHTTPHandler: ChannelInboundHandler {
         case .head(let head):
             self.head = head
             body.removeAll(keepingCapacity: true)
-        case .body(let buffer):
-            if body.count + buffer.readableBytes <= 1 << 20 {
-                body.append(contentsOf: buffer.readableBytesView)
+        case .body(var buffer):
+            if body.count + buffer.readableBytes <= 1 << 20, let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body.append(contentsOf: bytes)
             }
         case .end:
             guard let head else { return }
             self.head = nil
-            let uri = head.uri
-            let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(uri[..<$0]) } ?? uri
+            let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
             let answer = fake.handle(method: head.method.rawValue, path: path, body: body)
-            let reply: Reply
-            switch answer.action {
-            case .reset:
-                reply = .reset
-            case .respond(let status, let bytes):
-                let keepAlive = head.isKeepAlive
-                reply = .bytes(Self.response(status: status, body: bytes, keepAlive: keepAlive, allocator: context.channel.allocator),
-                               close: !keepAlive)
-            }
-            let sequence = nextSequence
-            nextSequence += 1
+            let keepAlive = head.isKeepAlive
             if answer.delay > .zero {
-                queue.append(nil)
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 context.eventLoop.scheduleTask(in: .init(answer.delay)) {
                     let (handler, context) = loopBound.value
-                    handler.complete(sequence, with: reply, context: context)
+                    handler.perform(answer.action, keepAlive: keepAlive, context: context)
                 }
-            } else if queue.isEmpty {
-                // The usual case: nothing held back, so no queueing.
-                queueStart = nextSequence
-                send(reply, context: context)
             } else {
-                queue.append(nil)
-                complete(sequence, with: reply, context: context)
+                perform(answer.action, keepAlive: keepAlive, context: context)
             }
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError, queue.isEmpty, !done {
-            send(.bytes(Self.response(status: 400, body: [], keepAlive: false, allocator: context.channel.allocator), close: true),
-                 context: context)
-        } else {
-            done = true
-            context.close(promise: nil)
-        }
-    }
-
-    /// Files a held-back reply and writes every reply that is now at the front of the line.
-    func complete(_ sequence: Int, with reply: Reply, context: ChannelHandlerContext) {
-        let slot = sequence - queueStart
-        guard slot >= 0, slot < queue.count else { return }
-        queue[slot] = reply
-        while let first = queue.first, let ready = first {
-            queue.removeFirst()
-            queueStart += 1
-            send(ready, context: context)
-        }
-    }
-
-    func send(_ reply: Reply, context: ChannelHandlerContext) {
-        guard !done, context.channel.isActive else { return }
-        switch reply {
+    func perform(_ action: FakeWeChatPay.Answer.Action, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        switch action {
         case .reset:
-            done = true
             // SO_LINGER 0 turns close() into a TCP RST, as a crashing proxy would send.
             let channel = context.channel
             if let provider = channel as? SocketOptionProvider {
@@ -187,29 +130,20 @@ final class FakeHTTPHandler: ChannelInboundHandler {
             } else {
                 channel.close(promise: nil)
             }
-        case .bytes(let buffer, let close):
-            if close {
-                done = true
+        case .respond(let status, let bytes):
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Content-Length", value: String(bytes.count))
+            headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+            let flushed = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !keepAlive {
                 let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
-            } else {
-                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                flushed.whenComplete { _ in channel.close(promise: nil) }
             }
         }
-    }
-
-    /// The whole HTTP/1.1 answer, head and body, in one buffer (one write, one flush).
-    static func response(status: Int, body: [UInt8], keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 128 + body.count)
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(status))
-        buffer.writeStaticString(" ")
-        buffer.writeString(HTTPResponseStatus(statusCode: status).reasonPhrase)
-        buffer.writeStaticString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-        buffer.writeString(String(body.count))
-        buffer.writeStaticString(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
-        buffer.writeBytes(body)
-        return buffer
     }
 }
 

@@ -87,8 +87,8 @@ import WeChatPayV2
         #expect(socket.readResponse()?.status == 404)
     }
 
-    /// The fake writes its answers' XML itself; it must be byte for byte what `XMLBodyEncoder`
-    /// writes for the same fields, `]]>` in an echoed value included.
+    /// The fake's answers must be byte for byte what `XMLBodyEncoder` writes for the same fields,
+    /// `]]>` in an echoed value included.
     @Test(arguments: [SignType.md5, .hmacSHA256])
     func answersAreTheXMLTheEncoderWrites(_ signType: SignType) throws {
         let fake = makeFake()

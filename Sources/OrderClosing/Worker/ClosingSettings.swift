@@ -11,7 +11,7 @@ public struct ClosingSettings: Sendable, Hashable {
     public var leaseMs: Int64 = 60_000
     /// How often the worker looks for rows it was not told about (new or back-dated ones). Every
     /// order is due at least 5 minutes after it is written, so a slow poll loses nothing; it only
-    /// delays rows written already overdue. 5 s keeps an idle daemon near 0.1 ms CPU per second.
+    /// delays rows written already overdue. At 5 s an idle daemon used 0.36 ms CPU per second (P3).
     public var pollIntervalMs: Int64 = 5_000
     /// After SIGTERM, in-flight calls get this long to finish before they are cancelled.
     public var shutdownGraceMs: Int64 = 15_000

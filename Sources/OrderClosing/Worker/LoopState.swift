@@ -15,7 +15,8 @@ struct LoopState {
     /// While it is false, finished calls drive the loop and no timer or due-time query is needed.
     var drained = false
     /// Set by a timer: read the next due time before claiming, so an idle poll costs a read, not
-    /// a write transaction. The answer is kept for `scheduleWaker` in the same iteration.
+    /// a write transaction. The answer is kept for `scheduleWaker` in the same iteration:
+    /// `.none` when nothing was probed, `.some(nil)` when no order is pending at all.
     var probeBeforeClaim = false
     var probedDueTime: Int64??
     var wakerRunning = false
