@@ -54,6 +54,10 @@ struct Exchange {
                 state.violations.append("closed \(key.outTradeNo) of \(key.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)")
             }
         }
+        if let subMchID, !merchant.subMerchants.isEmpty, !merchant.subMerchants.contains(subMchID) {
+            answerLabel = "NOAUTH"
+            return .respond(status: 200, body: signer.failure("NOAUTH", "特约子商户商户号未授权服务商的产品权限"))
+        }
         if let fault = nextFault(for: key, state: &state) {
             return apply(fault, operation: operation, key: key, known: known, signer: signer, state: &state)
         }

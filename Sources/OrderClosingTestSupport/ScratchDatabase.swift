@@ -4,18 +4,19 @@ import OrderClosing
 import SQLiteOrderStore
 
 /// A real SQLite file in WAL mode in a fresh temporary folder, migrated, with merchant-side helpers.
-public struct ScratchDatabase: Sendable {
+public struct ScratchDatabase: StoreFixture {
     public let directory: URL
     public let path: String
     public let pool: DatabasePool
-    public let store: SQLiteOrderStore
+    public let sqliteStore: SQLiteOrderStore
+    public var store: any OrderStore { sqliteStore }
 
     public init(due: DuePolicy = .standard) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         path = directory.appendingPathComponent("orders.sqlite").path
         pool = try SQLiteDatabase.openMigrated(path: path)
-        store = SQLiteOrderStore(pool: pool, due: due)
+        sqliteStore = SQLiteOrderStore(pool: pool, due: due)
     }
 
     /// Inserts an order as the merchant's app would; returns its id.
@@ -29,6 +30,34 @@ public struct ScratchDatabase: Sendable {
                 """, arguments: [mchID, appID, outTradeNo, createdAt, timeout])
             return db.lastInsertedRowID
         }
+    }
+
+    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [mchID, StoreFixtureDefaults.appID, outTradeNo, subMchID, createdAt, timeout])
+        }
+    }
+
+    public func stored(_ outTradeNo: String) throws -> StoredOrder? {
+        try row(outTradeNo).map { row in
+            StoredOrder(status: OrderStatus(rawValue: row["status"]) ?? .failed, attempts: row["attempts"], inDoubt: row["in_doubt"],
+                        leaseOwner: row["lease_owner"], outcome: row["outcome"], lastError: row["last_error"],
+                        lastErrCode: row["last_err_code"], conflict: row["conflict"], transactionID: row["transaction_id"],
+                        nextAttemptMs: row["next_attempt_ms"])
+        }
+    }
+
+    public func audit(_ outTradeNo: String) throws -> [StoredAttempt] {
+        try attempts(outTradeNo).map { row in
+            StoredAttempt(errCode: row["err_code"], returnCode: row["return_code"], verified: row["verified"])
+        }
+    }
+
+    public func published(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM daemon_state WHERE key = ?", arguments: [key]) }
     }
 
     /// The merchant's "mark paid" statement from the README.

@@ -6,41 +6,62 @@ import OrderClosing
 /// `UPDATE … RETURNING`, and every later write is a compare-and-set on the claim's lease token.
 public struct SQLiteOrderStore: OrderStore {
     let pool: DatabasePool
-    let due: DuePolicy
+    let due: DueSQL
 
     public init(pool: DatabasePool, due: DuePolicy = .standard) {
         self.pool = pool
-        self.due = due
+        self.due = DueSQL(due)
     }
 
-    public func recordAndClaim(_ writes: [OrderWrite], now: Int64, limit: Int, excludedMerchants: Set<String>,
+    public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
                                leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let token = UUID().uuidString
-        let (exclusion, excludedArguments) = Self.exclusion(excludedMerchants)
+        let lease = Lease(owner: leaseOwner, token: token, until: leaseUntil)
+        return try await pool.write { db in
+            let recorded = try Self.record(writes, now: now, db: db)
+            // Rate-limited merchants first, each up to its tokens, so a backlog elsewhere cannot starve them.
+            var claimed: [ClaimedOrder] = []
+            for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
+            where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
+                claimed += try claimBatch(db, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
+                                          excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
+            }
+            if claimed.count < claim.limit {
+                claimed += try claimBatch(db, now: now, limit: claim.limit - claimed.count, lease: lease,
+                                          excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
+                                          excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
+            }
+            return (recorded, claimed)
+        }
+    }
+
+    struct Lease { let owner: String, token: String, until: Int64 }
+
+    /// One `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`: the due rows, leased and counted.
+    func claimBatch(_ db: Database, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
+                    excludedCircuits: Set<CircuitKey>, onlyMerchant: String?) throws -> [ClaimedOrder] {
+        let filter = Self.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits, onlyMerchant: onlyMerchant)
         let sql = """
             UPDATE pending_orders
             SET status = 'closing', lease_owner = ?, lease_token = ?, lease_expires_ms = ?,
                 attempts = attempts + 1, first_attempt_ms = coalesce(first_attempt_ms, ?), last_attempt_ms = ?
             WHERE id IN (
                 SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= ?
-                  AND (created_at + max(timeout_seconds, ?) + ?) * 1000 <= ? \(exclusion)
+                WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter.sql)
                 ORDER BY next_attempt_ms LIMIT ?)
             RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
                       attempts, in_doubt, first_attempt_ms
             """
-        var arguments: StatementArguments = [leaseOwner, token, leaseUntil, now, now, now, due.minAgeSeconds, due.marginSeconds, now]
-        arguments += excludedArguments
+        var arguments: StatementArguments = [lease.owner, lease.token, lease.until, now, now, now]
+        arguments += due.arguments
+        arguments += [now]
+        arguments += filter.arguments
         arguments += [limit]
-        return try await pool.write { [arguments] db in
-            let recorded = try Self.record(writes, now: now, db: db)
-            let claimed = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-                ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
-                             subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
-                             timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
-                             firstAttemptAt: row["first_attempt_ms"], leaseToken: token)
-            }
-            return (recorded, claimed)
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
+            ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
+                         subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
+                         timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
+                         firstAttemptAt: row["first_attempt_ms"], leaseToken: lease.token)
         }
     }
 
@@ -61,28 +82,29 @@ public struct SQLiteOrderStore: OrderStore {
         }
     }
 
-    public func rescueExpiredLeases(now: Int64) async throws -> Int {
+    public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
         try await pool.write { db in
-            try db.execute(sql: """
+            try Row.fetchAll(db, sql: """
                 UPDATE pending_orders
                 SET status = 'pending', in_doubt = 1, retry_at_ms = ?,
                     last_error = 'lease expired: the daemon that held it stopped mid-call; outcome unknown',
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE status = 'closing' AND lease_expires_ms < ?
-                """, arguments: [now, now])
-            return db.changesCount
+                WHERE status = 'closing' AND lease_expires_ms < ? AND lease_owner IS NOT ?
+                RETURNING mch_id, out_trade_no
+                """, arguments: [now, now, sparing]).map { RescuedOrder(mchID: $0["mch_id"], outTradeNo: $0["out_trade_no"]) }
         }
     }
 
-    public func nextDueTime(excludedMerchants: Set<String>) async throws -> Int64? {
-        let (exclusion, excludedArguments) = Self.exclusion(excludedMerchants)
-        var arguments: StatementArguments = [due.minAgeSeconds, due.marginSeconds]
-        arguments += excludedArguments
+    public func nextDueTime(admittedBy claim: ClaimRequest) async throws -> Int64? {
+        let excluded = claim.excludedMerchants.union(claim.merchantLimits.filter { $0.value <= 0 }.keys)
+        let filter = Self.filter(excludedMerchants: excluded, excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
+        var arguments = due.arguments
+        arguments += filter.arguments
         return try await pool.read { [arguments] db in
             try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT min(max(next_attempt_ms, (created_at + max(timeout_seconds, ?) + ?) * 1000)) FROM (
+                SELECT min(\(due.sql)) FROM (
                     SELECT next_attempt_ms, created_at, timeout_seconds FROM pending_orders
-                    WHERE status = 'pending' \(exclusion)
+                    WHERE status = 'pending' \(filter.sql)
                     ORDER BY next_attempt_ms LIMIT 64)
                 """), arguments: arguments)
         }
@@ -101,12 +123,25 @@ public struct SQLiteOrderStore: OrderStore {
         try await pool.read { db in
             // Only due rows and rows in flight are counted: both are index ranges that stay small
             // while a million orders wait for their time, so a heartbeat costs nothing extra.
-            let due = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ?", arguments: [now]) ?? 0
+            let dueRows = """
+                SELECT \(due.sql) AS due_ms, in_doubt FROM pending_orders
+                WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ?
+                """
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS due, min(due_ms) AS oldest, coalesce(sum(in_doubt), 0) AS in_doubt FROM (\(dueRows))",
+                                       arguments: Self.dueSummaryArguments(due, now: now))
             let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
-            let oldest = try Int64.fetchOne(db, sql: "SELECT min(next_attempt_ms) FROM pending_orders WHERE status = 'pending'")
-            let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ? AND in_doubt = 1", arguments: [now]) ?? 0
-            return QueueSummary(counts: ["due": due, "closing": closing], oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: inDoubt)
+            let oldest: Int64? = row?["oldest"]
+            return QueueSummary(counts: ["due": row?["due"] ?? 0, "closing": closing],
+                                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: row?["in_doubt"] ?? 0)
         }
+    }
+
+    static func dueSummaryArguments(_ due: DueSQL, now: Int64) -> StatementArguments {
+        var arguments = due.arguments
+        arguments += [now]
+        arguments += due.arguments
+        arguments += [now]
+        return arguments
     }
 
     // MARK: Writes
@@ -120,7 +155,9 @@ public struct SQLiteOrderStore: OrderStore {
     }
 
     static func apply(_ write: OrderWrite, now: Int64, db: Database) throws -> WriteResult {
-        let errCode = write.attempts.last?.response.errCode
+        // Only a verified answer's err_code is WeChat's word; an unverified one stays in the audit row.
+        let errCode = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
+        let order = write.order
         switch write.change {
         case .finish(let status, let outcome, let transactionID, let reason):
             try db.cachedStatement(sql: """
@@ -128,10 +165,13 @@ public struct SQLiteOrderStore: OrderStore {
                 SET status = ?, outcome = ?, transaction_id = coalesce(?, transaction_id), last_error = ?,
                     last_err_code = ?, finished_ms = ?, attempts = attempts - ?,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = ? AND lease_token = ? AND status = 'closing'
+                WHERE id = ? AND (lease_token = ? AND status = 'closing'
+                                  OR status = 'pending' AND lease_token IS NULL AND in_doubt = 1 AND ?)
                 """).execute(arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
                                          write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
-                                         write.order.id, write.order.leaseToken])
+                                         order.id, order.leaseToken,
+                                         // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
+                                         !write.attempts.isEmpty && status != .failed])
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
             try db.cachedStatement(sql: """
                 UPDATE pending_orders
@@ -139,16 +179,27 @@ public struct SQLiteOrderStore: OrderStore {
                     in_doubt = max(in_doubt, ?), attempts = attempts - ?,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, write.order.id, write.order.leaseToken])
+                """).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken])
+        case .contradiction(let text):
+            try db.cachedStatement(sql: """
+                UPDATE pending_orders
+                SET status = 'failed', conflict = ?, last_error = ?, last_err_code = ?, finished_ms = ?,
+                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                WHERE id = ? AND lease_token = ? AND status = 'closing'
+                """).execute(arguments: [text, text, errCode, now, order.id, order.leaseToken])
         }
         if db.changesCount == 1 { return .applied }
         // Lost the compare-and-set: the merchant (or a rescuer) changed the row. Keep its status and
         // note what WeChat said beside it.
-        let current = try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE id = ?", arguments: [write.order.id])
+        let current = try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE id = ?", arguments: [order.id])
             .flatMap(OrderStatus.init(rawValue:))
-        if case .finish(let status, let outcome, _, _) = write.change {
-            let note = "WeChat answered \(outcome ?? status.rawValue) while the row was \(current?.rawValue ?? "missing")"
-            try db.execute(sql: "UPDATE pending_orders SET conflict = ? WHERE id = ?", arguments: [note, write.order.id])
+        let note: String? = switch write.change {
+        case .finish(let status, let outcome, _, _): "WeChat answered \(outcome ?? status.rawValue) while the row was \(current?.rawValue ?? "missing")"
+        case .contradiction(let text): "\(text) (while the row was \(current?.rawValue ?? "missing"))"
+        case .retry: nil
+        }
+        if let note {
+            try db.execute(sql: "UPDATE pending_orders SET conflict = ? WHERE id = ?", arguments: [note, order.id])
         }
         return .conflict(current: current)
     }
@@ -156,17 +207,31 @@ public struct SQLiteOrderStore: OrderStore {
     static func insert(_ attempt: AttemptRecord, order: ClaimedOrder, db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
-                endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error, verified)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
                              attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
                              attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
-                             attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome, attempt.error])
+                             attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome, attempt.error,
+                             attempt.response.verified])
     }
 
-    static func exclusion(_ merchants: Set<String>) -> (String, StatementArguments) {
-        guard !merchants.isEmpty else { return ("", []) }
-        let placeholders = Array(repeating: "?", count: merchants.count).joined(separator: ", ")
-        return ("AND mch_id NOT IN (\(placeholders))", StatementArguments(merchants.sorted()))
+    /// `AND …` over merchants and circuits, with its arguments.
+    static func filter(excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>,
+                       onlyMerchant: String?) -> (sql: String, arguments: StatementArguments) {
+        var sql = "", arguments = StatementArguments()
+        if let onlyMerchant {
+            sql += " AND mch_id = ?"
+            arguments += [onlyMerchant]
+        }
+        if !excludedMerchants.isEmpty {
+            sql += " AND mch_id NOT IN (\(Array(repeating: "?", count: excludedMerchants.count).joined(separator: ", ")))"
+            arguments += StatementArguments(excludedMerchants.sorted())
+        }
+        if !excludedCircuits.isEmpty {
+            sql += " AND (mch_id, coalesce(sub_mch_id, '')) NOT IN (VALUES \(Array(repeating: "(?, ?)", count: excludedCircuits.count).joined(separator: ", ")))"
+            for key in excludedCircuits.sorted() { arguments += [key.mchID, key.subMchID ?? ""] }
+        }
+        return (sql, arguments)
     }
 }

@@ -31,6 +31,8 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case retryable(RetryReason)
     /// return_code FAIL, SIGNERROR, REQUIRE_POST_METHOD, XML_FORMAT_ERROR and kin: a merchant-wide fault.
     case configurationError(String)
+    /// A fault about this order's own parameters (PARAM_ERROR, a FAIL other orders do not get).
+    case orderRejected(String)
     /// An err_code we do not know for closeorder (TRADE_STATE_ERROR, USERPAYING, …): query, never assume.
     case unknownCode(String)
 
@@ -43,6 +45,7 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
         case .paid: "paid"
         case .retryable: "retry"
         case .configurationError: "config_error"
+        case .orderRejected: "order_rejected"
         case .unknownCode: "unknown_code"
         }
     }
@@ -51,6 +54,7 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .retryable(let reason): "retry (\(reason))"
         case .configurationError(let reason): "configuration error (\(reason))"
+        case .orderRejected(let reason): "order rejected (\(reason))"
         case .unknownCode(let code): "unknown err_code \(code)"
         default: label
         }
@@ -60,7 +64,7 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
 /// `trade_state` from `pay/orderquery`.
 public enum TradeState: String, Sendable, Hashable, CaseIterable {
     case success = "SUCCESS", refund = "REFUND", notPay = "NOTPAY", closed = "CLOSED"
-    case revoked = "REVOKED", userPaying = "USERPAYING", payError = "PAYERROR"
+    case revoked = "REVOKED", userPaying = "USERPAYING", payError = "PAYERROR", accept = "ACCEPT"
 
     /// Whether the customer's money moved: the order must end `paid`, never `closed`.
     public var isPaid: Bool { self == .success || self == .refund }
@@ -72,6 +76,7 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
     case notExist
     case retryable(RetryReason)
     case configurationError(String)
+    case orderRejected(String)
     case unknownCode(String)
 
     public var description: String {
@@ -80,6 +85,7 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
         case .notExist: "not_exist"
         case .retryable(let reason): "retry (\(reason))"
         case .configurationError(let reason): "configuration error (\(reason))"
+        case .orderRejected(let reason): "order rejected (\(reason))"
         case .unknownCode(let code): "unknown err_code \(code)"
         }
     }
@@ -93,9 +99,13 @@ public struct ResponseSummary: Sendable, Hashable {
     public var resultCode: String?
     public var errCode: String?
     public var errCodeDes: String?
+    /// Whether the answer's signature was checked and its echoes matched the request. Only a
+    /// verified answer's codes are WeChat's words; the others are stored marked as unverified.
+    public var verified: Bool = false
 
     public init(httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
-                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil) {
+                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil, verified: Bool = false) {
+        self.verified = verified
         self.httpStatus = httpStatus
         self.returnCode = returnCode
         self.returnMsg = returnMsg

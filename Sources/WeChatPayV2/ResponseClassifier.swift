@@ -105,7 +105,9 @@ public enum ResponseClassifier {
             } catch {
                 return .failure(Early(reason: .retry(.badSignature(error.message)), summary: summary))
             }
-            return .success((fields, summary))
+            var verified = summary
+            verified.verified = true
+            return .success((fields, verified))
         default:
             return .failure(Early(reason: .retry(.unparseable("return_code is missing or unknown")), summary: summary))
         }

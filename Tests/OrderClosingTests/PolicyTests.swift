@@ -53,15 +53,12 @@ import Testing
 
     @Test func tokenBucketSpacesCallsAtTheRate() {
         var bucket = TokenBucket(ratePerSecond: 10, burst: 2)
-        let r9 = bucket.reserve(now: 0)
-        #expect(r9 == 0)
-        let r10 = bucket.reserve(now: 0)
-        #expect(r10 == 0)
-        let r11 = bucket.reserve(now: 0)
-        #expect(r11 == 100)
-        let r12 = bucket.reserve(now: 0)
-        #expect(r12 == 200)
-        let r13 = bucket.reserve(now: 1_000)
-        #expect(r13 == 1_000)
+        #expect(bucket.available(now: 0) == 2)
+        bucket.take(2, now: 0)
+        #expect(bucket.available(now: 0) == 0)
+        #expect(bucket.nextTokenAt(now: 0) == 100)
+        #expect(bucket.available(now: 99) == 0)
+        #expect(bucket.available(now: 100) == 1)
+        #expect(bucket.available(now: 10_000) == 2, "tokens never exceed the burst")
     }
 }

@@ -9,21 +9,17 @@ import WeChatPayV2
 @Suite struct ShutdownTests {
     typealias H = WorkerHarness
 
-    static func twoAtATimeSlowMerchant() throws -> (ClosingSettings, [MerchantProfile]) {
+    /// One slot, two orders per claim: the second claimed order waits for the slot, unstarted.
+    static var oneSlotTwoClaimed: ClosingSettings {
         var settings = ClosingSettings()
-        settings.concurrency = 2
+        settings.concurrency = 1
         settings.batchSize = 2
         settings.shutdownGraceMs = 15_000
-        let key = try APIKey("192006250b4c09247ec02edce69f6a2d")
-        // One call per second: the second claimed order waits for a token, so it has not started.
-        let merchant = MerchantProfile(credentials: MerchantCredentials(mchID: H.mchA, signType: .md5, key: key),
-                                       appIDs: [H.appID], ratePerSecond: 1, burst: 1)
-        return (settings, [merchant])
+        return settings
     }
 
     @Test func drainsInFlightCallsAndReleasesUnstartedClaims() async throws {
-        let (settings, merchants) = try Self.twoAtATimeSlowMerchant()
-        let h = try WorkerHarness(settings: settings, merchants: merchants)
+        let h = try WorkerHarness(settings: Self.oneSlotTwoClaimed)
         defer { h.database.remove() }
         try h.database.insert("INFLIGHT", createdAt: H.created)
         try h.database.insert("WAITING", createdAt: H.created + 0)
@@ -35,7 +31,7 @@ import WeChatPayV2
                 group.addTask { try await h.service.run() }
                 await h.settle(recorded: 0)
                 h.clock.advance(to: H.dueMs())
-                await h.gateway.waitForCalls(1)          // one call is in flight, the other waits for a token
+                await h.gateway.waitForCalls(1)          // one call is in flight, the other waits for the slot
                 trigger.triggerGracefulShutdown()
                 h.gateway.releaseHeld()                 // the in-flight call finishes within the grace period
                 try await group.next()                  // run() returns by itself

@@ -1,4 +1,5 @@
 import Logging
+import Testing
 import OrderClosing
 import OrderClosingTestSupport
 import NIOConcurrencyHelpers
@@ -21,7 +22,7 @@ final class WorkerHarness: Sendable {
     let recordedTotal = Counter()
 
     init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
-         now: Int64 = created * 1000) throws {
+         unavailable: [String: String] = [:], now: Int64 = created * 1000) throws {
         database = try ScratchDatabase()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
@@ -43,25 +44,45 @@ final class WorkerHarness: Sendable {
             },
             onWaiting: { sink.yield(.waiting($0)) })
         service = ClosingService(store: database.store, closer: closer, clock: clock, settings: settings,
-                                 merchants: profiles, logger: logger, events: hooks)
+                                 merchants: profiles, unavailableMerchants: unavailable, logger: logger, events: hooks)
     }
 
     /// Consumes loop events until `recorded` writes have been flushed in all and the loop is idle.
-    func settle(recorded expected: Int) async {
-        var iterator = events.makeAsyncIterator()
-        while let event = await iterator.next() {
-            if case .waiting(0) = event, recordedTotal.value >= expected { return }
+    /// A regression that never gets there fails the test after a minute instead of hanging the run.
+    func settle(recorded expected: Int, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let settled = await withDeadline {
+            var iterator = self.events.makeAsyncIterator()
+            while let event = await iterator.next() {
+                if case .waiting(0) = event, self.recordedTotal.value >= expected { return }
+            }
+        }
+        if !settled {
+            Issue.record("the loop did not settle with \(expected) writes recorded (got \(recordedTotal.value)) within a minute",
+                         sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Runs `body`, giving up after `seconds` of real time; returns whether it finished. The bound
+    /// only catches hangs: no test relies on it to order events.
+    func withDeadline(seconds: Int = 60, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await body(); return true }
+            group.addTask { try? await Task.sleep(for: .seconds(seconds)); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
     }
 
     /// Moves the clock to `time` and, if that wakes the loop, waits until the loop has handled it.
     /// (An idle loop always has its timer asleep on the clock; if the timer is later than `time`,
     /// nothing can happen, and there is nothing to wait for.)
-    func advance(to time: Int64, thenRecorded expected: Int) async {
-        await clock.waitForSleepers(1)
+    func advance(to time: Int64, thenRecorded expected: Int, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let parked = await withDeadline { await self.clock.waitForSleepers(1) }
+        if !parked { Issue.record("the loop never parked on the clock", sourceLocation: sourceLocation) }
         let wakes = (clock.nextDeadline ?? .max) <= time
         clock.advance(to: time)
-        if wakes { await settle(recorded: expected) }
+        if wakes { await settle(recorded: expected, sourceLocation: sourceLocation) }
     }
 
     func callTimes(_ outTradeNo: String, _ operation: Operation = .closeOrder) -> [Int64] {

@@ -35,6 +35,9 @@ public enum OrderChange: Sendable, Hashable {
     /// Back to `pending`, due again at `at` (unix ms). `refundAttempt` gives back an attempt that
     /// never reached WeChat (outage) or was not the order's fault (merchant circuit).
     case retry(at: Int64, reason: String, inDoubt: Bool, refundAttempt: Bool)
+    /// WeChat contradicted itself about money (a signed ORDERPAID, then a query saying it is not
+    /// paid): the order ends `failed` with the contradiction in `conflict`, for a person.
+    case contradiction(String)
 }
 
 /// Everything the daemon writes about one claim, in one compare-and-set.

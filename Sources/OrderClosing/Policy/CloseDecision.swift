@@ -2,14 +2,28 @@ import WeChatPayV2
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///
-/// | answer                          | decision                                          |
-/// |---------------------------------|---------------------------------------------------|
-/// | closed, ORDERCLOSED, NOTEXIST   | `closed` with the answer as outcome               |
-/// | ORDERPAID                       | query for transaction_id, then `paid`             |
-/// | unknown err_code                | query: paid → `paid`, closed → `closed`, else retry |
-/// | retryable, delivered            | backoff (burns the attempt), `failed` when spent  |
-/// | retryable, not delivered        | wait out the outage, attempt given back           |
-/// | configuration error             | pause the merchant, attempt given back            |
+/// | close answer                    | decision                                                   |
+/// |---------------------------------|------------------------------------------------------------|
+/// | closed, ORDERCLOSED, NOTEXIST   | `closed` with the answer as outcome                        |
+/// | ORDERPAID (signed)              | query: the table below                                     |
+/// | unknown err_code                | query: the table below                                     |
+/// | retryable, delivered            | backoff (burns the attempt), `failed` when spent           |
+/// | retryable, not delivered        | wait out the outage, attempt given back                    |
+/// | order rejected (its parameters) | backoff (burns the attempt), `failed` with the reason      |
+/// | configuration error             | pause the merchant's circuit, attempt given back           |
+///
+/// After the query (`trade_state`, v2 and v3 alike):
+///
+/// | trade_state        | after ORDERPAID                         | after an unknown code       |
+/// |--------------------|-----------------------------------------|-----------------------------|
+/// | SUCCESS, REFUND    | `paid`, transaction_id recorded         | `paid`, transaction_id      |
+/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed)   |
+/// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict`    | retry the close (backoff)   |
+/// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)     | retry later (backoff)       |
+/// | no usable answer   | `paid` (a signed ORDERPAID stands)      | retry later (backoff)       |
+///
+/// A contradiction about money is never settled by the daemon: the order ends `failed` with the
+/// contradiction in `conflict` and `last_error`, logged at error level, for a person to check.
 public enum CloseDecision {
     public enum Next: Sendable, Hashable {
         case change(OrderChange)
@@ -18,17 +32,22 @@ public enum CloseDecision {
         case pauseMerchant(reason: String)
     }
 
+    public static let orderPaid = "ORDERPAID"
+
     public static func afterClose(_ order: ClaimedOrder, outcome: CloseOutcome, delivered: Bool, now: Int64,
                                   retry: RetryPolicy, jitterUnit: Double) -> Next {
         switch outcome {
         case .closed, .alreadyClosed, .notExist:
             return .change(.finish(.closed, outcome: outcome.label, transactionID: nil, reason: nil))
         case .paid:
-            return .query(because: "ORDERPAID")
+            return .query(because: orderPaid)
         case .unknownCode(let code):
             return .query(because: code)
         case .configurationError(let reason):
             return .pauseMerchant(reason: reason)
+        case .orderRejected(let reason):
+            return .change(retrying(order, reason: "WeChat refused this order: \(reason)", inDoubt: order.inDoubt,
+                                    delivered: true, now: now, retry: retry, jitterUnit: jitterUnit))
         case .retryable(let reason):
             let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
             return .change(retrying(order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,
@@ -36,14 +55,30 @@ public enum CloseDecision {
         }
     }
 
-    /// After ORDERPAID or an unknown code, what the query says settles it, or the order is retried.
+    /// After ORDERPAID or an unknown code, what the query says settles it (the table above).
     public static func afterQuery(_ order: ClaimedOrder, because: String, query: QueryOutcome?, now: Int64,
                                   retry: RetryPolicy, jitterUnit: Double) -> OrderChange {
+        let paidClaimed = because == orderPaid
         if case .state(let state, let transactionID) = query {
-            if state.isPaid { return .finish(.paid, outcome: "paid", transactionID: transactionID, reason: nil) }
-            if state == .closed { return .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil) }
+            switch state {
+            case .success, .refund:
+                return .finish(.paid, outcome: "paid", transactionID: transactionID, reason: nil)
+            case .closed, .revoked, .notPay, .payError:
+                if paidClaimed {
+                    return .contradiction("WeChat answered ORDERPAID (signed) to the close, but its query says trade_state "
+                                          + "\(state.rawValue); a person must check this order")
+                }
+                if state == .closed || state == .revoked {
+                    return .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil)
+                }
+            case .userPaying, .accept:
+                if paidClaimed {
+                    return .finish(.paid, outcome: "paid", transactionID: transactionID,
+                                   reason: "ORDERPAID; the query says \(state.rawValue) (payment still settling)")
+                }
+            }
         }
-        if because == "ORDERPAID" {
+        if paidClaimed {
             // A signed ORDERPAID is believed on its own; the query only adds the transaction id.
             return .finish(.paid, outcome: "paid", transactionID: nil,
                            reason: "ORDERPAID; the reconciling query gave \(query.map(String.init(describing:)) ?? "no answer")")

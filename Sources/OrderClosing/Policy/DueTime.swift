@@ -7,10 +7,13 @@ public struct DuePolicy: Sendable, Hashable {
 
     /// Seconds; at least 300.
     public let minAgeSeconds: Int64
-    /// Extra seconds on top, against clock skew between the merchant's servers and WeChat's.
+    /// Extra seconds on top. `created_at` has whole seconds (an order placed at 12:00:00.999 reads
+    /// 12:00:00), and the daemon's, the app's and WeChat's clocks each step by NTP: 5 s covers
+    /// the truncation and ordinary skew, so no close lands inside WeChat's 5 minutes.
     public let marginSeconds: Int64
+    public static let defaultMarginSeconds: Int64 = 5
 
-    public init(minAgeSeconds: Int64 = wechatMinimumAge, marginSeconds: Int64 = 0) throws(PolicyError) {
+    public init(minAgeSeconds: Int64 = wechatMinimumAge, marginSeconds: Int64 = defaultMarginSeconds) throws(PolicyError) {
         guard minAgeSeconds >= Self.wechatMinimumAge else {
             throw PolicyError("min_age must be at least \(Self.wechatMinimumAge) seconds (WeChat's rule), got \(minAgeSeconds)")
         }

@@ -1,6 +1,13 @@
 /// A per-merchant rate limit: `rate` calls per second with bursts of `burst`.
 ///
-/// Pure: callers pass `now` (unix ms) and get back when the call may go.
+/// Pure: callers pass `now` (unix ms). Tokens are taken when orders are claimed, never ahead of
+/// time, so a claimed order starts its call at once and its lease is spent on the call alone.
+///
+/// | rate / burst | 20 orders due at once: claimed at (s)        |
+/// |--------------|----------------------------------------------|
+/// | 1 / 1        | 0, 1, 2, … 19                                |
+/// | 10 / 2       | 0, 0, 0.1, 0.2, … 1.8                        |
+/// | 100 / 100    | all at 0                                     |
 public struct TokenBucket: Sendable, Hashable {
     public let ratePerSecond: Double
     public let burst: Double
@@ -13,13 +20,24 @@ public struct TokenBucket: Sendable, Hashable {
         self.tokens = max(burst, 1)
     }
 
-    /// Takes a token and returns when the call may start (now if a token was ready).
-    public mutating func reserve(now: Int64) -> Int64 {
+    /// Whole tokens ready at `now`.
+    public mutating func available(now: Int64) -> Int {
         refill(now: now)
-        tokens -= 1
-        if tokens >= 0 { return now }
-        let waitMs = (-tokens / ratePerSecond) * 1000
-        return now + Int64(waitMs.rounded(.up))
+        // The epsilon absorbs float drift: 0.999999 tokens after exact refills is one token.
+        return max(0, Int((tokens + 1e-9).rounded(.down)))
+    }
+
+    /// Takes `count` tokens (callers take no more than `available`).
+    public mutating func take(_ count: Int, now: Int64) {
+        refill(now: now)
+        tokens -= Double(count)
+    }
+
+    /// When the next whole token is ready (now if one is).
+    public mutating func nextTokenAt(now: Int64) -> Int64 {
+        refill(now: now)
+        guard tokens < 1 else { return now }
+        return now + Int64(((1 - tokens) / ratePerSecond * 1000).rounded(.up))
     }
 
     private mutating func refill(now: Int64) {

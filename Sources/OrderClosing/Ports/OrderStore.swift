@@ -1,25 +1,29 @@
-/// The daemon's view of the merchant's database. One adapter: `SQLiteOrderStore`.
+/// The daemon's view of the merchant's database. Adapters: `SQLiteOrderStore`, and the in-memory
+/// store of the tests; every adapter passes the one conformance suite (`StoreConformanceTests`).
 ///
-/// Every method is one short transaction; none is held across a call to WeChat Pay.
+/// Every method is one short transaction; none is held across a call to WeChat Pay. Every method
+/// takes `now` (unix ms) from the daemon's clock, as River passes `now` into every query.
 public protocol OrderStore: Sendable {
-    /// Applies `writes` (as `record` does), then leases up to `limit` orders due at `now` (unix
-    /// ms), counting an attempt on each, all in one transaction: at full speed the loop takes the
+    /// Applies `writes` (as `record` does), then leases the orders `claim` admits that are due at
+    /// `now`, counting an attempt on each, all in one transaction: at full speed the loop takes the
     /// write lock once per batch instead of twice, which leaves the merchant's app more room.
-    /// Orders of `excludedMerchants` (open circuits) are left alone.
-    func recordAndClaim(_ writes: [OrderWrite], now: Int64, limit: Int, excludedMerchants: Set<String>,
+    func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
                         leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder])
 
     /// Applies each write as a compare-and-set on its lease token, and appends its attempts.
+    /// A decided outcome also lands on a row whose lease was rescued but not yet claimed again:
+    /// WeChat's answer is worth more than the rescue's "in doubt".
     func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult]
 
     /// Gives claimed but unstarted orders back, without counting their attempt.
     func release(_ orders: [ClaimedOrder], now: Int64) async throws
 
-    /// Returns orders whose lease expired (a crashed daemon) to `pending`, marked in doubt.
-    func rescueExpiredLeases(now: Int64) async throws -> Int
+    /// Returns orders whose lease expired (a crashed daemon) to `pending`, marked in doubt. Leases
+    /// of `sparing` (the calling daemon, which knows its own calls) are left alone.
+    func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder]
 
-    /// The earliest time (unix ms) a pending order of a merchant not in `excludedMerchants` falls due.
-    func nextDueTime(excludedMerchants: Set<String>) async throws -> Int64?
+    /// The earliest time (unix ms) a pending order that `claim` admits falls due.
+    func nextDueTime(admittedBy claim: ClaimRequest) async throws -> Int64?
 
     /// Publishes a fact for operators (e.g. `circuit:1900000109` → `open: SIGNERROR …`).
     func publish(_ key: String, _ value: String, now: Int64) async throws
@@ -30,11 +34,20 @@ public protocol OrderStore: Sendable {
 }
 
 extension OrderStore {
-    /// Leases up to `limit` due orders, recording nothing.
-    public func claimDue(now: Int64, limit: Int, excludedMerchants: Set<String>, leaseOwner: String,
-                         leaseUntil: Int64) async throws -> [ClaimedOrder] {
-        try await recordAndClaim([], now: now, limit: limit, excludedMerchants: excludedMerchants,
-                                 leaseOwner: leaseOwner, leaseUntil: leaseUntil).claimed
+    /// Leases due orders, recording nothing.
+    public func claimDue(_ claim: ClaimRequest, now: Int64, leaseOwner: String, leaseUntil: Int64) async throws -> [ClaimedOrder] {
+        try await recordAndClaim([], claim: claim, now: now, leaseOwner: leaseOwner, leaseUntil: leaseUntil).claimed
+    }
+}
+
+/// An order a rescue gave back, named for the log.
+public struct RescuedOrder: Sendable, Hashable {
+    public let mchID: String
+    public let outTradeNo: String
+
+    public init(mchID: String, outTradeNo: String) {
+        self.mchID = mchID
+        self.outTradeNo = outTradeNo
     }
 }
 

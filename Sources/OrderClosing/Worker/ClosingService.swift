@@ -4,6 +4,11 @@ import ServiceLifecycle
 /// The daemon's loop: claim due orders in batches, work them with bounded concurrency and a
 /// per-merchant rate limit, write their outcomes in batches, and sleep until the next due time.
 ///
+/// Responsibilities are split as River splits them: `MerchantGate` decides what may be claimed
+/// (circuits, pauses, rate tokens: a claimed order starts at once, so its lease is spent on its
+/// call alone), `OrderCloser` executes one order, this loop completes (batches the writes), and
+/// `LeaseRescuer` — a service of its own — rescues other daemons' expired leases.
+///
 /// On graceful shutdown it stops claiming, gives in-flight calls `shutdownGraceMs` to finish and
 /// records them, gives back claims that never started, and returns. A database that is locked,
 /// read-only or full does not stop it: work waits (outcomes stay queued in memory) and resumes
@@ -14,22 +19,27 @@ public struct ClosingService: Service {
     let clock: any OrderClock
     let settings: ClosingSettings
     let merchants: [MerchantProfile]
+    /// Merchants that cannot be served (their key did not load): mch_id → why. They are paused,
+    /// said so at error level and in `status`; every other merchant is served.
+    let unavailableMerchants: [String: String]
     let logger: Logger
     let events: ClosingEvents
 
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
-                merchants: [MerchantProfile], logger: Logger, events: ClosingEvents = ClosingEvents()) {
+                merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
+                events: ClosingEvents = ClosingEvents()) {
         self.store = store
         self.closer = closer
         self.clock = clock
         self.settings = settings
         self.merchants = merchants
+        self.unavailableMerchants = unavailableMerchants
         self.logger = logger
         self.events = events
     }
 
     enum ChildResult: Sendable {
-        case done(OrderWrite, OrderCloser.CircuitSignal)
+        case done(OrderWrite, CircuitSignal)
         case unstarted(ClaimedOrder)
         case wake
         case graceOver
@@ -38,7 +48,8 @@ public struct ClosingService: Service {
     typealias Group = TaskGroup<ChildResult>
 
     public func run() async throws {
-        var state = LoopState(merchants: merchants)
+        var state = LoopState(gate: MerchantGate(merchants: merchants, unavailable: unavailableMerchants))
+        await announceUnavailableMerchants(&state)
         await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
             group.addTask {
@@ -77,8 +88,8 @@ public struct ClosingService: Service {
         logger.info("closing service stopped")
     }
 
-    /// Rescues expired leases, starts ready orders in free slots, and claims the next batch once a
-    /// batch's worth of slots is spoken for by neither a call nor a ready order.
+    /// Starts ready orders in free slots, and claims the next batch once a batch's worth of slots
+    /// is spoken for by neither a call nor a ready order.
     ///
     /// | in flight + ready | action                                                    |
     /// |-------------------|-----------------------------------------------------------|
@@ -88,16 +99,12 @@ public struct ClosingService: Service {
     /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
         let now = clock.now()
-        let excluded = state.excludedMerchants(now: now, logger: logger)
-        startReady(&group, &state, excluded: excluded, now: now)   // calls need no database
+        var claim = admissions(&state, now: now)
+        startReady(&group, &state, claim: claim)   // calls need no database
         guard now >= state.databaseRetryAt else { return }
-        if now >= state.nextRescue, let rescued = await database("rescue expired leases", &state, { try await store.rescueExpiredLeases(now: now) }) {
-            if rescued > 0 { logger.warning("rescued orders whose lease expired (in doubt)", metadata: ["count": "\(rescued)"]) }
-            state.nextRescue = now + settings.leaseMs / 2
-        }
         if state.probeBeforeClaim, !state.drained {
             state.probeBeforeClaim = false
-            guard let due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }) else { return }
+            guard let due = await database("find due orders", &state, { [claim] in try await store.nextDueTime(admittedBy: claim) }) else { return }
             if (due ?? .max) > clock.now() {
                 state.drained = true
                 state.probedDueTime = .some(due)
@@ -106,15 +113,17 @@ public struct ClosingService: Service {
         while !state.drained, state.inFlight + state.ready.count <= settings.concurrency {
             // The queued outcomes travel in the claim's transaction.
             let writes = state.pending, now = clock.now()
-            guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, {
-                try await store.recordAndClaim(writes, now: now, limit: settings.batchSize, excludedMerchants: excluded,
-                                               leaseOwner: settings.owner, leaseUntil: now + settings.leaseMs)
+            claim = admissions(&state, now: now)
+            guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, { [claim] in
+                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner,
+                                               leaseUntil: now + settings.leaseMs)
             }) else { return }
             noteRecorded(writes, recorded, &state)
-            if claimed.count < settings.batchSize { state.drained = true }
+            state.gate.started(claimed, now: now)
+            if claimed.count < claim.limit { state.drained = true }
             state.ready += claimed
             events.claimed(claimed.count)
-            startReady(&group, &state, excluded: excluded, now: now)
+            startReady(&group, &state, claim: claim)
         }
         // No claim carried the outcomes: write a full batch, or, once drained, whatever outnumbers
         // the calls still running (a tail of n calls costs about log2(n) commits, not n).
@@ -124,33 +133,32 @@ public struct ClosingService: Service {
         }
     }
 
-    /// Moves ready orders into free slots; those of a merchant whose circuit opened meanwhile are
-    /// given back unstarted.
-    private func startReady(_ group: inout Group, _ state: inout LoopState, excluded: Set<String>, now: Int64) {
+    /// What a claim may take now; logs and publishes circuits that moved to half-open.
+    private func admissions(_ state: inout LoopState, now: Int64) -> ClaimRequest {
+        let (claim, changes) = state.gate.claimRequest(limit: settings.batchSize, now: now)
+        for change in changes { report(change, now: now) }
+        return claim
+    }
+
+    /// Moves ready orders into free slots; those whose circuit opened meanwhile are given back
+    /// unstarted (their tokens were taken at claim and are not worth giving back).
+    private func startReady(_ group: inout Group, _ state: inout LoopState, claim: ClaimRequest) {
         var started = 0
         for order in state.ready {
             guard state.inFlight < settings.concurrency else { break }
             started += 1
-            if excluded.contains(order.mchID) {
+            if claim.excludedCircuits.contains(CircuitKey(order)) {
                 state.unstarted.append(order)
                 continue
             }
-            launch(order, startAt: state.reserveToken(for: order.mchID, now: now), now: now, &group)
+            launch(order, &group)
             state.inFlight += 1
         }
         state.ready.removeFirst(started)
     }
 
-    private func launch(_ order: ClaimedOrder, startAt: Int64, now: Int64, _ group: inout Group) {
-        group.addTask { [closer, clock] in
-            if startAt > now {
-                // Waiting for the merchant's rate limit: a shutdown gives the claim back.
-                do {
-                    try await cancelWhenGracefulShutdown { try await clock.sleep(until: startAt) }
-                } catch {
-                    return .unstarted(order)
-                }
-            }
+    private func launch(_ order: ClaimedOrder, _ group: inout Group) {
+        group.addTask { [closer] in
             if Task.isCancelled { return .unstarted(order) }
             let (write, signal) = await closer.process(order)
             return .done(write, signal)
@@ -170,12 +178,12 @@ public struct ClosingService: Service {
         if state.databaseRetryAt > now {
             wakeAt = min(wakeAt, state.databaseRetryAt)
         } else if state.drained {
-            let excluded = state.excludedMerchants(now: now, logger: logger)
+            let claim = admissions(&state, now: now)
             var due = probed
-            if due == nil { due = await database("find due orders", &state, { try await store.nextDueTime(excludedMerchants: excluded) }) }
+            if due == nil { due = await database("find due orders", &state, { try await store.nextDueTime(admittedBy: claim) }) }
             if let due, let due { wakeAt = min(wakeAt, due) }
         }
-        if let reopen = state.nextCircuitReopen() { wakeAt = min(wakeAt, reopen) }
+        if let change = state.gate.nextChange(now: now) { wakeAt = min(wakeAt, change) }
         state.wakerRunning = true
         group.addTask { [clock, wakeAt] in
             try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wakeAt) }
@@ -211,9 +219,10 @@ public struct ClosingService: Service {
         case .done(let write, let signal):
             state.inFlight -= 1
             state.pending.append(write)
-            if let change = state.apply(signal, mchID: write.order.mchID, now: clock.now(), logger: logger) {
-                let key = "circuit:\(write.order.mchID)", now = clock.now()
-                _ = await database("publish the circuit state", &state, { try await store.publish(key, change, now: now) })
+            let now = clock.now()
+            if let change = state.gate.record(signal, for: CircuitKey(write.order), now: now) {
+                let (key, value) = report(change, now: now)
+                _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
             }
             if state.stopping { await flush(&state) }
         }
@@ -260,16 +269,49 @@ public struct ClosingService: Service {
                              metadata: ["while": "\(what)", "error": "\(error)", "queued_outcomes": "\(state.pending.count)"])
             }
             state.databaseFailures += 1
-            let backoff = min(Int64(250) << min(state.databaseFailures - 1, 7), 30_000)
-            state.databaseRetryAt = clock.now() + backoff
+            state.databaseRetryAt = clock.now() + LoopState.databaseBackoffMs(failures: state.databaseFailures)
             return nil
+        }
+    }
+
+    /// Logs a circuit's change; returns what `status` shows for it (`daemon_state`).
+    @discardableResult
+    private func report(_ change: MerchantGate.Change, now: Int64) -> (key: String, value: String) {
+        switch change {
+        case .opened(let key, let until, let reason):
+            logger.error("merchant \(key) paused until \(TimeText.both(until, now: now)): \(reason)",
+                         metadata: ["mch_id": "\(key.mchID)", "circuit": "open", "reason": "\(reason)",
+                                    "until": "\(TimeText.iso8601(until))"].merging(key.subMchID.map { ["sub_mch_id": "\($0)"] } ?? [:]) { $1 })
+            ClosingMetrics.circuit(mchID: key.description, open: true)
+            return ("circuit:\(key)", "open until \(TimeText.iso8601(until)): \(reason)")
+        case .halfOpen(let key):
+            logger.notice("merchant \(key) pause over: probing with its next orders", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
+            return ("circuit:\(key)", "half_open")
+        case .closed(let key):
+            logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])
+            ClosingMetrics.circuit(mchID: key.description, open: false)
+            return ("circuit:\(key)", "closed")
+        }
+    }
+
+    /// Says once, loudly, which merchants cannot be served, and shows it in `status`.
+    private func announceUnavailableMerchants(_ state: inout LoopState) async {
+        for (mchID, reason) in unavailableMerchants.sorted(by: { $0.key < $1.key }) {
+            logger.error("merchant \(mchID) cannot be served and is paused: \(reason); its orders wait, the other merchants are served",
+                         metadata: ["mch_id": "\(mchID)", "circuit": "unavailable", "reason": "\(reason)"])
+            ClosingMetrics.circuit(mchID: mchID, open: true)
+            let now = clock.now()
+            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "paused: \(reason)", now: now) })
         }
     }
 
     private func reportConflict(_ write: OrderWrite, current: OrderStatus?) {
         var metadata: Logger.Metadata = ["out_trade_no": "\(write.order.outTradeNo)", "mch_id": "\(write.order.mchID)",
                                          "status": "\(current?.rawValue ?? "missing")"]
-        if case .finish(.closed, let outcome, _, _) = write.change, current == .paid {
+        if case .contradiction(let text) = write.change {
+            metadata["conflict"] = "\(text)"
+            logger.error("conflict: WeChat contradicts itself about a payment and the row changed meanwhile", metadata: metadata)
+        } else if case .finish(.closed, let outcome, _, _) = write.change, current == .paid {
             metadata["outcome"] = "\(outcome ?? "closed")"
             logger.error("conflict: the merchant marked the order paid while WeChat closed it", metadata: metadata)
         } else {

@@ -5,8 +5,6 @@ import WeChatPayV2
 /// Works one claimed order through WeChat Pay: close, maybe query, and the decision.
 /// It writes nothing itself; it returns the write for the batcher, and tells the circuit what it saw.
 public struct OrderCloser: Sendable {
-    public enum CircuitSignal: Sendable, Hashable { case healthy, configurationError(String), none }
-
     let gateway: any WeChatPayGateway
     let clock: any OrderClock
     let merchants: [String: MerchantProfile]
@@ -49,7 +47,9 @@ public struct OrderCloser: Sendable {
                                         retry: retry, jitterUnit: jitter()) {
         case .change(let decided):
             change = decided
+            // An outage or a refusal of this order's parameters says nothing about the merchant's setup.
             if !close.delivered { signal = .none }
+            if case .orderRejected = close.outcome { signal = .none }
         case .pauseMerchant(let reason):
             change = CloseDecision.paused(order, reason: reason, until: finished + MerchantCircuit.firstPauseMs)
             signal = .configurationError(reason)
@@ -62,7 +62,10 @@ public struct OrderCloser: Sendable {
                                           outcome: queryLabel(query.outcome), error: nil))
             change = CloseDecision.afterQuery(order, because: because, query: query.outcome, now: queryFinished,
                                               retry: retry, jitterUnit: jitter())
-            if because == "ORDERPAID" {
+            if case .contradiction(let text) = change {
+                logger.error("WeChat contradicts itself about a payment: flagged for a person, not closed",
+                             metadata: metadata(order).merging(["conflict": "\(text)"]) { $1 })
+            } else if because == CloseDecision.orderPaid {
                 logger.warning("WeChat says the order is paid: the merchant may have missed a payment notification",
                                metadata: metadata(order).merging(["transaction_id": "\(transactionID(of: change) ?? "unknown")"]) { $1 })
             }
@@ -88,6 +91,7 @@ public struct OrderCloser: Sendable {
         }
     }
 
+    /// One line per attempt: a sentence for people (the journal's MESSAGE), the facts as fields.
     func logAttempt(_ order: ClaimedOrder, close: GatewayResponse<CloseOutcome>, change: OrderChange, latencyMs: Int64) {
         // Success lines are info, the rest warning or error: skip building them when filtered out.
         guard logger.logLevel <= .error else { return }
@@ -96,20 +100,30 @@ public struct OrderCloser: Sendable {
         var fields = metadata(order)
         fields["attempt"] = "\(order.attempt)"
         fields["outcome"] = "\(close.outcome.label)"
-        fields["err_code"] = "\(close.summary.errCode ?? "")"
-        fields["endpoint"] = "\(close.endpoint ?? "none")"
+        if let errCode = close.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
+        if let endpoint = close.endpoint { fields["endpoint"] = "\(endpoint)" }
         fields["latency_ms"] = "\(latencyMs)"
+        let subject = "close \(order.outTradeNo) (mch \(order.mchID)) attempt \(order.attempt)"
         switch change {
-        case .finish(let status, _, _, let reason):
+        case .finish(let status, let outcome, _, let reason):
             fields["status"] = "\(status.rawValue)"
             if let reason { fields["reason"] = "\(reason)" }
-            logger.log(level: status == .failed ? .error : .info, "close attempt", metadata: fields)
+            if status == .failed {
+                logger.error("\(subject): failed after \(close.outcome): \(reason ?? "no reason")", metadata: fields)
+            } else {
+                logger.info("\(subject): \(outcome ?? status.rawValue) in \(latencyMs) ms", metadata: fields)
+            }
         case .retry(let at, let reason, let inDoubt, _):
             fields["status"] = "pending"
-            fields["next_retry_ms"] = "\(at)"
+            fields["next_retry"] = "\(TimeText.iso8601(at))"
             fields["reason"] = "\(reason)"
             if inDoubt { fields["in_doubt"] = "true" }
-            logger.warning("close attempt", metadata: fields)
+            let doubt = inDoubt ? " (in doubt: WeChat may have acted)" : ""
+            logger.warning("\(subject): \(reason)\(doubt); retry \(TimeText.relative(at, now: clock.now()))", metadata: fields)
+        case .contradiction(let text):
+            fields["status"] = "failed"
+            fields["conflict"] = "\(text)"
+            logger.error("\(subject): flagged for a person: \(text)", metadata: fields)
         }
     }
 
@@ -119,7 +133,7 @@ public struct OrderCloser: Sendable {
 
     func errorText(_ outcome: CloseOutcome) -> String? {
         switch outcome {
-        case .retryable, .configurationError, .unknownCode: outcome.description
+        case .retryable, .configurationError, .orderRejected, .unknownCode: outcome.description
         default: nil
         }
     }

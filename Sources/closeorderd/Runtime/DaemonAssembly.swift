@@ -26,10 +26,13 @@ struct DaemonAssembly {
         gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
         store = SQLiteOrderStore(pool: pool, due: config.due)
         var settings = config.closing
-        settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
+        // container) from mistaking a dead predecessor's leases for its own.
+        settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
         let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
                                      logger: logger, events: events)
+        let rescuer = LeaseRescuer(store: store, clock: clock, owner: settings.owner, leaseMs: settings.leaseMs, logger: logger)
         let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier,
                                          intervalSeconds: config.heartbeatSeconds, logger: logger)
         // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
@@ -39,7 +42,7 @@ struct DaemonAssembly {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
         }
-        self.services = services + [heartbeat, closing]
+        self.services = services + [heartbeat, rescuer, closing]
     }
 
     /// The closing loop ends the group when it returns; the helpers may end early on their own

@@ -1,0 +1,101 @@
+/// Which merchants' orders may be claimed now, and how many: circuits (per merchant, or per
+/// sub-merchant in service-provider mode), merchants that cannot be served (a key that did not
+/// load), and rate tokens. Pure: `now` is passed in; the loop logs the changes it returns.
+///
+/// | merchant is …                          | its orders in a claim            | wakes the loop at    |
+/// |----------------------------------------|----------------------------------|----------------------|
+/// | unavailable (no key loaded)            | none                             | —                    |
+/// | out of rate tokens                     | none                             | next token           |
+/// | short of a batch in rate tokens (n)    | at most n                        | —                    |
+/// | circuit open for a (sub-)merchant      | none of that (sub-)merchant      | end of the pause     |
+/// | circuit half-open                      | all (the first answers decide)   | —                    |
+/// | otherwise                              | up to the claim's limit          | —                    |
+public struct MerchantGate: Sendable {
+    public enum Change: Sendable, Hashable {
+        case opened(CircuitKey, until: Int64, reason: String)
+        case halfOpen(CircuitKey)
+        case closed(CircuitKey)
+    }
+
+    public private(set) var circuits: [CircuitKey: MerchantCircuit] = [:]
+    public let unavailable: [String: String]
+    private var buckets: [String: TokenBucket] = [:]
+
+    public init(merchants: [MerchantProfile], unavailable: [String: String] = [:]) {
+        for merchant in merchants {
+            buckets[merchant.mchID] = TokenBucket(ratePerSecond: merchant.ratePerSecond, burst: merchant.burst)
+        }
+        self.unavailable = unavailable
+    }
+
+    /// What the next claim may take, moving circuits whose pause ended to half-open.
+    public mutating func claimRequest(limit: Int, now: Int64) -> (request: ClaimRequest, changes: [Change]) {
+        var request = ClaimRequest(limit: limit, excludedMerchants: Set(unavailable.keys))
+        var changes: [Change] = []
+        for (key, var circuit) in circuits {
+            let (admitted, changed) = circuit.admits(now: now)
+            circuits[key] = circuit
+            if changed { changes.append(.halfOpen(key)) }
+            if !admitted { request.excludedCircuits.insert(key) }
+        }
+        for (mchID, var bucket) in buckets where !request.excludedMerchants.contains(mchID) {
+            let tokens = bucket.available(now: now)
+            buckets[mchID] = bucket
+            if tokens == 0 {
+                request.excludedMerchants.insert(mchID)
+            } else if tokens < limit {
+                request.merchantLimits[mchID] = tokens
+            }
+        }
+        return (request, changes)
+    }
+
+    /// Takes one rate token per claimed order: their calls start now.
+    public mutating func started(_ orders: [ClaimedOrder], now: Int64) {
+        var perMerchant: [String: Int] = [:]
+        for order in orders { perMerchant[order.mchID, default: 0] += 1 }
+        for (mchID, count) in perMerchant where buckets[mchID] != nil {
+            buckets[mchID]!.take(count, now: now)
+        }
+    }
+
+    /// The earliest time something excluded now may be claimed again: an open circuit's end, or
+    /// the next token of a merchant that has none.
+    public mutating func nextChange(now: Int64) -> Int64? {
+        var times: [Int64] = circuits.values.compactMap { circuit in
+            if case .open(let until, _) = circuit.state { return until }
+            return nil
+        }
+        for (mchID, var bucket) in buckets where unavailable[mchID] == nil {
+            let at = bucket.nextTokenAt(now: now)
+            buckets[mchID] = bucket
+            if at > now { times.append(at) }
+        }
+        return times.min()
+    }
+
+    /// Feeds one answer to its circuit; returns the change worth a log line, if any.
+    public mutating func record(_ signal: CircuitSignal, for key: CircuitKey, now: Int64) -> Change? {
+        var circuit = circuits[key] ?? MerchantCircuit()
+        defer { circuits[key] = circuit }
+        switch signal {
+        case .none:
+            return nil
+        case .configurationError(let reason):
+            guard circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state else { return nil }
+            return .opened(key, until: until, reason: reason)
+        case .healthy:
+            return circuit.recordHealthy() ? .closed(key) : nil
+        }
+    }
+}
+
+/// What one answer says about its merchant's setup.
+public enum CircuitSignal: Sendable, Hashable {
+    /// WeChat answered about the order: the merchant's setup works.
+    case healthy
+    /// A merchant-wide setup fault (wrong key, SIGNERROR, …): pause the merchant.
+    case configurationError(String)
+    /// Nothing learnt (no answer, or the order was decided without a call).
+    case none
+}

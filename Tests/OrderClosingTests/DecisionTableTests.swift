@@ -1,0 +1,100 @@
+import OrderClosing
+import Testing
+import WeChatPayV2
+
+/// `CloseDecision`'s tables and `MerchantGate`'s, row by row, with no store and no clock.
+@Suite struct DecisionTableTests {
+    static let order = ClaimedOrder(id: 1, mchID: "1900000109", appID: "wx2421b1c4370ec43b", outTradeNo: "T1", subMchID: nil,
+                                    subAppID: nil, createdAt: 1_800_000_000, timeoutSeconds: 0, attempt: 1, inDoubt: false,
+                                    firstAttemptAt: 1_800_000_305_000, leaseToken: "t")
+    static let now: Int64 = 1_800_000_306_000
+
+    enum Expected: Equatable { case paid, closed, contradiction, retry }
+
+    static func kind(_ change: OrderChange) -> Expected {
+        switch change {
+        case .finish(.paid, _, _, _): .paid
+        case .finish(.closed, _, _, _): .closed
+        case .contradiction: .contradiction
+        case .retry: .retry
+        case .finish: .retry
+        }
+    }
+
+    /// The eight trade states after a signed ORDERPAID and after an unknown code (issue 10, defects 4 and 6).
+    @Test(arguments: [
+        (TradeState.success, Expected.paid, Expected.paid),
+        (.refund, .paid, .paid),
+        (.closed, .contradiction, .closed),
+        (.revoked, .contradiction, .closed),
+        (.notPay, .contradiction, .retry),
+        (.payError, .contradiction, .retry),
+        (.userPaying, .paid, .retry),
+        (.accept, .paid, .retry),
+    ])
+    func everyTradeStateHasItsDecision(state: TradeState, afterPaid: Expected, afterUnknown: Expected) {
+        let query = QueryOutcome.state(state, transactionID: state == .success ? "4200000001" : nil)
+        let paid = CloseDecision.afterQuery(Self.order, because: "ORDERPAID", query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        let unknown = CloseDecision.afterQuery(Self.order, because: "TRADE_STATE_ERROR", query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        #expect(Self.kind(paid) == afterPaid)
+        #expect(Self.kind(unknown) == afterUnknown)
+        if state == .success, case .finish(_, _, let transactionID, _) = paid { #expect(transactionID == "4200000001") }
+    }
+
+    @Test func anOrdersRefusalBacksOffAndNeverPausesTheMerchant() {
+        let next = CloseDecision.afterClose(Self.order, outcome: .orderRejected("PARAM_ERROR"), delivered: true, now: Self.now,
+                                            retry: RetryPolicy(), jitterUnit: 0.5)
+        guard case .change(.retry(let at, let reason, _, let refund)) = next else {
+            Issue.record("expected a retry, got \(next)")
+            return
+        }
+        #expect(at == Self.now + 5_000 && !refund && reason.contains("PARAM_ERROR"))
+    }
+
+    @Test func theGateAdmitsByCircuitPauseAndRateToken() {
+        let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
+        func profile(_ mchID: String, rate: Double, burst: Double) -> MerchantProfile {
+            MerchantProfile(credentials: MerchantCredentials(mchID: mchID, signType: .md5, key: key), appIDs: ["wx"], ratePerSecond: rate, burst: burst)
+        }
+        var gate = MerchantGate(merchants: [profile("A", rate: 100, burst: 100), profile("B", rate: 1, burst: 3)],
+                                unavailable: ["C": "no key"])
+        var (request, _) = gate.claimRequest(limit: 16, now: 0)
+        #expect(request.excludedMerchants == ["C"])
+        #expect(request.merchantLimits == ["B": 3])
+        let claimedB = (0..<3).map { ClaimedOrder(id: Int64($0), mchID: "B", appID: "wx", outTradeNo: "B\($0)", subMchID: nil, subAppID: nil,
+                                                    createdAt: 0, timeoutSeconds: 0, attempt: 1, inDoubt: false, firstAttemptAt: 0, leaseToken: "t") }
+        gate.started(claimedB, now: 0)
+        (request, _) = gate.claimRequest(limit: 16, now: 0)
+        #expect(request.excludedMerchants == ["B", "C"])
+        #expect(gate.nextChange(now: 0) == 1_000)
+        (request, _) = gate.claimRequest(limit: 16, now: 1_000)
+        #expect(request.merchantLimits == ["B": 1])
+
+        let sub = CircuitKey(mchID: "A", subMchID: "S1")
+        #expect(gate.record(.configurationError("SIGNERROR"), for: sub, now: 1_000) == .opened(sub, until: 61_000, reason: "SIGNERROR"))
+        (request, _) = gate.claimRequest(limit: 16, now: 1_000)
+        #expect(request.excludedCircuits == [sub])
+        #expect(request.admits(mchID: "A", subMchID: "S2") && !request.admits(mchID: "A", subMchID: "S1"))
+        let changes = gate.claimRequest(limit: 16, now: 61_000).changes
+        #expect(changes == [.halfOpen(sub)])
+        #expect(gate.record(.healthy, for: sub, now: 61_100) == .closed(sub))
+    }
+}
+
+@Suite struct TimeBudgetTests {
+    @Test(arguments: [
+        // connect, total, failover, lease, grace → errors, warnings
+        (Int64(5_000), Int64(10_000), true, Int64(60_000), Int64(15_000), 0, 0),   // the defaults: 45 s budget
+        (5_000, 10_000, true, 40_000, 15_000, 0, 1),                               // above an attempt, below the budget
+        (5_000, 10_000, true, 20_000, 15_000, 1, 0),                               // shorter than an attempt
+        (1_000, 1_000, false, 3_000, 3_000, 0, 0),                                 // issue 10's rate-limit config
+        (1_000, 1_000, true, 3_000, 1_000, 1, 1),
+        (500, 10_000, false, 60_000, 5_000, 0, 1),                                 // grace shorter than a call
+    ])
+    func findingsFollowTheTable(connect: Int64, total: Int64, failover: Bool, lease: Int64, grace: Int64, errors: Int, warnings: Int) {
+        let budget = TimeBudget(connectTimeoutMs: connect, totalTimeoutMs: total, failover: failover, leaseMs: lease, shutdownGraceMs: grace)
+        let found = budget.findings
+        #expect(found.filter { if case .error = $0 { true } else { false } }.count == errors, "\(found)")
+        #expect(found.filter { if case .warning = $0 { true } else { false } }.count == warnings, "\(found)")
+    }
+}

@@ -1,0 +1,272 @@
+import OrderClosing
+import OrderClosingTestSupport
+import Testing
+import WeChatPayV2
+
+/// Every `OrderStore` adapter passes these: the SQLite store on a real WAL file, and the in-memory
+/// double the loop's unit tests use. A new adapter (PostgreSQL) adds itself to `StoreKind`.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, memory
+
+    func make(due: DuePolicy = .standard) throws -> any StoreFixture {
+        switch self {
+        case .sqlite: try ScratchDatabase(due: due)
+        case .memory: InMemoryOrderStore(due: due)
+        }
+    }
+
+    var testDescription: String { rawValue }
+}
+
+@Suite struct StoreConformanceTests {
+    static let created: Int64 = 1_800_000_000
+    static let createdMs = created * 1000
+    static let mchB = "1900000110"
+    /// When an order with timeout 0 falls due under the standard policy (300 s floor + 5 s margin).
+    static let dueMs = DuePolicy.standard.dueTime(createdAt: created, timeoutSeconds: 0)
+
+    func claim(_ fixture: any StoreFixture, at now: Int64, _ request: ClaimRequest = ClaimRequest(limit: 100),
+               owner: String = "test", lease: Int64 = 60_000) async throws -> [ClaimedOrder] {
+        try await fixture.store.claimDue(request, now: now, leaseOwner: owner, leaseUntil: now + lease)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func claimsOnlyDueOrdersWithTheFloorAndTheMargin(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("SHORT", createdAt: Self.created, timeout: 60)      // due at +305 s (floor + margin)
+        try fixture.insert("LONG", createdAt: Self.created, timeout: 900)      // due at +905 s
+        try fixture.insert("ZERO", createdAt: Self.created, timeout: 0)        // due at +305 s
+
+        #expect(try await claim(fixture, at: Self.createdMs + 304_999).isEmpty)
+        #expect(try await fixture.store.nextDueTime(admittedBy: ClaimRequest(limit: 1)) == Self.createdMs + 305_000)
+        let first = try await claim(fixture, at: Self.createdMs + 305_000)
+        #expect(Set(first.map(\.outTradeNo)) == ["SHORT", "ZERO"])
+        #expect(first.allSatisfy { $0.attempt == 1 && $0.firstAttemptAt == Self.createdMs + 305_000 })
+        #expect(try await claim(fixture, at: Self.createdMs + 904_999).isEmpty)
+        #expect(try await claim(fixture, at: Self.createdMs + 905_000).map(\.outTradeNo) == ["LONG"])
+        let row = try #require(try fixture.stored("SHORT"))
+        #expect(row.status == .closing && row.leaseOwner == "test" && row.attempts == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aRaisedMinimumAgeDelaysClaimsAndTheSummary(kind: StoreKind) async throws {
+        let fixture = try kind.make(due: try DuePolicy(minAgeSeconds: 600, marginSeconds: 5))
+        defer { fixture.remove() }
+        try fixture.insert("A", createdAt: Self.created, timeout: 0)
+        #expect(try await claim(fixture, at: Self.createdMs + 604_999).isEmpty)
+        // One definition of due: the heartbeat agrees with the claim.
+        #expect(try await fixture.store.summary(now: Self.createdMs + 604_999).counts["due"] == 0)
+        #expect(try await fixture.store.nextDueTime(admittedBy: ClaimRequest(limit: 1)) == Self.createdMs + 605_000)
+        let summary = try await fixture.store.summary(now: Self.createdMs + 615_000)
+        #expect(summary.counts["due"] == 1 && summary.oldestDueLagMs == 10_000)
+        #expect(try await claim(fixture, at: Self.createdMs + 605_000).count == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func claimsRespectTheLimitExcludedMerchantsAndRateLimits(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        for index in 0..<5 { try fixture.insert("A\(index)", createdAt: Self.created) }
+        for index in 0..<3 { try fixture.insert("B\(index)", createdAt: Self.created, mchID: Self.mchB) }
+        let now = Self.dueMs
+        let onlyA = ClaimRequest(limit: 2, excludedMerchants: [Self.mchB])
+        #expect(try await claim(fixture, at: now, onlyA).count == 2)
+        #expect(try await fixture.store.nextDueTime(admittedBy: ClaimRequest(limit: 10, excludedMerchants: [StoreFixtureDefaults.mchID, Self.mchB])) == nil)
+        // B has one rate token: one of its orders, and A's fill the rest.
+        let limited = try await claim(fixture, at: now, ClaimRequest(limit: 10, merchantLimits: [Self.mchB: 1]))
+        #expect(limited.filter { $0.mchID == Self.mchB }.count == 1)
+        #expect(limited.filter { $0.mchID == StoreFixtureDefaults.mchID }.count == 3)
+        let rest = try await claim(fixture, at: now)
+        #expect(rest.count == 2 && rest.allSatisfy { $0.mchID == Self.mchB })
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func anOpenCircuitHoldsBackOnlyItsSubMerchant(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("SUB1-A", createdAt: Self.created, subMchID: "1230000001")
+        try fixture.insert("SUB2-A", createdAt: Self.created, subMchID: "1230000002")
+        try fixture.insert("PLAIN", createdAt: Self.created)
+        let request = ClaimRequest(limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: "1230000001")])
+        #expect(try await fixture.store.nextDueTime(admittedBy: request) == Self.dueMs)
+        let claimed = try await claim(fixture, at: Self.dueMs, request)
+        #expect(Set(claimed.map(\.outTradeNo)) == ["SUB2-A", "PLAIN"])
+        #expect(try await fixture.store.nextDueTime(admittedBy: request) == nil)
+        let plainExcluded = ClaimRequest(limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: nil)])
+        #expect(try await claim(fixture, at: Self.dueMs, plainExcluded).map(\.outTradeNo) == ["SUB1-A"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func finishingIsACompareAndSetThatKeepsTheMerchantsPaid(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("RACE", createdAt: Self.created)
+        try fixture.insert("CALM", createdAt: Self.created)
+        let claimed = try await claim(fixture, at: Self.dueMs)
+        try fixture.markPaid("RACE")   // the payment notification arrives while the close is in flight
+
+        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt($0)]) }
+        let results = try await fixture.store.record(writes, now: Self.dueMs + 100)
+        #expect(Dictionary(uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), results)) == ["RACE": .conflict(current: .paid), "CALM": .applied])
+        let race = try #require(try fixture.stored("RACE"))
+        #expect(race.status == .paid)
+        #expect(race.conflict?.contains("closed while the row was paid") == true)
+        #expect(try fixture.stored("CALM")?.status == .closed && fixture.stored("CALM")?.outcome == "closed")
+        // The audit keeps both attempts, conflict or not.
+        #expect(try fixture.audit("RACE").count == 1 && fixture.audit("CALM").count == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aStaleLeaseTokenCannotWriteOnceAnotherDaemonHoldsTheOrder(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("STALE", createdAt: Self.created)
+        let order = try #require(try await claim(fixture, at: Self.dueMs, owner: "dead", lease: 1_000).first)
+        // The lease expires and another daemon's rescuer gives the order to another claim.
+        let rescued = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 2_000, sparing: "alive")
+        #expect(rescued == [RescuedOrder(mchID: StoreFixtureDefaults.mchID, outTradeNo: "STALE")])
+        let row = try #require(try fixture.stored("STALE"))
+        #expect(row.status == .pending && row.inDoubt)
+        let second = try #require(try await claim(fixture, at: Self.dueMs + 2_000, owner: "alive").first)
+        #expect(second.inDoubt && second.attempt == 2)
+
+        let late = OrderWrite(order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(order)])
+        #expect(try await fixture.store.record([late], now: Self.dueMs + 3_000) == [.conflict(current: .closing)])
+        #expect(try fixture.stored("STALE")?.status == .closing)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func rescueNeverTakesTheCallersOwnLeases(kind: StoreKind) async throws {
+        // Issue 10, defect 1: the daemon rescued its own leases and then lost its real results.
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("MINE", createdAt: Self.created)
+        try fixture.insert("THEIRS", createdAt: Self.created + 1)
+        let mine = try #require(try await claim(fixture, at: Self.dueMs, ClaimRequest(limit: 1), owner: "me", lease: 1_000).first)
+        _ = try await claim(fixture, at: Self.dueMs + 1_000, owner: "other", lease: 1_000)
+        let rescued = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 10_000, sparing: "me")
+        #expect(rescued.map(\.outTradeNo) == ["THEIRS"])
+        let write = OrderWrite(order: mine, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(mine)])
+        #expect(try await fixture.store.record([write], now: Self.dueMs + 10_001) == [.applied])
+        #expect(try fixture.stored("MINE")?.status == .closed)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func weChatsVerdictLandsOnARescuedRowNotYetClaimedAgain(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("SLOW-DB", createdAt: Self.created)
+        try fixture.insert("GAVE-UP", createdAt: Self.created)
+        let claimed = try await claim(fixture, at: Self.dueMs, owner: "me", lease: 1_000)
+        _ = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 5_000, sparing: "other")
+        let byName = Dictionary(uniqueKeysWithValues: claimed.map { ($0.outTradeNo, $0) })
+        let closed = OrderWrite(order: byName["SLOW-DB"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                                attempts: [attempt(byName["SLOW-DB"]!)])
+        let failed = OrderWrite(order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"),
+                                attempts: [attempt(byName["GAVE-UP"]!)])
+        #expect(try await fixture.store.record([closed, failed], now: Self.dueMs + 5_001) == [.applied, .conflict(current: .pending)])
+        #expect(try fixture.stored("SLOW-DB")?.status == .closed)
+        #expect(try fixture.stored("GAVE-UP")?.status == .pending)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func rescueLeavesLiveLeasesAlone(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("LIVE", createdAt: Self.created)
+        _ = try await claim(fixture, at: Self.dueMs, owner: "other", lease: 60_000)
+        #expect(try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 59_999, sparing: "me").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func retryRefundsAttemptsOnlyWhenAsked(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("R1", createdAt: Self.created)
+        try fixture.insert("R2", createdAt: Self.created)
+        let claimed = try await claim(fixture, at: Self.dueMs).sorted { $0.outTradeNo < $1.outTradeNo }
+        let retryAt = Self.dueMs + 10_000
+        _ = try await fixture.store.record([
+            OrderWrite(order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false), attempts: []),
+            OrderWrite(order: claimed[1], change: .retry(at: retryAt, reason: "outage", inDoubt: false, refundAttempt: true), attempts: []),
+        ], now: Self.dueMs + 100)
+        #expect(try fixture.stored("R1")?.attempts == 1)
+        #expect(try fixture.stored("R2")?.attempts == 0)
+        #expect(try fixture.stored("R1")?.nextAttemptMs == retryAt)
+        #expect(try await claim(fixture, at: retryAt - 1).isEmpty)
+        #expect(try await claim(fixture, at: retryAt).count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func releaseGivesBackUnstartedClaims(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("U1", createdAt: Self.created)
+        let claimed = try await claim(fixture, at: Self.dueMs)
+        try await fixture.store.release(claimed, now: Self.dueMs + 1)
+        let row = try #require(try fixture.stored("U1"))
+        #expect(row.status == .pending && row.attempts == 0 && row.leaseOwner == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func recordsABatchInOneCall(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        for index in 0..<32 { try fixture.insert("B\(index)", createdAt: Self.created) }
+        let claimed = try await claim(fixture, at: Self.dueMs, ClaimRequest(limit: 32))
+        #expect(claimed.count == 32)
+        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil), attempts: [attempt($0)]) }
+        #expect(try await fixture.store.record(writes, now: Self.dueMs + 100).allSatisfy { $0 == .applied })
+        for index in 0..<32 { #expect(try fixture.stored("B\(index)")?.status == .closed) }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func onlyAVerifiedAnswersErrCodeBecomesTheRowsLastErrCode(kind: StoreKind) async throws {
+        // Issue 10, defect 3: an unsigned FAIL carrying err_code=ORDERPAID was stored as WeChat's word.
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("FORGED", createdAt: Self.created)
+        try fixture.insert("SIGNED", createdAt: Self.created)
+        let claimed = Dictionary(uniqueKeysWithValues: try await claim(fixture, at: Self.dueMs).map { ($0.outTradeNo, $0) })
+        let forged = ResponseSummary(httpStatus: 200, returnCode: "FAIL", resultCode: "FAIL", errCode: "ORDERPAID", verified: false)
+        let signed = ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "FAIL", errCode: "SYSTEMERROR", verified: true)
+        _ = try await fixture.store.record([
+            OrderWrite(order: claimed["FORGED"]!, change: .retry(at: Self.dueMs + 5_000, reason: "not believed", inDoubt: true, refundAttempt: false),
+                       attempts: [attempt(claimed["FORGED"]!, forged)]),
+            OrderWrite(order: claimed["SIGNED"]!, change: .retry(at: Self.dueMs + 5_000, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
+                       attempts: [attempt(claimed["SIGNED"]!, signed)]),
+        ], now: Self.dueMs + 100)
+        #expect(try fixture.stored("FORGED")?.lastErrCode == nil)
+        #expect(try fixture.audit("FORGED") == [StoredAttempt(errCode: "ORDERPAID", returnCode: "FAIL", verified: false)])
+        #expect(try fixture.stored("SIGNED")?.lastErrCode == "SYSTEMERROR")
+        #expect(try fixture.audit("SIGNED").first?.verified == true)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aContradictionEndsFailedWithTheConflictForAPerson(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("TWO-STORIES", createdAt: Self.created)
+        let order = try #require(try await claim(fixture, at: Self.dueMs).first)
+        let text = "WeChat answered ORDERPAID (signed) to the close, but its query says trade_state CLOSED"
+        #expect(try await fixture.store.record([OrderWrite(order: order, change: .contradiction(text), attempts: [attempt(order)])],
+                                               now: Self.dueMs + 100) == [.applied])
+        let row = try #require(try fixture.stored("TWO-STORIES"))
+        #expect(row.status == .failed && row.conflict == text && row.outcome == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func publishedStateIsReadBack(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try await fixture.store.publish("circuit:1900000109", "open", now: 1)
+        try await fixture.store.publish("circuit:1900000109", "closed", now: 2)
+        #expect(try fixture.published("circuit:1900000109") == "closed")
+    }
+
+    func attempt(_ order: ClaimedOrder, _ response: ResponseSummary = ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true)) -> AttemptRecord {
+        AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
+                      endpoint: "http://127.0.0.1:1", response: response, outcome: "closed", error: nil)
+    }
+}
