@@ -98,3 +98,22 @@ import WeChatPayV2
         #expect(found.filter { if case .warning = $0 { true } else { false } }.count == warnings, "\(found)")
     }
 }
+
+@Suite struct CircuitStrikeTests {
+    @Test func oneOrderRefusedAgainAndAgainNeverOpensTheCircuit() {
+        var circuit = MerchantCircuit()
+        for attempt in 0..<10 { #expect(!circuit.recordOrderRefused(orderID: 7, reason: "PARAM_ERROR", now: Int64(attempt))) }
+        #expect(circuit.label == "closed")
+    }
+
+    @Test func threeDifferentOrdersRefusedInARowOpenIt() {
+        var circuit = MerchantCircuit()
+        #expect(!circuit.recordOrderRefused(orderID: 1, reason: "FAIL", now: 0))
+        #expect(!circuit.recordOrderRefused(orderID: 2, reason: "FAIL", now: 0))
+        _ = circuit.recordHealthy()   // a healthy answer between: the count starts again
+        #expect(!circuit.recordOrderRefused(orderID: 3, reason: "FAIL", now: 0))
+        #expect(!circuit.recordOrderRefused(orderID: 4, reason: "FAIL", now: 0))
+        #expect(circuit.recordOrderRefused(orderID: 5, reason: "FAIL", now: 0))
+        #expect(circuit.label == "open")
+    }
+}

@@ -7,6 +7,7 @@ import WeChatPayV2
 /// | closed, ORDERCLOSED, NOTEXIST   | `closed` with the answer as outcome                        |
 /// | ORDERPAID (signed)              | query: the table below                                     |
 /// | unknown err_code                | query: the table below                                     |
+/// | FREQUENCY_LIMITED, HTTP 429     | backoff, attempt given back (pushback is not the order's)  |
 /// | retryable, delivered            | backoff (burns the attempt), `failed` when spent           |
 /// | retryable, not delivered        | wait out the outage, attempt given back                    |
 /// | order rejected (its parameters) | backoff (burns the attempt), `failed` with the reason      |
@@ -50,6 +51,15 @@ public enum CloseDecision {
                                     delivered: true, now: now, retry: retry, jitterUnit: jitterUnit))
         case .retryable(let reason):
             let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
+            if isPushback(reason) {
+                // WeChat asked us to slow down: the order did nothing wrong, so its attempt is given
+                // back; the backoff still applies, and the time window still bounds it.
+                let nextAt = now + retry.delay(afterAttempt: order.attempt, unit: jitterUnit)
+                if let exhausted = retry.exhaustion(attempt: 0, firstAttemptAt: order.firstAttemptAt, nextAt: nextAt) {
+                    return .change(.finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)"))
+                }
+                return .change(.retry(at: nextAt, reason: reason.description, inDoubt: inDoubt, refundAttempt: true))
+            }
             return .change(retrying(order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,
                                     now: now, retry: retry, jitterUnit: jitterUnit))
         }
@@ -101,6 +111,15 @@ public enum CloseDecision {
             return .finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)")
         }
         return .retry(at: nextAt, reason: reason, inDoubt: inDoubt, refundAttempt: !delivered)
+    }
+
+    /// WeChat's own "too much": FREQUENCY_LIMITED and HTTP 429.
+    public static func isPushback(_ reason: RetryReason) -> Bool {
+        switch reason {
+        case .frequencyLimited: true
+        case .httpStatus(let status): status == 429
+        default: false
+        }
     }
 
     /// Failures after which WeChat may have acted without our knowing (or believing) the answer.

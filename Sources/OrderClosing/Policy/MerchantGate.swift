@@ -84,6 +84,9 @@ public struct MerchantGate: Sendable {
         case .configurationError(let reason):
             guard circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state else { return nil }
             return .opened(key, until: until, reason: reason)
+        case .orderRefused(let orderID, let reason):
+            guard circuit.recordOrderRefused(orderID: orderID, reason: reason, now: now), case .open(let until, let why) = circuit.state else { return nil }
+            return .opened(key, until: until, reason: why)
         case .healthy:
             return circuit.recordHealthy() ? .closed(key) : nil
         }
@@ -96,6 +99,8 @@ public enum CircuitSignal: Sendable, Hashable {
     case healthy
     /// A merchant-wide setup fault (wrong key, SIGNERROR, …): pause the merchant.
     case configurationError(String)
+    /// WeChat refused this order's own parameters: the order's fault, unless many orders get it.
+    case orderRefused(orderID: Int64, reason: String)
     /// Nothing learnt (no answer, or the order was decided without a call).
     case none
 }

@@ -39,7 +39,7 @@ public struct ClosingService: Service {
     }
 
     enum ChildResult: Sendable {
-        case done(OrderWrite, CircuitSignal)
+        case done(OrderCloser.Processed)
         case unstarted(ClaimedOrder)
         case wake
         case graceOver
@@ -48,7 +48,8 @@ public struct ClosingService: Service {
     typealias Group = TaskGroup<ChildResult>
 
     public func run() async throws {
-        var state = LoopState(gate: MerchantGate(merchants: merchants, unavailable: unavailableMerchants))
+        var state = LoopState(gate: MerchantGate(merchants: merchants, unavailable: unavailableMerchants),
+                              limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
         await announceUnavailableMerchants(&state)
         await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
@@ -93,8 +94,10 @@ public struct ClosingService: Service {
     ///
     /// | in flight + ready | action                                                    |
     /// |-------------------|-----------------------------------------------------------|
-    /// | ≤ concurrency     | record outcomes + claim `batchSize` more, one transaction |
-    /// | > concurrency     | wait: a batch is already queued                           |
+    /// | ≤ limit           | record outcomes + claim `batchSize` more, one transaction |
+    /// | > limit           | wait: a batch is already queued                           |
+    ///
+    /// The limit is adaptive (`ConcurrencyLimit`), at most `settings.concurrency`.
     ///
     /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
@@ -110,7 +113,7 @@ public struct ClosingService: Service {
                 state.probedDueTime = .some(due)
             }
         }
-        while !state.drained, state.inFlight + state.ready.count <= settings.concurrency {
+        while !state.drained, state.inFlight + state.ready.count <= state.limit.limit {
             // The queued outcomes travel in the claim's transaction.
             let writes = state.pending, now = clock.now()
             claim = admissions(&state, now: now)
@@ -145,7 +148,7 @@ public struct ClosingService: Service {
     private func startReady(_ group: inout Group, _ state: inout LoopState, claim: ClaimRequest) {
         var started = 0
         for order in state.ready {
-            guard state.inFlight < settings.concurrency else { break }
+            guard state.inFlight < state.limit.limit else { break }
             started += 1
             if claim.excludedCircuits.contains(CircuitKey(order)) {
                 state.unstarted.append(order)
@@ -160,8 +163,7 @@ public struct ClosingService: Service {
     private func launch(_ order: ClaimedOrder, _ group: inout Group) {
         group.addTask { [closer] in
             if Task.isCancelled { return .unstarted(order) }
-            let (write, signal) = await closer.process(order)
-            return .done(write, signal)
+            return .done(await closer.process(order))
         }
     }
 
@@ -172,7 +174,7 @@ public struct ClosingService: Service {
         let now = clock.now()
         let probed = state.probedDueTime   // fresh from this iteration's fillSlots, if any
         state.probedDueTime = nil
-        guard !state.wakerRunning, state.inFlight < settings.concurrency else { return }
+        guard !state.wakerRunning, state.inFlight < state.limit.limit else { return }
         if !state.drained, state.inFlight > 0, state.databaseRetryAt <= now { return }
         var wakeAt = now + settings.pollIntervalMs
         if state.databaseRetryAt > now {
@@ -216,11 +218,13 @@ public struct ClosingService: Service {
             state.inFlight -= 1
             state.unstarted.append(order)
             if state.stopping { await flush(&state) }
-        case .done(let write, let signal):
+        case .done(let processed):
+            let write = processed.write
+            state.limit.record(processed.load, inFlight: state.inFlight, now: clock.now())
             state.inFlight -= 1
             state.pending.append(write)
             let now = clock.now()
-            if let change = state.gate.record(signal, for: CircuitKey(write.order), now: now) {
+            if let change = state.gate.record(processed.circuit, for: CircuitKey(write.order), now: now) {
                 let (key, value) = report(change, now: now)
                 _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
             }

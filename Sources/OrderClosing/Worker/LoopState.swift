@@ -9,6 +9,8 @@
 /// | draining  | —       | true     | each finished call, then the grace period's end       |
 struct LoopState {
     var gate: MerchantGate
+    /// Calls allowed in flight now: grows while latency is flat, shrinks on pushback.
+    var limit: ConcurrencyLimit
     /// Finished calls whose outcomes are not written yet; they ride in the next claim's transaction.
     var pending: [OrderWrite] = []
     /// Claimed orders given back without a call (a circuit opened, or shutdown).
@@ -33,8 +35,9 @@ struct LoopState {
     var databaseRetryAt: Int64 = 0
     var databaseFailures = 0
 
-    init(gate: MerchantGate) {
+    init(gate: MerchantGate, limit: ConcurrencyLimit) {
         self.gate = gate
+        self.limit = limit
     }
 
     /// Backoff after the n-th database failure in a row: 250 ms doubling to 30 s.

@@ -22,13 +22,22 @@ public struct OrderCloser: Sendable {
         self.jitter = jitter
     }
 
-    public func process(_ order: ClaimedOrder) async -> (OrderWrite, CircuitSignal) {
+    /// What one order's work produced: the write, what it says about the merchant's setup, and
+    /// what the close call says about upstream load (for the adaptive concurrency limit).
+    public struct Processed: Sendable {
+        public let write: OrderWrite
+        public let circuit: CircuitSignal
+        public let load: ConcurrencyLimit.Sample
+    }
+
+    public func process(_ order: ClaimedOrder) async -> Processed {
         let reference: OrderReference
         let profile: MerchantProfile
         switch validate(order) {
         case .failure(let reason):
             logger.error("order cannot be served", metadata: metadata(order).merging(["reason": "\(reason)"]) { $1 })
-            return (OrderWrite(order: order, change: .finish(.failed, outcome: nil, transactionID: nil, reason: reason.description), attempts: []), .none)
+            return Processed(write: OrderWrite(order: order, change: .finish(.failed, outcome: nil, transactionID: nil, reason: reason.description), attempts: []),
+                             circuit: .none, load: .ignored)
         case .success(let valid):
             (reference, profile) = valid
         }
@@ -49,7 +58,7 @@ public struct OrderCloser: Sendable {
             change = decided
             // An outage or a refusal of this order's parameters says nothing about the merchant's setup.
             if !close.delivered { signal = .none }
-            if case .orderRejected = close.outcome { signal = .none }
+            if case .orderRejected(let reason) = close.outcome { signal = .orderRefused(orderID: order.id, reason: reason) }
         case .pauseMerchant(let reason):
             change = CloseDecision.paused(order, reason: reason, until: finished + MerchantCircuit.firstPauseMs)
             signal = .configurationError(reason)
@@ -72,7 +81,22 @@ public struct OrderCloser: Sendable {
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
         ClosingMetrics.attempt(outcome: close.outcome.label, endpoint: close.endpoint, latencyMs: finished - started)
-        return (OrderWrite(order: order, change: change, attempts: attempts), signal)
+        return Processed(write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
+                         load: Self.load(close, latencyMs: finished - started))
+    }
+
+    /// Pushback (FREQUENCY_LIMITED, 429, 5xx, timeouts) shrinks the limit; an answer's latency
+    /// feeds its growth; an outage says nothing about load.
+    static func load(_ close: GatewayResponse<CloseOutcome>, latencyMs: Int64) -> ConcurrencyLimit.Sample {
+        guard close.delivered else { return .ignored }
+        if case .retryable(let reason) = close.outcome {
+            switch reason {
+            case .frequencyLimited, .timeout: return .pushback
+            case .httpStatus(let status) where status == 429 || status >= 500: return .pushback
+            default: return .ignored
+            }
+        }
+        return .success(latencyMs: latencyMs)
     }
 
     func validate(_ order: ClaimedOrder) -> Result<(OrderReference, MerchantProfile), PolicyError> {
