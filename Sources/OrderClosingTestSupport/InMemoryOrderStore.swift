@@ -123,9 +123,12 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     public func summary(now: Int64) async throws -> QueueSummary {
         state.withLockedValue { state in
             let dueRows = state.rows.filter { $0.status == .pending && dueMs($0) <= now }
+            let overdue = state.rows.filter { [.pending, .closing].contains($0.status) }
+                .map { due.dueTime(createdAt: $0.createdAt, timeoutSeconds: $0.timeoutSeconds) }.filter { $0 <= now }
             return QueueSummary(counts: ["due": dueRows.count, "closing": state.rows.filter { $0.status == .closing }.count],
                                 oldestDueLagMs: max(0, now - (dueRows.map(dueMs).min() ?? now)),
-                                inDoubt: dueRows.filter(\.inDoubt).count)
+                                inDoubt: dueRows.filter(\.inDoubt).count,
+                                overdue: overdue.count, oldestOverdueMs: max(0, now - (overdue.min() ?? now)))
         }
     }
 

@@ -18,3 +18,21 @@ public struct DueSQL: Sendable {
 
     public var arguments: StatementArguments { [policy.minAgeSeconds, policy.marginSeconds] }
 }
+
+/// Overdue: not yet decided (pending or closing) and past the order's own due time, whatever its
+/// retry time. The index of migration 3 on `created_at + max(timeout_seconds, 300)` over open rows
+/// keeps this a range scan, so the heartbeat stays cheap with a million scheduled orders.
+public enum OverdueSQL {
+    static let open = "status IN ('pending', 'closing') AND created_at + max(timeout_seconds, 300) <= ?"
+    static let ownDue = "(created_at + max(timeout_seconds, ?) + ?) * 1000"
+
+    /// One row: `overdue` (count) and `oldest` (its due time, unix ms).
+    public static let summary = """
+        SELECT count(*) AS overdue, min(\(ownDue)) AS oldest FROM pending_orders
+        WHERE \(open) AND \(ownDue) <= ?
+        """
+
+    public static func arguments(_ policy: DuePolicy, now: Int64) -> StatementArguments {
+        [policy.minAgeSeconds, policy.marginSeconds, now / 1000, policy.minAgeSeconds, policy.marginSeconds, now]
+    }
+}

@@ -131,8 +131,11 @@ public struct SQLiteOrderStore: OrderStore {
                                        arguments: Self.dueSummaryArguments(due, now: now))
             let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
             let oldest: Int64? = row?["oldest"]
+            let overdue = try Row.fetchOne(db, sql: OverdueSQL.summary, arguments: OverdueSQL.arguments(due.policy, now: now))
+            let oldestOverdue: Int64? = overdue?["oldest"]
             return QueueSummary(counts: ["due": row?["due"] ?? 0, "closing": closing],
-                                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: row?["in_doubt"] ?? 0)
+                                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: row?["in_doubt"] ?? 0,
+                                overdue: overdue?["overdue"] ?? 0, oldestOverdueMs: max(0, now - (oldestOverdue ?? now)))
         }
     }
 

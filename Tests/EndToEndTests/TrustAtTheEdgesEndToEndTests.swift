@@ -108,7 +108,7 @@ import WeChatPayV2
         for name in names { try world.insert(db, name, createdAt: now - 320) }
         _ = try await world.runUntilDecided(db, orders: names.count)
 
-        let statuses = try db.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, in_doubt FROM pending_orders") }
+        let statuses = try await db.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, in_doubt FROM pending_orders") }
         for row in statuses {
             #expect(row["status"] as String == "closed", "\(row["out_trade_no"] as String) ended \(row["status"] as String)")
             #expect(row["in_doubt"] as Int == 0, "\(row["out_trade_no"] as String) was left in doubt")
@@ -133,15 +133,15 @@ import WeChatPayV2
         _ = try await world.runUntilDecided(db, orders: 11)
 
         for order in healthy {
-            let first = try db.read { db in
+            let first = try await db.read { db in
                 try Int64.fetchOne(db, sql: "SELECT min(started_ms) FROM close_attempts WHERE out_trade_no = ?", arguments: [order.name])
             }
             let dueMs = (order.createdAt + 305) * 1000
             let started = try #require(first, "\(order.name) was never sent")
             #expect(started >= dueMs && started - dueMs <= 5_000, "\(order.name) sent \(started - dueMs) ms after its due time")
-            #expect(try db.read { db in try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [order.name]) } == "closed")
+            #expect(try await db.read { db in try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [order.name]) } == "closed")
         }
-        let bad = try #require(try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = 'BAD'") })
+        let bad = try #require(try await db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = 'BAD'") })
         #expect(bad["status"] as String == "failed")
         #expect(bad["attempts"] as Int == 3)
         #expect((bad["last_error"] as String?)?.contains("普通商户不允许传sub_mch_id") == true, "\(bad["last_error"] as String? ?? "")")
@@ -161,13 +161,13 @@ import WeChatPayV2
         _ = try await world.runUntilDecided(db, orders: 7)
 
         for order in healthy {
-            let first = try db.read { db in
+            let first = try await db.read { db in
                 try Int64.fetchOne(db, sql: "SELECT min(started_ms) FROM close_attempts WHERE out_trade_no = ?", arguments: [order.name])
             }
             let started = try #require(first, "\(order.name) was never sent")
             #expect(started - (order.createdAt + 305) * 1000 <= 5_000, "\(order.name) of sub-merchant \(order.sub) was held back")
         }
-        let bad = try #require(try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = 'UNAUTHORISED'") })
+        let bad = try #require(try await db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = 'UNAUTHORISED'") })
         #expect(bad["status"] as String == "failed")
         #expect((bad["last_error"] as String?)?.contains("NOAUTH") == true, "\(bad["last_error"] as String? ?? "")")
         try expectAuditMatchesTheFake(world, db)

@@ -66,18 +66,21 @@ import WeChatPayV2
         gate.started(claimedB, now: 0)
         (request, _) = gate.claimRequest(limit: 16, now: 0)
         #expect(request.excludedMerchants == ["B", "C"])
-        #expect(gate.nextChange(now: 0) == 1_000)
+        let nextToken = gate.nextChange(now: 0)
+        #expect(nextToken == 1_000)
         (request, _) = gate.claimRequest(limit: 16, now: 1_000)
         #expect(request.merchantLimits == ["B": 1])
 
         let sub = CircuitKey(mchID: "A", subMchID: "S1")
-        #expect(gate.record(.configurationError("SIGNERROR"), for: sub, now: 1_000) == .opened(sub, until: 61_000, reason: "SIGNERROR"))
+        let opened = gate.record(.configurationError("SIGNERROR"), for: sub, now: 1_000)
+        #expect(opened == .opened(sub, until: 61_000, reason: "SIGNERROR"))
         (request, _) = gate.claimRequest(limit: 16, now: 1_000)
         #expect(request.excludedCircuits == [sub])
         #expect(request.admits(mchID: "A", subMchID: "S2") && !request.admits(mchID: "A", subMchID: "S1"))
         let changes = gate.claimRequest(limit: 16, now: 61_000).changes
         #expect(changes == [.halfOpen(sub)])
-        #expect(gate.record(.healthy, for: sub, now: 61_100) == .closed(sub))
+        let closed = gate.record(.healthy, for: sub, now: 61_100)
+        #expect(closed == .closed(sub))
     }
 }
 
@@ -102,18 +105,19 @@ import WeChatPayV2
 @Suite struct CircuitStrikeTests {
     @Test func oneOrderRefusedAgainAndAgainNeverOpensTheCircuit() {
         var circuit = MerchantCircuit()
-        for attempt in 0..<10 { #expect(!circuit.recordOrderRefused(orderID: 7, reason: "PARAM_ERROR", now: Int64(attempt))) }
+        for attempt in 0..<10 {
+            let opened = circuit.recordOrderRefused(orderID: 7, reason: "PARAM_ERROR", now: Int64(attempt))
+            #expect(!opened)
+        }
         #expect(circuit.label == "closed")
     }
 
     @Test func threeDifferentOrdersRefusedInARowOpenIt() {
         var circuit = MerchantCircuit()
-        #expect(!circuit.recordOrderRefused(orderID: 1, reason: "FAIL", now: 0))
-        #expect(!circuit.recordOrderRefused(orderID: 2, reason: "FAIL", now: 0))
+        var opened = [1, 2].map { circuit.recordOrderRefused(orderID: $0, reason: "FAIL", now: 0) }
         _ = circuit.recordHealthy()   // a healthy answer between: the count starts again
-        #expect(!circuit.recordOrderRefused(orderID: 3, reason: "FAIL", now: 0))
-        #expect(!circuit.recordOrderRefused(orderID: 4, reason: "FAIL", now: 0))
-        #expect(circuit.recordOrderRefused(orderID: 5, reason: "FAIL", now: 0))
+        opened += [3, 4, 5].map { circuit.recordOrderRefused(orderID: $0, reason: "FAIL", now: 0) }
+        #expect(opened == [false, false, false, false, true])
         #expect(circuit.label == "open")
     }
 }

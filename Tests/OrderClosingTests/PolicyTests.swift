@@ -4,9 +4,9 @@ import Testing
 @Suite struct PolicyTests {
     @Test func dueTimeHasTheFiveMinuteFloor() throws {
         let due = DuePolicy.standard
-        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 0) == 1_300_000)
-        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 299) == 1_300_000)
-        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 301) == 1_301_000)
+        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 0) == 1_305_000)
+        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 299) == 1_305_000)
+        #expect(due.dueTime(createdAt: 1000, timeoutSeconds: 301) == 1_306_000)
         #expect(try DuePolicy(minAgeSeconds: 600, marginSeconds: 5).dueTime(createdAt: 1000, timeoutSeconds: 0) == 1_605_000)
         #expect(throws: PolicyError.self) { try DuePolicy(minAgeSeconds: 299) }
         #expect(throws: PolicyError.self) { try DuePolicy(marginSeconds: -1) }
@@ -53,12 +53,14 @@ import Testing
 
     @Test func tokenBucketSpacesCallsAtTheRate() {
         var bucket = TokenBucket(ratePerSecond: 10, burst: 2)
-        #expect(bucket.available(now: 0) == 2)
+        let full = bucket.available(now: 0)
+        #expect(full == 2)
         bucket.take(2, now: 0)
-        #expect(bucket.available(now: 0) == 0)
-        #expect(bucket.nextTokenAt(now: 0) == 100)
-        #expect(bucket.available(now: 99) == 0)
-        #expect(bucket.available(now: 100) == 1)
-        #expect(bucket.available(now: 10_000) == 2, "tokens never exceed the burst")
+        let empty = bucket.available(now: 0), next = bucket.nextTokenAt(now: 0)
+        #expect(empty == 0 && next == 100)
+        let early = bucket.available(now: 99), onTime = bucket.available(now: 100)
+        #expect(early == 0 && onTime == 1)
+        let later = bucket.available(now: 10_000)
+        #expect(later == 2, "tokens never exceed the burst")
     }
 }

@@ -33,7 +33,7 @@ import WeChatPayV2
             await h.advance(to: at, thenRecorded: second + 1)
             #expect(h.gateway.calls.count == second + 1)
             #expect(h.gateway.calls.last?.at == at)
-            let leased = try h.database.pool.read { db in
+            let leased = try await h.database.pool.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'")
             }
             #expect(leased == 0, "orders were leased while waiting for a rate token")

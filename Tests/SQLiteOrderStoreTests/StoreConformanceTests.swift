@@ -64,6 +64,24 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func overdueCountsEveryUndecidedOrderPastItsOwnDueTimeWhateverItsRetryTime(kind: StoreKind) async throws {
+        // Issue 12: with WeChat down, retries pushed next_attempt_ms ahead and status showed due=0.
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        try fixture.insert("STUCK", createdAt: Self.created)
+        try fixture.insert("INFLIGHT", createdAt: Self.created + 1)
+        try fixture.insert("LATER", createdAt: Self.created + 3_600)
+        let claimed = try await claim(fixture, at: Self.dueMs + 1_000)
+        let stuck = try #require(claimed.first { $0.outTradeNo == "STUCK" })
+        _ = try await fixture.store.record([OrderWrite(order: stuck, change: .retry(at: Self.dueMs + 600_000, reason: "outage", inDoubt: false,
+                                                                                   refundAttempt: true), attempts: [])], now: Self.dueMs + 1_000)
+        let summary = try await fixture.store.summary(now: Self.dueMs + 60_000)
+        #expect(summary.counts["due"] == 0)
+        #expect(summary.overdue == 2)
+        #expect(summary.oldestOverdueMs == 60_000)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func claimsRespectTheLimitExcludedMerchantsAndRateLimits(kind: StoreKind) async throws {
         let fixture = try kind.make()
         defer { fixture.remove() }

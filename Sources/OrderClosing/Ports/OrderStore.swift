@@ -54,13 +54,21 @@ public struct RescuedOrder: Sendable, Hashable {
 /// A snapshot of the queue.
 public struct QueueSummary: Sendable, Hashable, Codable {
     public var counts: [String: Int]
-    /// How far past its due time the oldest due pending order is, in ms (0 if none is due).
+    /// How far past its due time the oldest claimable pending order is, in ms (0 if none is due):
+    /// the loop's own lag.
     public var oldestDueLagMs: Int64
     public var inDoubt: Int
+    /// Orders not yet decided (pending or closing) past their own due time, whatever their retry
+    /// time: what an outage, an open circuit or a paused merchant leaves behind. Alert on these.
+    public var overdue: Int
+    /// How far past its own due time the oldest of them is, in ms (0 if none).
+    public var oldestOverdueMs: Int64
 
-    public init(counts: [String: Int], oldestDueLagMs: Int64, inDoubt: Int) {
+    public init(counts: [String: Int], oldestDueLagMs: Int64, inDoubt: Int, overdue: Int = 0, oldestOverdueMs: Int64 = 0) {
         self.counts = counts
         self.oldestDueLagMs = oldestDueLagMs
         self.inDoubt = inDoubt
+        self.overdue = overdue
+        self.oldestOverdueMs = oldestOverdueMs
     }
 }

@@ -9,6 +9,8 @@ import Metrics
 /// | closeorderd_call_duration_seconds        | histogram | endpoint            |
 /// | closeorderd_orders                       | gauge     | status (due, closing, in_doubt) |
 /// | closeorderd_oldest_due_lag_seconds       | gauge     |                     |
+/// | closeorderd_overdue_orders               | gauge     |                     |
+/// | closeorderd_oldest_overdue_seconds       | gauge     |                     |
 /// | closeorderd_merchant_circuit_open        | gauge     | mch_id              |
 /// | closeorderd_endpoint_in_use              | gauge     | endpoint            |
 public enum ClosingMetrics {
@@ -29,6 +31,8 @@ public enum ClosingMetrics {
         }
         Gauge(label: "closeorderd_orders", dimensions: [("status", "in_doubt")]).record(summary.inDoubt)
         Gauge(label: "closeorderd_oldest_due_lag_seconds").record(Double(summary.oldestDueLagMs) / 1000)
+        Gauge(label: "closeorderd_overdue_orders").record(summary.overdue)
+        Gauge(label: "closeorderd_oldest_overdue_seconds").record(Double(summary.oldestOverdueMs) / 1000)
     }
 
     /// Which endpoint the gateway uses: 1 for the one in use, 0 for the other.

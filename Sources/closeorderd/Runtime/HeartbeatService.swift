@@ -28,9 +28,15 @@ struct HeartbeatService: Service {
         do {
             let summary = try await store.summary(now: now)
             let line = "due=\(summary.counts["due"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
-                + "in_doubt=\(summary.inDoubt) oldest_due_lag_ms=\(summary.oldestDueLagMs) endpoint=\(gateway.currentEndpoint)"
-            logger.info("heartbeat", metadata: [
+                + "overdue=\(summary.overdue) oldest_overdue_s=\(summary.oldestOverdueMs / 1000) "
+                + "in_doubt=\(summary.inDoubt) endpoint=\(gateway.currentEndpoint)"
+            let overdue = summary.overdue == 0 ? "nothing overdue"
+                : "\(summary.overdue) overdue (oldest \(summary.oldestOverdueMs / 1000) s past its due time)"
+            logger.log(level: summary.overdue > 0 && summary.oldestOverdueMs > 600_000 ? .warning : .info,
+                       "heartbeat: \(summary.counts["due"] ?? 0) due, \(summary.counts["closing"] ?? 0) closing, \(overdue), via \(gateway.currentEndpoint)",
+                       metadata: [
                 "due": "\(summary.counts["due"] ?? 0)", "closing": "\(summary.counts["closing"] ?? 0)",
+                "overdue": "\(summary.overdue)", "oldest_overdue_ms": "\(summary.oldestOverdueMs)",
                 "in_doubt": "\(summary.inDoubt)", "oldest_due_lag_ms": "\(summary.oldestDueLagMs)",
                 "endpoint": "\(gateway.currentEndpoint)",
             ])
