@@ -27,6 +27,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         var rows: [Row] = []
         var audit: [(orderID: Int64, record: AttemptRecord)] = []
         var published: [String: String] = [:]
+        var daemons: [String: DaemonRecord] = [:]
         var nextToken = 0
     }
 
@@ -94,11 +95,33 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
+        rescue(now: now) { row in (row.leaseExpiresMs ?? .max) < now && row.leaseOwner != sparing }
+    }
+
+    public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
+        rescue(now: now) { $0.leaseOwner == owner }
+    }
+
+    public func announce(_ daemon: DaemonRecord, now: Int64) async throws {
+        var seen = daemon
+        seen.lastSeenMs = now
+        state.withLockedValue { $0.daemons[daemon.owner] = seen }
+    }
+
+    public func daemons() async throws -> [DaemonRecord] {
+        state.withLockedValue { $0.daemons.values.sorted { $0.owner < $1.owner } }
+    }
+
+    public func forget(daemon owner: String) async throws {
+        _ = state.withLockedValue { $0.daemons.removeValue(forKey: owner) }
+    }
+
+    private func rescue(now: Int64, _ matches: (Row) -> Bool) -> [RescuedOrder] {
         state.withLockedValue { state in
             var rescued: [RescuedOrder] = []
             for index in state.rows.indices {
                 let row = state.rows[index]
-                guard row.status == .closing, let expires = row.leaseExpiresMs, expires < now, row.leaseOwner != sparing else { continue }
+                guard row.status == .closing, matches(row) else { continue }
                 state.rows[index].status = .pending
                 state.rows[index].inDoubt = true
                 state.rows[index].retryAtMs = now

@@ -83,15 +83,45 @@ public struct SQLiteOrderStore: OrderStore {
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
+        try await rescue(where: "lease_expires_ms < ? AND lease_owner IS NOT ?", [now, sparing], now: now,
+                         why: "lease expired: the daemon that held it stopped mid-call; outcome unknown")
+    }
+
+    public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
+        try await rescue(where: "lease_owner = ?", [owner], now: now,
+                         why: "the daemon that held it is gone (its process ended); outcome unknown")
+    }
+
+    func rescue(where condition: String, _ arguments: StatementArguments, now: Int64, why: String) async throws -> [RescuedOrder] {
         try await pool.write { db in
             try Row.fetchAll(db, sql: """
                 UPDATE pending_orders
-                SET status = 'pending', in_doubt = 1, retry_at_ms = ?,
-                    last_error = 'lease expired: the daemon that held it stopped mid-call; outcome unknown',
+                SET status = 'pending', in_doubt = 1, retry_at_ms = ?, last_error = ?,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE status = 'closing' AND lease_expires_ms < ? AND lease_owner IS NOT ?
+                WHERE status = 'closing' AND \(condition)
                 RETURNING mch_id, out_trade_no
-                """, arguments: [now, now, sparing]).map { RescuedOrder(mchID: $0["mch_id"], outTradeNo: $0["out_trade_no"]) }
+                """, arguments: [now, why] + arguments).map { RescuedOrder(mchID: $0["mch_id"], outTradeNo: $0["out_trade_no"]) }
+        }
+    }
+
+    public func announce(_ daemon: DaemonRecord, now: Int64) async throws {
+        let value = String(decoding: try JSONEncoder().encode(daemon), as: UTF8.self)
+        try await publish(DaemonRecord.key(daemon.owner), value, now: now)
+    }
+
+    public func daemons() async throws -> [DaemonRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT value, updated_ms FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key").compactMap { row in
+                guard var record = try? JSONDecoder().decode(DaemonRecord.self, from: Data((row["value"] as String).utf8)) else { return nil }
+                record.lastSeenMs = row["updated_ms"]
+                return record
+            }
+        }
+    }
+
+    public func forget(daemon owner: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM daemon_state WHERE key = ?", arguments: [DaemonRecord.key(owner)])
         }
     }
 

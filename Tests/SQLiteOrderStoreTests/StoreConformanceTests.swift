@@ -275,6 +275,32 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func daemonsAnnounceThemselvesAndADeadOnesLeasesComeBackAtOnce(kind: StoreKind) async throws {
+        let fixture = try kind.make()
+        defer { fixture.remove() }
+        let dead = DaemonRecord(owner: "host:41:aa", host: "host", pid: 41, bootID: "b", version: "closeorderd 0.1.0", startedMs: 1, intervalSeconds: 60)
+        let alive = DaemonRecord(owner: "host:42:bb", host: "host", pid: 42, bootID: "b", version: "closeorderd 0.1.0", startedMs: 2, intervalSeconds: 60)
+        try await fixture.store.announce(dead, now: 10)
+        try await fixture.store.announce(alive, now: 20)
+        try await fixture.store.announce(alive, now: 30)
+        let listed = try await fixture.store.daemons()
+        #expect(listed.map(\.owner) == [dead.owner, alive.owner])
+        #expect(listed.map(\.lastSeenMs) == [10, 30])
+        #expect(listed[0].pid == 41 && listed[0].bootID == "b")
+
+        try fixture.insert("HELD", createdAt: Self.created)
+        try fixture.insert("OTHER", createdAt: Self.created + 1)
+        _ = try await claim(fixture, at: Self.dueMs, ClaimRequest(limit: 1), owner: dead.owner, lease: 60_000)
+        _ = try await claim(fixture, at: Self.dueMs + 1_000, owner: alive.owner, lease: 60_000)
+        let rescued = try await fixture.store.rescueLeases(heldBy: dead.owner, now: Self.dueMs + 2_000)
+        #expect(rescued.map(\.outTradeNo) == ["HELD"], "rescued before its lease expired, and only the dead daemon's")
+        #expect(try fixture.stored("HELD")?.inDoubt == true && fixture.stored("HELD")?.status == .pending)
+        #expect(try fixture.stored("OTHER")?.status == .closing)
+        try await fixture.store.forget(daemon: dead.owner)
+        #expect(try await fixture.store.daemons().map(\.owner) == [alive.owner])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func publishedStateIsReadBack(kind: StoreKind) async throws {
         let fixture = try kind.make()
         defer { fixture.remove() }

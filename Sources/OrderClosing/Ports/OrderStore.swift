@@ -28,6 +28,19 @@ public protocol OrderStore: Sendable {
     /// Publishes a fact for operators (e.g. `circuit:1900000109` → `open: SIGNERROR …`).
     func publish(_ key: String, _ value: String, now: Int64) async throws
 
+    /// Writes this daemon's heartbeat row (last seen = `now`).
+    func announce(_ daemon: DaemonRecord, now: Int64) async throws
+
+    /// Every daemon's heartbeat row, with its last-seen time.
+    func daemons() async throws -> [DaemonRecord]
+
+    /// Removes a daemon's heartbeat row: a clean stop, or a dead neighbour whose leases were rescued.
+    func forget(daemon owner: String) async throws
+
+    /// Takes back, at once and in doubt, every order leased by `owner` — a daemon known to be dead
+    /// (same host and boot, its pid gone), whose leases need not run out first.
+    func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder]
+
     /// Due and in-flight counts (`due`, `closing`) and the oldest overdue pending order, for
     /// heartbeats. Cheap: it must not scan finished rows, nor orders waiting for their time.
     func summary(now: Int64) async throws -> QueueSummary

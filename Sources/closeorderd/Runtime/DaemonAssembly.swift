@@ -32,8 +32,11 @@ struct DaemonAssembly {
         let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
                                      logger: logger, events: events)
-        let rescuer = LeaseRescuer(store: store, clock: clock, owner: settings.owner, leaseMs: settings.leaseMs, logger: logger)
-        let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier,
+        let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
+                              version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
+        let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
+                                   isAlive: { pid in kill(pid, 0) == 0 || errno == EPERM })
+        let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier, me: me,
                                          intervalSeconds: config.heartbeatSeconds, logger: logger)
         // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
         var services: [any Service] = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier)]
@@ -43,6 +46,12 @@ struct DaemonAssembly {
             services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
         }
         self.services = services + [heartbeat, rescuer, closing]
+    }
+
+    /// The kernel's boot id: a pid means nothing across a reboot.
+    static func bootID() -> String {
+        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
     }
 
     /// The closing loop ends the group when it returns; the helpers may end early on their own

@@ -11,6 +11,8 @@ struct HeartbeatService: Service {
     let gateway: WeChatPayHTTPGateway
     let clock: any OrderClock
     let notifier: SystemdNotifier
+    /// This daemon's heartbeat row; removed on a clean stop.
+    let me: DaemonRecord
     let intervalSeconds: Int
     let logger: Logger
 
@@ -20,6 +22,12 @@ struct HeartbeatService: Service {
             try? await cancelWhenGracefulShutdown {
                 try await clock.sleep(until: clock.now() + Int64(intervalSeconds) * 1000)
             }
+        }
+        // Services stop in reverse order, so the closing loop has drained by now.
+        do {
+            try await store.forget(daemon: me.owner)
+        } catch {
+            logger.warning("could not remove this daemon's heartbeat row; status will show it as stale", metadata: ["error": "\(error)"])
         }
     }
 
@@ -43,6 +51,7 @@ struct HeartbeatService: Service {
             notifier.status(line)
             ClosingMetrics.queue(summary)
             ClosingMetrics.endpoint(inUse: gateway.currentEndpoint, other: gateway.otherEndpoint)
+            try await store.announce(me, now: now)
             try await store.publish("heartbeat", "\(line) pid=\(getpid())", now: now)
         } catch {
             logger.error("heartbeat: cannot read the queue", metadata: ["error": "\(error)"])
