@@ -12,9 +12,10 @@ public struct Migration: Sendable, Hashable {
 public enum Migrations {
     public static var latestVersion: Int { embedded.map(\.version).max() ?? 0 }
 
-    /// Applies what is missing and returns the versions applied now.
+    /// Applies what is missing, up to `target` (tests stop early to build an older database), and
+    /// returns the versions applied now.
     @discardableResult
-    public static func migrate(_ writer: some DatabaseWriter) throws -> [Int] {
+    public static func migrate(_ writer: some DatabaseWriter, upTo target: Int = latestVersion) throws -> [Int] {
         try writer.writeWithoutTransaction { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -28,7 +29,8 @@ public enum Migrations {
                 throw StoreError.newerSchema(found: newest, known: latestVersion)
             }
             var appliedNow: [Int] = []
-            for migration in embedded.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+            for migration in embedded.sorted(by: { $0.version < $1.version })
+                where migration.version <= target && !applied.contains(migration.version) {
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: migration.sql)
                     try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
