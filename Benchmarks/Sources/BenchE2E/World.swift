@@ -81,7 +81,7 @@ final class World: @unchecked Sendable {
         let queue = try open(path)
         let spread = perSecond > 0 ? "i / \(perSecond)" : "0"
         let finishedColumns = finished ? ", status, outcome, attempts, first_attempt_ms, last_attempt_ms, finished_ms" : ""
-        let finishedValues = finished ? ", 'closed', 'closed', 1, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000" : ""
+        let finishedValues = finished ? ", 'paid', 'paid', 1, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000" : ""
         try queue.write { db in
             try db.execute(sql: """
                 WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
@@ -122,7 +122,7 @@ final class World: @unchecked Sendable {
         }
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         let finishedColumns = finished ? ", status, outcome, attempts, first_attempt_ms, last_attempt_ms, finished_ms" : ""
-        let finishedValues = finished ? ", 'closed', 'closed', 1, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000" : ""
+        let finishedValues = finished ? ", 'paid', 'paid', 1, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000, (\(createdAt) + 400) * 1000" : ""
         try queue.write { db in
             try db.execute(sql: """
                 WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
