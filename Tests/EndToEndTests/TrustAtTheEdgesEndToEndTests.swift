@@ -28,7 +28,7 @@ import WeChatPayV2
             let server = FakeWeChatPayServer(fake: fake)
             try await server.start()
             let keyPath = directory.appendingPathComponent("\(mch).key").path
-            FileManager.default.createFile(atPath: keyPath, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: keyPath, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
             let world = World(directory: directory, fake: fake, server: server)
             let config = """
                 {
@@ -66,7 +66,9 @@ import WeChatPayV2
 
         /// Runs the daemon until every order is decided (or a minute passes), then stops it.
         func runUntilDecided(_ db: DatabasePool, orders: Int) async throws -> String {
-            let notify = try NotifySocket(directory: directory.appendingPathComponent("notify"))
+            let socketDirectory = directory.appendingPathComponent("notify")
+            try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+            let notify = try NotifySocket(directory: socketDirectory)
             let daemon = try DaemonProcess(arguments: ["run", "--config", configPath], environment: ["NOTIFY_SOCKET": notify.path],
                                            stderrPath: directory.appendingPathComponent("daemon.log").path)
             try daemon.start()
