@@ -14,16 +14,20 @@ public struct ClosingService: Service {
     let clock: any OrderClock
     let settings: ClosingSettings
     let merchants: [MerchantProfile]
+    /// mch_id → why its key cannot be used; its orders are paused, not failed.
+    let unavailableMerchants: [String: String]
     let logger: Logger
     let events: ClosingEvents
 
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
-                merchants: [MerchantProfile], logger: Logger, events: ClosingEvents = ClosingEvents()) {
+                merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
+                events: ClosingEvents = ClosingEvents()) {
         self.store = store
         self.closer = closer
         self.clock = clock
         self.settings = settings
         self.merchants = merchants
+        self.unavailableMerchants = unavailableMerchants
         self.logger = logger
         self.events = events
     }

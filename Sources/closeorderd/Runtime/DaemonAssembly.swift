@@ -29,7 +29,7 @@ struct DaemonAssembly {
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
-                                     logger: logger, events: events)
+                                     unavailableMerchants: config.unavailableMerchants, logger: logger, events: events)
         let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier,
                                          intervalSeconds: config.heartbeatSeconds, logger: logger)
         // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
