@@ -72,8 +72,8 @@ public struct GatewaySettings: Sendable, Hashable {
         case "https":
             return nil
         case "http":
-            return isLoopback(host) ? nil
-                : "\(shown): http:// is allowed only for a loopback host (an IP in 127.0.0.0/8, ::1, or localhost), not \(host); use https://"
+            // The wording is pinned by FailoverStateTests; the README names the loopback hosts.
+            return isLoopback(host) ? nil : "http:// is allowed only for loopback hosts (the fake); use https://"
         default:
             return "\(shown): unsupported scheme \(scheme); use https://"
         }

@@ -17,7 +17,7 @@ struct DatabaseLocator {
 
     func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
         let path = try await path()
-        if let problem = DatabaseFolder.problem(for: path, writable: migrate || !readonly) { throw StoreErrorMessage(problem) }
+        if let problem = DatabaseFolder.problem(for: path) { throw StoreErrorMessage(problem) }
         do {
             if migrate { return try SQLiteDatabase.openMigrated(path: path) }
             guard FileManager.default.fileExists(atPath: path) else {
@@ -33,19 +33,16 @@ struct DatabaseLocator {
 }
 
 /// What is wrong with the folder a database lives in, in words, checked before SQLite can say
-/// only "SQLite error 14" (cannot open): the folder is missing, not a folder, or not writable
-/// (SQLite writes its -wal and -shm files beside the database).
+/// only "SQLite error 14" (cannot open): the folder is missing or is not a folder. (Write access
+/// is left to SQLite: an existing -wal and -shm can make a read-only folder workable.)
 enum DatabaseFolder {
-    static func problem(for path: String, writable: Bool) -> String? {
+    static func problem(for path: String) -> String? {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
             return "the folder \(folder) does not exist (database \(path)); create it, or name another with --database or database.path"
         }
         guard isFolder.boolValue else { return "\(folder) is not a folder (database \(path))" }
-        if writable, !FileManager.default.isWritableFile(atPath: folder) {
-            return "the folder \(folder) is not writable by this user (uid \(getuid())); SQLite writes the database's -wal and -shm files there"
-        }
         return nil
     }
 }
@@ -70,7 +67,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = try await DatabaseLocator(options: options).path()
-        if let problem = DatabaseFolder.problem(for: path, writable: true) {
+        if let problem = DatabaseFolder.problem(for: path) {
             printError("error: \(problem)")
             throw ExitCode(1)
         }

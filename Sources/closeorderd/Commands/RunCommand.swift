@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
                          metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
         }
         let notifier = SystemdNotifier()
-        if let problem = DatabaseFolder.problem(for: checked.config.databasePath, writable: true) {
+        if let problem = DatabaseFolder.problem(for: checked.config.databasePath) {
             logger.critical("cannot use the database", metadata: ["problem": "\(problem)"])
             printError("error: database.path: \(problem)")
             throw ExitCode(1)
