@@ -52,9 +52,26 @@ public struct OperatorQueries: Sendable {
     }
 
     /// Moves failed orders back to pending with a fresh attempt budget; they are due at once.
-    /// Returns how many were requeued.
-    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64) async throws -> Int {
+    /// Each named order that is not moved is reported with the reason (not failed, or no such order).
+    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64) async throws -> RequeueReport {
         try await pool.write { db in
+            var skipped: [RequeueReport.Skipped] = []
+            if !allFailed {
+                for outTradeNo in outTradeNos {
+                    var sql = "SELECT mch_id, status FROM pending_orders WHERE out_trade_no = ?"
+                    var arguments: StatementArguments = [outTradeNo]
+                    if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
+                    let rows = try Row.fetchAll(db, sql: sql + " ORDER BY mch_id", arguments: arguments)
+                    if rows.isEmpty {
+                        skipped.append(.init(outTradeNo: outTradeNo, mchID: nil,
+                                             reason: "no such order" + (mchID.map { " for mch_id \($0)" } ?? "")))
+                    }
+                    for row in rows where row["status"] as String != OrderStatus.failed.rawValue {
+                        skipped.append(.init(outTradeNo: outTradeNo, mchID: row["mch_id"],
+                                             reason: "it is \(row["status"] as String), not failed"))
+                    }
+                }
+            }
             var sql = """
                 UPDATE pending_orders
                 SET status = 'pending', attempts = 0, retry_at_ms = ?, first_attempt_ms = NULL, finished_ms = NULL,
@@ -68,7 +85,7 @@ public struct OperatorQueries: Sendable {
             }
             if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
             try db.execute(sql: sql, arguments: arguments)
-            return db.changesCount
+            return RequeueReport(moved: db.changesCount, skipped: skipped)
         }
     }
 
@@ -106,6 +123,19 @@ public struct StatusReport: Sendable, Codable {
     public let circuits: [String: String]
     /// Other facts the daemon published (heartbeat, endpoint).
     public let daemon: [String: String]
+}
+
+/// What `requeue` did: how many orders it moved, and each named order it left alone, with why.
+public struct RequeueReport: Sendable, Codable {
+    public struct Skipped: Sendable, Codable, Hashable {
+        public let outTradeNo: String
+        /// nil when no order has that out_trade_no.
+        public let mchID: String?
+        public let reason: String
+    }
+
+    public let moved: Int
+    public let skipped: [Skipped]
 }
 
 /// One order and its attempts, column by column.

@@ -70,10 +70,18 @@ public struct LogfmtLogHandler: LogHandler {
     /// escaped, so a value can never break the line or fake another key.
     static func encodeValue(_ value: String) -> String {
         guard needsQuotes(value) else { return value }
-        var result = "\""
+        return "\"" + escapingControlCharacters(value, quotes: true) + "\""
+    }
+
+    /// `value` with `\`, `\n`, `\r`, `\t` and every other control character (C0, DEL, C1, ESC,
+    /// U+2028/9) escaped, and `"` too when `quotes` is set. The CLI prints database text (WeChat's
+    /// words, error texts) through this, so it cannot move the cursor, recolour the terminal or
+    /// fake a line, as the log lines cannot.
+    public static func escapingControlCharacters(_ value: String, quotes: Bool = false) -> String {
+        var result = ""
         for scalar in value.unicodeScalars {
             switch scalar {
-            case "\"": result += "\\\""
+            case "\"" where quotes: result += "\\\""
             case "\\": result += "\\\\"
             case "\n": result += "\\n"
             case "\r": result += "\\r"
@@ -82,7 +90,7 @@ public struct LogfmtLogHandler: LogHandler {
             default: result.unicodeScalars.append(scalar)
             }
         }
-        return result + "\""
+        return result
     }
 
     /// Scans bytes first: most values (ids, numbers, codes) are plain ASCII, and only text with

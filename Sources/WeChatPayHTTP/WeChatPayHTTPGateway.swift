@@ -24,10 +24,12 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         self.failover = NIOLockedValueBox(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
     }
 
-    /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone.
+    /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone,
+    /// and TLS 1.2 or newer (WeChat Pay requires 1.2; NIOSSL's default floor is 1.0).
     /// Connection failures are reported at once (no pool-level retry) so failover is quick.
     public static func makeClient(settings: GatewaySettings) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
         if let caFile = settings.caFile {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
         }

@@ -15,10 +15,10 @@ import Testing
     }
 
     @Test func versionAndHelp() async throws {
-        let version = try await EndToEndWorld.runCLI(["--version"])
+        let version = try await CLIHarness.run(["--version"])
         #expect(version.status == 0 && version.output.contains("closeorderd"))
         for command in ["run", "migrate", "demo", "status", "show", "requeue", "sign", "check-config", "fake-wechatpay"] {
-            let help = try await EndToEndWorld.runCLI([command, "--help"])
+            let help = try await CLIHarness.run([command, "--help"])
             #expect(help.status == 0, "\(command) --help")
             #expect(help.output.contains("USAGE: closeorderd \(command)"), "\(command): \(help.output)")
         }
@@ -30,12 +30,12 @@ import Testing
         let key = directory.appendingPathComponent("key")
         Self.write("192006250b4c09247ec02edce69f6a2d\n", to: key)
         let fields = ["appid=wxd930ea5d5a258f4f", "mch_id=10000100", "device_info=1000", "body=test", "nonce_str=ibuaiVcKdpRxkhJA"]
-        let md5 = try await EndToEndWorld.runCLI(["sign", "--key-file", key.path, "--sign-type", "MD5"] + fields)
+        let md5 = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "MD5"] + fields)
         #expect(md5.status == 0)
         #expect(md5.output.trimmingCharacters(in: .whitespacesAndNewlines) == "9A0A8659F005D6984697E2CA0A9CF3B7")
-        let hmac = try await EndToEndWorld.runCLI(["sign", "--key-file", key.path, "--sign-type", "HMAC-SHA256"] + fields)
+        let hmac = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "HMAC-SHA256"] + fields)
         #expect(hmac.output.trimmingCharacters(in: .whitespacesAndNewlines) == "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6")
-        let bad = try await EndToEndWorld.runCLI(["sign", "--key-file", key.path, "--sign-type", "SHA1"] + fields)
+        let bad = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "SHA1"] + fields)
         #expect(bad.status != 0 && bad.output.contains("--sign-type"))
     }
 
@@ -57,15 +57,16 @@ import Testing
               }
             }
             """, to: config)
-        let result = try await EndToEndWorld.runCLI(["check-config", "--config", config.path])
+        let result = try await CLIHarness.run(["check-config", "--config", config.path])
         #expect(result.status == 1)
         for key in ["database.busy_timeout_ms", "wechatpay.primary_url", "schedule.min_age_seconds", "throughput.concurrency",
                     "log.format", "retyr.max_attempts: unknown key", "merchants.1900000109.appids", "merchants.1900000109.sign_type",
-                    "merchants.1900000109: set key_file or key_credential", "merchants.1900000110: cannot read the key"] {
+                    "merchants.1900000109: set key_file or key_credential",
+                    "merchants.1900000110.key_file: \(directory.path)/missing.key does not exist"] {
             #expect(result.output.contains(key), "\(key) not named in:\n\(result.output)")
         }
         // run refuses to start with the same messages.
-        let run = try await EndToEndWorld.runCLI(["run", "--config", config.path])
+        let run = try await CLIHarness.run(["run", "--config", config.path])
         #expect(run.status == 78)   // EX_CONFIG
         #expect(run.output.contains("throughput.concurrency"))
     }
@@ -80,31 +81,24 @@ import Testing
             { "database": { "path": "\(directory.path)/orders.sqlite" },
               "merchants": { "1900000109": { "appids": ["wx2421b1c4370ec43b"], "key_file": "\(key.path)" } } }
             """, to: config)
-        let result = try await EndToEndWorld.runCLI(["check-config", "--config", config.path])
+        let result = try await CLIHarness.run(["check-config", "--config", config.path])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("readable by every user"))
         #expect(result.output.contains("key <redacted>"))
         #expect(!result.output.contains("0123456789abcdef"))
         // An environment override wins over the file.
-        let process = Process()
-        process.executableURL = try DaemonProcess.binary()
-        process.arguments = ["check-config", "--config", config.path]
-        process.environment = ["CLOSEORDERD_THROUGHPUT_CONCURRENCY": "7"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(output.contains("concurrency 7"))
+        let overridden = try await CLIHarness.run(["check-config", "--config", config.path],
+                                                  environment: ["CLOSEORDERD_THROUGHPUT_CONCURRENCY": "7"])
+        #expect(overridden.output.contains("concurrency 7"))
     }
 
     @Test func migrateStatusShowAndRequeue() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("orders.sqlite").path
-        let first = try await EndToEndWorld.runCLI(["migrate", "--database", database])
+        let first = try await CLIHarness.run(["migrate", "--database", database])
         #expect(first.status == 0 && first.output.contains("applied 1"))
-        let again = try await EndToEndWorld.runCLI(["migrate", "--database", database])
+        let again = try await CLIHarness.run(["migrate", "--database", database])
         #expect(again.status == 0 && again.output.contains("up to date"))
 
         let pool = try DatabasePool(path: database)
@@ -116,37 +110,41 @@ import Testing
                 UPDATE pending_orders SET status = 'failed', last_error = 'gave up after 10 attempts' WHERE out_trade_no = 'GAVE-UP';
                 """)
         }
-        let status = try await EndToEndWorld.runCLI(["status", "--database", database, "--json"])
+        let status = try await CLIHarness.run(["status", "--database", database, "--json"])
         #expect(status.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
         let counts = json?["counts"] as? [String: Int]
         #expect(counts?["pending"] == 1 && counts?["failed"] == 1)
         #expect((json?["oldest_overdue"] as? [String: Any])?["out_trade_no"] as? String == "DUE-1")
-        let text = try await EndToEndWorld.runCLI(["status", "--database", database])
+        let text = try await CLIHarness.run(["status", "--database", database])
         #expect(text.output.contains("oldest overdue: DUE-1"))
 
-        let show = try await EndToEndWorld.runCLI(["show", "GAVE-UP", "--database", database])
+        let show = try await CLIHarness.run(["show", "GAVE-UP", "--database", database])
         #expect(show.status == 0 && show.output.contains("last_error: gave up after 10 attempts"))
-        let missing = try await EndToEndWorld.runCLI(["show", "NOPE", "--database", database])
+        let missing = try await CLIHarness.run(["show", "NOPE", "--database", database])
         #expect(missing.status == 1 && missing.output.contains("no order with out_trade_no NOPE"))
 
-        let requeue = try await EndToEndWorld.runCLI(["requeue", "GAVE-UP", "--database", database])
+        let requeue = try await CLIHarness.run(["requeue", "GAVE-UP", "--database", database])
         #expect(requeue.status == 0 && requeue.output.contains("1 failed order(s)"))
         let row = try await pool.read { db in try Row.fetchOne(db, sql: "SELECT status, attempts FROM pending_orders WHERE out_trade_no = 'GAVE-UP'") }
         #expect(row?["status"] as String? == "pending")
-        #expect(try await EndToEndWorld.runCLI(["requeue", "--database", database]).status != 0)   // says what to give
+        #expect(try await CLIHarness.run(["requeue", "--database", database]).status != 0)   // says what to give
     }
 
     @Test func readCommandsExplainAMissingDatabase() async throws {
-        let result = try await EndToEndWorld.runCLI(["status", "--database", "/nonexistent/orders.sqlite"])
+        let result = try await CLIHarness.run(["status", "--database", "/nonexistent/orders.sqlite"])
         #expect(result.status == 1)
-        #expect(result.output.contains("no database at /nonexistent/orders.sqlite"))
+        #expect(result.output.contains("the folder /nonexistent does not exist"), "\(result.output)")
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let absent = try await CLIHarness.run(["status", "--database", directory.path + "/orders.sqlite"])
+        #expect(absent.status == 1 && absent.output.contains("no database at \(directory.path)/orders.sqlite"), "\(absent.output)")
     }
 
     @Test func demoRunsAndEveryOrderEndsAsExpected() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let demo = try await EndToEndWorld.runCLI(["demo", "--directory", directory.path])
+        let demo = try await CLIHarness.run(["demo", "--directory", directory.path])
         #expect(demo.status == 0, "\(demo.output)")
         #expect(demo.output.contains("demo: every order ended as expected"))
         #expect(demo.output.contains("0 with a bad signature, 0 closes before the 5-minute mark"))

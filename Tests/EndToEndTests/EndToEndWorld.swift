@@ -52,7 +52,7 @@ struct EndToEndWorld {
               "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false, "connect_timeout_ms": \(min(500, settings.totalTimeoutMs)),
                              "total_timeout_ms": \(settings.totalTimeoutMs) },
               "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 10 },
-              "schedule": { "poll_interval_ms": 100, "lease_ms": \(settings.leaseMs) },
+              "schedule": { "poll_interval_ms": 100, "lease_ms": \(settings.leaseMs), "margin_seconds": 0 },
               "throughput": { "concurrency": \(settings.concurrency), "batch_size": \(settings.batchSize) },
               "shutdown": { "grace_ms": \(settings.graceMs) },
               "log": { "format": "json", "level": "\(settings.logLevel)" },

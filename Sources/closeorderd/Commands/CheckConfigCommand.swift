@@ -9,7 +9,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
         discussion: """
             Reads the config file and CLOSEORDERD_* environment overrides exactly as `run` does, reads each \
             merchant's key file or credential, and prints the effective settings with keys redacted. \
-            Exits 1 if anything is wrong; `run` refuses to start with the same messages.
+            Exits 1 if anything is wrong; `run` refuses to start with the same messages, except that a \
+            merchant whose key is missing or unreadable only pauses that merchant there.
             """
     )
 
@@ -32,16 +33,29 @@ struct CheckConfigCommand: AsyncParsableCommand {
 struct CheckedConfig {
     var config: DaemonConfig
     var profiles: [MerchantProfile]
-    var problems: [String]
+    /// What is wrong with the config itself; `run` refuses to start.
+    var configProblems: [String]
     var warnings: [String]
     var source: String
+
+    /// Merchants whose key cannot be used: `run` serves the others, `check-config` refuses.
+    var unavailableMerchants: [String: String] { config.unavailableMerchants }
+
+    /// Everything `check-config` reports as an error: the config's problems, then each unusable key.
+    var problems: [String] {
+        configProblems + unavailableMerchants.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// `run` starts when the config is valid and at least one merchant has a usable key.
+    var canRun: Bool { configProblems.isEmpty && !profiles.isEmpty }
 
     static func load(_ options: ConfigOptions, environment: [String: String] = ProcessInfo.processInfo.environment) async -> CheckedConfig {
         let loader = ConfigLoader(path: options.config, environment: environment)
         var loaded = await loader.load()
         if let database = options.database { loaded.config.databasePath = database }
         let keys = KeyLoader.load(loaded.config.merchants, environment: environment)
-        return CheckedConfig(config: loaded.config, profiles: keys.profiles, problems: loaded.problems + keys.problems,
+        loaded.config.unavailableMerchants = keys.unavailable
+        return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
                              warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment")
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import OrderClosing
 import SQLiteOrderStore
+import ServiceSupport
 
 /// Opens the database named by `--database` or the config's `database.path`.
 struct DatabaseLocator {
@@ -16,6 +17,7 @@ struct DatabaseLocator {
 
     func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
         let path = try await path()
+        if let problem = DatabaseFolder.problem(for: path) { throw StoreErrorMessage(problem) }
         do {
             if migrate { return try SQLiteDatabase.openMigrated(path: path) }
             guard FileManager.default.fileExists(atPath: path) else {
@@ -27,6 +29,21 @@ struct DatabaseLocator {
         } catch {
             throw StoreErrorMessage("\(error)")
         }
+    }
+}
+
+/// What is wrong with the folder a database lives in, in words, checked before SQLite can say
+/// only "SQLite error 14" (cannot open): the folder is missing or is not a folder. (Write access
+/// is left to SQLite: an existing -wal and -shm can make a read-only folder workable.)
+enum DatabaseFolder {
+    static func problem(for path: String) -> String? {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+            return "the folder \(folder) does not exist (database \(path)); create it, or name another with --database or database.path"
+        }
+        guard isFolder.boolValue else { return "\(folder) is not a folder (database \(path))" }
+        return nil
     }
 }
 
@@ -50,6 +67,10 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = try await DatabaseLocator(options: options).path()
+        if let problem = DatabaseFolder.problem(for: path) {
+            printError("error: \(problem)")
+            throw ExitCode(1)
+        }
         do {
             let pool = try SQLiteDatabase.open(path: path)
             let applied = try Migrations.migrate(pool)
@@ -84,14 +105,14 @@ struct StatusCommand: AsyncParsableCommand {
             print("\(status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(report.counts[status.rawValue] ?? 0)")
         }
         if let overdue = report.oldestOverdue {
-            print("oldest overdue: \(overdue.outTradeNo) (mch_id \(overdue.mchID)), \(String(format: "%.1f", overdue.overdueSeconds)) s past due")
+            print("oldest overdue: \(shown(overdue.outTradeNo)) (mch_id \(shown(overdue.mchID))), \(String(format: "%.1f", overdue.overdueSeconds)) s past due")
         } else {
             print("oldest overdue: none")
         }
         print("in doubt: \(report.inDoubt)")
         if report.circuits.isEmpty { print("merchant circuits: all closed") }
-        for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(mchID) circuit: \(state)") }
-        if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(heartbeat)") }
+        for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(state))") }
+        if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(shown(heartbeat))") }
     }
 }
 
@@ -120,15 +141,15 @@ struct ShowCommand: AsyncParsableCommand {
         }
         for detail in details {
             for column in detail.order.keys.sorted() where detail.order[column] != .null && !column.hasPrefix("lease") {
-                print("\(column): \(detail.order[column]!)")
+                print("\(column): \(shown(detail.order[column]!.description))")
             }
             print("attempts:")
             for attempt in detail.attempts {
                 let fields = ["attempt", "operation", "started_ms", "duration_ms", "endpoint", "http_status", "return_code",
-                              "result_code", "err_code", "outcome", "error"]
+                              "return_msg", "result_code", "err_code", "err_code_des", "outcome", "error"]
                 print("  " + fields.compactMap { key in
                     guard let value = attempt[key], value != .null else { return nil }
-                    return "\(key)=\(value)"
+                    return "\(key)=\(shown(value.description))"
                 }.joined(separator: " "))
             }
         }
@@ -139,7 +160,10 @@ struct RequeueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "requeue",
         abstract: "Move failed orders back to pending, with a fresh attempt budget.",
-        discussion: "Requeued orders are due at once. Only failed orders are touched; give out_trade_nos or --all-failed."
+        discussion: """
+            Requeued orders are due at once. Only failed orders are touched; give out_trade_nos or --all-failed. \
+            Each named order that is not requeued is listed with the reason. Exits 1 if none was requeued.
+            """
     )
 
     @OptionGroup var options: ConfigOptions
@@ -153,10 +177,14 @@ struct RequeueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
-        let count = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
-                                                                 now: SystemOrderClock().now())
-        print("requeue: \(count) failed order(s) moved back to pending")
-        if count == 0, !allFailed { throw ExitCode(1) }
+        let report = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
+                                                                  now: SystemOrderClock().now())
+        print("requeue: \(report.moved) failed order(s) moved back to pending")
+        for skipped in report.skipped {
+            let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")
+            print("requeue: \(order): skipped, \(skipped.reason)")
+        }
+        if report.moved == 0, !allFailed { throw ExitCode(1) }
     }
 }
 
@@ -167,6 +195,13 @@ func openOrExit(_ locator: DatabaseLocator, readonly: Bool = true) async throws 
         printError("error: \(error)")
         throw ExitCode(1)
     }
+}
+
+/// Database text (WeChat's words, error texts, what a daemon published) with control characters
+/// escaped as the log handlers escape them, so a row cannot move the cursor, recolour the
+/// terminal or fake a line of output.
+func shown(_ text: String) -> String {
+    LogfmtLogHandler.escapingControlCharacters(text)
 }
 
 func encodeJSON(_ value: some Encodable) throws -> String {

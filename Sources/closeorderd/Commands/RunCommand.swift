@@ -11,7 +11,9 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the daemon: close due orders until SIGTERM or SIGINT.",
         discussion: """
-            Checks the config and keys (as check-config does; exits 78 if they are wrong), applies migrations, \
+            Checks the config and keys (as check-config does; exits 78 if the config is wrong or no merchant \
+            has a usable key; a merchant whose key is missing or unreadable is logged at error level and \
+            paused while the others are served), applies migrations, \
             tells systemd READY=1, then \
             closes orders as they fall due. On SIGTERM/SIGINT it stops claiming, lets in-flight calls finish \
             within shutdown.grace_ms, records them, releases unstarted claims and exits 0.
@@ -25,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: checked.config.logFormat, level: checked.config.logLevel)
         let logger = Logger(label: "closeorderd")
         for warning in checked.warnings { logger.warning("\(warning)") }
-        guard checked.problems.isEmpty else {
+        guard checked.canRun else {
             for problem in checked.problems {
                 logger.critical("invalid configuration", metadata: ["problem": "\(problem)"])
                 printError("error: \(problem)")
@@ -33,7 +35,16 @@ struct RunCommand: AsyncParsableCommand {
             // EX_CONFIG: the unit's RestartPreventExitStatus=78 stops systemd retrying a bad config.
             throw ExitCode(78)
         }
+        for (mchID, reason) in checked.unavailableMerchants.sorted(by: { $0.key < $1.key }) {
+            logger.error("merchant \(mchID) unavailable, its key cannot be used; serving the other merchants",
+                         metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
+        }
         let notifier = SystemdNotifier()
+        if let problem = DatabaseFolder.problem(for: checked.config.databasePath) {
+            logger.critical("cannot use the database", metadata: ["problem": "\(problem)"])
+            printError("error: database.path: \(problem)")
+            throw ExitCode(1)
+        }
         let pool: DatabasePool
         do {
             pool = try SQLiteDatabase.openMigrated(path: checked.config.databasePath,

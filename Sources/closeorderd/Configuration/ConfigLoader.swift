@@ -7,7 +7,8 @@ import SystemPackage
 import WeChatPayV2
 
 /// Reads the JSON config file with environment overrides (`CLOSEORDERD_DATABASE_PATH` overrides
-/// `database.path`) through swift-configuration, and validates every key, naming each bad one.
+/// `database.path`) through swift-configuration, and validates every key, naming each bad one;
+/// unknown keys and unknown `CLOSEORDERD_*` variables are refused, with a "did you mean".
 ///
 /// swift-configuration reads values but cannot list a file's keys, so the file is also walked once
 /// here to find the merchants (the keys under `merchants`) and to reject unknown keys (typos).
@@ -58,7 +59,8 @@ struct ConfigLoader {
             let parts = key.split(separator: ".")
             return parts.count >= 2 && parts[0] == "merchants" ? String(parts[1]) : nil
         }).sorted()
-        problems += fileKeys.filter { !Self.isKnown($0) }.map { "\($0): unknown key" }
+        problems += fileKeys.filter { !Self.isKnown($0) }.map { "\($0): unknown key" + Suggestion.phrase(for: $0, among: Self.knownKeys(near: $0)) }
+        problems += Self.environmentProblems(environment, merchantIDs: merchantIDs)
         let config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
         problems += reader.problems
         return Loaded(config: config, problems: problems, warnings: warnings)
@@ -77,6 +79,44 @@ struct ConfigLoader {
         if ConfigSchema.scalarKeys.contains(key) { return true }
         let parts = key.split(separator: ".")
         return parts.count == 3 && parts[0] == "merchants" && ConfigSchema.merchantKeys.contains(String(parts[2]))
+    }
+
+    /// The keys a mistyped `key` may have meant: the scalar keys, and a merchant's keys under its mch_id.
+    static func knownKeys(near key: String) -> [String] {
+        let parts = key.split(separator: ".")
+        var known = Array(ConfigSchema.scalarKeys)
+        if parts.count >= 2, parts[0] == "merchants" {
+            known += ConfigSchema.merchantKeys.map { "merchants.\(parts[1]).\($0)" }
+        }
+        return known
+    }
+
+    /// `CLOSEORDERD_*` variables read other than as config keys, and the project's scripts' own
+    /// (they reach the daemon from a developer's shell; it never reads them).
+    static let otherVariables: Set<String> = ["CLOSEORDERD_CONFIG", "CLOSEORDERD_BINARY", "CLOSEORDERD_RELIABILITY",
+                                              "CLOSEORDERD_KEEP_TEST_DIRS"]
+
+    /// `database.path` → `CLOSEORDERD_DATABASE_PATH`.
+    static func variableName(_ key: String) -> String {
+        "CLOSEORDERD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// A `CLOSEORDERD_*` variable that no key reads is refused by name: a typo would otherwise
+    /// leave the setting it meant silently at its default.
+    static func environmentProblems(_ environment: [String: String], merchantIDs: [String]) -> [String] {
+        var known = otherVariables.union(ConfigSchema.scalarKeys.map(variableName))
+        for mchID in merchantIDs {
+            known.formUnion(ConfigSchema.merchantKeys.map { variableName("merchants.\(mchID).\($0)") })
+        }
+        return environment.keys.filter { $0.hasPrefix("CLOSEORDERD_") && !known.contains($0) }.sorted().map { name in
+            if let nearest = Suggestion.nearest(to: name, among: known) {
+                return "\(name): unknown environment variable (did you mean \(nearest)?)"
+            }
+            if name.hasPrefix("CLOSEORDERD_MERCHANTS_") {
+                return "\(name): unknown environment variable (a merchant's keys can be overridden only for a merchant in the config file)"
+            }
+            return "\(name): unknown environment variable"
+        }
     }
 
     static func describe(_ error: any Error) -> String {

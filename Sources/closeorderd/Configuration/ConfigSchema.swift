@@ -19,7 +19,11 @@ enum ConfigSchema {
         "heartbeat.interval_seconds",
         "metrics.enabled", "metrics.host", "metrics.port",
     ]
-    static let merchantKeys: Set<String> = ["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"]
+    /// `created_at` has whole seconds (an order placed at 12:00:00.9 is written as 12:00:00) and
+    /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
+    /// close after WeChat's 5-minute mark in both cases.
+    static let defaultMarginSeconds = 5
+        static let merchantKeys: Set<String> = ["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"]
 
     static func read(_ r: inout SettingsReader, merchantIDs: [String]) -> DaemonConfig {
         var c = DaemonConfig()
@@ -36,7 +40,7 @@ enum ConfigSchema {
         r.problems += c.gateway.validate().map { "wechatpay.\($0)" }
 
         let minAge = r.int("schedule.min_age_seconds", 300, in: 0...86_400)
-        let margin = r.int("schedule.margin_seconds", 0, in: 0...3_600)
+        let margin = r.int("schedule.margin_seconds", defaultMarginSeconds, in: 0...3_600)
         do {
             c.due = try DuePolicy(minAgeSeconds: Int64(minAge), marginSeconds: Int64(margin))
         } catch {

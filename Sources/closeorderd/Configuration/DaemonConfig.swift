@@ -10,7 +10,7 @@ struct DaemonConfig: Sendable {
     var databasePath = "/var/lib/closeorderd/orders.sqlite"
     var busyTimeoutMs = 5_000
     var gateway = GatewaySettings()
-    var due = DuePolicy.standard
+    var due = try! DuePolicy(marginSeconds: Int64(ConfigSchema.defaultMarginSeconds))
     var retry = RetryPolicy()
     var closing = ClosingSettings()
     var logFormat = LogFormat.auto
@@ -20,6 +20,9 @@ struct DaemonConfig: Sendable {
     var metricsHost = "127.0.0.1"
     var metricsPort = 9464
     var merchants: [MerchantConfig] = []
+    /// mch_id → why its key cannot be used (missing, unreadable, malformed), in words. `run`
+    /// serves the other merchants and pauses these; `check-config` refuses.
+    var unavailableMerchants: [String: String] = [:]
 }
 
 /// One merchant as configured: ids, sign type, limits, and where its key lives.

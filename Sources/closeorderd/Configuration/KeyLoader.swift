@@ -7,36 +7,41 @@ import WeChatPayV2
 enum KeyLoader {
     struct Result {
         var profiles: [MerchantProfile]
-        var problems: [String]
+        /// mch_id → why its key cannot be used, naming the config key and the file.
+        var unavailable: [String: String]
         var warnings: [String]
     }
 
     static func load(_ merchants: [MerchantConfig], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result {
-        var result = Result(profiles: [], problems: [], warnings: [])
+        var result = Result(profiles: [], unavailable: [:], warnings: [])
         for merchant in merchants {
             let prefix = "merchants.\(merchant.mchID)"
             let path: String
+            let configKey: String
             switch merchant.keySource {
             case .file(let file):
                 path = file
+                configKey = "\(prefix).key_file"
                 result.warnings += FilePermissions.warnings(for: file, what: "key file")
             case .credential(let name):
+                configKey = "\(prefix).key_credential"
                 guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-                    result.problems.append("\(prefix).key_credential: $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+                    result.unavailable[merchant.mchID] = "\(configKey): $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)"
                     continue
                 }
                 path = directory + "/" + name
             }
             do {
-                let text = try String(contentsOfFile: path, encoding: .utf8)
+                let text = try KeyFile.read(path)
                 let key = try APIKey(fileContents: text)
+                if let warning = KeyFile.lengthWarning(text, path: path) { result.warnings.append("\(configKey): \(warning)") }
                 result.profiles.append(MerchantProfile(
                     credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key),
                     appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
             } catch let error as ProtocolError {
-                result.problems.append("\(prefix): the key in \(path) is unusable: \(error.message)")
+                result.unavailable[merchant.mchID] = "\(configKey): the key in \(path) is unusable: \(error.message)"
             } catch {
-                result.problems.append("\(prefix): cannot read the key from \(path): \(ConfigLoader.describe(error))")
+                result.unavailable[merchant.mchID] = "\(configKey): \(error)"
             }
         }
         return result

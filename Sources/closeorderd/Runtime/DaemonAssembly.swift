@@ -31,7 +31,7 @@ struct DaemonAssembly {
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
         let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
-                                     logger: logger, events: events)
+                                     unavailableMerchants: config.unavailableMerchants, logger: logger, events: events)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
                               version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
         let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
