@@ -18,9 +18,10 @@ import Testing
         let (database, pool) = try await Self.migratedDatabase(in: folder)
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, status, last_error, conflict)
-                VALUES ('1900000109', 'wx1', 'ESC-1', 1000, 0, 'failed', ?, ?)
+                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, last_error, conflict)
+                VALUES ('1900000109', 'wx1', 'ESC-1', 1400000000, 0, ?, ?)
                 """, arguments: ["\u{1b}[31mred\rfake line\u{7f}", "C1 \u{9b}2J"])
+            try db.execute(sql: "UPDATE pending_orders SET status = 'failed' WHERE out_trade_no = 'ESC-1'")
             try db.execute(sql: """
                 INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, return_msg, outcome, error)
                 VALUES (1, '1900000109', 'ESC-1', 1, 'closeorder', 1, 2, ?, 'retry', ?)
@@ -64,10 +65,12 @@ import Testing
         let (database, pool) = try await Self.migratedDatabase(in: folder)
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, status) VALUES
-                  ('1900000109', 'wx1', 'GAVE-UP', 1000, 0, 'failed'),
-                  ('1900000109', 'wx1', 'WAITING', 1000, 0, 'pending'),
-                  ('1900000109', 'wx1', 'DONE', 1000, 0, 'closed');
+                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES
+                  ('1900000109', 'wx1', 'GAVE-UP', 1400000000, 0),
+                  ('1900000109', 'wx1', 'WAITING', 1400000000, 0),
+                  ('1900000109', 'wx1', 'DONE', 1400000000, 0);
+                UPDATE pending_orders SET status = 'failed' WHERE out_trade_no = 'GAVE-UP';
+                UPDATE pending_orders SET status = 'closed' WHERE out_trade_no = 'DONE';
                 """)
         }
         let result = try await CLIHarness.run(["requeue", "GAVE-UP", "WAITING", "DONE", "NOPE", "--database", database])

@@ -63,6 +63,13 @@ struct ConfigLoader {
         problems += Self.environmentProblems(environment, merchantIDs: merchantIDs)
         let config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
         problems += reader.problems
+        // The lease must outlast a claimed order's worst case (TimeBudget's table).
+        for finding in config.timeBudget.findings {
+            switch finding {
+            case .error(let message): problems.append(message)
+            case .warning(let message): warnings.append(message)
+            }
+        }
         return Loaded(config: config, problems: problems, warnings: warnings)
     }
 

@@ -61,9 +61,6 @@ enum ConfigSchema {
         c.closing.batchSize = r.int("throughput.batch_size", c.closing.batchSize, in: 1...1_024)
         c.gateway.maxConnections = c.closing.concurrency
         c.closing.shutdownGraceMs = Int64(r.int("shutdown.grace_ms", Int(c.closing.shutdownGraceMs), in: 0...600_000))
-        if c.closing.leaseMs <= c.gateway.totalTimeoutMs * 2 {
-            r.problems.append("schedule.lease_ms: must be more than twice wechatpay.total_timeout_ms (a close and a query)")
-        }
 
         c.logFormat = r.choice("log.format", c.logFormat, LogFormat.init(rawValue:), expected: "auto, logfmt, json, journal")
         c.logLevel = r.choice("log.level", c.logLevel, Logger.Level.init(rawValue:),

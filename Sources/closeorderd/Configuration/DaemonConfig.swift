@@ -23,6 +23,12 @@ struct DaemonConfig: Sendable {
     /// mch_id → why its key cannot be used (missing, unreadable, malformed), in words. `run`
     /// serves the other merchants and pauses these; `check-config` refuses.
     var unavailableMerchants: [String: String] = [:]
+
+    /// The worst case from claim to outcome, against the lease and the grace period.
+    var timeBudget: TimeBudget {
+        TimeBudget(connectTimeoutMs: gateway.connectTimeoutMs, totalTimeoutMs: gateway.totalTimeoutMs,
+                   failover: gateway.backupURL != nil, leaseMs: closing.leaseMs, shutdownGraceMs: closing.shutdownGraceMs)
+    }
 }
 
 /// One merchant as configured: ids, sign type, limits, and where its key lives.
