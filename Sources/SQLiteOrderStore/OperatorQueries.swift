@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import OrderClosing
 
@@ -5,35 +6,50 @@ import OrderClosing
 /// an operator runs these by hand, unlike the daemon's heartbeat.
 public struct OperatorQueries: Sendable {
     let pool: DatabasePool
+    let due: DuePolicy
 
-    public init(pool: DatabasePool) {
+    public init(pool: DatabasePool, due: DuePolicy = .standard) {
         self.pool = pool
+        self.due = due
     }
 
-    /// Counts by status, the oldest overdue pending order, in-doubt orders, and what the daemon published.
+    /// Counts by status; overdue orders (undecided and past their own due time, whatever their
+    /// retry time — the definition the heartbeat and metrics use); in-doubt orders; circuits; and
+    /// every daemon's heartbeat row with its age.
     public func status(now: Int64) async throws -> StatusReport {
         try await pool.read { db in
             var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
             for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM pending_orders GROUP BY status") {
                 counts[row["status"]] = row["n"]
             }
-            let oldestDue = try Row.fetchOne(db, sql: """
-                SELECT out_trade_no, mch_id, next_attempt_ms FROM pending_orders
-                WHERE status = 'pending' ORDER BY next_attempt_ms LIMIT 1
-                """)
-            let overdue: StatusReport.Overdue? = oldestDue.flatMap { row in
-                let dueMs: Int64 = row["next_attempt_ms"]
-                guard dueMs <= now else { return nil }
-                return .init(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], overdueSeconds: Double(now - dueMs) / 1000)
+            let overdueCount = try Row.fetchOne(db, sql: OverdueSQL.summary, arguments: OverdueSQL.arguments(due, now: now))?["overdue"] as Int? ?? 0
+            let oldest = try Row.fetchOne(db, sql: """
+                SELECT out_trade_no, mch_id, \(OverdueSQL.ownDue) AS due_ms FROM pending_orders
+                WHERE \(OverdueSQL.open) AND \(OverdueSQL.ownDue) <= ? ORDER BY due_ms LIMIT 1
+                """, arguments: OverdueSQL.arguments(due, now: now))
+            let overdue: StatusReport.Overdue? = oldest.map { row in
+                let dueMs: Int64 = row["due_ms"]
+                return .init(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], overdueSeconds: Double(now - dueMs) / 1000,
+                             dueAt: TimeText.iso8601(dueMs))
             }
             let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE in_doubt = 1 AND status IN ('pending', 'closing')") ?? 0
             var circuits: [String: String] = [:]
             var daemon: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM daemon_state ORDER BY key") {
-                let key: String = row["key"]
-                if key.hasPrefix("circuit:") { circuits[String(key.dropFirst(8))] = row["value"] } else { daemon[key] = row["value"] }
+            var daemons: [StatusReport.Daemon] = []
+            for row in try Row.fetchAll(db, sql: "SELECT key, value, updated_ms FROM daemon_state ORDER BY key") {
+                let key: String = row["key"], value: String = row["value"]
+                if key.hasPrefix("circuit:") {
+                    circuits[String(key.dropFirst(8))] = value
+                } else if key.hasPrefix("daemon:"),
+                          var record = try? JSONDecoder().decode(DaemonRecord.self, from: Data(value.utf8)) {
+                    record.lastSeenMs = row["updated_ms"]
+                    daemons.append(StatusReport.Daemon(record, now: now))
+                } else {
+                    daemon[key] = value
+                }
             }
-            return StatusReport(counts: counts, oldestOverdue: overdue, inDoubt: inDoubt, circuits: circuits, daemon: daemon)
+            return StatusReport(counts: counts, overdue: overdueCount, oldestOverdue: overdue, inDoubt: inDoubt, circuits: circuits,
+                                daemons: daemons, daemon: daemon)
         }
     }
 
@@ -114,13 +130,43 @@ public struct StatusReport: Sendable, Codable {
         public let outTradeNo: String
         public let mchID: String
         public let overdueSeconds: Double
+        /// ISO-8601, UTC.
+        public let dueAt: String
+    }
+
+    /// One daemon's heartbeat row, as `status` shows it.
+    public struct Daemon: Sendable, Codable {
+        public let owner: String
+        public let host: String
+        public let pid: Int32
+        public let version: String
+        public let startedAt: String
+        public let lastSeenAt: String
+        public let lastSeenSecondsAgo: Int64
+        /// Missed three heartbeats: stopped without a clean exit, hung, or cut off from the database.
+        public let stale: Bool
+
+        init(_ record: DaemonRecord, now: Int64) {
+            owner = record.owner
+            host = record.host
+            pid = record.pid
+            version = record.version
+            startedAt = TimeText.iso8601(record.startedMs)
+            lastSeenAt = TimeText.iso8601(record.lastSeenMs)
+            lastSeenSecondsAgo = max(0, (now - record.lastSeenMs) / 1000)
+            stale = record.isStale(now: now)
+        }
     }
 
     public let counts: [String: Int]
+    /// Undecided orders past their own due time.
+    public let overdue: Int
     public let oldestOverdue: Overdue?
     public let inDoubt: Int
     /// Merchant circuits the daemon has opened or closed: mch_id → state.
     public let circuits: [String: String]
+    /// Every daemon that announced itself, oldest name first.
+    public let daemons: [Daemon]
     /// Other facts the daemon published (heartbeat, endpoint).
     public let daemon: [String: String]
 }

@@ -17,4 +17,14 @@ import Testing
         }
         #expect(plan.contains { $0.contains("pending_orders_due") }, "plan: \(plan)")
     }
+
+    @Test func countingOverdueOrdersUsesTheOpenOrdersIndex() async throws {
+        let database = try ScratchDatabase()
+        defer { database.remove() }
+        let plan = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + OverdueSQL.summary, arguments: OverdueSQL.arguments(.standard, now: 1))
+                .map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("pending_orders_open_by_due") }, "plan: \(plan)")
+    }
 }

@@ -96,7 +96,9 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let pool = try await openOrExit(DatabaseLocator(options: options))
-        let report = try await OperatorQueries(pool: pool).status(now: SystemOrderClock().now())
+        let now = SystemOrderClock().now()
+        let due = options.database == nil ? await ConfigLoader(path: options.config).load().config.due : .standard
+        let report = try await OperatorQueries(pool: pool, due: due).status(now: now)
         if json {
             print(try encodeJSON(report))
             return
@@ -104,14 +106,20 @@ struct StatusCommand: AsyncParsableCommand {
         for status in OrderStatus.allCases {
             print("\(status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(report.counts[status.rawValue] ?? 0)")
         }
+        print("overdue: \(report.overdue) (undecided orders past their own due time)")
         if let overdue = report.oldestOverdue {
-            print("oldest overdue: \(shown(overdue.outTradeNo)) (mch_id \(shown(overdue.mchID))), \(String(format: "%.1f", overdue.overdueSeconds)) s past due")
-        } else {
-            print("oldest overdue: none")
+            print("oldest overdue: \(shown(overdue.outTradeNo)) (mch_id \(shown(overdue.mchID))), due \(overdue.dueAt), "
+                  + "\(TimeText.relative(now - Int64(overdue.overdueSeconds * 1000), now: now))")
         }
         print("in doubt: \(report.inDoubt)")
         if report.circuits.isEmpty { print("merchant circuits: all closed") }
         for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(state))") }
+        if report.daemons.isEmpty { print("daemons: none running (no heartbeat row)") }
+        for daemon in report.daemons {
+            let age = TimeText.relative(now - daemon.lastSeenSecondsAgo * 1000, now: now)
+            print("daemon \(shown(daemon.owner)) (\(shown(daemon.version)), pid \(daemon.pid)): started \(daemon.startedAt), last seen \(age)"
+                  + (daemon.stale ? " — STALE: missed three heartbeats" : ""))
+        }
         if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(shown(heartbeat))") }
     }
 }
