@@ -29,6 +29,10 @@ public enum CloseDecision {
             return .query(because: code)
         case .configurationError(let reason):
             return .pauseMerchant(reason: reason)
+        case .orderRejected:
+            // This order alone: backoff, then `failed` with the reason; the merchant is not paused.
+            return .change(retrying(order, reason: outcome.description, inDoubt: order.inDoubt, delivered: true,
+                                    now: now, retry: retry, jitterUnit: jitterUnit))
         case .retryable(let reason):
             let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
             return .change(retrying(order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,

@@ -119,7 +119,7 @@ public struct OrderCloser: Sendable {
 
     func errorText(_ outcome: CloseOutcome) -> String? {
         switch outcome {
-        case .retryable, .configurationError, .unknownCode: outcome.description
+        case .retryable, .configurationError, .orderRejected, .unknownCode: outcome.description
         default: nil
         }
     }
