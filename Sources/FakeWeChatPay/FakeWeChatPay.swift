@@ -27,6 +27,8 @@ public final class FakeWeChatPay: Sendable {
         /// nonce and the system CSPRNG costs a syscall per answer.
         var nonces: SplitMix64
         var transactionCounter = 0
+        /// Tests parked in `waitForCalls`, each until the fake has recorded `count` calls.
+        var callWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     let state: NIOLockedValueBox<State>
@@ -100,6 +102,19 @@ public final class FakeWeChatPay: Sendable {
 
     public var calls: [FakeCall] { state.withLockedValue { $0.calls } }
 
+    /// Returns once the fake has received (and acted on) at least `count` calls in all: lets a test
+    /// wait for a request to arrive instead of assuming it arrived within some time.
+    public func waitForCalls(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let arrived = state.withLockedValue { state -> Bool in
+                if state.calls.count >= count { return true }
+                state.callWaiters.append((count, continuation))
+                return false
+            }
+            if arrived { continuation.resume() }
+        }
+    }
+
     /// Every close that reached the fake before the order was 5 minutes old.
     public var violations: [String] { state.withLockedValue { $0.violations } }
 
@@ -115,17 +130,28 @@ public final class FakeWeChatPay: Sendable {
     /// Answers one HTTP request as WeChat Pay would, applying any scripted fault.
     public func handle(method: String, path: String, body: [UInt8]) -> Answer {
         let receivedAt = now()
-        return state.withLockedValue { state in
+        let (answer, arrived) = state.withLockedValue { state -> (Answer, [CheckedContinuation<Void, Never>]) in
             var exchange = Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: path)
             let action = exchange.run(method: method, body: body, state: &state)
             state.calls.append(exchange.record(answer: exchange.answerLabel))
             let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)
-            return Answer(action: action, delay: delay)
+            return (Answer(action: action, delay: delay), state.takeArrivedWaiters())
         }
+        arrived.forEach { $0.resume() }
+        return answer
     }
 }
 
 extension FakeWeChatPay.State {
+    /// The waiters whose count of calls has been reached (none, and no allocation, in a benchmark).
+    mutating func takeArrivedWaiters() -> [CheckedContinuation<Void, Never>] {
+        guard !callWaiters.isEmpty else { return [] }
+        let total = calls.count
+        let arrived = callWaiters.filter { $0.count <= total }.map(\.continuation)
+        callWaiters.removeAll { $0.count <= total }
+        return arrived
+    }
+
     mutating func nextTransactionID() -> String {
         transactionCounter += 1
         let digits = String(transactionCounter)

@@ -79,7 +79,10 @@ public final class ScriptedGateway: WeChatPayGateway {
         }
         switch step {
         case .answer(let outcome, let delivered, let errCode):
-            return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, errCode: errCode),
+            // Stands in for a signed answer, except where the outcome says it was not believed.
+            var verified = true
+            if case .retryable = outcome { verified = false }
+            return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, errCode: errCode, verified: verified),
                                    endpoint: endpoint, delivered: delivered)
         case .held:
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -1,11 +1,22 @@
 /// Which endpoint a call should use: the primary, the backup, or the primary as a probe.
 ///
-/// | state   | a call tries                                 | primary unreachable      | primary answers |
-/// |---------|----------------------------------------------|--------------------------|-----------------|
-/// | primary | primary, then backup at once                 | → backup, probe in 30 s  | stays           |
-/// | backup  | backup; one call per 30 s tries primary first | probe again in 30 s     | → primary       |
+/// | state   | a call's plan                                 | primary unreachable      | primary answers |
+/// |---------|-----------------------------------------------|--------------------------|-----------------|
+/// | primary | primary, then backup                          | → backup, probe in 30 s  | stays           |
+/// | backup  | backup; one call per 30 s tries primary first | probe again in 30 s      | → primary       |
 ///
 /// "Unreachable" is a DNS, connect or TLS error or a timeout; an HTTP answer of any kind is reachable.
+/// Within one call the plan's next endpoint is tried only when nothing can have left this machine
+/// (`triesNextEndpoint`): one call is at most one POST that may have reached WeChat, so it is one
+/// audit row and never two closes of the same order in one attempt (issue 10, defect 7).
+///
+/// | failure on an endpoint                        | unreachable | may have been sent | this call          | later calls        |
+/// |-----------------------------------------------|-------------|--------------------|--------------------|--------------------|
+/// | DNS, connect refused/timeout, TLS handshake   | yes         | no                 | next endpoint      | backup (failed over) |
+/// | timeout after connecting (deadline, read, write) | yes      | yes                | ends: timeout after sending | backup (failed over) |
+/// | reset, closed connection, other errors        | no          | yes                | ends               | unchanged          |
+/// | cancelled (shutdown)                          | no          | yes                | ends               | unchanged          |
+///
 /// Pure: the caller passes `now` (unix ms) and logs the returned changes.
 public struct FailoverState: Sendable, Hashable {
     public enum Endpoint: Sendable, Hashable { case primary, backup }
@@ -30,6 +41,12 @@ public struct FailoverState: Sendable, Hashable {
             return [.primary, .backup]
         }
         return [.backup]
+    }
+
+    /// Whether a call moves on to the next endpoint of its plan after a transport failure: only when
+    /// the endpoint looks down and the request cannot have left this machine.
+    public static func triesNextEndpoint(unreachable: Bool, mayHaveBeenSent: Bool) -> Bool {
+        unreachable && !mayHaveBeenSent
     }
 
     /// Records whether `endpoint` was reachable; returns a change of state worth logging.

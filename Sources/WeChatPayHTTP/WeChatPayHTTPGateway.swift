@@ -8,6 +8,8 @@ import WeChatPayV2
 
 /// The `WeChatPayGateway` on AsyncHTTPClient: signs each try afresh, POSTs XML, classifies the
 /// answer, and fails over to the backup domain when the primary is unreachable (`FailoverState`).
+/// One call POSTs at most once where WeChat may have received it: it moves to the backup only
+/// after a failure that kept the request on this machine.
 public final class WeChatPayHTTPGateway: WeChatPayGateway {
     let client: HTTPClient
     let settings: GatewaySettings
@@ -90,7 +92,12 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
                 lastFailure = TransportFailure(error)
                 delivered = delivered || lastFailure.mayHaveBeenSent
                 noteReachability(endpoint, reachable: !lastFailure.unreachable)
-                if !lastFailure.unreachable || Task.isCancelled { break }
+                // A timeout after sending marks the endpoint down for later calls, but this call
+                // ends here: WeChat may have the request, and a second POST would be a second
+                // close that the audit table does not show.
+                guard FailoverState.triesNextEndpoint(unreachable: lastFailure.unreachable,
+                                                      mayHaveBeenSent: lastFailure.mayHaveBeenSent),
+                      !Task.isCancelled else { break }
             }
         }
         return GatewayResponse(outcome: failure(lastFailure.reason), summary: ResponseSummary(), endpoint: lastURL, delivered: delivered)

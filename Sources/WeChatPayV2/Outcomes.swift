@@ -29,9 +29,13 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case notExist
     case paid
     case retryable(RetryReason)
-    /// return_code FAIL, SIGNERROR, REQUIRE_POST_METHOD, XML_FORMAT_ERROR and kin: a merchant-wide fault.
+    /// A merchant-wide setup fault (a wrong key, SIGNERROR, REQUIRE_POST_METHOD, XML_FORMAT_ERROR, a
+    /// wrong appid or mch_id): every order of the merchant would get it. The reason names the code
+    /// or message.
     case configurationError(String)
-    /// A fault about this order's own parameters (PARAM_ERROR, a FAIL other orders do not get).
+    /// A fault about this one order's own parameters (PARAM_ERROR, INVALID_REQUEST, LACK_PARAMS,
+    /// NOAUTH, any other return_code FAIL such as "普通商户不允许传sub_mch_id"): it must not pause the
+    /// merchant's other orders. The reason names the code or message.
     case orderRejected(String)
     /// An err_code we do not know for closeorder (TRADE_STATE_ERROR, USERPAYING, …): query, never assume.
     case unknownCode(String)
@@ -61,13 +65,31 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `trade_state` from `pay/orderquery`.
+/// `trade_state` from `pay/orderquery`, and what the daemon does with each (design.md §3; the
+/// decision itself is `CloseDecision`'s).
+///
+/// | trade_state | WeChat means                                   | the daemon                                   |
+/// |-------------|------------------------------------------------|----------------------------------------------|
+/// | SUCCESS     | paid                                           | `paid`, transaction_id recorded              |
+/// | REFUND      | paid, then (partly) refunded                   | `paid`                                       |
+/// | NOTPAY      | not paid, still open                           | close again later (retry)                    |
+/// | CLOSED      | closed                                         | `closed` / `already_closed`; after a signed ORDERPAID a contradiction, flagged for a person |
+/// | REVOKED     | cancelled (micropay): can no longer be paid    | `closed` / `already_closed`                  |
+/// | USERPAYING  | the customer is paying now                     | retry later                                  |
+/// | PAYERROR    | the payment failed; the order is still open    | close again later (retry)                    |
+/// | ACCEPT      | payment accepted, not yet settled              | retry later; never `closed`                  |
 public enum TradeState: String, Sendable, Hashable, CaseIterable {
     case success = "SUCCESS", refund = "REFUND", notPay = "NOTPAY", closed = "CLOSED"
     case revoked = "REVOKED", userPaying = "USERPAYING", payError = "PAYERROR", accept = "ACCEPT"
 
     /// Whether the customer's money moved: the order must end `paid`, never `closed`.
     public var isPaid: Bool { self == .success || self == .refund }
+
+    /// Whether the order can no longer be paid (CLOSED, REVOKED): it may end `closed`.
+    public var isFinallyUnpaid: Bool { self == .closed || self == .revoked }
+
+    /// Whether money may be on its way (USERPAYING, ACCEPT): wait and ask again, never close or fail on it.
+    public var isPaymentInProgress: Bool { self == .userPaying || self == .accept }
 }
 
 /// The typed meaning of an answer to `pay/orderquery`.
@@ -75,7 +97,9 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
     case state(TradeState, transactionID: String?)
     case notExist
     case retryable(RetryReason)
+    /// A merchant-wide setup fault, as `CloseOutcome.configurationError`.
     case configurationError(String)
+    /// A fault about this order's own parameters, as `CloseOutcome.orderRejected`.
     case orderRejected(String)
     case unknownCode(String)
 
@@ -92,6 +116,9 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What an answer said, for the audit table and logs. It holds no sign.
+///
+/// The codes are repeated whether or not the answer was believed (an audit row shows what came
+/// back); `verified` says whether they are WeChat's words.
 public struct ResponseSummary: Sendable, Hashable {
     public var httpStatus: Int?
     public var returnCode: String?
@@ -99,19 +126,28 @@ public struct ResponseSummary: Sendable, Hashable {
     public var resultCode: String?
     public var errCode: String?
     public var errCodeDes: String?
-    /// Whether the answer's signature was checked and its echoes matched the request. Only a
-    /// verified answer's codes are WeChat's words; the others are stored marked as unverified.
-    public var verified: Bool = false
+    /// True only when the answer's signature was checked and its echoed ids are the request's.
+    /// return_code FAIL answers (unsigned by nature), badly signed, unparseable and mismatched
+    /// answers, and calls without an answer are false: their codes must never be stored as fact.
+    public var verified: Bool
 
+    /// An unverified summary (the codes of an answer nobody checked, or of no answer at all).
     public init(httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
-                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil, verified: Bool = false) {
-        self.verified = verified
+                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil) {
+        self.init(httpStatus: httpStatus, returnCode: returnCode, returnMsg: returnMsg, resultCode: resultCode,
+                  errCode: errCode, errCodeDes: errCodeDes, verified: false)
+    }
+
+    /// A summary that says whether it was verified (test doubles stand in for a checked answer).
+    public init(httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
+                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil, verified: Bool) {
         self.httpStatus = httpStatus
         self.returnCode = returnCode
         self.returnMsg = returnMsg
         self.resultCode = resultCode
         self.errCode = errCode
         self.errCodeDes = errCodeDes
+        self.verified = verified
     }
 
     init(httpStatus: Int, fields: [String: String]) {

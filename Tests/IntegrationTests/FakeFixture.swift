@@ -49,6 +49,15 @@ struct FakeFixture {
         return try OrderReference(appID: Self.appID, mchID: Self.mchID, outTradeNo: outTradeNo)
     }
 
+    /// One close through the primary, so the next call finds a connection open and writes its
+    /// request at once (a test about a deadline then does not also race the connect).
+    func warmUp() async throws {
+        let response = await gateway.closeOrder(try placeOrder("WARM-UP"), credentials: credentials())
+        guard response.outcome == .closed else { throw WarmUpFailed(outcome: "\(response.outcome)") }
+    }
+
+    struct WarmUpFailed: Error { let outcome: String }
+
     func shutdown() async throws {
         try await client.shutdown()
         try await primary.shutdown()

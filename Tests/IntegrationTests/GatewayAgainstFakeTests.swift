@@ -51,6 +51,7 @@ import WeChatPayV2
         fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [fault])
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
         guard case .retryable(.badSignature) = response.outcome else { Issue.record("believed: \(response.outcome)"); return }
+        #expect(!response.summary.verified)
         try await fixture.shutdown()
     }
 
@@ -64,23 +65,57 @@ import WeChatPayV2
         try await fixture.shutdown()
     }
 
-    @Test func slowAnswerTimesOutAfterSending() async throws {
-        let fixture = try await FakeFixture.start(totalTimeoutMs: 300)
+    /// Deterministic (issue 11): the fake holds a slow answer for 30 s, so only the gateway's own
+    /// deadline can end the call; the connection is opened by a first call, so the request is
+    /// written at once; and the test waits for the fake to have the request instead of assuming it
+    /// arrived in time. The time limit turns a regression into a failure, not a hung run.
+    @Test(.timeLimit(.minutes(1))) func slowAnswerTimesOutAfterSending() async throws {
+        let fixture = try await FakeFixture.start(totalTimeoutMs: 1_000)
+        try await fixture.warmUp()
         let order = try fixture.placeOrder("SLOW-1")
         fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.slowAnswer])
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
         #expect(response.outcome == .retryable(.timeout(afterSending: true)))
         #expect(response.delivered)
+        #expect(!response.summary.verified)
         // The slow server still acted: this is why a timeout leaves the order in doubt.
+        await fixture.fake.waitForCalls(2)
         #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .closed)
+        try await fixture.shutdown()
+    }
+
+    /// Issue 10, defect 7: a call that may have been delivered is not POSTed again to the backup in
+    /// the same call (one POST, one audit row); the primary is still marked down for later calls.
+    @Test(.timeLimit(.minutes(1))) func aTimeoutAfterSendingIsNotPostedAgainToTheBackup() async throws {
+        let fixture = try await FakeFixture.start(totalTimeoutMs: 1_000, withBackup: true)
+        try await fixture.warmUp()
+        let before = fixture.fake.calls.count
+        let order = try fixture.placeOrder("SLOW-FO-1")
+        // The primary answers slower than the total timeout; the backup would answer at once.
+        fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.slowAnswer])
+        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        #expect(response.outcome == .retryable(.timeout(afterSending: true)))
+        #expect(response.delivered)
+        #expect(response.endpoint == fixture.primary.baseURL)
+        await fixture.fake.waitForCalls(before + 1)
+        let posts = fixture.fake.calls.dropFirst(before)
+        #expect(posts.count == 1, "POSTs for one call: \(posts.map(\.answer))")
+        // Later calls go to the backup at once.
+        #expect(fixture.gateway.currentEndpoint == fixture.backup.baseURL)
+        let next = await fixture.gateway.closeOrder(try fixture.placeOrder("SLOW-FO-2"), credentials: fixture.credentials())
+        #expect(next.outcome == .closed)
+        #expect(next.endpoint == fixture.backup.baseURL)
         try await fixture.shutdown()
     }
 
     @Test func paidOrderAnswersOrderPaidAndQueryGivesTheTransaction() async throws {
         let fixture = try await FakeFixture.start()
         let order = try fixture.placeOrder("PAID-1", state: .paid)
-        #expect(await fixture.gateway.closeOrder(order, credentials: fixture.credentials()).outcome == .paid)
+        let close = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
+        #expect(close.outcome == .paid)
+        #expect(close.summary.verified)
         let query = await fixture.gateway.queryOrder(order, credentials: fixture.credentials())
+        #expect(query.summary.verified)
         let transactionID = fixture.fake.transactionID(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo)
         #expect(transactionID != nil)
         #expect(query.outcome == .state(.success, transactionID: transactionID))

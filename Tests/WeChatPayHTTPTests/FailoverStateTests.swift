@@ -32,6 +32,14 @@ import Testing
         #expect(r11 == [.primary])
     }
 
+    /// Issue 10, defect 7: only a failure that kept the request on this machine moves a call on.
+    @Test func aCallMovesToTheNextEndpointOnlyWhenNothingCanHaveBeenSent() {
+        #expect(FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: false))    // DNS, connect, TLS
+        #expect(!FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: true))    // timeout after sending
+        #expect(!FailoverState.triesNextEndpoint(unreachable: false, mayHaveBeenSent: true))   // reset, cancelled
+        #expect(!FailoverState.triesNextEndpoint(unreachable: false, mayHaveBeenSent: false))
+    }
+
     @Test func settingsAllowPlainHTTPOnlyOnLoopback() {
         var settings = GatewaySettings()
         #expect(settings.validate().isEmpty)

@@ -6,9 +6,9 @@ struct ResponseFactory {
     let order: OrderReference
     let credentials: MerchantCredentials
 
-    static func make(_ signType: SignType = .md5) throws -> ResponseFactory {
+    static func make(_ signType: SignType = .md5, subMchID: String? = nil, subAppID: String? = nil) throws -> ResponseFactory {
         try ResponseFactory(
-            order: OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T-1"),
+            order: OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T-1", subMchID: subMchID, subAppID: subAppID),
             credentials: MerchantCredentials(mchID: "10000100", signType: signType, key: APIKey("192006250b4c09247ec02edce69f6a2d")))
     }
 
@@ -23,6 +23,21 @@ struct ResponseFactory {
 
     func close(_ fields: [String: String], status: Int = 200) -> CloseOutcome {
         ResponseClassifier.classifyClose(httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials).0
+    }
+
+    func query(_ fields: [String: String], status: Int = 200) -> QueryOutcome {
+        ResponseClassifier.classifyQuery(httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials).0
+    }
+
+    /// A signed query answer about this order (or about `outTradeNo`, when given).
+    func tradeState(_ state: String, outTradeNo: String?? = .none, transactionID: String? = nil) -> [String: String] {
+        var fields = ["return_code": "SUCCESS", "return_msg": "OK", "result_code": "SUCCESS", "trade_state": state]
+        switch outTradeNo {
+        case .none: fields["out_trade_no"] = order.outTradeNo
+        case .some(let other): fields["out_trade_no"] = other
+        }
+        fields["transaction_id"] = transactionID
+        return signed(fields)
     }
 
     func business(_ result: String, _ errCode: String? = nil) -> [String: String] {
@@ -112,10 +127,121 @@ struct ResponseFactory {
     @Test func queryReadsTradeStateAndTransaction() throws {
         let factory = try ResponseFactory.make()
         let fields = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
-                                     "transaction_id": "4200001234"])
+                                     "out_trade_no": "T-1", "transaction_id": "4200001234"])
         let outcome = ResponseClassifier.classifyQuery(httpStatus: 200, body: try XMLBodyEncoder.encode(fields),
                                                        order: factory.order, credentials: factory.credentials).0
         #expect(outcome == .state(.success, transactionID: "4200001234"))
+    }
+}
+
+/// Issue 10, defect 2: faults about one order's own parameters are not merchant-wide.
+@Suite struct RejectionTests {
+    static let merchantWide = ["SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR", "APPID_NOT_EXIST",
+                               "MCHID_NOT_EXIST", "APPID_MCHID_NOT_MATCH"]
+    static let aboutTheOrder = ["PARAM_ERROR", "INVALID_REQUEST", "LACK_PARAMS", "NOAUTH"]
+
+    @Test(arguments: merchantWide) func merchantSetupCodesAreConfigurationErrors(_ code: String) throws {
+        let factory = try ResponseFactory.make()
+        let close = factory.close(factory.business("FAIL", code))
+        #expect(close.label == "config_error")
+        #expect(close.description == "configuration error (\(code): 描述)")
+        #expect(factory.query(factory.business("FAIL", code)).description == "configuration error (\(code): 描述)")
+    }
+
+    @Test(arguments: aboutTheOrder) func orderParameterCodesRejectOnlyTheOrder(_ code: String) throws {
+        let factory = try ResponseFactory.make()
+        let close = factory.close(factory.business("FAIL", code))
+        #expect(close.label == "order_rejected")
+        #expect(close.description == "order rejected (\(code): 描述)")
+        #expect(factory.query(factory.business("FAIL", code)).description == "order rejected (\(code): 描述)")
+    }
+
+    @Test(arguments: ["签名错误，请检查后再试", "签名错误", "sign error", "Invalid SIGN", "sign_type参数错误"])
+    func returnCodeFailAboutTheSignatureIsAConfigurationError(_ message: String) throws {
+        let factory = try ResponseFactory.make()
+        let fields = ["return_code": "FAIL", "return_msg": message]
+        #expect(factory.close(fields).label == "config_error")
+        #expect(factory.close(fields).description == "configuration error (return_code FAIL: \(message))")
+        #expect(factory.query(fields).description == "configuration error (return_code FAIL: \(message))")
+    }
+
+    @Test(arguments: ["普通商户不允许传sub_mch_id", "out_trade_no参数错误", ""])
+    func anyOtherReturnCodeFailRejectsTheOrder(_ message: String) throws {
+        let factory = try ResponseFactory.make()
+        var fields = ["return_code": "FAIL"]
+        if !message.isEmpty { fields["return_msg"] = message }
+        let named = message.isEmpty ? "no return_msg" : message
+        #expect(factory.close(fields).label == "order_rejected")
+        #expect(factory.close(fields).description == "order rejected (return_code FAIL: \(named))")
+        #expect(factory.query(fields).description == "order rejected (return_code FAIL: \(named))")
+    }
+}
+
+/// Issue 10, defect 5: an answer is believed only about the order that was asked about.
+@Suite struct EchoTests {
+    func notBelieved(_ outcome: QueryOutcome, naming fragment: String = "names another order") -> Bool {
+        guard case .retryable(.badSignature(let reason)) = outcome else { return false }
+        return reason.contains(fragment)
+    }
+
+    @Test(arguments: SignType.allCases) func aQueryAnswerAboutAnotherOrderIsNotBelieved(_ signType: SignType) throws {
+        let factory = try ResponseFactory.make(signType)
+        let foreign = factory.tradeState("SUCCESS", outTradeNo: "T-2", transactionID: "4200000000000000000000000099")
+        #expect(notBelieved(factory.query(foreign)), "got \(factory.query(foreign))")
+    }
+
+    @Test func aQueryAnswerWithTradeStateMustNameTheOrder() throws {
+        let factory = try ResponseFactory.make()
+        let unnamed = factory.tradeState("SUCCESS", outTradeNo: .some(nil), transactionID: "4200000000000000000000000099")
+        #expect(notBelieved(factory.query(unnamed), naming: "out_trade_no"), "got \(factory.query(unnamed))")
+        #expect(factory.query(factory.tradeState("SUCCESS", transactionID: "42")) == .state(.success, transactionID: "42"))
+    }
+
+    @Test func subMerchantEchoesMustBeTheRequests() throws {
+        let factory = try ResponseFactory.make(subMchID: "1900000111", subAppID: "wxsub0000000001")
+        var same = ["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "NOTPAY", "out_trade_no": "T-1",
+                    "sub_mch_id": "1900000111", "sub_appid": "wxsub0000000001"]
+        #expect(factory.query(factory.signed(same)) == .state(.notPay, transactionID: nil))
+        same["sub_mch_id"] = "1900000112"
+        #expect(notBelieved(factory.query(factory.signed(same))))
+        same["sub_mch_id"] = "1900000111"
+        same["sub_appid"] = "wxsub0000000002"
+        #expect(notBelieved(factory.query(factory.signed(same))))
+        // Omitted echoes are allowed, as for appid and mch_id.
+        same["sub_appid"] = nil
+        same["sub_mch_id"] = nil
+        #expect(factory.query(factory.signed(same)) == .state(.notPay, transactionID: nil))
+    }
+
+    @Test func anAnswerNamingASubMerchantThatWasNotAskedAboutIsNotBelieved() throws {
+        let factory = try ResponseFactory.make()
+        let fields = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
+                                     "out_trade_no": "T-1", "sub_mch_id": "1900000111", "transaction_id": "42"])
+        #expect(notBelieved(factory.query(fields)))
+    }
+
+    @Test func closeAnswerEchoesAreCheckedWhenPresent() throws {
+        let factory = try ResponseFactory.make(subMchID: "1900000111")
+        var fields = ["return_code": "SUCCESS", "result_code": "FAIL", "err_code": "ORDERPAID", "out_trade_no": "T-2"]
+        guard case .retryable(.badSignature(let reason)) = factory.close(factory.signed(fields)) else {
+            Issue.record("believed: \(factory.close(factory.signed(fields)))"); return
+        }
+        #expect(reason.contains("names another order"))
+        fields["out_trade_no"] = "T-1"
+        fields["sub_mch_id"] = "1900000112"
+        guard case .retryable(.badSignature) = factory.close(factory.signed(fields)) else { Issue.record("believed"); return }
+        fields["sub_mch_id"] = "1900000111"
+        #expect(factory.close(factory.signed(fields)) == .paid)
+    }
+}
+
+/// Issue 10, defect 6: all eight trade states are read.
+@Suite struct TradeStateTests {
+    static let all = ["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR", "ACCEPT"]
+
+    @Test(arguments: all) func everyTradeStateIsRead(_ raw: String) throws {
+        let factory = try ResponseFactory.make()
+        #expect(factory.query(factory.tradeState(raw)).description == "trade_state \(raw)")
     }
 }
 

@@ -12,13 +12,15 @@
 //    - a non-200 status is always retry(HTTP n);
 //    - a body whose decode throws is always retry(unparseable) with an empty summary;
 //    - a body whose return_code is not "SUCCESS" never classifies as closed, already closed,
-//      not exist or paid (nor as a query trade_state): FAIL is a configuration error, anything
-//      else retry(unparseable);
+//      not exist or paid (nor as a query trade_state): FAIL is a configuration error when its
+//      return_msg is about the signature and an order rejection otherwise, anything else
+//      retry(unparseable);
 //    - return_code SUCCESS that ResponseVerifier refuses is retry(not believed);
 //    - any terminal outcome (closed/alreadyClosed/notExist/paid/state) implies the sign checks out
-//      under that very sign type, and the appid/mch_id echoes match the order;
+//      under that very sign type, and the echoed ids (appid, mch_id, out_trade_no, sub_mch_id)
+//      match the order; a query trade_state also needs the out_trade_no echo;
 //    - believed answers follow the table in ResponseClassifier's documentation;
-//    - the summary repeats the decoded codes.
+//    - the summary repeats the decoded codes, and is `verified` exactly when the answer is believed.
 // 5. Re-signed variant (structure-aware, so the fuzzer reaches the "believed" paths without
 //    guessing an MD5): the decoded fields are signed with the right key, re-encoded and classified;
 //    the outcome must then follow the table exactly, and the same body checked with the other sign
@@ -37,14 +39,24 @@ import Glibc
 private let verbose = getenv("CLOSEORDER_FUZZ_VERBOSE").map { String(cString: $0) == "1" } ?? false
 
 private let order = try! OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "1415757673")
+/// A service-provider order, so the sub-merchant echoes are checked in both directions.
+private let subOrder = try! OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "1415757673",
+                                           subMchID: "1900000109", subAppID: "wx2421b1c4370ec43b")
 private let apiKey = try! APIKey("192006250b4c09247ec02edce69f6a2d")
 private let allCredentials = SignType.allCases.map { MerchantCredentials(mchID: "10000100", signType: $0, key: apiKey) }
 
 /// err_codes the classifier's table calls a configuration error (ResponseClassifier's doc comment).
 private let configurationCodes: Set<String> = [
-    "SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR", "PARAM_ERROR", "APPID_NOT_EXIST",
-    "MCHID_NOT_EXIST", "APPID_MCHID_NOT_MATCH", "LACK_PARAMS", "NOAUTH", "INVALID_REQUEST",
+    "SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST", "APPID_MCHID_NOT_MATCH",
 ]
+/// err_codes the table calls a rejection of the one order.
+private let rejectionCodes: Set<String> = ["PARAM_ERROR", "INVALID_REQUEST", "LACK_PARAMS", "NOAUTH"]
+
+/// The table's reading of a return_code FAIL: merchant-wide only when the message is about the signature.
+private func failIsMerchantWide(_ fields: [String: String]) -> Bool {
+    guard let message = fields["return_msg"], !message.isEmpty else { return false }
+    return message.contains("签名") || message.lowercased().contains("sign")
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -147,17 +159,25 @@ private func checkStringOverload(_ decoded: [String: String]?, _ body: [UInt8]) 
 private func isTerminal(_ outcome: CloseOutcome) -> Bool {
     switch outcome {
     case .closed, .alreadyClosed, .notExist, .paid: true
-    case .retryable, .configurationError, .unknownCode: false
+    case .retryable, .configurationError, .orderRejected, .unknownCode: false
     }
 }
 
 /// Our own reading of ResponseVerifier's contract, for a return_code=SUCCESS answer.
-private func believable(_ fields: [String: String], _ credentials: MerchantCredentials) -> Bool {
+private func believable(_ fields: [String: String], _ credentials: MerchantCredentials, about asked: OrderReference = order,
+                        query: Bool = false) -> Bool {
     guard fields["return_code"] == "SUCCESS", let sign = fields["sign"], !sign.isEmpty else { return false }
     guard Signer.isValid(sign: sign, for: fields, type: credentials.signType, key: credentials.key) else { return false }
     // Compare bytes, not canonical equivalence: an echo must be the request's id exactly.
-    if let appID = fields["appid"], !appID.isEmpty, !appID.utf8.elementsEqual(order.appID.utf8) { return false }
-    if let mchID = fields["mch_id"], !mchID.isEmpty, !mchID.utf8.elementsEqual(order.mchID.utf8) { return false }
+    func echoes(_ name: String, _ sent: String?) -> Bool {
+        guard let echoed = fields[name], !echoed.isEmpty else { return true }
+        guard let sent else { return false }
+        return echoed.utf8.elementsEqual(sent.utf8)
+    }
+    guard echoes("appid", asked.appID), echoes("mch_id", asked.mchID), echoes("out_trade_no", asked.outTradeNo),
+          echoes("sub_mch_id", asked.subMchID) else { return false }
+    if asked.subAppID != nil, !echoes("sub_appid", asked.subAppID) { return false }
+    if query, let state = fields["trade_state"], !state.isEmpty, (fields["out_trade_no"] ?? "").isEmpty { return false }
     return true
 }
 
@@ -174,6 +194,7 @@ private func expectedBelievedClose(_ fields: [String: String]) -> CloseOutcome {
     case "SYSTEMERROR": return .retryable(.systemError)
     case "FREQUENCY_LIMITED": return .retryable(.frequencyLimited)
     case let code where configurationCodes.contains(code): return .configurationError(code)
+    case let code where rejectionCodes.contains(code): return .orderRejected(code)
     default: return .unknownCode(errCode)
     }
 }
@@ -184,14 +205,15 @@ private func sameShape(_ a: CloseOutcome, _ b: CloseOutcome) -> Bool {
     case (.retryable(.unparseable), .retryable(.unparseable)),
          (.retryable(.badSignature), .retryable(.badSignature)):
         return true
-    case let (.configurationError(x), .configurationError(y)):
+    case let (.configurationError(x), .configurationError(y)), let (.orderRejected(x), .orderRejected(y)):
         return x == y || x.hasPrefix(y + ": ") || y.hasPrefix(x + ": ")
     default:
         return a == b
     }
 }
 
-private func checkSummary(_ summary: ResponseSummary, _ fields: [String: String]?, _ status: Int, _ body: [UInt8]) {
+private func checkSummary(_ summary: ResponseSummary, _ fields: [String: String]?, _ status: Int, _ body: [UInt8],
+                          believed: Bool) {
     check(summary.httpStatus == status, "summary.httpStatus \(String(describing: summary.httpStatus)) != \(status)", body)
     guard let fields else {
         check(summary == ResponseSummary(httpStatus: status), "unparseable answer has codes in its summary", body)
@@ -200,6 +222,7 @@ private func checkSummary(_ summary: ResponseSummary, _ fields: [String: String]
     check(summary.returnCode == fields["return_code"] && summary.returnMsg == fields["return_msg"]
           && summary.resultCode == fields["result_code"] && summary.errCode == fields["err_code"]
           && summary.errCodeDes == fields["err_code_des"], "summary does not repeat the decoded codes", body)
+    check(summary.verified == believed, "summary.verified is \(summary.verified), the answer is \(believed ? "" : "not ")believable", body)
 }
 
 private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credentials: MerchantCredentials) {
@@ -210,7 +233,7 @@ private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credent
 
     let (outcome, summary) = ResponseClassifier.classifyClose(httpStatus: 200, body: body, order: order, credentials: credentials)
     _ = outcome.description; _ = outcome.label   // must not trap either
-    checkSummary(summary, decoded, 200, body)
+    checkSummary(summary, decoded, 200, body, believed: decoded.map { believable($0, credentials) } ?? false)
     let context = "[\(credentials.signType.rawValue)] close outcome \(outcome)"
 
     guard let fields = decoded else {
@@ -224,8 +247,10 @@ private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credent
     }
     switch returnCode {
     case "FAIL":
-        guard case .configurationError(let message) = outcome, message.hasPrefix("return_code FAIL") else {
-            fail("\(context) for return_code FAIL", body)
+        switch outcome {
+        case .configurationError(let message) where failIsMerchantWide(fields) && message.hasPrefix("return_code FAIL"): break
+        case .orderRejected(let message) where !failIsMerchantWide(fields) && message.hasPrefix("return_code FAIL"): break
+        default: fail("\(context) for return_code FAIL", body)
         }
     case "SUCCESS":
         var verified = true
@@ -253,7 +278,7 @@ private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credent
 private func checkQuery(_ body: [UInt8], _ decoded: [String: String]?, _ credentials: MerchantCredentials) {
     let (outcome, summary) = ResponseClassifier.classifyQuery(httpStatus: 200, body: body, order: order, credentials: credentials)
     _ = outcome.description
-    checkSummary(summary, decoded, 200, body)
+    checkSummary(summary, decoded, 200, body, believed: decoded.map { believable($0, credentials, query: true) } ?? false)
     let context = "[\(credentials.signType.rawValue)] query outcome \(outcome)"
     guard let fields = decoded else {
         guard case .retryable(.unparseable) = outcome else { fail("\(context) for a body that does not decode", body) }
@@ -262,11 +287,11 @@ private func checkQuery(_ body: [UInt8], _ decoded: [String: String]?, _ credent
     switch outcome {
     case .state(let state, let transactionID):
         check(fields["return_code"] == "SUCCESS" && fields["result_code"] == "SUCCESS", "\(context) without SUCCESS codes", body)
-        check(believable(fields, credentials), "\(context) for an answer whose sign or echo does not check out", body)
+        check(believable(fields, credentials, query: true), "\(context) for an answer whose sign or echo does not check out", body)
         check(fields["trade_state"] == state.rawValue, "\(context) but trade_state is \(fields["trade_state"].debugDescription)", body)
         check(transactionID == nil || transactionID == fields["transaction_id"], "\(context) invents a transaction_id", body)
     case .notExist:
-        check(fields["return_code"] == "SUCCESS" && believable(fields, credentials), "\(context) for an unbelieved answer", body)
+        check(fields["return_code"] == "SUCCESS" && believable(fields, credentials, query: true), "\(context) for an unbelieved answer", body)
     default:
         break
     }
@@ -285,18 +310,33 @@ private func checkResigned(_ decoded: [String: String], _ body: [UInt8]) {
         let context = "re-signed [\(credentials.signType.rawValue)] close outcome \(outcome)"
         let expected: CloseOutcome
         switch fields["return_code"] {
-        case "FAIL": expected = .configurationError("return_code FAIL")
+        case "FAIL": expected = failIsMerchantWide(fields) ? .configurationError("return_code FAIL") : .orderRejected("return_code FAIL")
         case "SUCCESS": expected = believable(fields, credentials) ? expectedBelievedClose(fields) : .retryable(.badSignature(""))
         default: expected = .retryable(.unparseable(""))
         }
         check(sameShape(outcome, expected) || {
-            if case .configurationError(let m) = outcome, case .configurationError = expected { return m.hasPrefix("return_code FAIL") }
-            return false
+            switch (outcome, expected) {
+            case (.configurationError(let m), .configurationError), (.orderRejected(let m), .orderRejected): m.hasPrefix("return_code FAIL")
+            default: false
+            }
         }(), "\(context), expected \(expected)", body)
-        if fields["return_code"] == "SUCCESS", fields["appid"].map({ $0.isEmpty || $0 == order.appID }) ?? true,
-           fields["mch_id"].map({ $0.isEmpty || $0 == order.mchID }) ?? true {
+        func echoFits(_ name: String, _ sent: String?) -> Bool {
+            fields[name].map { $0.isEmpty || $0 == sent } ?? true
+        }
+        if fields["return_code"] == "SUCCESS", echoFits("appid", order.appID), echoFits("mch_id", order.mchID),
+           echoFits("out_trade_no", order.outTradeNo), echoFits("sub_mch_id", nil) {
             check(believable(fields, credentials), "\(context): a correctly signed answer is not believed", body)
         }
+
+        // The same body as an answer to a service-provider order: the sub-merchant echoes decide.
+        let (subOutcome, subSummary) = ResponseClassifier.classifyClose(httpStatus: 200, body: signed, order: subOrder, credentials: credentials)
+        let subBelieved = believable(fields, credentials, about: subOrder)
+        check(subSummary.verified == subBelieved, "re-signed [\(credentials.signType.rawValue)] SP close verified \(subSummary.verified) vs \(subBelieved)", body)
+        if isTerminal(subOutcome) { check(subBelieved, "re-signed SP close \(subOutcome) for an answer about another order", body) }
+        let (query, querySummary) = ResponseClassifier.classifyQuery(httpStatus: 200, body: signed, order: subOrder, credentials: credentials)
+        let queryBelieved = believable(fields, credentials, about: subOrder, query: true)
+        check(querySummary.verified == queryBelieved, "re-signed [\(credentials.signType.rawValue)] SP query verified \(querySummary.verified) vs \(queryBelieved)", body)
+        if case .state = query { check(queryBelieved, "re-signed SP query \(query) for an answer about another order", body) }
 
         // The same body checked with the other sign type is never believed.
         for other in allCredentials where other.signType != credentials.signType {
