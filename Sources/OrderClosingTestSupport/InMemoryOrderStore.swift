@@ -102,6 +102,12 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         rescue(now: now) { $0.leaseOwner == owner }
     }
 
+    public func pausedMerchants() async throws -> [String: String] {
+        state.withLockedValue { state in
+            Dictionary(uniqueKeysWithValues: state.published.filter { $0.key.hasPrefix("pause:") }.map { (String($0.key.dropFirst(6)), $0.value) })
+        }
+    }
+
     public func announce(_ daemon: DaemonRecord, now: Int64) async throws {
         var seen = daemon
         seen.lastSeenMs = now

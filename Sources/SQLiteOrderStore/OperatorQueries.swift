@@ -36,10 +36,13 @@ public struct OperatorQueries: Sendable {
             var circuits: [String: String] = [:]
             var daemon: [String: String] = [:]
             var daemons: [StatusReport.Daemon] = []
+            var pauses: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, value, updated_ms FROM daemon_state ORDER BY key") {
                 let key: String = row["key"], value: String = row["value"]
                 if key.hasPrefix("circuit:") {
                     circuits[String(key.dropFirst(8))] = value
+                } else if key.hasPrefix("pause:") {
+                    pauses[String(key.dropFirst(6))] = value
                 } else if key.hasPrefix("daemon:"),
                           var record = try? JSONDecoder().decode(DaemonRecord.self, from: Data(value.utf8)) {
                     record.lastSeenMs = row["updated_ms"]
@@ -48,8 +51,10 @@ public struct OperatorQueries: Sendable {
                     daemon[key] = value
                 }
             }
-            return StatusReport(counts: counts, overdue: overdueCount, oldestOverdue: overdue, inDoubt: inDoubt, circuits: circuits,
-                                daemons: daemons, daemon: daemon)
+            let failedRecently = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'failed' AND finished_ms >= ?",
+                                                  arguments: [now - 86_400_000]) ?? 0
+            return StatusReport(counts: counts, overdue: overdueCount, oldestOverdue: overdue, inDoubt: inDoubt, failedLastDay: failedRecently,
+                                circuits: circuits, pauses: pauses, daemons: daemons, daemon: daemon)
         }
     }
 
@@ -69,40 +74,8 @@ public struct OperatorQueries: Sendable {
 
     /// Moves failed orders back to pending with a fresh attempt budget; they are due at once.
     /// Each named order that is not moved is reported with the reason (not failed, or no such order).
-    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64) async throws -> RequeueReport {
-        try await pool.write { db in
-            var skipped: [RequeueReport.Skipped] = []
-            if !allFailed {
-                for outTradeNo in outTradeNos {
-                    var sql = "SELECT mch_id, status FROM pending_orders WHERE out_trade_no = ?"
-                    var arguments: StatementArguments = [outTradeNo]
-                    if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
-                    let rows = try Row.fetchAll(db, sql: sql + " ORDER BY mch_id", arguments: arguments)
-                    if rows.isEmpty {
-                        skipped.append(.init(outTradeNo: outTradeNo, mchID: nil,
-                                             reason: "no such order" + (mchID.map { " for mch_id \($0)" } ?? "")))
-                    }
-                    for row in rows where row["status"] as String != OrderStatus.failed.rawValue {
-                        skipped.append(.init(outTradeNo: outTradeNo, mchID: row["mch_id"],
-                                             reason: "it is \(row["status"] as String), not failed"))
-                    }
-                }
-            }
-            var sql = """
-                UPDATE pending_orders
-                SET status = 'pending', attempts = 0, retry_at_ms = ?, first_attempt_ms = NULL, finished_ms = NULL,
-                    last_error = 'requeued by an operator; was: ' || coalesce(last_error, 'no error')
-                WHERE status = 'failed'
-                """
-            var arguments: StatementArguments = [now]
-            if !allFailed {
-                sql += " AND out_trade_no IN (\(Array(repeating: "?", count: outTradeNos.count).joined(separator: ", ")))"
-                arguments += StatementArguments(outTradeNos)
-            }
-            if let mchID { sql += " AND mch_id = ?"; arguments += [mchID] }
-            try db.execute(sql: sql, arguments: arguments)
-            return RequeueReport(moved: db.changesCount, skipped: skipped)
-        }
+    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64, dryRun: Bool = false) async throws -> RequeueReport {
+        try await apply(.requeue, to: OrderSelection(outTradeNos: outTradeNos, mchID: mchID, all: allFailed), now: now, dryRun: dryRun)
     }
 
     static func fields(_ row: Row) -> [String: FieldValue] {
@@ -163,8 +136,12 @@ public struct StatusReport: Sendable, Codable {
     public let overdue: Int
     public let oldestOverdue: Overdue?
     public let inDoubt: Int
+    /// Orders that ended `failed` in the last 24 hours: each needs a person (requeue or abandon).
+    public let failedLastDay: Int
     /// Merchant circuits the daemon has opened or closed: mch_id → state.
     public let circuits: [String: String]
+    /// Merchants paused by an operator: mch_id → reason.
+    public let pauses: [String: String]
     /// Every daemon that announced itself, oldest name first.
     public let daemons: [Daemon]
     /// Other facts the daemon published (heartbeat, endpoint).

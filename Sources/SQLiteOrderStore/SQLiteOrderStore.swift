@@ -104,6 +104,13 @@ public struct SQLiteOrderStore: OrderStore {
         }
     }
 
+    public func pausedMerchants() async throws -> [String: String] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'")
+            return Dictionary(rows.map { (String(($0["key"] as String).dropFirst(6)), $0["value"] as String) }, uniquingKeysWith: { $1 })
+        }
+    }
+
     public func announce(_ daemon: DaemonRecord, now: Int64) async throws {
         let value = String(decoding: try JSONEncoder().encode(daemon), as: UTF8.self)
         try await publish(DaemonRecord.key(daemon.owner), value, now: now)

@@ -13,7 +13,8 @@ struct CloseOrderD: AsyncParsableCommand {
         version: "closeorderd 0.1.0",
         subcommands: [
             RunCommand.self, MigrateCommand.self, DemoCommand.self, StatusCommand.self, ShowCommand.self,
-            RequeueCommand.self, SignCommand.self, CheckConfigCommand.self, FakeWeChatPayCommand.self,
+            RequeueCommand.self, ListCommand.self, RetryNowCommand.self, AbandonCommand.self, PauseCommand.self, ResumeCommand.self,
+            SignCommand.self, CheckConfigCommand.self, FakeWeChatPayCommand.self,
         ]
     )
 }

@@ -128,3 +128,28 @@ import WeChatPayV2
         _ = await task.result
     }
 }
+
+@Suite struct OperatorPauseTests {
+    typealias H = WorkerHarness
+
+    @Test func aMerchantPausedByAnOperatorWaitsUntilResumed() async throws {
+        var settings = ClosingSettings.sequential
+        settings.pollIntervalMs = 1_000
+        let h = try WorkerHarness(settings: settings)
+        defer { h.database.remove() }
+        try await h.database.store.publish("pause:\(H.mchA)", "maintenance", now: 0)
+        try h.database.insert("A1", createdAt: H.created, mchID: H.mchA)
+        try h.database.insert("B1", createdAt: H.created, mchID: H.mchB)
+        let task = Task { try await h.service.run() }
+        await h.settle(recorded: 0)
+        await h.advance(to: H.dueMs(), thenRecorded: 1)
+        #expect(h.callTimes("B1") == [H.dueMs()])
+        #expect(h.callTimes("A1").isEmpty, "a paused merchant's order was sent")
+        try await h.database.pool.write { db in try db.execute(sql: "DELETE FROM daemon_state WHERE key = 'pause:\(H.mchA)'") }
+        // Pauses are read once per poll interval.
+        await h.advance(to: H.dueMs() + 1_000, thenRecorded: 2)
+        #expect(h.callTimes("A1") == [H.dueMs() + 1_000])
+        task.cancel()
+        _ = await task.result
+    }
+}

@@ -5,6 +5,7 @@
 /// | merchant is …                          | its orders in a claim            | wakes the loop at    |
 /// |----------------------------------------|----------------------------------|----------------------|
 /// | unavailable (no key loaded)            | none                             | —                    |
+/// | paused by an operator                  | none                             | —                    |
 /// | out of rate tokens                     | none                             | next token           |
 /// | short of a batch in rate tokens (n)    | at most n                        | —                    |
 /// | circuit open for a (sub-)merchant      | none of that (sub-)merchant      | end of the pause     |
@@ -19,6 +20,8 @@ public struct MerchantGate: Sendable {
 
     public private(set) var circuits: [CircuitKey: MerchantCircuit] = [:]
     public let unavailable: [String: String]
+    /// Paused by an operator (`closeorderd pause`): mch_id → reason.
+    public private(set) var paused: [String: String] = [:]
     private var buckets: [String: TokenBucket] = [:]
 
     public init(merchants: [MerchantProfile], unavailable: [String: String] = [:]) {
@@ -30,7 +33,7 @@ public struct MerchantGate: Sendable {
 
     /// What the next claim may take, moving circuits whose pause ended to half-open.
     public mutating func claimRequest(limit: Int, now: Int64) -> (request: ClaimRequest, changes: [Change]) {
-        var request = ClaimRequest(limit: limit, excludedMerchants: Set(unavailable.keys))
+        var request = ClaimRequest(limit: limit, excludedMerchants: Set(unavailable.keys).union(paused.keys))
         var changes: [Change] = []
         for (key, var circuit) in circuits {
             let (admitted, changed) = circuit.admits(now: now)
@@ -48,6 +51,14 @@ public struct MerchantGate: Sendable {
             }
         }
         return (request, changes)
+    }
+
+    /// Replaces the operators' pauses; returns the merchants newly paused and those resumed.
+    public mutating func setPaused(_ now: [String: String]) -> (paused: [String: String], resumed: [String]) {
+        let added = now.filter { paused[$0.key] != $0.value }
+        let removed = paused.keys.filter { now[$0] == nil }.sorted()
+        paused = now
+        return (added, removed)
     }
 
     /// Takes one rate token per claimed order: their calls start now.

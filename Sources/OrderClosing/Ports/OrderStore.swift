@@ -28,6 +28,10 @@ public protocol OrderStore: Sendable {
     /// Publishes a fact for operators (e.g. `circuit:1900000109` → `open: SIGNERROR …`).
     func publish(_ key: String, _ value: String, now: Int64) async throws
 
+    /// Merchants an operator paused (`closeorderd pause`): mch_id → the reason given. Every daemon
+    /// on the database honours them.
+    func pausedMerchants() async throws -> [String: String]
+
     /// Writes this daemon's heartbeat row (last seen = `now`).
     func announce(_ daemon: DaemonRecord, now: Int64) async throws
 

@@ -105,6 +105,10 @@ public struct ClosingService: Service {
         var claim = admissions(&state, now: now)
         startReady(&group, &state, claim: claim)   // calls need no database
         guard now >= state.databaseRetryAt else { return }
+        if now >= state.nextPauseCheck {
+            await refreshPauses(&state, now: now)
+            claim = admissions(&state, now: now)
+        }
         if state.probeBeforeClaim, !state.drained {
             state.probeBeforeClaim = false
             guard let due = await database("find due orders", &state, { [claim] in try await store.nextDueTime(admittedBy: claim) }) else { return }
@@ -295,6 +299,19 @@ public struct ClosingService: Service {
             logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])
             ClosingMetrics.circuit(mchID: key.description, open: false)
             return ("circuit:\(key)", "closed")
+        }
+    }
+
+    /// Reads the operators' pauses (shared by every daemon on the database) once per poll.
+    private func refreshPauses(_ state: inout LoopState, now: Int64) async {
+        state.nextPauseCheck = now + settings.pollIntervalMs
+        guard let pauses = await database("read the operators' pauses", &state, { try await store.pausedMerchants() }) else { return }
+        let (paused, resumed) = state.gate.setPaused(pauses)
+        for (mchID, reason) in paused.sorted(by: { $0.key < $1.key }) {
+            logger.warning("merchant \(mchID) paused by an operator: \(reason); its orders wait", metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
+        }
+        for mchID in resumed {
+            logger.notice("merchant \(mchID) resumed by an operator", metadata: ["mch_id": "\(mchID)"])
         }
     }
 

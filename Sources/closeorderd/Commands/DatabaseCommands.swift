@@ -93,12 +93,21 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
     @Flag(help: "Print JSON instead of text.") var json = false
+    @Flag(help: "For monitoring: one line, exit 0 ok / 1 warning / 2 critical (see --help).") var check = false
+    @Option(name: .customLong("overdue-warning"), help: "With --check: warn when the oldest overdue order is this many seconds past due.")
+    var overdueWarning: Int64 = 300
+    @Option(name: .customLong("overdue-critical"), help: "With --check: critical past this many seconds.") var overdueCritical: Int64 = 600
 
     func run() async throws {
         let pool = try await openOrExit(DatabaseLocator(options: options))
         let now = SystemOrderClock().now()
-        let due = options.database == nil ? await ConfigLoader(path: options.config).load().config.due : .standard
+        let due = await options.duePolicy()
         let report = try await OperatorQueries(pool: pool, due: due).status(now: now)
+        if check {
+            let verdict = StatusCheck(overdueWarningSeconds: overdueWarning, overdueCriticalSeconds: overdueCritical).verdict(report)
+            print(verdict.line)
+            throw ExitCode(verdict.level.rawValue)
+        }
         if json {
             print(try encodeJSON(report))
             return
@@ -112,7 +121,9 @@ struct StatusCommand: AsyncParsableCommand {
                   + "\(TimeText.relative(now - Int64(overdue.overdueSeconds * 1000), now: now))")
         }
         print("in doubt: \(report.inDoubt)")
+        print("failed in the last 24 h: \(report.failedLastDay)")
         if report.circuits.isEmpty { print("merchant circuits: all closed") }
+        for (mchID, reason) in report.pauses.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) paused by an operator: \(shown(reason))") }
         for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(state))") }
         if report.daemons.isEmpty { print("daemons: none running (no heartbeat row)") }
         for daemon in report.daemons {
@@ -178,16 +189,17 @@ struct RequeueCommand: AsyncParsableCommand {
     @Argument(help: "The out_trade_no of each failed order to requeue.") var outTradeNos: [String] = []
     @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
     @Flag(name: .customLong("all-failed"), help: "Requeue every failed order.") var allFailed = false
+    @Flag(name: .customLong("dry-run"), help: "Say what would change, change nothing.") var dryRun = false
 
     func validate() throws {
         if outTradeNos.isEmpty == !allFailed { throw ValidationError("give one or more out_trade_nos, or --all-failed") }
     }
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
         let report = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
-                                                                  now: SystemOrderClock().now())
-        print("requeue: \(report.moved) failed order(s) moved back to pending")
+                                                                  now: SystemOrderClock().now(), dryRun: dryRun)
+        print("requeue: \(report.moved) failed order(s) \(dryRun ? "would be" : "") moved back to pending".replacingOccurrences(of: "  ", with: " "))
         for skipped in report.skipped {
             let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")
             print("requeue: \(order): skipped, \(skipped.reason)")

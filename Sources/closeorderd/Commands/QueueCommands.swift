@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import OrderClosing
+import SQLiteOrderStore
+
+/// `list`: the orders a filter selects, as a table or JSON.
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List orders by status, merchant, overdue or age, newest first.",
+        discussion: "Times are ISO-8601 (UTC). --json prints the same fields as a stable array for scripts."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Only orders in this status (pending, closing, closed, paid, failed).") var status: String?
+    @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
+    @Flag(help: "Only undecided orders past their own due time.") var overdue = false
+    @Option(name: .customLong("older-than"), help: "Only orders placed at least this many seconds ago.") var olderThan: Int64?
+    @Option(help: "At most this many orders.") var limit = 100
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    func run() async throws {
+        var filter = OrderFilter(mchID: mchID, overdueOnly: overdue, olderThanSeconds: olderThan, limit: limit)
+        if let status {
+            guard let parsed = OrderStatus(rawValue: status) else {
+                printError("list: --status \(status) is not a status (pending, closing, closed, paid, failed)")
+                throw ExitCode(2)
+            }
+            filter.status = parsed
+        }
+        let pool = try await openOrExit(DatabaseLocator(options: options))
+        let now = SystemOrderClock().now()
+        let lines = try await OperatorQueries(pool: pool, due: await options.duePolicy()).list(filter, now: now)
+        if json {
+            print(try encodeJSON(lines))
+            return
+        }
+        let header = ["MCH_ID", "OUT_TRADE_NO", "STATUS", "ATTEMPTS", "DUE", "OVERDUE", "LAST_ERROR"]
+        let rows = lines.map { line in
+            [line.mchID, line.outTradeNo, line.status + (line.inDoubt ? " (in doubt)" : ""), "\(line.attempts)", line.dueAt,
+             line.overdueSeconds > 0 ? TimeText.relative(now - line.overdueSeconds * 1000, now: now).replacingOccurrences(of: " ago", with: "") : "-",
+             String((line.lastError ?? "").prefix(60))].map(shown)
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            print(row.indices.map { $0 == row.count - 1 ? row[$0] : row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  "))
+        }
+        if lines.count == limit { print("(first \(limit); use --limit for more)") }
+    }
+}
+
+/// `retry-now` and `abandon`: one action over named orders, with a reason for each one skipped.
+struct OrderActionRunner {
+    let options: ConfigOptions
+
+    func run(_ action: OrderAction, _ selection: OrderSelection, dryRun: Bool) async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
+        let report = try await OperatorQueries(pool: pool).apply(action, to: selection, now: SystemOrderClock().now(), dryRun: dryRun)
+        print("\(action.name): \(report.moved) order(s) \(dryRun ? "would be" : "were") \(Self.verb(action))")
+        for skipped in report.skipped {
+            let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")
+            print("\(action.name): \(order): skipped, \(skipped.reason)")
+        }
+        if report.moved == 0, !selection.all { throw ExitCode(1) }
+    }
+
+    static func verb(_ action: OrderAction) -> String {
+        switch action {
+        case .requeue: "moved back to pending"
+        case .retryNow: "made due now"
+        case .abandon: "abandoned (failed, never sent again)"
+        }
+    }
+}
+
+struct RetryNowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry-now",
+        abstract: "Make pending orders due now, skipping the rest of their backoff.",
+        discussion: "Only pending orders are touched; each named order that is not is listed with the reason. Exits 1 if none moved."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The out_trade_no of each pending order.") var outTradeNos: [String] = []
+    @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
+    @Flag(name: .customLong("dry-run"), help: "Say what would change, change nothing.") var dryRun = false
+
+    func validate() throws {
+        if outTradeNos.isEmpty { throw ValidationError("give one or more out_trade_nos") }
+    }
+
+    func run() async throws {
+        try await OrderActionRunner(options: options).run(.retryNow, OrderSelection(outTradeNos: outTradeNos, mchID: mchID), dryRun: dryRun)
+    }
+}
+
+struct AbandonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abandon",
+        abstract: "Give up on pending orders: they end failed with your reason and are never sent again.",
+        discussion: "For an order you know WeChat must not be asked about again. An order being closed is left alone (try again after)."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The out_trade_no of each pending order.") var outTradeNos: [String] = []
+    @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
+    @Option(help: "Why; recorded in last_error.") var reason: String
+    @Flag(name: .customLong("dry-run"), help: "Say what would change, change nothing.") var dryRun = false
+
+    func validate() throws {
+        if outTradeNos.isEmpty { throw ValidationError("give one or more out_trade_nos") }
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why") }
+    }
+
+    func run() async throws {
+        try await OrderActionRunner(options: options).run(.abandon(reason: reason), OrderSelection(outTradeNos: outTradeNos, mchID: mchID),
+                                                          dryRun: dryRun)
+    }
+}
+
+struct PauseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause a merchant: no order of it is sent until `resume`, by any daemon on this database.",
+        discussion: "Persisted in the database and shown by `status`; running daemons pick it up within one poll interval."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The merchant's mch_id.") var mchID: String
+    @Option(help: "Why; shown in status and the daemons' logs.") var reason: String
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
+        try await OperatorQueries(pool: pool).pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
+        print("pause: merchant \(shown(mchID)) paused (\(shown(reason))); its orders wait until `closeorderd resume \(shown(mchID))`")
+    }
+}
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume a merchant paused with `pause`.",
+        discussion: "Exits 1 if the merchant was not paused."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The merchant's mch_id.") var mchID: String
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
+        guard try await OperatorQueries(pool: pool).resume(mchID: mchID) else {
+            print("resume: merchant \(shown(mchID)) was not paused")
+            throw ExitCode(1)
+        }
+        print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
+    }
+}
+
+extension ConfigOptions {
+    /// The config's due policy, or the standard one when only --database is given.
+    func duePolicy() async -> DuePolicy {
+        database == nil ? await ConfigLoader(path: config).load().config.due : .standard
+    }
+}

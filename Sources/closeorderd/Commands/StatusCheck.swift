@@ -1,0 +1,44 @@
+import SQLiteOrderStore
+
+/// `status --check`: one line and an exit code for a monitoring system (Nagios/Icinga plugin
+/// convention), from the same report `status` prints.
+///
+/// | condition                                             | level    |
+/// |-------------------------------------------------------|----------|
+/// | no daemon, or every daemon stale (3 beats missed)     | critical |
+/// | oldest overdue order ≥ `overdueCriticalSeconds`       | critical |
+/// | oldest overdue order ≥ `overdueWarningSeconds`        | warning  |
+/// | a merchant circuit open, or a merchant paused         | warning  |
+/// | orders ended `failed` in the last 24 h                | warning  |
+/// | otherwise                                             | ok       |
+struct StatusCheck {
+    enum Level: Int32, Comparable {
+        case ok = 0, warning = 1, critical = 2
+        static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
+        var word: String { ["OK", "WARNING", "CRITICAL"][Int(rawValue)] }
+    }
+
+    let overdueWarningSeconds: Int64
+    let overdueCriticalSeconds: Int64
+
+    func verdict(_ report: StatusReport) -> (level: Level, line: String) {
+        var findings: [(Level, String)] = []
+        let live = report.daemons.filter { !$0.stale }
+        if live.isEmpty {
+            findings.append((.critical, report.daemons.isEmpty ? "no daemon is running" : "every daemon is stale (\(report.daemons.count) missed three heartbeats)"))
+        }
+        if let oldest = report.oldestOverdue {
+            let seconds = Int64(oldest.overdueSeconds)
+            let level: Level = seconds >= overdueCriticalSeconds ? .critical : seconds >= overdueWarningSeconds ? .warning : .ok
+            if level > .ok { findings.append((level, "\(report.overdue) overdue, the oldest \(shown(oldest.outTradeNo)) \(seconds) s past due")) }
+        }
+        let open = report.circuits.filter { !$0.value.hasPrefix("closed") && !$0.value.hasPrefix("half_open") }
+        if !open.isEmpty { findings.append((.warning, "merchant circuit open: " + open.keys.sorted().map(shown).joined(separator: ", "))) }
+        if !report.pauses.isEmpty { findings.append((.warning, "merchant paused: " + report.pauses.keys.sorted().map(shown).joined(separator: ", "))) }
+        if report.failedLastDay > 0 { findings.append((.warning, "\(report.failedLastDay) order(s) failed in the last 24 h")) }
+        let level = findings.map(\.0).max() ?? .ok
+        let facts = findings.filter { $0.0 > .ok }.map(\.1)
+        let summary = facts.isEmpty ? "\(report.overdue) overdue, \(live.count) daemon(s) running" : facts.joined(separator: "; ")
+        return (level, "closeorderd \(level.word): \(summary)")
+    }
+}
