@@ -19,7 +19,7 @@ public struct MerchantGate: Sendable {
     }
 
     public private(set) var circuits: [CircuitKey: MerchantCircuit] = [:]
-    public let unavailable: [String: String]
+    public private(set) var unavailable: [String: String]
     /// Paused by an operator (`closeorderd pause`): mch_id → reason.
     public private(set) var paused: [String: String] = [:]
     private var buckets: [String: TokenBucket] = [:]
@@ -51,6 +51,20 @@ public struct MerchantGate: Sendable {
             }
         }
         return (request, changes)
+    }
+
+    /// A reload's new merchants: rate buckets for new or changed limits, the rest kept; circuits kept.
+    public mutating func update(merchants: [MerchantProfile], unavailable: [String: String]) {
+        var buckets: [String: TokenBucket] = [:]
+        for merchant in merchants {
+            if let old = self.buckets[merchant.mchID], old.ratePerSecond == merchant.ratePerSecond, old.burst == max(merchant.burst, 1) {
+                buckets[merchant.mchID] = old
+            } else {
+                buckets[merchant.mchID] = TokenBucket(ratePerSecond: merchant.ratePerSecond, burst: merchant.burst)
+            }
+        }
+        self.buckets = buckets
+        self.unavailable = unavailable
     }
 
     /// Replaces the operators' pauses; returns the merchants newly paused and those resumed.

@@ -18,12 +18,23 @@ public struct ClosingService: Service {
     let closer: OrderCloser
     let clock: any OrderClock
     let settings: ClosingSettings
-    let merchants: [MerchantProfile]
-    /// Merchants that cannot be served (their key did not load): mch_id → why. They are paused,
-    /// said so at error level and in `status`; every other merchant is served.
-    let unavailableMerchants: [String: String]
+    /// The merchants served and those that cannot be (their key did not load: paused, said so at
+    /// error level and in `status`). Shared with the closer; a reload replaces it.
+    let directory: MerchantDirectory
     let logger: Logger
     let events: ClosingEvents
+
+    /// - Parameter directory: the same one the closer reads; SIGHUP replaces its merchants.
+    public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
+                directory: MerchantDirectory, logger: Logger, events: ClosingEvents = ClosingEvents()) {
+        self.store = store
+        self.closer = closer
+        self.clock = clock
+        self.settings = settings
+        self.directory = directory
+        self.logger = logger
+        self.events = events
+    }
 
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
                 merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
@@ -32,8 +43,7 @@ public struct ClosingService: Service {
         self.closer = closer
         self.clock = clock
         self.settings = settings
-        self.merchants = merchants
-        self.unavailableMerchants = unavailableMerchants
+        self.directory = MerchantDirectory(profiles: merchants, unavailable: unavailableMerchants)
         self.logger = logger
         self.events = events
     }
@@ -48,9 +58,11 @@ public struct ClosingService: Service {
     typealias Group = TaskGroup<ChildResult>
 
     public func run() async throws {
-        var state = LoopState(gate: MerchantGate(merchants: merchants, unavailable: unavailableMerchants),
+        let merchants = directory.current
+        var state = LoopState(gate: MerchantGate(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable),
                               limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
-        await announceUnavailableMerchants(&state)
+        state.directoryVersion = merchants.version
+        await announceUnavailableMerchants(merchants.unavailable, &state)
         await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
             group.addTask {
@@ -102,6 +114,17 @@ public struct ClosingService: Service {
     /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
     private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
         let now = clock.now()
+        let merchants = directory.current
+        if merchants.version != state.directoryVersion {
+            // A reload: new rate limits and merchants; circuits are kept.
+            state.directoryVersion = merchants.version
+            let before = state.gate.unavailable
+            state.gate.update(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable)
+            await announceUnavailableMerchants(merchants.unavailable.filter { before[$0.key] != $0.value }, &state)
+            for mchID in before.keys where merchants.unavailable[mchID] == nil {
+                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "closed", now: now) })
+            }
+        }
         var claim = admissions(&state, now: now)
         startReady(&group, &state, claim: claim)   // calls need no database
         guard now >= state.databaseRetryAt else { return }
@@ -316,8 +339,8 @@ public struct ClosingService: Service {
     }
 
     /// Says once, loudly, which merchants cannot be served, and shows it in `status`.
-    private func announceUnavailableMerchants(_ state: inout LoopState) async {
-        for (mchID, reason) in unavailableMerchants.sorted(by: { $0.key < $1.key }) {
+    private func announceUnavailableMerchants(_ unavailable: [String: String], _ state: inout LoopState) async {
+        for (mchID, reason) in unavailable.sorted(by: { $0.key < $1.key }) {
             logger.error("merchant \(mchID) cannot be served and is paused: \(reason); its orders wait, the other merchants are served",
                          metadata: ["mch_id": "\(mchID)", "circuit": "unavailable", "reason": "\(reason)"])
             ClosingMetrics.circuit(mchID: mchID, open: true)

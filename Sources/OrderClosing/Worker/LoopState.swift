@@ -34,6 +34,8 @@ struct LoopState {
     /// While the database refuses work: no claims before this time (unix ms).
     var databaseRetryAt: Int64 = 0
     var databaseFailures = 0
+    /// The `MerchantDirectory` version the gate was built from.
+    var directoryVersion = 0
     /// When to read the operators' pauses again (once per poll interval).
     var nextPauseCheck: Int64 = 0
 

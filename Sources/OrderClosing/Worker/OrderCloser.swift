@@ -7,16 +7,27 @@ import WeChatPayV2
 public struct OrderCloser: Sendable {
     let gateway: any WeChatPayGateway
     let clock: any OrderClock
-    let merchants: [String: MerchantProfile]
+    let directory: MerchantDirectory
     let retry: RetryPolicy
     let logger: Logger
     let jitter: @Sendable () -> Double
+
+    /// - Parameter directory: shared with the loop; a reload replaces its merchants.
+    public init(gateway: any WeChatPayGateway, clock: any OrderClock, directory: MerchantDirectory, retry: RetryPolicy,
+                logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.gateway = gateway
+        self.clock = clock
+        self.directory = directory
+        self.retry = retry
+        self.logger = logger
+        self.jitter = jitter
+    }
 
     public init(gateway: any WeChatPayGateway, clock: any OrderClock, merchants: [MerchantProfile], retry: RetryPolicy,
                 logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.gateway = gateway
         self.clock = clock
-        self.merchants = Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 })
+        self.directory = MerchantDirectory(profiles: merchants)
         self.retry = retry
         self.logger = logger
         self.jitter = jitter
@@ -100,7 +111,7 @@ public struct OrderCloser: Sendable {
     }
 
     func validate(_ order: ClaimedOrder) -> Result<(OrderReference, MerchantProfile), PolicyError> {
-        guard let profile = merchants[order.mchID] else {
+        guard let profile = directory.current.profiles[order.mchID] else {
             return .failure(PolicyError("no API key is configured for mch_id \(order.mchID)"))
         }
         guard profile.appIDs.contains(order.appID) else {

@@ -5,6 +5,7 @@ import Logging
 import OrderClosing
 import SQLiteOrderStore
 import ServiceSupport
+import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,8 +55,12 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
+        // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let options = self.options
         let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, pool: pool,
-                                          notifier: notifier, logger: logger)
+                                          notifier: notifier, logger: logger,
+                                          reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config
         logger.info("closeorderd starting", metadata: [
             "database": "\(c.databasePath)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",

@@ -8,6 +8,7 @@ import Prometheus
 import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
+import UnixSignals
 import WeChatPayHTTP
 
 /// Wires the daemon from a checked config: one database pool, one HTTP client, the gateway, the
@@ -19,8 +20,10 @@ struct DaemonAssembly {
     let store: SQLiteOrderStore
     let services: [any Service]
 
+    /// - Parameter reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
     init(config: DaemonConfig, profiles: [MerchantProfile], pool: DatabasePool, clock: any OrderClock = SystemOrderClock(),
-         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents()) throws {
+         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
+         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         self.pool = pool
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
@@ -29,9 +32,10 @@ struct DaemonAssembly {
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
         // container) from mistaking a dead predecessor's leases for its own.
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
-        let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: config.retry, logger: logger)
-        let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, merchants: profiles,
-                                     unavailableMerchants: config.unavailableMerchants, logger: logger, events: events)
+        let directory = MerchantDirectory(profiles: profiles, unavailable: config.unavailableMerchants)
+        let closer = OrderCloser(gateway: gateway, clock: clock, directory: directory, retry: config.retry, logger: logger)
+        let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
+                                     logger: logger, events: events)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
                               version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
         let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
@@ -44,6 +48,10 @@ struct DaemonAssembly {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
+        }
+        if let reload {
+            services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
+                                          logger: logger, load: reload.load))
         }
         self.services = services + [heartbeat, rescuer, closing]
     }
