@@ -1,23 +1,58 @@
 import Metrics
 
 /// The daemon's metrics, through swift-metrics (a no-op until a backend is bootstrapped; the
-/// daemon bootstraps Prometheus when `metrics.enabled` is set).
+/// daemon bootstraps Prometheus when `metrics.enabled` is set). Merchant ids come from the config,
+/// so the `mch_id` label's cardinality is bounded by it. Every series is created at start (zero),
+/// so dashboards and alerts see it before the first event.
 ///
-/// | metric                                   | type      | labels              |
-/// |------------------------------------------|-----------|---------------------|
-/// | closeorderd_attempts_total               | counter   | outcome             |
-/// | closeorderd_call_duration_seconds        | histogram | endpoint            |
+/// | metric                                   | type      | labels                 |
+/// |------------------------------------------|-----------|------------------------|
+/// | closeorderd_attempts_total               | counter   | outcome, mch_id        |
+/// | closeorderd_orders_failed_total          | counter   | mch_id                 |
+/// | closeorderd_call_duration_seconds        | histogram | endpoint               |
 /// | closeorderd_orders                       | gauge     | status (due, closing, in_doubt) |
-/// | closeorderd_oldest_due_lag_seconds       | gauge     |                     |
-/// | closeorderd_overdue_orders               | gauge     |                     |
-/// | closeorderd_oldest_overdue_seconds       | gauge     |                     |
-/// | closeorderd_merchant_circuit_open        | gauge     | mch_id              |
-/// | closeorderd_endpoint_in_use              | gauge     | endpoint            |
+/// | closeorderd_oldest_due_lag_seconds       | gauge     |                        |
+/// | closeorderd_overdue_orders               | gauge     |                        |
+/// | closeorderd_oldest_overdue_seconds       | gauge     |                        |
+/// | closeorderd_merchant_circuit_open        | gauge     | mch_id                 |
+/// | closeorderd_endpoint_in_use              | gauge     | endpoint               |
+/// | closeorderd_heartbeat_timestamp_seconds  | gauge     |                        |
 public enum ClosingMetrics {
-    static func attempt(outcome: String, endpoint: String?, latencyMs: Int64) {
-        Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome)]).increment()
+    /// `# HELP` text of every series, served by the daemon's metrics factory.
+    public static let help: [String: String] = [
+        "closeorderd_attempts_total": "Calls to WeChat Pay's closeorder, by typed outcome and merchant.",
+        "closeorderd_orders_failed_total": "Orders that ended failed (retries spent, refused, unservable, or a contradiction), by merchant.",
+        "closeorderd_call_duration_seconds": "Duration of closeorder calls, by endpoint.",
+        "closeorderd_orders": "Orders due now, being closed, and due in doubt, at the last heartbeat.",
+        "closeorderd_oldest_due_lag_seconds": "How late the oldest claimable due order is (the loop's own lag).",
+        "closeorderd_overdue_orders": "Undecided orders past their own due time, whatever their retry time; alert on these.",
+        "closeorderd_oldest_overdue_seconds": "How far past its own due time the oldest undecided order is.",
+        "closeorderd_merchant_circuit_open": "1 while a merchant (or sub-merchant) is paused by its circuit or has no usable key.",
+        "closeorderd_endpoint_in_use": "1 for the WeChat Pay endpoint in use, 0 for the other.",
+        "closeorderd_heartbeat_timestamp_seconds": "Unix time of the daemon's last heartbeat.",
+    ]
+
+    /// The outcome labels `attempts_total` takes (`CloseOutcome.label`).
+    public static let outcomes = ["closed", "already_closed", "not_exist", "paid", "retry", "config_error", "order_rejected", "unknown_code"]
+
+    /// Creates every series at zero for these merchants.
+    public static func start(merchants: [String]) {
+        for mchID in merchants {
+            for outcome in outcomes { Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome), ("mch_id", mchID)]).increment(by: 0) }
+            Counter(label: "closeorderd_orders_failed_total", dimensions: [("mch_id", mchID)]).increment(by: 0)
+            circuit(mchID: mchID, open: false)
+        }
+        queue(QueueSummary(counts: [:], oldestDueLagMs: 0, inDoubt: 0))
+    }
+
+    static func attempt(outcome: String, mchID: String, endpoint: String?, latencyMs: Int64) {
+        Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome), ("mch_id", mchID)]).increment()
         Timer(label: "closeorderd_call_duration_seconds", dimensions: [("endpoint", endpoint ?? "none")])
             .recordMilliseconds(latencyMs)
+    }
+
+    static func failed(mchID: String) {
+        Counter(label: "closeorderd_orders_failed_total", dimensions: [("mch_id", mchID)]).increment()
     }
 
     static func circuit(mchID: String, open: Bool) {
@@ -33,6 +68,11 @@ public enum ClosingMetrics {
         Gauge(label: "closeorderd_oldest_due_lag_seconds").record(Double(summary.oldestDueLagMs) / 1000)
         Gauge(label: "closeorderd_overdue_orders").record(summary.overdue)
         Gauge(label: "closeorderd_oldest_overdue_seconds").record(Double(summary.oldestOverdueMs) / 1000)
+    }
+
+    /// The heartbeat's time, so an alert can fire when it stops.
+    public static func heartbeat(atMs now: Int64) {
+        Gauge(label: "closeorderd_heartbeat_timestamp_seconds").record(Double(now) / 1000)
     }
 
     /// Which endpoint the gateway uses: 1 for the one in use, 0 for the other.

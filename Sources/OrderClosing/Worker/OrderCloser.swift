@@ -46,7 +46,8 @@ public struct OrderCloser: Sendable {
         let profile: MerchantProfile
         switch validate(order) {
         case .failure(let reason):
-            logger.error("order cannot be served", metadata: metadata(order).merging(["reason": "\(reason)"]) { $1 })
+            logger.error("order \(order.outTradeNo) (mch \(order.mchID)) cannot be served: \(reason)", metadata: metadata(order).merging(["reason": "\(reason)"]) { $1 })
+            ClosingMetrics.failed(mchID: order.mchID)
             return Processed(write: OrderWrite(order: order, change: .finish(.failed, outcome: nil, transactionID: nil, reason: reason.description), attempts: []),
                              circuit: .none, load: .ignored)
         case .success(let valid):
@@ -91,7 +92,11 @@ public struct OrderCloser: Sendable {
             }
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
-        ClosingMetrics.attempt(outcome: close.outcome.label, endpoint: close.endpoint, latencyMs: finished - started)
+        ClosingMetrics.attempt(outcome: close.outcome.label, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
+        switch change {
+        case .finish(.failed, _, _, _), .contradiction: ClosingMetrics.failed(mchID: order.mchID)
+        default: break
+        }
         return Processed(write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
                          load: Self.load(close, latencyMs: finished - started))
     }

@@ -46,7 +46,8 @@ struct DaemonAssembly {
         var services: [any Service] = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier)]
         if config.metricsEnabled {
             let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry))
+            ClosingMetrics.start(merchants: (profiles.map(\.mchID) + config.unavailableMerchants.keys).sorted())
             services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
         }
         if let reload {

@@ -50,6 +50,7 @@ struct HeartbeatService: Service {
             ])
             notifier.status(line)
             ClosingMetrics.queue(summary)
+            ClosingMetrics.heartbeat(atMs: now)
             ClosingMetrics.endpoint(inUse: gateway.currentEndpoint, other: gateway.otherEndpoint)
             try await store.announce(me, now: now)
             try await store.publish("heartbeat", "\(line) pid=\(getpid())", now: now)
