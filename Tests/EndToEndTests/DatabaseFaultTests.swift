@@ -78,7 +78,9 @@ import Testing
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-full-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=6m tmpfs '\(mountPoint.path)'") == 0)
-        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        // Lazy: this process still has the daemon's log and the notify socket open on it until the
+        // test's locals go, after this runs; a plain umount failed (busy) and leaked the mount.
+        defer { _ = try? Self.sh("umount -l '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
         var settings = EndToEndWorld.Settings()
         settings.directory = mountPoint
         settings.logLevel = "info"
@@ -113,7 +115,9 @@ import Testing
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-ro-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=8m tmpfs '\(mountPoint.path)'") == 0)
-        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        // Lazy: this process still has the daemon's log and the notify socket open on it until the
+        // test's locals go, after this runs; a plain umount failed (busy) and leaked the mount.
+        defer { _ = try? Self.sh("umount -l '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
         var settings = EndToEndWorld.Settings()
         settings.directory = mountPoint
         let world = try await EndToEndWorld.start(settings)
