@@ -20,6 +20,8 @@ public final class FakeWeChatPay: Sendable {
         var faultRate: Double = 0
         var rateFaults: [FakeFault] = []
         var latency: Duration = .zero
+        /// Set while answers are held (`holdAnswers()`).
+        var gate: FakeGate?
         var calls: [FakeCall] = []
         var violations: [String] = []
         var random: SplitMix64
@@ -93,6 +95,20 @@ public final class FakeWeChatPay: Sendable {
         set { state.withLockedValue { $0.latency = newValue } }
     }
 
+    /// Holds every answer from now on (the request is still acted on and recorded at once) until
+    /// `releaseAnswers()`: a test puts calls in flight and keeps them there while it looks.
+    public func holdAnswers() {
+        state.withLockedValue { if $0.gate == nil { $0.gate = FakeGate() } }
+    }
+
+    /// Sends the held answers (after any latency they were given) and stops holding new ones.
+    public func releaseAnswers() {
+        state.withLockedValue { state -> FakeGate? in
+            defer { state.gate = nil }
+            return state.gate
+        }?.open()
+    }
+
     /// Replaces a merchant's key, as an operator rotating keys would.
     public func setMerchant(_ merchant: FakeMerchant) {
         state.withLockedValue { $0.merchants[merchant.mchID] = merchant }
@@ -125,6 +141,8 @@ public final class FakeWeChatPay: Sendable {
         public enum Action: Sendable { case respond(status: Int, body: [UInt8]), reset }
         public let action: Action
         public let delay: Duration
+        /// When set, the answer also waits for this gate to open.
+        public let gate: FakeGate?
     }
 
     /// Answers one HTTP request as WeChat Pay would, applying any scripted fault.
@@ -135,7 +153,7 @@ public final class FakeWeChatPay: Sendable {
             let action = exchange.run(method: method, body: body, state: &state)
             state.calls.append(exchange.record(answer: exchange.answerLabel))
             let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)
-            return (Answer(action: action, delay: delay), state.takeArrivedWaiters())
+            return (Answer(action: action, delay: delay, gate: state.gate), state.takeArrivedWaiters())
         }
         arrived.forEach { $0.resume() }
         return answer

@@ -9,8 +9,8 @@ import NIOConcurrencyHelpers
 
 /// Serves a `FakeWeChatPay` over HTTP/1.1 on loopback with SwiftNIO.
 ///
-/// Delays (added latency, slow answers) are scheduled on the event loop, so no thread sleeps per
-/// request and the fake keeps up as a benchmark's upstream. `setOutage(true)` closes the listening
+/// Delays (added latency, slow answers, answers held by `holdAnswers()`) are scheduled on the
+/// event loop, so no thread sleeps per request and the fake keeps up as a benchmark's upstream. `setOutage(true)` closes the listening
 /// socket, so clients see connection refused, the way a dead access point looks; `setOutage(false)`
 /// listens again on the same port.
 public final class FakeWeChatPayServer: Sendable {
@@ -107,14 +107,25 @@ final class FakeHTTPHandler: ChannelInboundHandler {
             let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
             let answer = fake.handle(method: head.method.rawValue, path: path, body: body)
             let keepAlive = head.isKeepAlive
-            if answer.delay > .zero {
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                context.eventLoop.scheduleTask(in: .init(answer.delay)) {
+            if answer.delay == .zero, answer.gate == nil {
+                perform(answer.action, keepAlive: keepAlive, context: context)
+                return
+            }
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            let send: @Sendable () -> Void = {
+                eventLoop.execute {
                     let (handler, context) = loopBound.value
                     handler.perform(answer.action, keepAlive: keepAlive, context: context)
                 }
+            }
+            let afterDelay: @Sendable () -> Void = {
+                if let gate = answer.gate { gate.whenOpen(send) } else { send() }
+            }
+            if answer.delay > .zero {
+                eventLoop.scheduleTask(in: .init(answer.delay)) { afterDelay() }
             } else {
-                perform(answer.action, keepAlive: keepAlive, context: context)
+                afterDelay()
             }
         }
     }

@@ -33,9 +33,14 @@ enum ReliabilityScale {
             Planned(name: "R1-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
                     createdAt: index % 10 == 9 ? now - 300 + Int64(index % 7) : now - 400, kind: index % 20)
         }
+        // The drain's own orders, inserted just before it: due, and never leased by a killed daemon.
+        let drainPlan = (0..<64).map { index in
+            Planned(name: "R1-DRAIN-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
+                    createdAt: now - 400, kind: 0)
+        }
         let paidAtWeChat = Set(plan.filter { $0.kind == 3 }.map(\.name))
         let unknown = Set(plan.filter { $0.kind == 7 }.map(\.name))
-        let merchantOf = Dictionary(uniqueKeysWithValues: plan.map { ($0.name, $0.mchID) })
+        let merchantOf = Dictionary(uniqueKeysWithValues: (plan + drainPlan).map { ($0.name, $0.mchID) })
         try await merchant.write { db in
             for order in plan {
                 try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
@@ -54,34 +59,61 @@ enum ReliabilityScale {
             // A random point: 50–600 ms into the run (the kill is the event under test, not a wait for one).
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...600, using: &random)))
             daemon.signal(SIGKILL)
-            #expect(await daemon.exitStatus() == SIGKILL)
+            #expect(await daemon.exitStatus(within: .seconds(60), "a SIGKILLed daemon to exit") == SIGKILL)
         }
 
-        // SIGTERM mid-run: the drain ends within the grace period and leaves nothing leased.
-        world.fake.latency = .milliseconds(20)
+        // SIGTERM with calls in flight: the drain records them, ends within the grace period and
+        // leaves nothing leased. That calls are in flight at the SIGTERM is made certain, not hoped
+        // for. (Before, the daemon ran 300 ms and was stopped: when every order left was still
+        // leased by a killed daemon, it had nothing in flight and the check proved nothing, 1 run
+        // in 4.) Now it gets orders of its own, due and never leased, the fake holds every answer
+        // until the SIGTERM is in, and a call does not time out while held.
+        var drainSettings = settings
+        drainSettings.totalTimeoutMs = 10_000
+        drainSettings.leaseMs = 25_000   // more than twice the timeout, as the config requires
+        drainSettings.graceMs = 30_000   // generous: the answers come as soon as STOPPING=1 does
+        try world.writeConfig(drainSettings)
+        world.fake.setFaultRate(0, faults: [])
+        try await merchant.write { db in
+            for order in drainPlan {
+                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                               arguments: [order.mchID, EndToEndWorld.appID, order.name, order.createdAt])
+            }
+        }
+        for order in drainPlan { world.fake.addOrder(mchID: order.mchID, outTradeNo: order.name, createdAt: Double(order.createdAt)) }
+        let callsBefore = world.fake.calls.count
+        world.fake.holdAnswers()
         let (draining, drainNotify) = try await world.startDaemon(logName: "daemon-drain.log")
-        try await Task.sleep(for: .milliseconds(300))
+        // In flight: an order it holds the lease on, whose call the fake has received (and holds).
+        let owner = "%:\(draining.process.processIdentifier):%"   // host:pid:instance
+        try await waitUntil("a call of the draining daemon to reach the fake", timeout: .seconds(60), detail: String(draining.log.suffix(2000))) {
+            let called = Set(world.fake.calls.dropFirst(callsBefore).compactMap(\.outTradeNo))
+            guard !called.isEmpty else { return false }
+            let leasedByIt = try merchant.read { db in
+                try Set(String.fetchAll(db, sql: "SELECT out_trade_no FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?",
+                                        arguments: [owner]))
+            }
+            return !called.isDisjoint(with: leasedByIt)
+        }
         let stopAt = ContinuousClock.now
         draining.signal(SIGTERM)
-        #expect(await drainNotify.waitFor("STOPPING=1", timeout: .seconds(10)).found)
-        #expect(await draining.exitStatus() == 0, "\(draining.log.suffix(3000))")
+        #expect(await drainNotify.waitFor("STOPPING=1", timeout: .seconds(60)).found, "no STOPPING=1 within 60 s of SIGTERM")
+        world.fake.releaseAnswers()
+        #expect(await draining.exitStatus(within: .seconds(120), "the drain to end") == 0, "\(draining.log.suffix(3000))")
         let drainTime = ContinuousClock.now - stopAt
-        #expect(drainTime < .milliseconds(settings.graceMs + 2_000), "drain took \(drainTime)")
-        // Leases of the killed daemons may still be running out; the drained daemon must hold none.
-        let owner = "%:\(draining.process.processIdentifier)"
+        #expect(drainTime < .milliseconds(drainSettings.graceMs + 2_000), "drain took \(drainTime)")
         let leased = try await merchant.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?", arguments: [owner])
         }
         #expect(leased == 0, "orders left leased after a graceful stop")
-        #expect(draining.log.contains("close attempt"), "the drained daemon had nothing in flight: the check proves nothing")
+        #expect(draining.log.contains("\"attempt\":"), "the drained daemon recorded no call: the check proves nothing")
 
-        world.fake.latency = .zero
-        world.fake.setFaultRate(0, faults: [])
+        try world.writeConfig(settings)
         let (last, _) = try await world.startDaemon(logName: "daemon-last.log")
         let decided = try await eventually(timeout: .seconds(ReliabilityScale.full ? 600 : 120)) {
             try merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") == 0 }
         }
-        #expect(decided)
+        #expect(decided, "orders left undecided: \(last.log.suffix(2000))")
         last.signal(SIGTERM)
         #expect(await last.exitStatus() == 0, "\(last.log.suffix(3000))")
 

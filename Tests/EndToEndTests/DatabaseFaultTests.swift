@@ -33,30 +33,42 @@ import Testing
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status <> 'closed'") == 0 }
     }
 
+    /// The lock is taken while the daemon has calls in flight (the fake holds their answers), so
+    /// their outcomes and the next claims can only be written through it. Before, the orders fell
+    /// due on the wall clock 0–1 s after the insert and the lock was taken after READY=1: a slow
+    /// start closed them all first, and the test failed saying the lock never got in the way.
     @Test func anotherProcessHoldingTheWriteLock() async throws {
         var settings = EndToEndWorld.Settings()
         settings.busyTimeoutMs = 1_000
+        settings.leaseMs = 120_000   // its own leases outlast the lock, so no rescue blurs the check
         let world = try await EndToEndWorld.start(settings)
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
-        try Self.insertDue(20, into: merchant, world: world, dueIn: 1, prefix: "LOCK")
+        world.fake.holdAnswers()
+        try Self.insertDue(20, into: merchant, world: world, dueIn: 0, prefix: "LOCK")
         let (daemon, _) = try await world.startDaemon()
+        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) { !world.fake.calls.isEmpty }
 
-        // Another process (here, this one) takes the write lock and sits on it past the orders' due time.
-        let lockSeconds = ReliabilityScale.lockSeconds
+        // Another process (here, this one) takes the write lock, then lets the answers go.
         var holding = Configuration()
         holding.busyMode = .timeout(30)   // wait for the daemon's own short transactions, then hold
+        holding.allowsUnsafeTransactions = true   // the transaction spans two accesses, with waits between
         let holder = try DatabaseQueue(path: world.databasePath, configuration: holding)
-        try await holder.writeWithoutTransaction { db in
-            try db.execute(sql: "BEGIN IMMEDIATE")
-            Thread.sleep(forTimeInterval: Double(lockSeconds))   // the fault itself: a lock held this long
-            try db.execute(sql: "COMMIT")
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        world.fake.releaseAnswers()
+        try await waitUntil("the lock to get in the daemon's way (\"database error\" in its log)", detail: String(daemon.log.suffix(1500))) {
+            daemon.log.contains("database error")
         }
+        // The fault itself: the lock stays held this long (nothing waits for it to pass).
+        try await Task.sleep(for: .seconds(ReliabilityScale.lockSeconds))
         #expect(daemon.process.isRunning, "the daemon died while the lock was held")
-        #expect(try await eventually(timeout: .seconds(30)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
+        let closedUnderLock = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closed'") }
+        #expect(closedUnderLock == 0, "an outcome was written through another process's lock")
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+
+        #expect(try await eventually(timeout: .seconds(60)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
         daemon.signal(SIGTERM)
         #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
-        #expect(daemon.log.contains("database error"), "the lock never got in the daemon's way: the test proves nothing")
         #expect(daemon.log.contains("database usable again"))
         try await world.shutdown()
     }
@@ -66,18 +78,25 @@ import Testing
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-full-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=6m tmpfs '\(mountPoint.path)'") == 0)
-        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        // Lazy: this process still has the daemon's log and the notify socket open on it until the
+        // test's locals go, after this runs; a plain umount failed (busy) and leaked the mount.
+        defer { _ = try? Self.sh("umount -l '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
         var settings = EndToEndWorld.Settings()
         settings.directory = mountPoint
         settings.logLevel = "info"
         let world = try await EndToEndWorld.start(settings)
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
-        try Self.insertDue(2_000, into: merchant, world: world, dueIn: 2, prefix: "FULL")
+        // Calls are in flight (their answers held) when the disk fills, so their outcomes meet it.
+        // Before, the orders fell due 2 s after the insert on the wall clock, racing the fill.
+        world.fake.holdAnswers()
+        try Self.insertDue(2_000, into: merchant, world: world, dueIn: 0, prefix: "FULL")
         let (daemon, _) = try await world.startDaemon()
-        // Fill the filesystem to the last byte before the orders fall due.
+        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) { !world.fake.calls.isEmpty }
+        // Fill the filesystem to the last byte, then let the answers go.
         _ = try Self.sh("dd if=/dev/zero of='\(mountPoint.path)/filler' bs=64k 2>/dev/null")
-        try await Task.sleep(for: .seconds(4))   // the fault lasts past the due time
+        world.fake.releaseAnswers()
+        try await Task.sleep(for: .seconds(2))   // the fault itself: the disk stays full this long (nothing waits for it)
         #expect(daemon.process.isRunning, "the daemon died on a full disk")
         _ = try Self.sh("rm -f '\(mountPoint.path)/filler'")
         #expect(try await eventually(timeout: .seconds(60)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
@@ -96,7 +115,9 @@ import Testing
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-ro-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=8m tmpfs '\(mountPoint.path)'") == 0)
-        defer { _ = try? Self.sh("umount '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
+        // Lazy: this process still has the daemon's log and the notify socket open on it until the
+        // test's locals go, after this runs; a plain umount failed (busy) and leaked the mount.
+        defer { _ = try? Self.sh("umount -l '\(mountPoint.path)'; rmdir '\(mountPoint.path)'") }
         var settings = EndToEndWorld.Settings()
         settings.directory = mountPoint
         let world = try await EndToEndWorld.start(settings)

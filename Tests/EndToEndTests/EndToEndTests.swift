@@ -15,7 +15,8 @@ import Testing
 
     @Test func everyOrderEndsRightAndTheAuditMatchesTheFake() async throws {
         var settings = EndToEndWorld.Settings()
-        settings.metricsPort = Int.random(in: 20_000...40_000)
+        let metricsPort = try ReservedPort()   // held until the test ends: no one else can take it
+        settings.metricsPort = metricsPort.port
         let world = try await EndToEndWorld.start(settings)
         let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")
@@ -65,7 +66,7 @@ import Testing
 
         let (daemon, notify) = try await world.startDaemon()
 
-        let decided = try await eventually {
+        let decided = try await eventually(timeout: .seconds(120)) {
             try merchant.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") == 0
             }
@@ -73,13 +74,15 @@ import Testing
         #expect(decided, "orders left undecided; log: \(daemon.log.suffix(3000))")
 
         // The Prometheus endpoint on loopback reports attempts by outcome and call latency.
-        let metrics = try await EndToEndWorld.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(settings.metricsPort!)/metrics"])
+        let portField = "\"port\":\"\(metricsPort.port)\"", portNumber = "\"port\":\(metricsPort.port)"
+        #expect(daemon.log.contains(portField) || daemon.log.contains(portNumber), "the daemon does not say which port it bound")
+        let metrics = try await EndToEndWorld.run("/usr/bin/curl", ["-sf", "--max-time", "30", "http://127.0.0.1:\(metricsPort.port)/metrics"])
         #expect(metrics.contains("closeorderd_attempts_total{outcome=\"closed\"}"), "\(metrics.prefix(1500))")
         #expect(metrics.contains("closeorderd_call_duration_seconds_bucket"))
 
         daemon.signal(SIGTERM)
-        let stopping = await notify.waitFor("STOPPING=1", timeout: .seconds(10))
-        #expect(stopping.found)
+        let stopping = await notify.waitFor("STOPPING=1", timeout: .seconds(60))
+        #expect(stopping.found, "no STOPPING=1 within 60 s of SIGTERM")
         #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
 
         let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT * FROM pending_orders") }
@@ -114,6 +117,24 @@ import Testing
         let log = daemon.log
         for key in world.keys.values { #expect(!log.contains(key)) }
         #expect(log.contains("\"out_trade_no\":\"F-SLOW\""))
+        withExtendedLifetime(metricsPort) {}
+        try await world.shutdown()
+    }
+
+    /// Issue 12: a taken metrics port is named by its config key, not by NIO's bind(descriptor:…) text.
+    @Test func aTakenMetricsPortIsNamedByItsConfigKey() async throws {
+        let taken = try ReservedPort(listening: true)   // another program's server on the port
+        var settings = EndToEndWorld.Settings()
+        settings.metricsPort = taken.port
+        let world = try await EndToEndWorld.start(settings)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        let (daemon, _) = try await world.startDaemon()
+        let status = await daemon.exitStatus(within: .seconds(60), "the daemon to give up on a taken metrics port")
+        #expect(status != nil && status != 0)
+        let log = daemon.log
+        #expect(log.contains("metrics.port \(taken.port) is already in use on 127.0.0.1"), "\(log.suffix(2000))")
+        #expect(!log.contains("bind(descriptor"), "\(log.suffix(2000))")
+        withExtendedLifetime(taken) {}
         try await world.shutdown()
     }
 }

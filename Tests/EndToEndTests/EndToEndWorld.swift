@@ -25,6 +25,7 @@ struct EndToEndWorld {
         var graceMs = 3_000
         var logLevel = "debug"
         var directory: URL?
+        /// Serves metrics on this port when set (a `ReservedPort`'s, so it cannot collide).
         var metricsPort: Int?
     }
 
@@ -96,8 +97,8 @@ struct EndToEndWorld {
 
     /// Runs any program to completion and returns its standard output. The wait happens on a
     /// dispatch thread: blocking Swift's small cooperative pool would starve the other tests.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        try await offPool { try runBlocking(executable, arguments) }
+    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> String {
+        try await offPool { try runBlocking(URL(fileURLWithPath: executable), arguments, mergingStandardError: false, timeout: timeout).output }
     }
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -106,34 +107,65 @@ struct EndToEndWorld {
         }
     }
 
-    private static func runBlocking(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// Runs a one-shot CLI command to completion (off the cooperative pool); returns its exit status and output.
-    static func runCLI(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await offPool { try runCLIBlocking(arguments) }
+    /// The timeout only catches a hang (it kills the command and throws); nothing waits for it to pass.
+    static func runCLI(_ arguments: [String], timeout: Duration = .seconds(300)) async throws -> (status: Int32, output: String) {
+        try await offPool { try runBlocking(try DaemonProcess.binary(), arguments, mergingStandardError: true, timeout: timeout) }
     }
 
-    private static func runCLIBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    private static func runBlocking(_ executable: URL, _ arguments: [String], mergingStandardError: Bool,
+                                    timeout: Duration) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = try DaemonProcess.binary()
+        process.executableURL = executable
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = pipe
+        if mergingStandardError { process.standardError = pipe }
         try process.run()
+        let watchdog = Watchdog(pid: process.processIdentifier, after: timeout)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let output = String(decoding: data, as: UTF8.self)
+        if watchdog.finish() {
+            throw TimedOut(awaited: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) to finish",
+                           timeout: timeout, detail: String(output.suffix(2000)))
+        }
+        return (process.terminationStatus, output)
+    }
+}
+
+/// Kills a child process that outlives its deadline; `finish()` (after the child exited) says whether it had to.
+final class Watchdog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false, fired = false
+
+    init(pid: Int32, after timeout: Duration) {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+            lock.withLock {
+                guard !done else { return }
+                fired = true
+                kill(pid, SIGKILL)
+            }
+        }
+    }
+
+    func finish() -> Bool { lock.withLock { done = true; return fired } }
+}
+
+/// A bounded wait ran out: says what was awaited, so a regression fails the run instead of hanging it.
+struct TimedOut: Error, CustomStringConvertible {
+    let awaited: String
+    let timeout: Duration
+    var detail = ""
+    var description: String { "timed out after \(timeout) waiting for \(awaited)" + (detail.isEmpty ? "" : "\n\(detail)") }
+}
+
+/// Waits (with a deadline) for a condition on shared state and throws `TimedOut` naming it if it never holds.
+func waitUntil(_ awaited: String, timeout: Duration = .seconds(60), detail: @autoclosure () -> String = "",
+               _ condition: () throws -> Bool) async throws {
+    guard try await eventually(timeout: timeout, condition) else {
+        throw TimedOut(awaited: awaited, timeout: timeout, detail: detail())
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FakeWeChatPay
+import Foundation
 import Testing
 import WeChatPayV2
 
@@ -38,12 +39,14 @@ import WeChatPayV2
         let socket = try LoopbackSocket(port: port)
         defer { socket.close() }
 
-        fake.latency = .milliseconds(300)
+        // The close's answer is held until the query is on the wire behind it. (Before, a 300 ms
+        // latency held it: a test thread stalled that long sent the query after the answer was
+        // out, and the test passed without pipelining anything.)
+        fake.holdAnswers()
         socket.send(request("/pay/closeorder", body("PIPE")))
-        // Wait until the close is in (and held back), then let the query be answered at once.
-        while fake.calls.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
-        fake.latency = .zero
+        try await waitUntil("the fake to receive the close") { !fake.calls.isEmpty }
         socket.send(request("/pay/orderquery", body("PIPE")))
+        fake.releaseAnswers()
 
         let first = try #require(socket.readResponse())
         let second = try #require(socket.readResponse())
@@ -51,6 +54,20 @@ import WeChatPayV2
         #expect(try StrictXMLDecoder.decode(first.body)["result_code"] == "SUCCESS")
         #expect(try StrictXMLDecoder.decode(first.body)["trade_state"] == nil)
         #expect(try StrictXMLDecoder.decode(second.body)["trade_state"] == "CLOSED")
+    }
+
+    @Test func heldAnswersWaitForTheRelease() throws {
+        let fake = makeFake()
+        fake.holdAnswers()
+        let held = fake.handle(method: "POST", path: "/pay/closeorder", body: body("HELD"))
+        let gate = try #require(held.gate)
+        let sent = Flag()
+        gate.whenOpen { sent.set() }
+        #expect(!sent.isSet, "a held answer went out before the release")
+        fake.releaseAnswers()
+        #expect(sent.isSet)
+        #expect(fake.handle(method: "POST", path: "/pay/closeorder", body: body("FREE")).gate == nil)
+        #expect(fake.calls.count == 2, "held or not, every call is recorded when it arrives")
     }
 
     @Test func answersAnUnparseableRequestWith400AndCloses() async throws {
@@ -126,6 +143,26 @@ import WeChatPayV2
         }
         #expect(nonces.count == 20)
     }
+}
+
+/// Waits for `condition` with a deadline; a regression fails the test saying what was awaited instead of hanging it.
+func waitUntil(_ awaited: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out after \(timeout) waiting for \(awaited)")
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+/// A thread-safe boolean.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// A blocking loopback TCP client with a 5 s receive timeout, enough to read HTTP/1.1 answers

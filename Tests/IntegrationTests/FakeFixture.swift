@@ -20,7 +20,10 @@ struct FakeFixture {
     let client: HTTPClient
     let gateway: WeChatPayHTTPGateway
 
-    static func start(signType: SignType = .hmacSHA256, totalTimeoutMs: Int64 = 2_000, withBackup: Bool = false) async throws -> FakeFixture {
+    /// - Parameter totalTimeoutMs: the gateway's call timeout. The default only catches a hang: at
+    ///   2 s a loaded machine could time out an ordinary loopback call and change its outcome. A
+    ///   test about timeouts passes its own.
+    static func start(signType: SignType = .hmacSHA256, totalTimeoutMs: Int64 = 30_000, withBackup: Bool = false) async throws -> FakeFixture {
         let clock = ManualClock(now: epoch)
         let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: mchID, key: key, appIDs: [appID])],
                                  now: { Double(clock.now()) / 1000 })
@@ -31,7 +34,7 @@ struct FakeFixture {
         var settings = GatewaySettings()
         settings.primaryURL = primary.baseURL
         settings.backupURL = withBackup ? backup.baseURL : nil
-        settings.connectTimeoutMs = 1_000
+        settings.connectTimeoutMs = min(10_000, totalTimeoutMs)
         settings.totalTimeoutMs = totalTimeoutMs
         settings.probeIntervalMs = 30_000
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)

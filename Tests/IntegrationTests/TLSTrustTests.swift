@@ -24,8 +24,15 @@ import WeChatPayV2
         openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
                              "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
         openssl.standardError = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        openssl.terminationHandler = { _ in exited.signal() }
         try openssl.run()
-        openssl.waitUntilExit()
+        // Bounded, so a stuck openssl fails the test instead of hanging the run.
+        guard exited.wait(timeout: .now() + 120) == .success else {
+            openssl.terminate()
+            Issue.record("timed out after 120 s waiting for openssl to make a certificate")
+            return
+        }
         #expect(openssl.terminationStatus == 0)
 
         let context = try NIOSSLContext(configuration: .makeServerConfiguration(

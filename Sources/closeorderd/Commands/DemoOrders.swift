@@ -32,7 +32,7 @@ enum DemoOrders {
                   expectedStatus: "closed", expectedOutcome: "closed", story: "SYSTEMERROR twice, then closed"),
         DemoOrder(outTradeNo: "DEMO-FORGED", mchID: DemoWorld.merchantB, timeoutSeconds: 0, dueIn: 4,
                   expectedStatus: "closed", expectedOutcome: "closed", story: "a forged ORDERPAID (bad sign) ignored, then closed"),
-        DemoOrder(outTradeNo: "DEMO-TIMEOUT", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 5,
+        DemoOrder(outTradeNo: "DEMO-TIMEOUT", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
                   expectedStatus: "closed", expectedOutcome: "already_closed", story: "timed out after sending: in doubt, re-closed"),
         DemoOrder(outTradeNo: "DEMO-NOKEY", mchID: "1900000999", timeoutSeconds: 0, dueIn: 5,
                   expectedStatus: "failed", expectedOutcome: nil, story: "no key configured for its merchant"),

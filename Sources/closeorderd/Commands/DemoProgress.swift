@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OrderClosing
 
 /// Prints each demo order as it is decided, and the final table.
 enum DemoProgress {
@@ -12,12 +13,25 @@ enum DemoProgress {
         let detail: String
     }
 
-    /// Polls the database (this is a demo, not a test) until every order is decided or time runs out.
-    static func watch(pool: DatabasePool, expected: [DemoOrder], timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
+    /// Closing-loop hooks that wake `watch` each time the daemon writes outcomes.
+    static func wakeups() -> (events: ClosingEvents, stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        return (ClosingEvents(onRecorded: { _ in continuation.yield() }), stream, continuation)
+    }
+
+    /// Prints each order as it is decided, reading the table when the daemon has written outcomes
+    /// (no polling interval to race with). Returns true once every order is decided; false if
+    /// `timeout` passes first, a bound that only catches a hang.
+    static func watch(pool: DatabasePool, expected: [DemoOrder], wakeups: AsyncStream<Void>,
+                      continuation: AsyncStream<Void>.Continuation, timeout: Duration) async -> Bool {
+        let deadline = Task {
+            try? await Task.sleep(for: timeout)
+            continuation.finish()
+        }
+        defer { deadline.cancel() }
         var reported: Set<String> = []
         let started = ContinuousClock.now
-        while ContinuousClock.now < deadline {
+        func report() -> Bool {
             let rows = (try? table(pool: pool)) ?? []
             for row in rows where ["closed", "paid", "failed"].contains(row.status) && !reported.contains(row.outTradeNo) {
                 reported.insert(row.outTradeNo)
@@ -27,9 +41,10 @@ enum DemoProgress {
                              (row.outcome ?? "-") as NSString, story as NSString))
                 fflush(nil)
             }
-            if reported.count == expected.count { return true }
-            try? await Task.sleep(for: .milliseconds(200))
+            return reported.count == expected.count
         }
+        if report() { return true }   // the app's own decisions are in before the daemon starts
+        for await _ in wakeups where report() { return true }
         return false
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -15,19 +18,36 @@ struct MetricsService: Service {
 
     func run() async throws {
         let registry = self.registry
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
+        let channel: Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
+                    }
                 }
-            }
-            .bind(host: host, port: port).get()
-        logger.info("metrics endpoint listening", metadata: ["address": "http://\(host):\(port)/metrics"])
+                .bind(host: host, port: port).get()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // NIO's text names a syscall; the operator needs the config key to change.
+            let problem = MetricsPortInUse(host: host, port: port)
+            logger.critical("metrics endpoint cannot listen", metadata: ["problem": "\(problem)", "port": "\(port)"])
+            throw problem
+        }
+        // The port actually bound (the one configured, or the kernel's pick for 0), for whoever reads the log.
+        let bound = channel.localAddress?.port ?? port
+        logger.notice("metrics endpoint listening", metadata: ["address": "http://\(host):\(bound)/metrics", "port": "\(bound)"])
         try? await gracefulShutdown()
         try await channel.close()
     }
+}
+
+/// The metrics port is taken: said in the config's words.
+struct MetricsPortInUse: Error, CustomStringConvertible {
+    let host: String
+    let port: Int
+    var description: String { "metrics.port \(port) is already in use on \(host)" }
 }
 
 final class MetricsHandler: ChannelInboundHandler {
