@@ -77,7 +77,14 @@ import Testing
         let portField = "\"port\":\"\(metricsPort.port)\"", portNumber = "\"port\":\(metricsPort.port)"
         #expect(daemon.log.contains(portField) || daemon.log.contains(portNumber), "the daemon does not say which port it bound")
         let metrics = try await EndToEndWorld.run("/usr/bin/curl", ["-sf", "--max-time", "30", "http://127.0.0.1:\(metricsPort.port)/metrics"])
-        #expect(metrics.contains("closeorderd_attempts_total{outcome=\"closed\"}"), "\(metrics.prefix(1500))")
+        #expect(metrics.contains("closeorderd_attempts_total{outcome=\"closed\",mch_id=\"\(A)\"}"), "\(metrics.prefix(1500))")
+        // Issue 12: every series has a # HELP line; the overdue gauges and the failed counter are exported.
+        let names = Set(metrics.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+        let helped = Set(metrics.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.map { $0.split(separator: " ")[2] })
+        #expect(!names.isEmpty && names.isSubset(of: helped), "series without # HELP: \(names.subtracting(helped))")
+        for name in ["closeorderd_overdue_orders", "closeorderd_oldest_overdue_seconds", "closeorderd_orders_failed_total"] {
+            #expect(names.contains(Substring(name)), "\(name) is not exported")
+        }
         #expect(metrics.contains("closeorderd_call_duration_seconds_bucket"))
 
         daemon.signal(SIGTERM)
