@@ -35,8 +35,9 @@ public enum ClosingMetrics {
     /// The outcome labels `attempts_total` takes (`CloseOutcome.label`).
     public static let outcomes = ["closed", "already_closed", "not_exist", "paid", "retry", "config_error", "order_rejected", "unknown_code"]
 
-    /// Creates every series at zero for these merchants.
-    public static func start(merchants: [String]) {
+    /// Creates every series at zero for these merchants and endpoints.
+    public static func start(merchants: [String], endpoints: [String]) {
+        for endpoint in endpoints { _ = Timer(label: "closeorderd_call_duration_seconds", dimensions: [("endpoint", endpoint)]) }
         for mchID in merchants {
             for outcome in outcomes { Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome), ("mch_id", mchID)]).increment(by: 0) }
             Counter(label: "closeorderd_orders_failed_total", dimensions: [("mch_id", mchID)]).increment(by: 0)

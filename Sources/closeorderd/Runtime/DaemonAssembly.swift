@@ -47,7 +47,8 @@ struct DaemonAssembly {
         if config.metricsEnabled {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry))
-            ClosingMetrics.start(merchants: (profiles.map(\.mchID) + config.unavailableMerchants.keys).sorted())
+            ClosingMetrics.start(merchants: (profiles.map(\.mchID) + config.unavailableMerchants.keys).sorted(),
+                                 endpoints: [config.gateway.primaryURL] + (config.gateway.backupURL.map { [$0] } ?? []))
             services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
         }
         if let reload {
