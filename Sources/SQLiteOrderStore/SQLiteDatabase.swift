@@ -45,7 +45,11 @@ public enum SQLiteDatabase {
     /// keeps its mode; a failure here is left for SQLite to report when it opens the path.
     static func createIfMissing(path: String) {
         guard !path.isEmpty, !path.hasPrefix(":"), !path.hasPrefix("file:") else { return }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        #if canImport(Glibc)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        #else
+        let fd = Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        #endif
         guard fd >= 0 else { return }
         // open() applied the umask; fchmod() does not.
         _ = fchmod(fd, fileMode)
