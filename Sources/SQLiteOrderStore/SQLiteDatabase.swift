@@ -1,8 +1,18 @@
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Opens the merchant's database: one WAL pool per process, a busy timeout so short lock waits
 /// are absorbed, and a statement journal kept in memory (multi-row claims spill to disk otherwise).
 public enum SQLiteDatabase {
+    /// The mode of a database file this process creates. The merchant's app writes the same
+    /// database from its own user in the daemon's group, so the group needs write access, and
+    /// SQLite gives the `-wal` and `-shm` files the main file's mode (exactly, whatever the umask).
+    public static let fileMode: mode_t = 0o660
+
     public static func open(path: String, busyTimeoutSeconds: Double = 5, readonly: Bool = false) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeoutSeconds)
@@ -21,11 +31,29 @@ public enum SQLiteDatabase {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 256")
             }
         }
+        if !readonly { createIfMissing(path: path) }
         do {
             return try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StoreError.cannotOpen(path, "\(error)")
         }
+    }
+
+    /// Creates an empty database file (a valid empty SQLite database) with `fileMode`. Left to
+    /// SQLite, the file would get 0644 minus the umask: 0640 under the unit's `UMask=0007`, and
+    /// the app's INSERTs would fail with "attempt to write a readonly database". An existing file
+    /// keeps its mode; a failure here is left for SQLite to report when it opens the path.
+    static func createIfMissing(path: String) {
+        guard !path.isEmpty, !path.hasPrefix(":"), !path.hasPrefix("file:") else { return }
+        #if canImport(Glibc)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        #else
+        let fd = Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        #endif
+        guard fd >= 0 else { return }
+        // open() applied the umask; fchmod() does not.
+        _ = fchmod(fd, fileMode)
+        _ = close(fd)
     }
 
     /// Opens and migrates, or refuses a database from a newer closeorderd.
