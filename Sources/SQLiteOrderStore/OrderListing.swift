@@ -67,12 +67,8 @@ extension OperatorQueries {
 
     /// Pauses a merchant for every daemon on this database, with the operator's reason.
     public func pause(mchID: String, reason: String, now: Int64) async throws {
-        try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO daemon_state (key, value, updated_ms) VALUES (?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
-                """, arguments: ["pause:\(mchID)", reason, now])
-        }
+        // The daemons read it back with `OrderStore.pausedMerchants()`.
+        try await SQLiteOrderStore(pool: pool, due: due).publish("pause:\(mchID)", reason, now: now)
     }
 
     /// Resumes a paused merchant; returns whether it was paused.
