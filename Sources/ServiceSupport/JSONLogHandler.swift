@@ -1,7 +1,8 @@
 import Logging
 
 /// Writes each event as one JSON object per line on stderr: `ts`, `level`, `msg`, then the
-/// metadata keys (sorted) with string values.
+/// metadata keys (sorted): numbers given as numbers (`.stringConvertible(42)`) stay numbers, the rest
+/// are strings.
 ///
 /// Encoded by hand rather than with `JSONEncoder`/`JSONSerialization`: those cannot keep the
 /// fixed keys first, and a log line needs only strings, so a small escaper is simpler and
@@ -50,7 +51,8 @@ public struct JSONLogHandler: LogHandler {
         line += ",\"level\":" + quote(record.level.rawValue)
         line += ",\"msg\":" + quote(record.message)
         for (key, value) in record.fields {
-            line += "," + quote(LogRecord.key(key, avoiding: fixedKeys)) + ":" + quote(value)
+            line += "," + quote(LogRecord.key(key, avoiding: fixedKeys)) + ":"
+                + (record.numericKeys.contains(key) ? value : quote(value))
         }
         return line + "}"
     }

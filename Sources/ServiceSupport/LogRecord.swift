@@ -10,6 +10,9 @@ struct LogRecord {
     var message: String
     /// Metadata as strings, sorted by key so lines are stable and easy to diff.
     var fields: [(key: String, value: String)]
+    /// Keys whose value was given as a number (`.stringConvertible` of an integer or floating
+    /// point): JSON writes them as numbers, the text formats as they are.
+    var numericKeys: Set<String> = []
 
     init(
         event: LogEvent,
@@ -31,6 +34,12 @@ struct LogRecord {
         self.fields = merged
             .map { (key: $0.key, value: Self.flatten($0.value)) }
             .sorted { $0.key < $1.key }
+        self.numericKeys = Set(merged.compactMap { key, value in
+            guard case .stringConvertible(let convertible) = value,
+                  convertible is any BinaryInteger || (convertible as? any BinaryFloatingPoint).map({ Double($0).isFinite }) == true
+            else { return nil }
+            return key
+        })
     }
 
     init(level: Logger.Level, message: String, fields: [(key: String, value: String)]) {

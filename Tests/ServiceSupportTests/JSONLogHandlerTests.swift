@@ -36,6 +36,20 @@ struct JSONLogHandlerTests {
         ])
     }
 
+    /// Issue 12: JSON logs carried numbers as strings.
+    @Test func numbersGivenAsNumbersStayNumbers() throws {
+        let collector = LineCollector()
+        let handler = JSONLogHandler(label: "closeorderd", metadataProvider: nil, write: collector.append,
+                                     timestamp: { "2026-11-29T01:02:03.456Z" })
+        let logger = Logger(label: "closeorderd") { _ in handler }
+        logger.info("close T1", metadata: ["attempt": .stringConvertible(2), "latency_ms": .stringConvertible(Int64(31)),
+                                           "mch_id": "1900000109", "ratio": .stringConvertible(0.5)])
+        let line = try #require(collector.lines.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["attempt"] as? Int == 2 && object["latency_ms"] as? Int == 31 && object["ratio"] as? Double == 0.5)
+        #expect(object["mch_id"] as? String == "1900000109", "a digit string stays a string")
+    }
+
     @Test func anyMessageRoundTrips() throws {
         let message = "say \"hi\"\\ then\nnew line\r\ttab \u{0}\u{1}\u{1B}[0m\u{7F} 订单已关闭 🙂 \u{2028}"
         let (_, object) = try log("\(message)", level: .error, metadata: ["detail": "\(message)"])

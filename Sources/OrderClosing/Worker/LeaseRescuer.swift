@@ -62,7 +62,7 @@ public struct LeaseRescuer: Service {
             let rescued = try await store.rescueLeases(heldBy: gone.owner, now: clock.now())
             try await store.forget(daemon: gone.owner)
             logger.warning("daemon \(gone.owner) (pid \(gone.pid)) is gone; took back its \(rescued.count) leased order(s) at once",
-                           metadata: ["daemon": "\(gone.owner)", "count": "\(rescued.count)"])
+                           metadata: ["daemon": "\(gone.owner)", "count": .stringConvertible(rescued.count)])
             report(rescued, why: "held by a daemon that is gone")
             all += rescued
         }
@@ -85,6 +85,6 @@ public struct LeaseRescuer: Service {
         let names = rescued.prefix(20).map { "\($0.outTradeNo) (mch \($0.mchID))" }.joined(separator: ", ")
         let more = rescued.count > 20 ? " and \(rescued.count - 20) more" : ""
         logger.warning("rescued \(rescued.count) order(s) \(why): \(names)\(more); in doubt, to be closed again",
-                       metadata: ["count": "\(rescued.count)", "out_trade_nos": "\(rescued.prefix(20).map(\.outTradeNo).joined(separator: ","))"])
+                       metadata: ["count": .stringConvertible(rescued.count), "out_trade_nos": "\(rescued.prefix(20).map(\.outTradeNo).joined(separator: ","))"])
     }
 }

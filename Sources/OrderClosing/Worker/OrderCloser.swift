@@ -138,11 +138,11 @@ public struct OrderCloser: Sendable {
         if case .finish(let status, _, _, _) = change, status != .failed, logger.logLevel > .info { return }
         if case .retry = change, logger.logLevel > .warning { return }
         var fields = metadata(order)
-        fields["attempt"] = "\(order.attempt)"
+        fields["attempt"] = .stringConvertible(order.attempt)
         fields["outcome"] = "\(close.outcome.label)"
         if let errCode = close.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
         if let endpoint = close.endpoint { fields["endpoint"] = "\(endpoint)" }
-        fields["latency_ms"] = "\(latencyMs)"
+        fields["latency_ms"] = .stringConvertible(latencyMs)
         let subject = "close \(order.outTradeNo) (mch \(order.mchID)) attempt \(order.attempt)"
         switch change {
         case .finish(let status, let outcome, _, let reason):

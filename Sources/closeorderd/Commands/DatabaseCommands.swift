@@ -158,9 +158,17 @@ struct ShowCommand: AsyncParsableCommand {
             print(try encodeJSON(details))
             return
         }
+        let now = SystemOrderClock().now()
+        /// Times as people read them: unix ms columns in ISO-8601 with a relative form, created_at too.
+        func readable(_ column: String, _ value: FieldValue) -> String {
+            guard case .int(let number) = value, column != "duration_ms" else { return shown(value.description) }
+            if column.hasSuffix("_ms") { return TimeText.both(number, now: now) }
+            if column == "created_at" { return "\(number) (\(TimeText.both(number * 1000, now: now)))" }
+            return value.description
+        }
         for detail in details {
             for column in detail.order.keys.sorted() where detail.order[column] != .null && !column.hasPrefix("lease") {
-                print("\(column): \(shown(detail.order[column]!.description))")
+                print("\(column): \(readable(column, detail.order[column]!))")
             }
             print("attempts:")
             for attempt in detail.attempts {
@@ -168,7 +176,7 @@ struct ShowCommand: AsyncParsableCommand {
                               "return_msg", "result_code", "err_code", "err_code_des", "outcome", "error"]
                 print("  " + fields.compactMap { key in
                     guard let value = attempt[key], value != .null else { return nil }
-                    return "\(key)=\(shown(value.description))"
+                    return key == "started_ms" ? "started=\(readable(key, value).replacingOccurrences(of: " ", with: "_"))" : "\(key)=\(shown(value.description))"
                 }.joined(separator: " "))
             }
         }

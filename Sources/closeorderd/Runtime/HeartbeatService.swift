@@ -43,9 +43,9 @@ struct HeartbeatService: Service {
             logger.log(level: summary.overdue > 0 && summary.oldestOverdueMs > 600_000 ? .warning : .info,
                        "heartbeat: \(summary.counts["due"] ?? 0) due, \(summary.counts["closing"] ?? 0) closing, \(overdue), via \(gateway.currentEndpoint)",
                        metadata: [
-                "due": "\(summary.counts["due"] ?? 0)", "closing": "\(summary.counts["closing"] ?? 0)",
-                "overdue": "\(summary.overdue)", "oldest_overdue_ms": "\(summary.oldestOverdueMs)",
-                "in_doubt": "\(summary.inDoubt)", "oldest_due_lag_ms": "\(summary.oldestDueLagMs)",
+                "due": .stringConvertible(summary.counts["due"] ?? 0), "closing": .stringConvertible(summary.counts["closing"] ?? 0),
+                "overdue": .stringConvertible(summary.overdue), "oldest_overdue_ms": .stringConvertible(summary.oldestOverdueMs),
+                "in_doubt": .stringConvertible(summary.inDoubt), "oldest_due_lag_ms": .stringConvertible(summary.oldestDueLagMs),
                 "endpoint": "\(gateway.currentEndpoint)",
             ])
             notifier.status(line)
