@@ -10,11 +10,15 @@ struct CheckConfigCommand: AsyncParsableCommand {
             Reads the config file and CLOSEORDERD_* environment overrides exactly as `run` does, reads each \
             merchant's key file or credential, and prints the effective settings with keys redacted. \
             Exits 1 if anything is wrong; `run` refuses to start with the same messages, except that a \
-            merchant whose key is missing or unreadable only pauses that merchant there.
+            merchant whose key is missing or unreadable only pauses that merchant there. \
+            With --online it also asks WeChat Pay (wechatpay.primary_url) about a made-up order per merchant: \
+            ORDERNOTEXIST means the key works, a signature error means it does not.
             """
     )
 
     @OptionGroup var options: ConfigOptions
+    @Flag(help: "Also ask WeChat Pay about a made-up order per merchant, to prove each key (an order query changes nothing).")
+    var online = false
 
     func run() async throws {
         let checked = await CheckedConfig.load(options)
@@ -25,6 +29,15 @@ struct CheckConfigCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print(checked.summary())
+        if online {
+            let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles)
+            for result in results { print("merchant \(result.mchID): \(result.ok ? "OK" : "FAILED"): \(shown(result.verdict))") }
+            let failed = results.filter { !$0.ok }.count
+            guard failed == 0 else {
+                printError("check-config: \(failed) merchant(s) failed the online check")
+                throw ExitCode(1)
+            }
+        }
         print("check-config: OK (\(checked.source))")
     }
 }

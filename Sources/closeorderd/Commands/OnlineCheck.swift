@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import Logging
+import OrderClosing
+import WeChatPayHTTP
+import WeChatPayV2
+
+/// `check-config --online`: asks WeChat Pay (or the fake) about a made-up order for each merchant.
+/// An order query changes nothing at WeChat, and its answer tells whether the key is right:
+///
+/// | answer to the made-up order            | verdict                                      |
+/// |----------------------------------------|----------------------------------------------|
+/// | ORDERNOTEXIST (signed)                 | ok: WeChat accepted the signature            |
+/// | any other signed answer                | ok, with the answer named                    |
+/// | a signature error (签名错误, SIGNERROR) | wrong key or sign type                       |
+/// | another setup or parameter error       | the merchant's setup, named                  |
+/// | no answer, or one not believed         | WeChat not reached (or not trusted): named   |
+struct OnlineCheck {
+    let settings: GatewaySettings
+
+    func run(_ profiles: [MerchantProfile]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
+        let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
+        let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "check-config"))
+        var results: [(String, Bool, String)] = []
+        for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
+            guard let appID = profile.appIDs.sorted().first else { continue }
+            let madeUp = "CHECK" + String(Nonce.make().prefix(24))
+            let reference = try OrderReference(appID: appID, mchID: profile.mchID, outTradeNo: madeUp, subMchID: nil, subAppID: nil)
+            let answer = await gateway.queryOrder(reference, credentials: profile.credentials)
+            results.append(Self.verdict(profile.mchID, answer.outcome, endpoint: answer.endpoint))
+        }
+        try await client.shutdown()
+        return results
+    }
+
+    static func verdict(_ mchID: String, _ outcome: QueryOutcome, endpoint: String?) -> (String, Bool, String) {
+        let at = endpoint.map { " at \($0)" } ?? ""
+        switch outcome {
+        case .notExist:
+            return (mchID, true, "key works: WeChat Pay\(at) answered ORDERNOTEXIST for a made-up order")
+        case .state(let state, _):
+            return (mchID, true, "key works: WeChat Pay\(at) answered trade_state \(state.rawValue) for a made-up order")
+        case .configurationError(let reason):
+            let signature = reason.contains("签名") || reason.uppercased().contains("SIGN")
+            return (mchID, false, signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
+                                            : "the merchant's setup is refused\(at): \(reason)")
+        case .orderRejected(let reason), .unknownCode(let reason):
+            return (mchID, false, "unexpected answer\(at): \(reason)")
+        case .retryable(let reason):
+            return (mchID, false, "could not check\(at): \(reason)")
+        }
+    }
+}
