@@ -33,14 +33,14 @@ public struct OperatorQueries: Sendable {
                              dueAt: TimeText.iso8601(dueMs))
             }
             let inDoubt = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE in_doubt = 1 AND status IN ('pending', 'closing')") ?? 0
-            var circuits: [String: String] = [:]
+            var circuits: [String: StatusReport.Circuit] = [:]
             var daemon: [String: String] = [:]
             var daemons: [StatusReport.Daemon] = []
             var pauses: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, value, updated_ms FROM daemon_state ORDER BY key") {
                 let key: String = row["key"], value: String = row["value"]
                 if key.hasPrefix("circuit:") {
-                    circuits[String(key.dropFirst(8))] = value
+                    circuits[String(key.dropFirst(8))] = StatusReport.Circuit(published: value, updatedMs: row["updated_ms"])
                 } else if key.hasPrefix("pause:") {
                     pauses[String(key.dropFirst(6))] = value
                 } else if key.hasPrefix("daemon:"),
@@ -107,6 +107,37 @@ public struct StatusReport: Sendable, Codable {
         public let dueAt: String
     }
 
+    /// A merchant's circuit as the daemon published it.
+    public struct Circuit: Sendable, Codable {
+        /// `closed`, `open`, `half_open`, or `paused` (its key cannot be used).
+        public let state: String
+        /// ISO-8601: when an open circuit is probed again.
+        public let until: String?
+        public let reason: String?
+        /// ISO-8601: when it was published.
+        public let since: String
+
+        /// Reads what `ClosingService` publishes: `open until ISO: reason`, `paused: reason`,
+        /// `half_open`, `closed`.
+        init(published text: String, updatedMs: Int64) {
+            since = TimeText.iso8601(updatedMs)
+            if text.hasPrefix("open until "), let colon = text.range(of: ": ") {
+                state = "open"
+                until = String(text[text.index(text.startIndex, offsetBy: 11)..<colon.lowerBound])
+                reason = String(text[colon.upperBound...])
+            } else if text.hasPrefix("paused: ") {
+                (state, until, reason) = ("paused", nil, String(text.dropFirst(8)))
+            } else {
+                (state, until, reason) = (text, nil, nil)
+            }
+        }
+
+        /// One line for people.
+        public var text: String {
+            [state, until.map { "until \($0)" }, reason].compactMap { $0 }.joined(separator: ", ")
+        }
+    }
+
     /// One daemon's heartbeat row, as `status` shows it.
     public struct Daemon: Sendable, Codable {
         public let owner: String
@@ -138,8 +169,8 @@ public struct StatusReport: Sendable, Codable {
     public let inDoubt: Int
     /// Orders that ended `failed` in the last 24 hours: each needs a person (requeue or abandon).
     public let failedLastDay: Int
-    /// Merchant circuits the daemon has opened or closed: mch_id → state.
-    public let circuits: [String: String]
+    /// Merchant circuits the daemons published: mch_id (or mch_id/sub_mch_id) → its state.
+    public let circuits: [String: Circuit]
     /// Merchants paused by an operator: mch_id → reason.
     public let pauses: [String: String]
     /// Every daemon that announced itself, oldest name first.

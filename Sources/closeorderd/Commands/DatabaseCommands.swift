@@ -88,7 +88,15 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show orders by status, the oldest overdue order, in-doubt orders and merchant circuits.",
-        discussion: "Reads the database only; works whether or not the daemon is running."
+        discussion: """
+            Reads the database only; works whether or not the daemon is running. --json prints the same report as one \
+            object whose fields are stable for scripts: counts, overdue, oldest_overdue {out_trade_no, mch_id, \
+            overdue_seconds, due_at}, in_doubt, failed_last_day, circuits {key: {state, until, reason, since}}, \
+            pauses {mch_id: reason}, daemons [{owner, host, pid, version, started_at, last_seen_at, \
+            last_seen_seconds_ago, stale}]; times are ISO-8601 UTC. --check prints one line and exits \
+            0 (ok), 1 (warning: overdue past --overdue-warning, a circuit open or merchant paused, orders failed \
+            in the last 24 h) or 2 (critical: overdue past --overdue-critical, or no live daemon).
+            """
     )
 
     @OptionGroup var options: ConfigOptions
@@ -124,7 +132,7 @@ struct StatusCommand: AsyncParsableCommand {
         print("failed in the last 24 h: \(report.failedLastDay)")
         if report.circuits.isEmpty { print("merchant circuits: all closed") }
         for (mchID, reason) in report.pauses.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) paused by an operator: \(shown(reason))") }
-        for (mchID, state) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(state))") }
+        for (mchID, circuit) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(circuit.text))") }
         if report.daemons.isEmpty { print("daemons: none running (no heartbeat row)") }
         for daemon in report.daemons {
             let age = TimeText.relative(now - daemon.lastSeenSecondsAgo * 1000, now: now)

@@ -32,7 +32,7 @@ struct StatusCheck {
             let level: Level = seconds >= overdueCriticalSeconds ? .critical : seconds >= overdueWarningSeconds ? .warning : .ok
             if level > .ok { findings.append((level, "\(report.overdue) overdue, the oldest \(shown(oldest.outTradeNo)) \(seconds) s past due")) }
         }
-        let open = report.circuits.filter { !$0.value.hasPrefix("closed") && !$0.value.hasPrefix("half_open") }
+        let open = report.circuits.filter { $0.value.state == "open" || $0.value.state == "paused" }
         if !open.isEmpty { findings.append((.warning, "merchant circuit open: " + open.keys.sorted().map(shown).joined(separator: ", "))) }
         if !report.pauses.isEmpty { findings.append((.warning, "merchant paused: " + report.pauses.keys.sorted().map(shown).joined(separator: ", "))) }
         if report.failedLastDay > 0 { findings.append((.warning, "\(report.failedLastDay) order(s) failed in the last 24 h")) }
