@@ -216,6 +216,10 @@ struct RequeueCommand: AsyncParsableCommand {
         let report = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
                                                                   now: SystemOrderClock().now(), dryRun: dryRun)
         print("requeue: \(report.moved) failed order(s) \(dryRun ? "would be" : "") moved back to pending".replacingOccurrences(of: "  ", with: " "))
+        if !dryRun, report.moved > 0 {
+            OperatorLog.notice("requeue: \(report.moved) failed order(s) moved back to pending: \(allFailed ? "all failed" : outTradeNos.joined(separator: ", "))",
+                               ["action": "requeue", "count": .stringConvertible(report.moved)])
+        }
         for skipped in report.skipped {
             let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")
             print("requeue: \(order): skipped, \(skipped.reason)")

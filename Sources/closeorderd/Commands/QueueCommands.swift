@@ -58,6 +58,12 @@ struct OrderActionRunner {
         let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
         let report = try await OperatorQueries(pool: pool).apply(action, to: selection, now: SystemOrderClock().now(), dryRun: dryRun)
         print("\(action.name): \(report.moved) order(s) \(dryRun ? "would be" : "were") \(Self.verb(action))")
+        if !dryRun, report.moved > 0 {
+            var what = selection.all ? "every matching order" : selection.outTradeNos.joined(separator: ", ")
+            if case .abandon(let reason) = action { what += " (reason: \(reason))" }
+            OperatorLog.notice("\(action.name): \(report.moved) order(s) \(Self.verb(action)): \(what)",
+                               ["action": "\(action.name)", "count": .stringConvertible(report.moved)])
+        }
         for skipped in report.skipped {
             let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")
             print("\(action.name): \(order): skipped, \(skipped.reason)")
@@ -133,6 +139,7 @@ struct PauseCommand: AsyncParsableCommand {
     func run() async throws {
         let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
         try await OperatorQueries(pool: pool).pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
+        OperatorLog.notice("pause: merchant \(mchID) paused: \(reason)", ["mch_id": "\(mchID)", "action": "pause"])
         print("pause: merchant \(shown(mchID)) paused (\(shown(reason))); its orders wait until `closeorderd resume \(shown(mchID))`")
     }
 }
@@ -153,6 +160,7 @@ struct ResumeCommand: AsyncParsableCommand {
             print("resume: merchant \(shown(mchID)) was not paused")
             throw ExitCode(1)
         }
+        OperatorLog.notice("resume: merchant \(mchID) resumed", ["mch_id": "\(mchID)", "action": "resume"])
         print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
     }
 }
