@@ -109,7 +109,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     while true {
         usleep(spec.perSecond > 0 ? 200_000 : 50_000)
         let nowMs = Int64(unixNow() * 1000)
-        let dueEnd = spec.perSecond > 0 ? (base + 300 + Int64(spec.orders / spec.perSecond) + 1) * 1000 : nowMs
+        let dueEnd = spec.perSecond > 0 ? (base + 300 + dueMarginSeconds + Int64(spec.orders / spec.perSecond) + 1) * 1000 : nowMs
         let left = try await reader.read { db in
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ?",
                                            arguments: [max(nowMs, dueEnd)]) ?? 0
@@ -151,7 +151,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     if spec.perSecond > 0 {
         for call in closes {
             guard let no = call.outTradeNo, let index = Int(no.dropFirst(prefix.count)) else { continue }
-            let due = Double(base + Int64(index / spec.perSecond) + 300)
+            let due = Double(base + Int64(index / spec.perSecond) + 300 + dueMarginSeconds)
             run.lags.append(call.receivedAt - due)
         }
         let early = run.lags.filter { $0 < 0 }.count
@@ -244,11 +244,11 @@ func measureClaim(database: String, batch: Int, repetitions: Int) throws -> Clai
     for _ in 0..<repetitions {
         let now = Int64(unixNow() * 1000)
         var t = monotonic()
-        _ = try queue.read { db in try Int64.fetchOne(db, sql: nextDueSQL, arguments: [300, 0]) }
+        _ = try queue.read { db in try Int64.fetchOne(db, sql: nextDueSQL, arguments: [300, dueMarginSeconds]) }
         dueTimes.append(monotonic() - t)
         t = monotonic()
         try queue.inTransaction(.immediate) { db in
-            let rows = try Row.fetchAll(db, sql: claimSQL, arguments: ["bench", UUID().uuidString, now + 60_000, now, now, now, 300, 0, now, batch])
+            let rows = try Row.fetchAll(db, sql: claimSQL, arguments: ["bench", UUID().uuidString, now + 60_000, now, now, now, 300, dueMarginSeconds, now, batch])
             guard rows.count == batch else { throw BenchError("claimed \(rows.count) of \(batch)") }
             return .rollback
         }
@@ -270,3 +270,7 @@ func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResu
     try await Task.sleep(for: .seconds(seconds))   // a measurement window, not a synchronisation
     return try await Task.detached { try inserter.stop() }.value
 }
+
+/// The daemon's built-in due-time margin (`schedule.margin_seconds`, default 5 s since issue 10): an
+/// order is due at created_at + max(timeout, 300) + margin, and lag is measured from then.
+let dueMarginSeconds: Int64 = 5
