@@ -95,11 +95,13 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
-        rescue(now: now) { row in (row.leaseExpiresMs ?? .max) < now && row.leaseOwner != sparing }
+        rescue(now: now, why: "lease expired: the daemon that held it stopped mid-call; outcome unknown") { row in
+            (row.leaseExpiresMs ?? .max) < now && row.leaseOwner != sparing
+        }
     }
 
     public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
-        rescue(now: now) { $0.leaseOwner == owner }
+        rescue(now: now, why: "the daemon that held it is gone (its process ended); outcome unknown") { $0.leaseOwner == owner }
     }
 
     public func pausedMerchants() async throws -> [String: String] {
@@ -122,7 +124,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         _ = state.withLockedValue { $0.daemons.removeValue(forKey: owner) }
     }
 
-    private func rescue(now: Int64, _ matches: (Row) -> Bool) -> [RescuedOrder] {
+    private func rescue(now: Int64, why: String, _ matches: (Row) -> Bool) -> [RescuedOrder] {
         state.withLockedValue { state in
             var rescued: [RescuedOrder] = []
             for index in state.rows.indices {
@@ -131,7 +133,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
                 state.rows[index].status = .pending
                 state.rows[index].inDoubt = true
                 state.rows[index].retryAtMs = now
-                state.rows[index].lastError = "lease expired: the daemon that held it stopped mid-call; outcome unknown"
+                state.rows[index].lastError = why
                 clearLease(&state.rows[index])
                 rescued.append(RescuedOrder(mchID: row.mchID, outTradeNo: row.outTradeNo))
             }

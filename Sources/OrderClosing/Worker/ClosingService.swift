@@ -39,13 +39,8 @@ public struct ClosingService: Service {
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
                 merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
                 events: ClosingEvents = ClosingEvents()) {
-        self.store = store
-        self.closer = closer
-        self.clock = clock
-        self.settings = settings
-        self.directory = MerchantDirectory(profiles: merchants, unavailable: unavailableMerchants)
-        self.logger = logger
-        self.events = events
+        self.init(store: store, closer: closer, clock: clock, settings: settings,
+                  directory: MerchantDirectory(profiles: merchants, unavailable: unavailableMerchants), logger: logger, events: events)
     }
 
     enum ChildResult: Sendable {

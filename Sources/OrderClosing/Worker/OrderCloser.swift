@@ -25,12 +25,8 @@ public struct OrderCloser: Sendable {
 
     public init(gateway: any WeChatPayGateway, clock: any OrderClock, merchants: [MerchantProfile], retry: RetryPolicy,
                 logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
-        self.gateway = gateway
-        self.clock = clock
-        self.directory = MerchantDirectory(profiles: merchants)
-        self.retry = retry
-        self.logger = logger
-        self.jitter = jitter
+        self.init(gateway: gateway, clock: clock, directory: MerchantDirectory(profiles: merchants), retry: retry,
+                  logger: logger, jitter: jitter)
     }
 
     /// What one order's work produced: the write, what it says about the merchant's setup, and
