@@ -21,7 +21,11 @@ import WeChatPayV2
 /// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed)   |
 /// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict`    | retry the close (backoff)   |
 /// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)     | retry later (backoff)       |
+/// | order not exist    | `paid` (a signed ORDERPAID stands)      | `closed` (not_exist)        |
 /// | no usable answer   | `paid` (a signed ORDERPAID stands)      | retry later (backoff)       |
+///
+/// "After an unknown code" includes v3's `CLOSE_204`: a 204 to a close does not tell a fresh
+/// close from a repeated one or from an order WeChat never saw, so the query decides.
 ///
 /// A contradiction about money is never settled by the daemon: the order ends `failed` with the
 /// contradiction in `conflict` and `last_error`, logged at error level, for a person to check.
@@ -87,6 +91,10 @@ public enum CloseDecision {
                                    reason: "ORDERPAID; the query says \(state.rawValue) (payment still settling)")
                 }
             }
+        }
+        if !paidClaimed, case .notExist = query {
+            // As a close's ORDERNOTEXIST: an order WeChat never saw cannot be paid.
+            return .finish(.closed, outcome: "not_exist", transactionID: nil, reason: nil)
         }
         if paidClaimed {
             // A signed ORDERPAID is believed on its own; the query only adds the transaction id.
