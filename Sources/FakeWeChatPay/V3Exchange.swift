@@ -75,10 +75,11 @@ struct V3Exchange {
                       state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
         var signer = V3AnswerSigner(identity: identity, serial: identity.publicKeyID, timestamp: Int64(receivedAt),
                                     nonce: Self.nonce(32, &state.nonces))
-        guard let (route, query) = Self.route(method: method, uri: uri) else {
+        guard let routed = Self.route(method: method, uri: uri) else {
             answerLabel = "HTTP404"
             return .respondV3(status: 404, headers: [:], body: Array("Not Found".utf8))
         }
+        let (route, query) = routed
         guard let authorization, let fields = AuthorizationFields(header: authorization) else {
             return unsigned401("Authorization 头缺失或格式错误")
         }
@@ -95,15 +96,13 @@ struct V3Exchange {
         }
         guard signatureValid else { return unsigned401("签名错误") }
 
-        let number: String
-        let partner: Bool
+        let number: String, partner: Bool
         switch route {
         case .certificates:
             return certificates(merchant, signer: signer, nonces: &state.nonces)
-        case .close(let no, let isPartner):
-            (number, partner) = (no, isPartner)
-        case .query(let no, let isPartner):
-            (number, partner) = (no, isPartner)
+        case .close(let no, let isPartner), .query(let no, let isPartner):
+            number = no
+            partner = isPartner
         }
         outTradeNo = number
         let ids: [String: String]

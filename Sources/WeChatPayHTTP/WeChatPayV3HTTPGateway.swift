@@ -113,7 +113,7 @@ public final class WeChatPayV3HTTPGateway: Sendable {
 
     /// `GET /v3/certificates`, decrypted with the APIv3 key; the answer must verify with one of
     /// the certificates it carries (the AEAD tag already proves the APIv3 key's holder made them).
-    public func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key) async -> Result<WeChatPayKeys, KeyProblem> {
+    func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key) async -> Result<WeChatPayKeys, KeyProblem> {
         let request = V3Request(certificatesFor: credentials.mchID)
         let result = await exchange(request, credentials: credentials)
         guard case .success(let answer) = result.answer else {

@@ -1,4 +1,5 @@
 import WeChatPayV2
+import WeChatPayV3
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///
@@ -18,7 +19,7 @@ import WeChatPayV2
 /// | trade_state        | after ORDERPAID                         | after an unknown code       |
 /// |--------------------|-----------------------------------------|-----------------------------|
 /// | SUCCESS, REFUND    | `paid`, transaction_id recorded         | `paid`, transaction_id      |
-/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed)   |
+/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed; `closed` after v3's 204) |
 /// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict`    | retry the close (backoff)   |
 /// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)     | retry later (backoff)       |
 /// | order not exist    | `paid` (a signed ORDERPAID stands)      | `closed` (not_exist)        |
@@ -83,7 +84,9 @@ public enum CloseDecision {
                                           + "\(state.rawValue); a person must check this order")
                 }
                 if state == .closed || state == .revoked {
-                    return .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil)
+                    // After v3's 204 the query confirms this close; otherwise someone closed it before.
+                    let outcome = because == V3ResponseClassifier.closeNoContent ? "closed" : "already_closed"
+                    return .finish(.closed, outcome: outcome, transactionID: nil, reason: nil)
                 }
             case .userPaying, .accept:
                 if paidClaimed {
