@@ -5,14 +5,16 @@ import Crypto
 ///
 /// It never prints (`<redacted>`), and errors about it never quote it.
 public struct APIv3Key: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    let key: SymmetricKey
+    /// The key's bytes; `SymmetricKey` is not `Sendable` in swift-crypto 3, so it is made per use.
+    let bytes: [UInt8]
+    var key: SymmetricKey { SymmetricKey(data: bytes) }
 
     /// - Throws: when the key is not exactly 32 bytes (a trailing newline is the usual cause).
     public init(_ text: String) throws(V3Error) {
         guard text.utf8.count == 32 else {
             throw V3Error(.invalidKey, "the APIv3 key must be exactly 32 characters (it has \(text.utf8.count))")
         }
-        key = SymmetricKey(data: Array(text.utf8))
+        bytes = Array(text.utf8)
     }
 
     /// Reads a key file's contents, dropping one trailing newline.

@@ -167,6 +167,41 @@ import WeChatPayV3
         try await world.shutdown()
     }
 
+    @Test func checkConfigRefusesMixedOrMismatchedV3Settings() async throws {
+        let world = try await EndToEndWorld.start()
+        let key = try Self.addV3Merchant(world, mode: .publicKey)
+        let original = try String(contentsOfFile: world.configPath, encoding: .utf8)
+        func check(_ config: String) async throws -> (status: Int32, output: String) {
+            FileManager.default.createFile(atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+            return try await EndToEndWorld.runCLI(["check-config", "--config", world.configPath])
+        }
+        // Both verification modes at once.
+        let both = try await check(original.replacingOccurrences(of: "\"certificate_serial\"", with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\", \"certificate_serial\""))
+        #expect(both.status == 1 && both.output.contains("not both"), "\(both.output)")
+        // A v3 key on a v2 merchant.
+        let onV2 = try await check(original.replacingOccurrences(of: "\"sign_type\": \"HMAC-SHA256\",", with: "\"sign_type\": \"HMAC-SHA256\", \"certificate_serial\": \"AB\","))
+        #expect(onV2.status == 1 && onV2.output.contains("merchants.\(EndToEndWorld.mchA).certificate_serial: an API v3 setting"), "\(onV2.output)")
+        // certificate_file: the key and serial must be the certificate's.
+        let now = Int64(Date().timeIntervalSince1970)
+        let certificate = try PlatformCertificate.selfSigned(key: key, serial: [0x51, 0x57, 0xF0, 0x9E], commonName: "1900000300",
+                                                             notValidBefore: now - 60, notValidAfter: now + 86_400)
+        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_cert.pem", contents: Data(certificate.utf8))
+        let withCertificate = { (serial: String) in
+            original.replacingOccurrences(of: "\"certificate_serial\": \"\(Self.serial)\"",
+                                          with: "\"certificate_serial\": \"\(serial)\", \"certificate_file\": \"\(world.directory.path)/apiclient_cert.pem\"")
+        }
+        let matching = try await check(withCertificate("5157F09E"))
+        #expect(matching.status == 0, "\(matching.output)")
+        let wrongSerial = try await check(withCertificate("5157F09F"))
+        #expect(wrongSerial.status == 1 && wrongSerial.output.contains("is not the serial of"), "\(wrongSerial.output)")
+        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data(MerchantPrivateKey.generate().pkcs8PEM.utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        let wrongKey = try await check(withCertificate("5157F09E"))
+        #expect(wrongKey.status == 1 && wrongKey.output.contains("does not match the certificate"), "\(wrongKey.output)")
+        #expect(!wrongKey.output.contains("PRIVATE KEY"))
+        try await world.shutdown()
+    }
+
     @Test func checkConfigOnlineProvesAV3MerchantsKey() async throws {
         let world = try await EndToEndWorld.start()
         _ = try Self.addV3Merchant(world, mode: .platformCertificate)

@@ -64,7 +64,7 @@ import WeChatPayV3
         // Certificates mode fetched /v3/certificates once, before the first call.
         let paths = world.base.fake.calls.map(\.path)
         #expect(paths.filter { $0 == "/v3/certificates" }.count == (mode == .platformCertificate ? 1 : 0))
-        #expect(world.base.fake.calls.allSatisfy(\.signatureValid))
+        #expect(world.base.fake.calls.allSatisfy { $0.signatureValid })
         try await world.base.shutdown()
     }
 

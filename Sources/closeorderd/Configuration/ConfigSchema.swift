@@ -23,7 +23,7 @@ enum ConfigSchema {
     /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
     /// close after WeChat's 5-minute mark in both cases.
     static let defaultMarginSeconds = 5
-        static let merchantKeys: Set<String> = ["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"]
+        static let merchantKeys: Set<String> = Set(["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"])
         .union(V3MerchantConfig.keys)
 
     static func read(_ r: inout SettingsReader, merchantIDs: [String]) -> DaemonConfig {
