@@ -140,7 +140,7 @@ public enum V3ResponseClassifier {
     /// Verifies the answer; on success, its summary marked verified.
     static func believed(_ answer: V3Answer, keys: WeChatPayKeys, nowSeconds: Int64) -> Result<ResponseSummary, Early> {
         var summary = ResponseSummary(httpStatus: answer.status)
-        if !(200...299).contains(answer.status), !answer.body.isEmpty,
+        if answer.status != 200, !answer.body.isEmpty,
            let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)) {
             summary.errCode = error.code.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
             summary.errCodeDes = error.message.flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }

@@ -127,7 +127,7 @@ import WeChatPayV3
 
     @Test func anOutTradeNoOutsideTheV3RuleIsRefusedWithoutSending() async throws {
         let world = try await Self.start()
-        let order = try OrderReference(appID: FakeFixture.appID, mchID: Self.v3MchID, outTradeNo: "A|B@C")
+        let order = try OrderReference(appID: FakeFixture.appID, mchID: Self.v3MchID, outTradeNo: "ABC|DEF@1")
         let response = await world.router.closeOrder(order, credentials: world.v3Credentials)
         guard case .orderRejected(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
         #expect(reason.contains("[0-9A-Za-z_-*]") && !response.delivered)
