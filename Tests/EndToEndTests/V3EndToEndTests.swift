@@ -14,7 +14,8 @@ import WeChatPayV3
 
     /// Adds the v3 merchant to the world: its key pair (the fake holds the public half), the
     /// WeChat Pay public key file, and a config with the v2 merchant A beside it.
-    static func addV3Merchant(_ world: EndToEndWorld, mode: FakeV3Merchant.Verification) throws -> MerchantPrivateKey {
+    static func addV3Merchant(_ world: EndToEndWorld, mode: FakeV3Merchant.Verification, backupURL: String? = nil,
+                              concurrency: Int = 8) throws -> MerchantPrivateKey {
         let key = MerchantPrivateKey.generate()
         let apiV3Key = "0123456789abcdef0123456789abcdef"
         world.fake.addV3Merchant(FakeV3Merchant(mchID: v3MchID, serialNo: serial, publicKey: key.publicKey, verification: mode,
@@ -32,10 +33,11 @@ import WeChatPayV3
         let config = """
             {
               "database": { "path": "\(world.databasePath)" },
-              "wechatpay": { "primary_url": "\(world.server.baseURL)", "failover": false, "connect_timeout_ms": 1000, "total_timeout_ms": 2000 },
+              "wechatpay": { "primary_url": "\(world.server.baseURL)", \(backupURL.map { "\"backup_url\": \"\($0)\"" } ?? "\"failover\": false"),
+                             "connect_timeout_ms": 1000, "total_timeout_ms": 2000 },
               "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 10 },
               "schedule": { "poll_interval_ms": 100, "lease_ms": 8000, "margin_seconds": 0 },
-              "throughput": { "concurrency": 8, "batch_size": 4 },
+              "throughput": { "concurrency": \(concurrency), "batch_size": \(min(concurrency, 4)) },
               "shutdown": { "grace_ms": 3000 },
               "log": { "format": "json", "level": "debug" },
               "merchants": {
@@ -153,6 +155,85 @@ import WeChatPayV3
             try Row.fetchAll(db, sql: "SELECT * FROM close_attempts").map { "\($0)" }.joined(separator: "\n")
         }
         #expect(!dump.contains("WECHATPAY2-SHA256-RSA2048") && !dump.contains(pemBody))
+        try await world.shutdown()
+    }
+
+    /// Inserts due v3 orders the fake knows as unpaid.
+    static func placeV3Orders(_ world: EndToEndWorld, _ names: [String]) throws -> DatabasePool {
+        let merchant = try world.merchantDatabase()
+        let createdAt = Int64(Date().timeIntervalSince1970) - 400
+        try merchant.write { db in
+            for name in names {
+                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                               arguments: [v3MchID, EndToEndWorld.appID, name, createdAt])
+            }
+        }
+        for name in names { world.fake.addOrder(mchID: v3MchID, outTradeNo: name, createdAt: Double(createdAt)) }
+        return merchant
+    }
+
+    static func undecided(_ merchant: DatabasePool) throws -> Int {
+        try merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") ?? -1 }
+    }
+
+    @Test func aV3MerchantFailsOverToTheBackupWhenThePrimaryIsDown() async throws {
+        let world = try await EndToEndWorld.start()
+        let backup = FakeWeChatPayServer(fake: world.fake)
+        try await backup.start()
+        _ = try Self.addV3Merchant(world, mode: .platformCertificate, backupURL: backup.baseURL)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        let merchant = try Self.placeV3Orders(world, (0..<6).map { "V3-FAILOVER-\($0)" })
+        try await world.server.setOutage(true)
+        let (daemon, _) = try await world.startDaemon()
+        try await waitUntil("every v3 order decided via the backup", timeout: .seconds(120), detail: daemon.log.suffix(3000)) {
+            try Self.undecided(merchant) == 0
+        }
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exitStatus() == 0)
+        let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT status, outcome FROM pending_orders") }
+        #expect(rows.allSatisfy { $0["status"] as String == "closed" && $0["outcome"] as String? == "closed" }, "\(rows)")
+        let endpoints = try await merchant.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT endpoint FROM close_attempts WHERE operation = 'closeorder'")
+        }
+        #expect(endpoints == [backup.baseURL], "\(endpoints)")
+        let posts = world.fake.calls.filter { $0.path.hasSuffix("/close") }.count
+        let recorded = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'") }
+        #expect(recorded == posts)
+        #expect(world.fake.violations.isEmpty)
+        try await backup.shutdown()
+        try await world.shutdown()
+    }
+
+    /// SIGKILL with v3 closes in flight (the fake holds their answers): the next daemon takes the
+    /// dead one's leases back in doubt, closes again, and the query confirms. Every POST but the
+    /// killed ones is an audit row; nothing is closed early.
+    @Test func aSIGKILLMidRunLosesNoV3Order() async throws {
+        let world = try await EndToEndWorld.start()
+        // One call at a time: the killed daemon has exactly one close in flight, held by the fake.
+        _ = try Self.addV3Merchant(world, mode: .publicKey, concurrency: 1)
+        #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
+        let names = (0..<8).map { "V3-KILL-\($0)" }
+        let merchant = try Self.placeV3Orders(world, names)
+        world.fake.holdAnswers()
+        let (first, _) = try await world.startDaemon(logName: "daemon-killed.log")
+        await world.fake.waitForCalls(1)
+        first.signal(SIGKILL)
+        #expect(await first.exitStatus(within: .seconds(60), "a SIGKILLed daemon to exit") == SIGKILL)
+        let killedInFlight = world.fake.calls.filter { $0.path.hasSuffix("/close") }.count
+        world.fake.releaseAnswers()
+
+        let (second, _) = try await world.startDaemon(logName: "daemon-after.log")
+        try await waitUntil("every v3 order decided after the SIGKILL", timeout: .seconds(120), detail: second.log.suffix(3000)) {
+            try Self.undecided(merchant) == 0
+        }
+        second.signal(SIGTERM)
+        #expect(await second.exitStatus() == 0)
+        let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, outcome FROM pending_orders") }
+        #expect(rows.count == names.count && rows.allSatisfy { $0["status"] as String == "closed" }, "\(rows)")
+        let posts = world.fake.calls.filter { $0.path.hasSuffix("/close") }.count
+        let recorded = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'") } ?? -1
+        #expect(killedInFlight == 1 && recorded == posts - killedInFlight, "\(recorded) recorded, \(posts) POSTs, \(killedInFlight) killed in flight")
+        #expect(world.fake.violations.isEmpty)
         try await world.shutdown()
     }
 
