@@ -185,7 +185,7 @@ import WeChatPayV3
         let merchant = try Self.placeV3Orders(world, (0..<6).map { "V3-FAILOVER-\($0)" })
         try await world.server.setOutage(true)
         let (daemon, _) = try await world.startDaemon()
-        try await waitUntil("every v3 order decided via the backup", timeout: .seconds(120), detail: daemon.log.suffix(3000)) {
+        try await waitUntil("every v3 order decided via the backup", timeout: .seconds(120), detail: String(daemon.log.suffix(3000))) {
             try Self.undecided(merchant) == 0
         }
         daemon.signal(SIGTERM)
@@ -223,7 +223,7 @@ import WeChatPayV3
         world.fake.releaseAnswers()
 
         let (second, _) = try await world.startDaemon(logName: "daemon-after.log")
-        try await waitUntil("every v3 order decided after the SIGKILL", timeout: .seconds(120), detail: second.log.suffix(3000)) {
+        try await waitUntil("every v3 order decided after the SIGKILL", timeout: .seconds(120), detail: String(second.log.suffix(3000))) {
             try Self.undecided(merchant) == 0
         }
         second.signal(SIGTERM)
