@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayHTTPTests",
-            dependencies: ["WeChatPayHTTP"]
+            dependencies: ["WeChatPayHTTP", "WeChatPayV3"]
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",
