@@ -35,8 +35,14 @@ public struct FakeV3Merchant: Sendable {
 }
 
 /// The fake's own WeChat Pay identity for v3: one RSA key pair, published both as a WeChat Pay
-/// public key (with its id) and inside a self-signed platform certificate. Generated at start.
+/// public key (with its id) and inside a self-signed platform certificate.
+///
+/// The key pair is generated once per process, when a fake first speaks v3, and shared by every
+/// fake in the process: generating a 2048-bit key takes a fraction of a second of CPU (more in a
+/// debug build), and a test run starts many fakes.
 public struct FakeV3Identity: Sendable {
+    static let processKey = MerchantPrivateKey.generate()
+
     public let key: MerchantPrivateKey
     public let publicKeyID: String
     public let certificateSerial: String
@@ -45,7 +51,7 @@ public struct FakeV3Identity: Sendable {
 
     /// - Parameter nowSeconds: the certificate is valid from a day before to a year after.
     public static func generate(nowSeconds: Int64) -> FakeV3Identity {
-        let key = MerchantPrivateKey.generate()
+        let key = processKey
         let serial: [UInt8] = [0x4F, 0xAC, 0xE0, 0x01, 0x20, 0x26, 0x11, 0x30]
         let notValidAfter = nowSeconds + 365 * 86_400
         // A self-signed certificate over a fresh key cannot fail to build.

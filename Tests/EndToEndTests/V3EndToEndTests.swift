@@ -11,12 +11,14 @@ import WeChatPayV3
 @Suite(.serialized) struct V3EndToEndTests {
     static let v3MchID = "1900000300"
     static let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+    /// One merchant key for the suite: generating RSA keys is slow, more so in a debug build.
+    static let merchantKey = MerchantPrivateKey.generate()
 
     /// Adds the v3 merchant to the world: its key pair (the fake holds the public half), the
     /// WeChat Pay public key file, and a config with the v2 merchant A beside it.
     static func addV3Merchant(_ world: EndToEndWorld, mode: FakeV3Merchant.Verification, backupURL: String? = nil,
                               concurrency: Int = 8) throws -> MerchantPrivateKey {
-        let key = MerchantPrivateKey.generate()
+        let key = merchantKey
         let apiV3Key = "0123456789abcdef0123456789abcdef"
         world.fake.addV3Merchant(FakeV3Merchant(mchID: v3MchID, serialNo: serial, publicKey: key.publicKey, verification: mode,
                                                 apiV3Key: try APIv3Key(apiV3Key)))
@@ -275,7 +277,7 @@ import WeChatPayV3
         #expect(matching.status == 0, "\(matching.output)")
         let wrongSerial = try await check(withCertificate("5157F09F"))
         #expect(wrongSerial.status == 1 && wrongSerial.output.contains("is not the serial of"), "\(wrongSerial.output)")
-        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data(MerchantPrivateKey.generate().pkcs8PEM.utf8),
+        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data(world.fake.v3Identity.key.pkcs8PEM.utf8),
                                        attributes: [.posixPermissions: 0o600])
         let wrongKey = try await check(withCertificate("5157F09E"))
         #expect(wrongKey.status == 1 && wrongKey.output.contains("does not match the certificate"), "\(wrongKey.output)")

@@ -78,7 +78,8 @@ import WeChatPayV3
         let fake = makeFake()
         fake.addOrder(mchID: Self.mchID, outTradeNo: "ORDER_0002", createdAt: Self.now - 600)
         let request = V3Request.close(try order("ORDER_0002"))
-        let wrongKey = try V3Credentials(mchID: Self.mchID, serialNo: Self.serial, privateKey: .generate())
+        // Another key: the fake's own, which is not the merchant's.
+        let wrongKey = try V3Credentials(mchID: Self.mchID, serialNo: Self.serial, privateKey: fake.v3Identity.key)
         let answer = try send(fake, request, credentials: wrongKey)
         #expect(answer.status == 401 && answer.signature == nil)
         let wrongSerial = try V3Credentials(mchID: Self.mchID, serialNo: "ABCDEF", privateKey: Self.merchantKey)

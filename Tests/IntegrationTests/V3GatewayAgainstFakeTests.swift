@@ -118,7 +118,7 @@ import WeChatPayV3
 
     @Test func aWrongPrivateKeyIsAConfigurationError() async throws {
         let world = try await Self.start()
-        world.base.fake.addV3Merchant(FakeV3Merchant(mchID: Self.v3MchID, serialNo: Self.serial, publicKey: MerchantPrivateKey.generate().publicKey))
+        world.base.fake.addV3Merchant(FakeV3Merchant(mchID: Self.v3MchID, serialNo: Self.serial, publicKey: world.base.fake.v3Identity.key.publicKey))
         let response = await world.router.closeOrder(try world.placeV3Order("V3_WRONGKEY"), credentials: world.v3Credentials)
         guard case .configurationError(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
         #expect(reason.contains("401"))
