@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayV3Tests",
-            dependencies: ["WeChatPayV3", "WeChatPayV2", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["WeChatPayV3", "WeChatPayV2", "FakeWeChatPay", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "FakeWeChatPayTests",
@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayHTTPTests",
-            dependencies: ["WeChatPayHTTP", "WeChatPayV3"]
+            dependencies: ["WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay"]
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",

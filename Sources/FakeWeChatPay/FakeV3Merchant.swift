@@ -37,21 +37,20 @@ public struct FakeV3Merchant: Sendable {
 /// The fake's own WeChat Pay identity for v3: one RSA key pair, published both as a WeChat Pay
 /// public key (with its id) and inside a self-signed platform certificate.
 ///
-/// The key pair is generated once per process, when a fake first speaks v3, and shared by every
-/// fake in the process: generating a 2048-bit key takes a fraction of a second of CPU (more in a
-/// debug build), and a test run starts many fakes.
+/// Tests use the fixed `FakeV3Keys.weChatPay` (a test run starts many fakes, and generating a key
+/// per fake starved other tests of CPU); the demo and `fake-wechatpay` generate a key at start
+/// (`FakeWeChatPay.setV3Identity`).
 public struct FakeV3Identity: Sendable {
-    static let processKey = MerchantPrivateKey.generate()
-
     public let key: MerchantPrivateKey
     public let publicKeyID: String
     public let certificateSerial: String
     public let certificatePEM: String
     public let certificateNotValidAfter: Int64
 
-    /// - Parameter nowSeconds: the certificate is valid from a day before to a year after.
-    public static func generate(nowSeconds: Int64) -> FakeV3Identity {
-        let key = processKey
+    /// - Parameters:
+    ///   - nowSeconds: the certificate is valid from a day before to a year after.
+    ///   - key: the fake's WeChat Pay key; `MerchantPrivateKey.generate()` for a key of its own.
+    public static func make(nowSeconds: Int64, key: MerchantPrivateKey = FakeV3Keys.weChatPay) -> FakeV3Identity {
         let serial: [UInt8] = [0x4F, 0xAC, 0xE0, 0x01, 0x20, 0x26, 0x11, 0x30]
         let notValidAfter = nowSeconds + 365 * 86_400
         // A self-signed certificate over a fresh key cannot fail to build.

@@ -1,8 +1,7 @@
 import NIOConcurrencyHelpers
 import WeChatPayV3
 
-/// The fake's v3 configuration: its WeChat Pay identity (made on first use, since generating an
-/// RSA key costs time a v2-only test should not pay) and the v3 merchants it knows.
+/// The fake's v3 configuration: its WeChat Pay identity (made on first use) and the v3 merchants it knows.
 struct FakeV3Side {
     var identity: FakeV3Identity?
     var merchants: [String: FakeV3Merchant] = [:]
@@ -14,10 +13,15 @@ extension FakeWeChatPay {
         let nowSeconds = Int64(now())
         return v3.withLockedValue { side in
             if let identity = side.identity { return identity }
-            let identity = FakeV3Identity.generate(nowSeconds: nowSeconds)
+            let identity = FakeV3Identity.make(nowSeconds: nowSeconds)
             side.identity = identity
             return identity
         }
+    }
+
+    /// Gives the fake a WeChat Pay key of its own (the demo generates one at start); before any v3 call.
+    public func setV3Identity(_ identity: FakeV3Identity) {
+        v3.withLockedValue { $0.identity = identity }
     }
 
     /// Adds or replaces a v3 merchant.

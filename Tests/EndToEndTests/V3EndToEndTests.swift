@@ -11,8 +11,8 @@ import WeChatPayV3
 @Suite(.serialized) struct V3EndToEndTests {
     static let v3MchID = "1900000300"
     static let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
-    /// One merchant key for the suite: generating RSA keys is slow, more so in a debug build.
-    static let merchantKey = MerchantPrivateKey.generate()
+    /// A fixed test key (generating RSA keys is slow, more so in a debug build).
+    static let merchantKey = FakeV3Keys.merchant
 
     /// Adds the v3 merchant to the world: its key pair (the fake holds the public half), the
     /// WeChat Pay public key file, and a config with the v2 merchant A beside it.

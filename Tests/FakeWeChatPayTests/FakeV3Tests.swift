@@ -6,7 +6,7 @@ import WeChatPayV3
 /// The fake's v3 rules, without HTTP: it verifies the merchant's RSA signature, signs its answers
 /// with its own key, serves encrypted platform certificates, and plays the v3 faults.
 @Suite struct FakeV3Tests {
-    static let merchantKey = MerchantPrivateKey.generate()
+    static let merchantKey = FakeV3Keys.merchant
     static let mchID = "1900000109"
     static let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
     static let apiV3Key = try! APIv3Key("0123456789abcdef0123456789abcdef")

@@ -13,7 +13,7 @@ import WeChatPayV3
 @Suite struct V3GatewayAgainstFakeTests {
     static let v3MchID = "1900000200"
     static let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
-    static let merchantKey = MerchantPrivateKey.generate()
+    static let merchantKey = FakeV3Keys.merchant
     static let apiV3Key = try! APIv3Key("0123456789abcdef0123456789abcdef")
 
     struct World {

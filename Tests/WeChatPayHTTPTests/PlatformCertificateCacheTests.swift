@@ -1,10 +1,11 @@
+import FakeWeChatPay
 import Testing
 import WeChatPayHTTP
 import WeChatPayV3
 
 /// When a v3 merchant's platform certificates are fetched again (`PlatformCertificateCache`'s table).
 @Suite struct PlatformCertificateCacheTests {
-    static let key = MerchantPrivateKey.generate()
+    static let key = FakeV3Keys.stranger
     static let now: Int64 = 1_800_000_000_000
 
     static func keys(expiringAt seconds: Int64) throws -> WeChatPayKeys {

@@ -1,11 +1,12 @@
+import FakeWeChatPay
 import WeChatPayV2
 @testable import WeChatPayV3
 
-/// Keys made once per test run: generating RSA keys is slow, and every test may share them.
+/// Fixed test keys (`FakeV3Keys`): generating RSA keys is slow, more so in a debug build.
 enum V3TestKeys {
-    static let merchant = MerchantPrivateKey.generate()
-    static let weChatPay = MerchantPrivateKey.generate()
-    static let stranger = MerchantPrivateKey.generate()
+    static let merchant = FakeV3Keys.merchant
+    static let weChatPay = FakeV3Keys.weChatPay
+    static let stranger = FakeV3Keys.stranger
     static let publicKeyID = "PUB_KEY_ID_0114232134912410000000000000"
     static let now: Int64 = 1_764_500_000
     static let credentials = try! V3Credentials(mchID: "1900000109", serialNo: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", privateKey: merchant)

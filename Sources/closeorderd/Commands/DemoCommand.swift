@@ -116,6 +116,8 @@ struct DemoWorld {
         let merchants = try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [Self.appID]) }
         let fake = FakeWeChatPay(merchants: merchants,
                                  unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+        // The fake's own WeChat Pay key pair, generated at start.
+        fake.setV3Identity(.make(nowSeconds: Int64(Date().timeIntervalSince1970), key: .generate()))
         fake.addV3Merchant(FakeV3Merchant(mchID: Self.merchantV3, serialNo: Self.v3Serial, publicKey: v3Key.publicKey))
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
