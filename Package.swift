@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "closeorderd", targets: ["closeorderd"]),
         .library(name: "WeChatPayV2", targets: ["WeChatPayV2"]),
+        .library(name: "WeChatPayV3", targets: ["WeChatPayV3"]),
         .library(name: "FakeWeChatPay", targets: ["FakeWeChatPay"]),
     ],
     dependencies: [
@@ -22,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure WeChat Pay v2 protocol: fields, signing, XML, verification, classification.
@@ -29,11 +32,22 @@ let package = Package(
             name: "WeChatPayV2",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Pure WeChat Pay v3 protocol: signing messages, RSA signatures, answer verification, certificates, classification.
+        .target(
+            name: "WeChatPayV3",
+            dependencies: [
+                "WeChatPayV2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // Domain and policy: order state, due times, retry, circuit, the worker; ports for store and gateway.
         .target(
             name: "OrderClosing",
             dependencies: [
-                "WeChatPayV2",
+                "WeChatPayV2", "WeChatPayV3",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -49,7 +63,7 @@ let package = Package(
         .target(
             name: "WeChatPayHTTP",
             dependencies: [
-                "WeChatPayV2", "OrderClosing",
+                "WeChatPayV2", "WeChatPayV3", "OrderClosing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -61,7 +75,7 @@ let package = Package(
         .target(
             name: "FakeWeChatPay",
             dependencies: [
-                "WeChatPayV2",
+                "WeChatPayV2", "WeChatPayV3",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -90,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "closeorderd",
             dependencies: [
-                "WeChatPayV2", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
+                "WeChatPayV2", "WeChatPayV3", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,8 +122,12 @@ let package = Package(
             dependencies: ["WeChatPayV2", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
+            name: "WeChatPayV3Tests",
+            dependencies: ["WeChatPayV3", "WeChatPayV2", "FakeWeChatPay", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
             name: "FakeWeChatPayTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2"]
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3"]
         ),
         .testTarget(
             name: "OrderClosingTests",
@@ -126,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayHTTPTests",
-            dependencies: ["WeChatPayHTTP"]
+            dependencies: ["WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay"]
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",
@@ -134,12 +152,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "WeChatPayHTTP", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",
+                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),

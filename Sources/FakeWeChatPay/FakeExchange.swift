@@ -102,7 +102,7 @@ struct Exchange {
         case .malformedBody:
             answerLabel = "MALFORMED"
             return .respond(status: 200, body: Array("<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8))
-        case .badResponseSignature:
+        case .badResponseSignature, .staleTimestamp, .unknownSerial:
             let action = realRules(operation, key: key, known: known, signer: signer.tampered(), state: &state)
             answerLabel = "BADSIGN:" + answerLabel
             return action

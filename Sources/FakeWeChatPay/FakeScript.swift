@@ -23,6 +23,12 @@ public enum FakeFault: Sendable, Hashable, CaseIterable {
     case orderClosed
     /// Answers ORDERNOTEXIST (signed) without looking at the order.
     case orderNotExist
+    /// v3: acts on the request but dates the (correctly signed) answer 10 minutes back. v2 has no
+    /// timestamp, so there it signs the answer wrongly, as `badResponseSignature`.
+    case staleTimestamp
+    /// v3: acts on the request but names a key the merchant does not hold in `Wechatpay-Serial`.
+    /// v2 has no serial, so there it signs the answer wrongly, as `badResponseSignature`.
+    case unknownSerial
 }
 
 /// A merchant the fake knows, with the key it verifies requests with.

@@ -34,6 +34,8 @@ public final class FakeWeChatPay: Sendable {
     }
 
     let state: NIOLockedValueBox<State>
+    /// The v3 side: identity and merchants (`FakeV3Side.swift`).
+    let v3 = NIOLockedValueBox(FakeV3Side())
     let unknownOrders: UnknownOrderPolicy
     let now: @Sendable () -> Double
 
@@ -138,7 +140,11 @@ public final class FakeWeChatPay: Sendable {
 
     /// What the server should do with one request.
     public struct Answer: Sendable {
-        public enum Action: Sendable { case respond(status: Int, body: [UInt8]), reset }
+        public enum Action: Sendable {
+            case respond(status: Int, body: [UInt8]), reset
+            /// A v3 answer: JSON (or empty) with its `Wechatpay-*` headers.
+            case respondV3(status: Int, headers: [String: String], body: [UInt8])
+        }
         public let action: Action
         public let delay: Duration
         /// When set, the answer also waits for this gate to open.

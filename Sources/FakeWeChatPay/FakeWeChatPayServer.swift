@@ -105,7 +105,9 @@ final class FakeHTTPHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
-            let answer = fake.handle(method: head.method.rawValue, path: path, body: body)
+            let answer = path.hasPrefix("/v3/")
+                ? fake.handleV3(method: head.method.rawValue, uri: head.uri, authorization: head.headers.first(name: "Authorization"), body: body)
+                : fake.handle(method: head.method.rawValue, path: path, body: body)
             let keepAlive = head.isKeepAlive
             if answer.delay == .zero, answer.gate == nil {
                 perform(answer.action, keepAlive: keepAlive, context: context)
@@ -141,19 +143,28 @@ final class FakeHTTPHandler: ChannelInboundHandler {
             } else {
                 channel.close(promise: nil)
             }
+        case .respondV3(let status, let extra, let bytes):
+            var headers = HTTPHeaders(extra.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            if !bytes.isEmpty { headers.add(name: "Content-Type", value: "application/json") }
+            respond(status: status, headers: headers, bytes: bytes, keepAlive: keepAlive, context: context)
         case .respond(let status, let bytes):
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-            headers.add(name: "Content-Length", value: String(bytes.count))
-            headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
-            let flushed = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !keepAlive {
-                let channel = context.channel
-                flushed.whenComplete { _ in channel.close(promise: nil) }
-            }
+            respond(status: status, headers: headers, bytes: bytes, keepAlive: keepAlive, context: context)
+        }
+    }
+
+    func respond(status: Int, headers: HTTPHeaders, bytes: [UInt8], keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = headers
+        headers.add(name: "Content-Length", value: String(bytes.count))
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+        let flushed = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            flushed.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

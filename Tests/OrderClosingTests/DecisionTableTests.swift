@@ -41,6 +41,26 @@ import WeChatPayV2
         if state == .success, case .finish(_, _, let transactionID, _) = paid { #expect(transactionID == "4200000001") }
     }
 
+    /// Issue 14: v3's 204 is decided by the query; an order WeChat never saw is closed (not_exist),
+    /// as a close's ORDERNOTEXIST is, and a confirmed close reads `closed`.
+    @Test func aV3NoContentCloseIsDecidedByTheQuery() {
+        func after(_ query: QueryOutcome?, because: String = "CLOSE_204") -> OrderChange {
+            CloseDecision.afterQuery(Self.order, because: because, query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        }
+        #expect(CloseDecision.afterClose(Self.order, outcome: .unknownCode("CLOSE_204"), delivered: true, now: Self.now,
+                                         retry: RetryPolicy(), jitterUnit: 0.5) == .query(because: "CLOSE_204"))
+        guard case .finish(.closed, "closed"?, nil, nil) = after(.state(.closed, transactionID: nil)) else { Issue.record("not closed"); return }
+        guard case .finish(.closed, "not_exist"?, nil, nil) = after(.notExist) else { Issue.record("not exist is not closed"); return }
+        guard case .finish(.closed, "already_closed"?, nil, nil) = after(.state(.closed, transactionID: nil), because: "TRADE_ERROR") else {
+            Issue.record("an unknown code's CLOSED is not already_closed"); return
+        }
+        guard case .finish(.paid, "paid"?, "4200000001"?, nil) = after(.state(.success, transactionID: "4200000001")) else { Issue.record("not paid"); return }
+        #expect(Self.kind(after(.state(.notPay, transactionID: nil))) == .retry)
+        #expect(Self.kind(after(nil)) == .retry)
+        // A signed ORDERPAID still stands against a query that finds no order.
+        #expect(Self.kind(after(.notExist, because: "ORDERPAID")) == .paid)
+    }
+
     @Test func anOrdersRefusalBacksOffAndNeverPausesTheMerchant() {
         let next = CloseDecision.afterClose(Self.order, outcome: .orderRejected("PARAM_ERROR"), delivered: true, now: Self.now,
                                             retry: RetryPolicy(), jitterUnit: 0.5)

@@ -7,9 +7,14 @@ public struct MerchantProfile: Sendable, Hashable {
     /// Orders per second sent for this merchant (token bucket rate), and the burst allowed.
     public let ratePerSecond: Double
     public let burst: Double
+    /// v2 or v3. A v3 merchant's `credentials` carry only its mch_id that matters; the gateway
+    /// (`RoutingGateway`) holds its v3 keys.
+    public let api: MerchantAPI
 
-    public init(credentials: MerchantCredentials, appIDs: Set<String>, ratePerSecond: Double = 100, burst: Double = 100) {
+    public init(credentials: MerchantCredentials, appIDs: Set<String>, ratePerSecond: Double = 100, burst: Double = 100,
+                api: MerchantAPI = .v2) {
         self.credentials = credentials
+        self.api = api
         self.appIDs = appIDs
         self.ratePerSecond = ratePerSecond
         self.burst = burst

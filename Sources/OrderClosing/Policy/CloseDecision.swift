@@ -1,4 +1,5 @@
 import WeChatPayV2
+import WeChatPayV3
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///
@@ -18,10 +19,14 @@ import WeChatPayV2
 /// | trade_state        | after ORDERPAID                         | after an unknown code       |
 /// |--------------------|-----------------------------------------|-----------------------------|
 /// | SUCCESS, REFUND    | `paid`, transaction_id recorded         | `paid`, transaction_id      |
-/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed)   |
+/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed; `closed` after v3's 204) |
 /// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict`    | retry the close (backoff)   |
 /// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)     | retry later (backoff)       |
+/// | order not exist    | `paid` (a signed ORDERPAID stands)      | `closed` (not_exist)        |
 /// | no usable answer   | `paid` (a signed ORDERPAID stands)      | retry later (backoff)       |
+///
+/// "After an unknown code" includes v3's `CLOSE_204`: a 204 to a close does not tell a fresh
+/// close from a repeated one or from an order WeChat never saw, so the query decides.
 ///
 /// A contradiction about money is never settled by the daemon: the order ends `failed` with the
 /// contradiction in `conflict` and `last_error`, logged at error level, for a person to check.
@@ -79,7 +84,9 @@ public enum CloseDecision {
                                           + "\(state.rawValue); a person must check this order")
                 }
                 if state == .closed || state == .revoked {
-                    return .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil)
+                    // After v3's 204 the query confirms this close; otherwise someone closed it before.
+                    let outcome = because == V3ResponseClassifier.closeNoContent ? "closed" : "already_closed"
+                    return .finish(.closed, outcome: outcome, transactionID: nil, reason: nil)
                 }
             case .userPaying, .accept:
                 if paidClaimed {
@@ -87,6 +94,10 @@ public enum CloseDecision {
                                    reason: "ORDERPAID; the query says \(state.rawValue) (payment still settling)")
                 }
             }
+        }
+        if !paidClaimed, case .notExist = query {
+            // As a close's ORDERNOTEXIST: an order WeChat never saw cannot be paid.
+            return .finish(.closed, outcome: "not_exist", transactionID: nil, reason: nil)
         }
         if paidClaimed {
             // A signed ORDERPAID is believed on its own; the query only adds the transaction id.

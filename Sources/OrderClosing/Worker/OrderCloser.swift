@@ -118,6 +118,9 @@ public struct OrderCloser: Sendable {
         guard profile.appIDs.contains(order.appID) else {
             return .failure(PolicyError("appid \(order.appID) is not configured for mch_id \(order.mchID)"))
         }
+        if let violation = profile.api.outTradeNoViolation(order.outTradeNo) {
+            return .failure(PolicyError("the row cannot be sent on API v3: \(violation)"))
+        }
         do {
             let reference = try OrderReference(appID: order.appID, mchID: order.mchID, outTradeNo: order.outTradeNo,
                                                subMchID: order.subMchID, subAppID: order.subAppID)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrderClosing
+import WeChatPayHTTP
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         print(checked.summary())
         if online {
-            let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles)
+            let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles, v3Merchants: checked.v3Merchants)
             for result in results { print("merchant \(result.mchID): \(result.ok ? "OK" : "FAILED"): \(shown(result.verdict))") }
             let failed = results.filter { !$0.ok }.count
             guard failed == 0 else {
@@ -50,6 +51,8 @@ struct CheckedConfig {
     var configProblems: [String]
     var warnings: [String]
     var source: String
+    /// The v3 merchants' keys (mch_id → keys), for the routing gateway.
+    var v3Merchants: [String: V3Merchant] = [:]
 
     /// Merchants whose key cannot be used: `run` serves the others, `check-config` refuses.
     var unavailableMerchants: [String: String] { config.unavailableMerchants }
@@ -69,7 +72,8 @@ struct CheckedConfig {
         let keys = KeyLoader.load(loaded.config.merchants, environment: environment)
         loaded.config.unavailableMerchants = keys.unavailable
         return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
-                             warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment")
+                             warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment",
+                             v3Merchants: keys.v3Merchants)
     }
 
     /// The effective settings, secrets redacted (only where each key comes from is shown).
@@ -87,6 +91,10 @@ struct CheckedConfig {
             "metrics = \(c.metricsEnabled ? "\(c.metricsHost):\(c.metricsPort)" : "off")",
         ]
         for merchant in c.merchants {
+            if let v3 = merchant.v3 {
+                lines.append("merchant \(merchant.mchID): API v3, appids \(merchant.appIDs.joined(separator: ",")), private key <redacted> from \(v3.privateKey), certificate serial \(v3.certificateSerial), verifies with \(v3.verification), \(merchant.ratePerSecond)/s")
+                continue
+            }
             lines.append("merchant \(merchant.mchID): appids \(merchant.appIDs.joined(separator: ",")), \(merchant.signType.rawValue), key <redacted> from \(merchant.keySource), \(merchant.ratePerSecond)/s")
         }
         return lines.joined(separator: "\n")

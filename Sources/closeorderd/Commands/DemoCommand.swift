@@ -8,6 +8,7 @@ import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
 import WeChatPayV2
+import WeChatPayV3
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: .logfmt, level: .info)
         let logger = Logger(label: "closeorderd")
         let wakeups = DemoProgress.wakeups()
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, pool: pool,
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, pool: pool,
                                           notifier: SystemdNotifier(environment: [:]), logger: logger, events: wakeups.events)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: assembly.serviceConfigurations, logger: logger))
@@ -88,6 +89,8 @@ struct DemoCommand: AsyncParsableCommand {
 /// The demo's folder: config, key files, database and log file.
 struct DemoWorld {
     static let merchantA = "1900000109", merchantB = "1900000110", appID = "wx2421b1c4370ec43b"
+    /// A merchant on API v3 (WeChat Pay public key mode), beside the two on v2.
+    static let merchantV3 = "1900000300", v3Serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
     /// The demo's call timeout. Only DEMO-TIMEOUT may run into it (the fake holds that answer 30 s);
     /// for every other call it only catches a hang. At 2 s, a loaded machine timed out ordinary
     /// calls and turned their expected outcome into another (closed → already_closed).
@@ -99,6 +102,8 @@ struct DemoWorld {
     var configPath: String { directory + "/config.json" }
     /// Key text per merchant, random for this run (WeChat's keys are 32 characters too).
     let keys: [String: String]
+    /// The v3 merchant's API private key, made for this run (the fake holds its public half).
+    let v3Key = MerchantPrivateKey.generate()
 
     init(directory: String?) throws {
         let folder = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-demo-\(getpid())-\(Nonce.make().prefix(6))").path
@@ -111,13 +116,24 @@ struct DemoWorld {
         let merchants = try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [Self.appID]) }
         let fake = FakeWeChatPay(merchants: merchants,
                                  unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+        // The fake's own WeChat Pay key pair, generated at start.
+        fake.setV3Identity(.make(nowSeconds: Int64(Date().timeIntervalSince1970), key: .generate()))
+        fake.addV3Merchant(FakeV3Merchant(mchID: Self.merchantV3, serialNo: Self.v3Serial, publicKey: v3Key.publicKey))
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
-        try writeConfig(fakeURL: server.baseURL)
+        try writeV3Keys(fake.v3Identity)
+        try writeConfig(fakeURL: server.baseURL, v3PublicKeyID: fake.v3Identity.publicKeyID)
         return server
     }
 
-    func writeConfig(fakeURL: String) throws {
+    func writeV3Keys(_ identity: FakeV3Identity) throws {
+        FileManager.default.createFile(atPath: directory + "/apiclient_key.pem", contents: Data(v3Key.pkcs8PEM.utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: directory + "/wechatpay_public_key.pem", contents: Data(identity.publicKeyPEM.utf8),
+                                       attributes: [.posixPermissions: 0o600])
+    }
+
+    func writeConfig(fakeURL: String, v3PublicKeyID: String) throws {
         for (mchID, key) in keys {
             let path = directory + "/\(mchID).key"
             FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
@@ -134,7 +150,11 @@ struct DemoWorld {
               "log": { "format": "logfmt", "level": "info" },
               "merchants": {
                 "\(Self.merchantA)": { "appids": ["\(Self.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(directory)/\(Self.merchantA).key" },
-                "\(Self.merchantB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory)/\(Self.merchantB).key" }
+                "\(Self.merchantB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory)/\(Self.merchantB).key" },
+                "\(Self.merchantV3)": { "api": "v3", "appids": ["\(Self.appID)"], "private_key_file": "\(directory)/apiclient_key.pem",
+                                       "certificate_serial": "\(Self.v3Serial)",
+                                       "wechatpay_public_key_file": "\(directory)/wechatpay_public_key.pem",
+                                       "wechatpay_public_key_id": "\(v3PublicKeyID)" }
               }
             }
             """

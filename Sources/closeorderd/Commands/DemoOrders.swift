@@ -34,6 +34,10 @@ enum DemoOrders {
                   expectedStatus: "closed", expectedOutcome: "closed", story: "a forged ORDERPAID (bad sign) ignored, then closed"),
         DemoOrder(outTradeNo: "DEMO-TIMEOUT", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
                   expectedStatus: "closed", expectedOutcome: "already_closed", story: "timed out after sending: in doubt, re-closed"),
+        DemoOrder(outTradeNo: "DEMO-V3-CLOSE", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 2,
+                  expectedStatus: "closed", expectedOutcome: "closed", story: "API v3: 204 to the close, confirmed by a query"),
+        DemoOrder(outTradeNo: "DEMO-V3-PAID", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 3,
+                  expectedStatus: "paid", expectedOutcome: "paid", story: "API v3: paid (TRADE_ERROR), the query gives the transaction"),
         DemoOrder(outTradeNo: "DEMO-NOKEY", mchID: "1900000999", timeoutSeconds: 0, dueIn: 5,
                   expectedStatus: "failed", expectedOutcome: nil, story: "no key configured for its merchant"),
     ]
@@ -52,7 +56,7 @@ enum DemoOrders {
                 switch order.outTradeNo {
                 case "DEMO-NOTEXIST", "DEMO-NOKEY": break
                 case "DEMO-ALREADY": fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .closed)
-                case "DEMO-PAID": fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
+                case "DEMO-PAID", "DEMO-V3-PAID": fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
                 default: fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed)
                 }
             }

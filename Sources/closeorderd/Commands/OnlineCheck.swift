@@ -9,7 +9,7 @@ import WeChatPayV2
 ///
 /// | answer to the made-up order            | verdict                                      |
 /// |----------------------------------------|----------------------------------------------|
-/// | ORDERNOTEXIST (signed)                 | ok: WeChat accepted the signature            |
+/// | ORDERNOTEXIST (signed; v3: ORDER_NOT_EXIST) | ok: WeChat accepted the signature       |
 /// | any other signed answer                | ok, with the answer named                    |
 /// | a signature error (签名错误, SIGNERROR) | wrong key or sign type                       |
 /// | another setup or parameter error       | the merchant's setup, named                  |
@@ -17,9 +17,14 @@ import WeChatPayV2
 struct OnlineCheck {
     let settings: GatewaySettings
 
-    func run(_ profiles: [MerchantProfile]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
+    func run(_ profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
-        let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "check-config"))
+        let logger = Logger(label: "check-config")
+        // v3 merchants are asked on API v3 (a platform-certificate merchant first fetches /v3/certificates).
+        let gateway = RoutingGateway(
+            v2: WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: logger),
+            v3: WeChatPayV3HTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: logger),
+            v3Merchants: v3Merchants)
         var results: [(String, Bool, String)] = []
         for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
             guard let appID = profile.appIDs.sorted().first else { continue }

@@ -58,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
         // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let options = self.options
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, pool: pool,
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, pool: pool,
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config

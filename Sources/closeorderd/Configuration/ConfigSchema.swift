@@ -23,7 +23,8 @@ enum ConfigSchema {
     /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
     /// close after WeChat's 5-minute mark in both cases.
     static let defaultMarginSeconds = 5
-        static let merchantKeys: Set<String> = ["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"]
+        static let merchantKeys: Set<String> = Set(["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"])
+        .union(V3MerchantConfig.keys)
 
     static func read(_ r: inout SettingsReader, merchantIDs: [String]) -> DaemonConfig {
         var c = DaemonConfig()
@@ -88,6 +89,18 @@ enum ConfigSchema {
         if appIDs.isEmpty { r.problems.append("\(prefix).appids: at least one appid is required") }
         for appID in appIDs where appID.isEmpty || appID.count > 32 {
             r.problems.append("\(prefix).appids: \"\(appID)\" is not a valid appid (1–32 characters)")
+        }
+        let api = r.choice("\(prefix).api", MerchantAPI.v2, MerchantAPI.init(rawValue:), expected: "v2, v3")
+        if api == .v3 {
+            let v3 = V3MerchantConfig.read(&r, prefix: prefix)
+            let rate = r.double("\(prefix).rate_per_second", 100, in: 0.01...100_000)
+            let burst = r.double("\(prefix).burst", max(rate, 1), in: 1...100_000)
+            guard r.problems.count == before, let v3 else { return nil }
+            return MerchantConfig(mchID: mchID, appIDs: appIDs, signType: .hmacSHA256, keySource: v3.privateKey,
+                                  ratePerSecond: rate, burst: burst, v3: v3)
+        }
+        for key in V3MerchantConfig.v3OnlyKeys.sorted() where r.string("\(prefix).\(key)") != nil {
+            r.problems.append("\(prefix).\(key): an API v3 setting; set \"api\": \"v3\" for this merchant, or remove it")
         }
         let signType = r.choice("\(prefix).sign_type", SignType.hmacSHA256, SignType.init(rawValue:), expected: "MD5, HMAC-SHA256")
         let keyFile = r.string("\(prefix).key_file").flatMap { $0.isEmpty ? nil : $0 }

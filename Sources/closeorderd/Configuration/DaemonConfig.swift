@@ -52,4 +52,6 @@ struct MerchantConfig: Sendable, Hashable {
     var keySource: KeySource
     var ratePerSecond: Double
     var burst: Double
+    /// Set for a merchant on API v3 (`"api": "v3"`); `keySource` is then its private key's.
+    var v3: V3MerchantConfig? = nil
 }

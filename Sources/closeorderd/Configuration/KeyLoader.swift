@@ -1,5 +1,6 @@
 import Foundation
 import OrderClosing
+import WeChatPayHTTP
 import WeChatPayV2
 
 /// Reads each merchant's API key from its file or systemd credential. Keys never come from the
@@ -10,11 +11,23 @@ enum KeyLoader {
         /// mch_id → why its key cannot be used, naming the config key and the file.
         var unavailable: [String: String]
         var warnings: [String]
+        /// mch_id → the v3 keys of each v3 merchant with usable keys (`RoutingGateway`'s table).
+        var v3Merchants: [String: V3Merchant] = [:]
     }
 
     static func load(_ merchants: [MerchantConfig], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result {
         var result = Result(profiles: [], unavailable: [:], warnings: [])
         for merchant in merchants {
+            if let v3 = merchant.v3 {
+                switch V3KeyLoader.load(merchant, v3, environment: environment, warnings: &result.warnings) {
+                case .success(let (profile, keys)):
+                    result.profiles.append(profile)
+                    result.v3Merchants[merchant.mchID] = keys
+                case .failure(let failure):
+                    result.unavailable[merchant.mchID] = failure.message
+                }
+                continue
+            }
             let prefix = "merchants.\(merchant.mchID)"
             let path: String
             let configKey: String

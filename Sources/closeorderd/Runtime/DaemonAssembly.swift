@@ -17,23 +17,28 @@ struct DaemonAssembly {
     let pool: DatabasePool
     let client: HTTPClient
     let gateway: WeChatPayHTTPGateway
+    /// v2 or v3 per merchant; the worker's gateway.
+    let router: RoutingGateway
     let store: SQLiteOrderStore
     let services: [any Service]
 
     /// - Parameter reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
-    init(config: DaemonConfig, profiles: [MerchantProfile], pool: DatabasePool, clock: any OrderClock = SystemOrderClock(),
+    init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], pool: DatabasePool,
+         clock: any OrderClock = SystemOrderClock(),
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
          reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         self.pool = pool
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
+        router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger),
+                                v3Merchants: v3Merchants)
         store = SQLiteOrderStore(pool: pool, due: config.due)
         var settings = config.closing
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
         // container) from mistaking a dead predecessor's leases for its own.
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
         let directory = MerchantDirectory(profiles: profiles, unavailable: config.unavailableMerchants)
-        let closer = OrderCloser(gateway: gateway, clock: clock, directory: directory, retry: config.retry, logger: logger)
+        let closer = OrderCloser(gateway: router, clock: clock, directory: directory, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
                                      logger: logger, events: events)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
@@ -53,7 +58,7 @@ struct DaemonAssembly {
         }
         if let reload {
             services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
-                                          logger: logger, load: reload.load))
+                                          logger: logger, load: reload.load, router: router))
         }
         self.services = services + [heartbeat, rescuer, closing]
     }

@@ -3,6 +3,7 @@ import OrderClosing
 import ServiceLifecycle
 import ServiceSupport
 import UnixSignals
+import WeChatPayHTTP
 
 /// SIGHUP (`systemctl reload`, the unit's `ExecReload=`): reads the config and keys again and
 /// installs the new merchants — a new merchant, a rotated key, a key that came back — without
@@ -17,6 +18,8 @@ struct ReloadService: Service {
     let logger: Logger
     /// Loads and checks the config as `run` did at start.
     let load: @Sendable () async -> CheckedConfig
+    /// Gets the reloaded v3 merchants' keys.
+    var router: RoutingGateway? = nil
 
     func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
@@ -36,6 +39,7 @@ struct ReloadService: Service {
             return
         }
         for warning in checked.warnings { logger.warning("\(warning)") }
+        router?.replaceV3Merchants(checked.v3Merchants)
         let (added, removed, changed) = directory.replace(profiles: checked.profiles, unavailable: checked.unavailableMerchants)
         let needRestart = Self.settingsNeedingRestart(running, checked.config)
         if !needRestart.isEmpty {

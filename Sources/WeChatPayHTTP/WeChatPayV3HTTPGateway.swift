@@ -1,0 +1,222 @@
+import AsyncHTTPClient
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import OrderClosing
+import WeChatPayV2
+import WeChatPayV3
+
+/// API v3 on AsyncHTTPClient: signs each try afresh (`SignedV3Request`), sends the close (POST)
+/// or query (GET), verifies and classifies the answer (`V3ResponseClassifier`). Timeouts and
+/// failover are the v2 gateway's: the same `GatewaySettings` and `FailoverState` rules, so one
+/// call sends at most one request that may have reached WeChat Pay.
+///
+/// Platform certificates, for merchants that use them, are fetched before a call when
+/// `PlatformCertificateCache` says so; a fetch never counts as the order's attempt.
+public final class WeChatPayV3HTTPGateway: Sendable {
+    /// Answers longer than this are not WeChat Pay's (a close answers nothing, a query ~1 KiB).
+    static let maximumAnswerSize = 256 * 1024
+
+    let client: HTTPClient
+    let settings: GatewaySettings
+    let clock: any OrderClock
+    let logger: Logger
+    let failover: NIOLockedValueBox<FailoverState>
+
+    public init(client: HTTPClient, settings: GatewaySettings, clock: any OrderClock, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+        self.failover = NIOLockedValueBox(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
+    }
+
+    public func closeOrder(_ order: OrderReference, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
+        await call(.close, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyClose,
+                   failure: CloseOutcome.retryable, configuration: CloseOutcome.configurationError,
+                   rejected: CloseOutcome.orderRejected)
+    }
+
+    public func queryOrder(_ order: OrderReference, merchant: V3Merchant) async -> GatewayResponse<QueryOutcome> {
+        await call(.query, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyQuery,
+                   failure: QueryOutcome.retryable, configuration: QueryOutcome.configurationError,
+                   rejected: QueryOutcome.orderRejected)
+    }
+
+    private func call<Outcome: Sendable>(
+        _ kind: V3Request.Call, order: OrderReference, merchant: V3Merchant,
+        classify: (V3Answer, V3Request, WeChatPayKeys, Int64) -> (Outcome, ResponseSummary),
+        failure: (RetryReason) -> Outcome, configuration: (String) -> Outcome, rejected: (String) -> Outcome
+    ) async -> GatewayResponse<Outcome> {
+        let reference: V3OrderReference
+        do {
+            reference = try V3OrderReference(order)
+        } catch {
+            return GatewayResponse(outcome: rejected("API v3: \(error.message)"), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+        let keys: WeChatPayKeys
+        switch await verificationKeys(merchant) {
+        case .success(let held): keys = held
+        case .failure(let problem):
+            let outcome = problem.isConfiguration ? configuration(problem.message) : failure(.connection(problem.message))
+            return GatewayResponse(outcome: outcome, summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+        let request = kind == .close ? V3Request.close(reference) : V3Request.query(reference)
+        let result = await exchange(request, credentials: merchant.credentials)
+        switch result.answer {
+        case .success(let answer):
+            let (outcome, summary) = classify(answer, request, keys, clock.now() / 1000)
+            if case .platformCertificates(_, let cache) = merchant.verification, let serial = answer.serial,
+               keys.key(forSerial: serial) == nil {
+                cache.sawUnknownSerial(now: clock.now())
+            }
+            return GatewayResponse(outcome: outcome, summary: summary, endpoint: result.endpoint)
+        case .failure(let transport):
+            if let built = transport.notBuilt {
+                return GatewayResponse(outcome: failure(.unparseable("request not built: \(built)")), summary: ResponseSummary(),
+                                       endpoint: nil, delivered: false)
+            }
+            return GatewayResponse(outcome: failure(transport.failure.reason), summary: ResponseSummary(),
+                                   endpoint: result.endpoint, delivered: result.delivered)
+        }
+    }
+
+    struct KeyProblem: Error {
+        let message: String
+        /// A wrong APIv3 key or an unusable certificate list: the merchant's setup, not the network.
+        let isConfiguration: Bool
+    }
+
+    /// The keys that verify this merchant's answers, fetching platform certificates when due.
+    func verificationKeys(_ merchant: V3Merchant) async -> Result<WeChatPayKeys, KeyProblem> {
+        switch merchant.verification {
+        case .publicKey(let keys):
+            return .success(keys)
+        case .platformCertificates(let apiV3Key, let cache):
+            let now = clock.now()
+            guard cache.needsFetch(now: now) else { return cache.keys.map { .success($0) } ?? .failure(KeyProblem(message: "no platform certificate held", isConfiguration: false)) }
+            switch await fetchCertificates(credentials: merchant.credentials, apiV3Key: apiV3Key) {
+            case .success(let keys):
+                cache.install(keys, now: clock.now())
+                logger.info("platform certificates fetched", metadata: ["mch_id": "\(merchant.mchID)", "serials": "\(keys.serials.joined(separator: ","))"])
+                return .success(keys)
+            case .failure(let problem):
+                cache.fetchFailed(now: clock.now())
+                if let held = cache.keys {
+                    logger.warning("platform certificates not refreshed; keeping the held ones: \(problem.message)", metadata: ["mch_id": "\(merchant.mchID)"])
+                    return .success(held)
+                }
+                return .failure(problem)
+            }
+        }
+    }
+
+    /// `GET /v3/certificates`, decrypted with the APIv3 key; the answer must verify with one of
+    /// the certificates it carries (the AEAD tag already proves the APIv3 key's holder made them).
+    func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key) async -> Result<WeChatPayKeys, KeyProblem> {
+        let request = V3Request(certificatesFor: credentials.mchID)
+        let result = await exchange(request, credentials: credentials)
+        guard case .success(let answer) = result.answer else {
+            return .failure(KeyProblem(message: "GET /v3/certificates failed: \(result.failureText)", isConfiguration: false))
+        }
+        guard answer.status == 200 else {
+            let configuration = answer.status == 401 || answer.status == 403 || answer.status == 400
+            return .failure(KeyProblem(message: "GET /v3/certificates answered HTTP \(answer.status)", isConfiguration: configuration))
+        }
+        do {
+            let keys = WeChatPayKeys(certificates: try CertificateList.decode(answer.body, key: apiV3Key))
+            try AnswerVerifier.verify(answer, keys: keys, nowSeconds: clock.now() / 1000)
+            return .success(keys)
+        } catch {
+            let configuration = error.kind == .certificate
+            return .failure(KeyProblem(message: "/v3/certificates: \(error.message)", isConfiguration: configuration))
+        }
+    }
+
+    struct Exchanged {
+        var answer: Result<V3Answer, Transport>
+        var endpoint: String?
+        var delivered: Bool
+
+        var failureText: String {
+            guard case .failure(let transport) = answer else { return "" }
+            return transport.notBuilt ?? "\(transport.failure.reason)"
+        }
+    }
+
+    struct Transport: Error {
+        var failure: TransportFailure
+        var notBuilt: String?
+    }
+
+    /// Sends one signed request through the failover plan; moves on only when nothing can have left.
+    func exchange(_ request: V3Request, credentials: V3Credentials) async -> Exchanged {
+        let plan = failover.withLockedValue { $0.plan(now: clock.now()) }
+        var delivered = false
+        var lastFailure = TransportFailure(HTTPClientError.cancelled)
+        var lastURL: String?
+        for endpoint in plan {
+            let baseURL = endpoint == .primary ? settings.primaryURL : (settings.backupURL ?? settings.primaryURL)
+            lastURL = baseURL
+            let signed: SignedV3Request
+            do {
+                signed = try SignedV3Request(request, credentials: credentials, timestamp: clock.now() / 1000, nonce: Self.nonce())
+            } catch {
+                return Exchanged(answer: .failure(Transport(failure: lastFailure, notBuilt: error.message)), endpoint: nil, delivered: false)
+            }
+            do {
+                let answer = try await send(signed, to: baseURL)
+                noteReachability(endpoint, reachable: true)
+                return Exchanged(answer: .success(answer), endpoint: baseURL, delivered: true)
+            } catch {
+                lastFailure = TransportFailure(error)
+                delivered = delivered || lastFailure.mayHaveBeenSent
+                noteReachability(endpoint, reachable: !lastFailure.unreachable)
+                guard FailoverState.triesNextEndpoint(unreachable: lastFailure.unreachable, mayHaveBeenSent: lastFailure.mayHaveBeenSent),
+                      !Task.isCancelled else { break }
+            }
+        }
+        return Exchanged(answer: .failure(Transport(failure: lastFailure)), endpoint: lastURL, delivered: delivered)
+    }
+
+    private func send(_ signed: SignedV3Request, to baseURL: String) async throws -> V3Answer {
+        let request = signed.request
+        var http = try HTTPClient.Request(url: baseURL + request.canonicalURL, method: request.method == "POST" ? .POST : .GET,
+                                          body: request.body.isEmpty ? nil : .bytes(request.body))
+        http.headers.add(name: "Accept", value: "application/json")
+        if !request.body.isEmpty { http.headers.add(name: "Content-Type", value: "application/json") }
+        http.headers.add(name: "Authorization", value: signed.authorization)
+        http.headers.add(name: "User-Agent", value: "closeorderd")
+        let task = client.execute(request: http, delegate: ResponseAccumulator(request: http, maxBodySize: Self.maximumAnswerSize),
+                                  deadline: .now() + .milliseconds(settings.totalTimeoutMs))
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+        var body = response.body ?? ByteBuffer()
+        let bytes = body.readBytes(length: body.readableBytes) ?? []
+        return V3Answer(status: Int(response.status.code), body: bytes) { response.headers.first(name: $0) }
+    }
+
+    /// 32 random letters and digits.
+    static func nonce() -> String {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        var generator = SystemRandomNumberGenerator()
+        return String(decoding: (0..<32).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }, as: UTF8.self)
+    }
+
+    private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {
+        let change = failover.withLockedValue { $0.report(endpoint, reachable: reachable, now: clock.now()) }
+        switch change {
+        case .failedOver:
+            logger.error("failover: primary WeChat Pay endpoint unreachable for API v3, using the backup",
+                         metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)"])
+        case .returnedToPrimary:
+            logger.notice("failover: primary WeChat Pay endpoint answers API v3 again, returning to it",
+                          metadata: ["endpoint": "\(settings.primaryURL)"])
+        case nil:
+            break
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import OrderClosing
+import WeChatPayHTTP
+import WeChatPayV2
+import WeChatPayV3
+
+/// Reads a v3 merchant's private key, and its WeChat Pay public key or APIv3 key, from files or
+/// systemd credentials. Messages name the config key and the file, never a key's contents.
+///
+/// | check                                                   | when it fails                          |
+/// |---------------------------------------------------------|----------------------------------------|
+/// | the private key file reads as an RSA key ≥ 2048 bits     | merchant unavailable                   |
+/// | `certificate_file`, when given, has `certificate_serial` and the private key's public key | merchant unavailable |
+/// | the WeChat Pay public key file reads as an RSA public key | merchant unavailable                   |
+/// | the APIv3 key is exactly 32 characters                   | merchant unavailable                   |
+enum V3KeyLoader {
+    /// The v2 key a v3 merchant's `MerchantCredentials` carries: never used to sign (the routing
+    /// gateway sends a v3 merchant's orders to v3), and not a secret.
+    static let placeholderV2Key = try! APIKey("api-v3-merchant-has-no-v2-key")
+
+    struct Failure: Error {
+        let message: String
+    }
+
+    static func load(_ merchant: MerchantConfig, _ v3: V3MerchantConfig, environment: [String: String],
+                     warnings: inout [String]) -> Result<(MerchantProfile, V3Merchant), Failure> {
+        let prefix = "merchants.\(merchant.mchID)"
+        do {
+            let (keyPath, keyName) = try path(v3.privateKey, prefix: prefix, file: "private_key_file", credential: "private_key_credential",
+                                              environment: environment)
+            if case .file(let file) = v3.privateKey { warnings += FilePermissions.warnings(for: file, what: "key file") }
+            let privateKey: MerchantPrivateKey
+            do {
+                privateKey = try MerchantPrivateKey(pem: try KeyFile.read(keyPath))
+            } catch let error as V3Error {
+                throw Failure(message: "\(keyName): the key in \(keyPath) is unusable: \(error.message)")
+            }
+            if let certificateFile = v3.certificateFile {
+                try checkCertificate(certificateFile, serial: v3.certificateSerial, key: privateKey, prefix: prefix)
+            }
+            let credentials = try V3Credentials(mchID: merchant.mchID, serialNo: v3.certificateSerial, privateKey: privateKey)
+            let verification: V3Merchant.Verification
+            switch v3.verification {
+            case .publicKey(let file, let id):
+                let pem = try KeyFile.read(file)
+                do {
+                    verification = .publicKey(try WeChatPayKeys(publicKeyID: id, key: RSAPublicKey(pem: pem)))
+                } catch {
+                    throw Failure(message: "\(prefix).wechatpay_public_key_file: \(file): \(error.message)")
+                }
+            case .platformCertificates(let source):
+                let (apiPath, apiName) = try path(source, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential",
+                                                  environment: environment)
+                if case .file(let file) = source { warnings += FilePermissions.warnings(for: file, what: "key file") }
+                do {
+                    verification = .platformCertificates(try APIv3Key(fileContents: KeyFile.read(apiPath)), PlatformCertificateCache())
+                } catch let error as V3Error {
+                    throw Failure(message: "\(apiName): the key in \(apiPath) is unusable: \(error.message)")
+                }
+            }
+            let profile = MerchantProfile(
+                credentials: MerchantCredentials(mchID: merchant.mchID, signType: .hmacSHA256, key: placeholderV2Key),
+                appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst, api: .v3)
+            return .success((profile, V3Merchant(credentials: credentials, verification: verification)))
+        } catch let failure as Failure {
+            return .failure(failure)
+        } catch let error as KeyFile.Failure {
+            return .failure(Failure(message: "\(prefix): \(error.description)"))
+        } catch let error as V3Error {
+            return .failure(Failure(message: "\(prefix): \(error.message)"))
+        } catch {
+            return .failure(Failure(message: "\(prefix): \(error)"))
+        }
+    }
+
+    /// The file to read for `source`, and the config key to name in messages.
+    static func path(_ source: MerchantConfig.KeySource, prefix: String, file: String, credential: String,
+                     environment: [String: String]) throws -> (String, String) {
+        switch source {
+        case .file(let path):
+            return (path, "\(prefix).\(file)")
+        case .credential(let name):
+            guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
+                throw Failure(message: "\(prefix).\(credential): $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+            }
+            return (directory + "/" + name, "\(prefix).\(credential)")
+        }
+    }
+
+    /// The merchant's `apiclient_cert.pem` must carry the configured serial and the private key's public key.
+    static func checkCertificate(_ file: String, serial: String, key: MerchantPrivateKey, prefix: String) throws {
+        let certificate: PlatformCertificate
+        do {
+            certificate = try PlatformCertificate(pem: KeyFile.read(file))
+        } catch let error as V3Error {
+            throw Failure(message: "\(prefix).certificate_file: \(file): \(error.message)")
+        }
+        func significant(_ hex: String) -> String { String(hex.uppercased().drop { $0 == "0" }) }
+        guard significant(certificate.serialNo) == significant(serial) else {
+            throw Failure(message: "\(prefix).certificate_serial: \(serial) is not the serial of \(file) (\(certificate.serialNo))")
+        }
+        guard certificate.publicKey.matches(key.publicKey) else {
+            throw Failure(message: "\(prefix).private_key_file: the private key does not match the certificate in \(file)")
+        }
+    }
+}
