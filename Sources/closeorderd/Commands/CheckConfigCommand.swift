@@ -85,6 +85,7 @@ struct CheckedConfig {
             "throughput = concurrency \(c.closing.concurrency), batch \(c.closing.batchSize)",
             "log = \(c.logFormat.rawValue), \(c.logLevel.rawValue)",
             "metrics = \(c.metricsEnabled ? "\(c.metricsHost):\(c.metricsPort)" : "off")",
+            "retention.keep_days = \(c.retentionKeepDays) (finished orders and their attempts are deleted \(c.retentionKeepDays) day(s) after they finish)",
         ]
         for merchant in c.merchants {
             lines.append("merchant \(merchant.mchID): appids \(merchant.appIDs.joined(separator: ",")), \(merchant.signType.rawValue), key <redacted> from \(merchant.keySource), \(merchant.ratePerSecond)/s")
