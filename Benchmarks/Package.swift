@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 .product(name: "OrderClosing", package: root),
                 .product(name: "SQLiteOrderStore", package: root),
+                .product(name: "WeChatPayV2", package: root),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/RetentionBench"

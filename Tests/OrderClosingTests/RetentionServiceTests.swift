@@ -60,7 +60,8 @@ import WeChatPayV2
         await clock.waitForSleepers()
         clock.advance(by: 50)
         var iterator = rounds.makeAsyncIterator()
-        let round = try #require(await iterator.next())
+        let next = await iterator.next()
+        let round = try #require(next)
         #expect(round.pruned == PrunedOrders(orders: [.closed: 700], attempts: 700))
         #expect(round.batches == 3 && round.cutoff == start + 10_000 - 30 * Self.day)
         #expect(try store.stored("WAITING")?.status == .pending, "an undecided order is never pruned")
@@ -82,7 +83,8 @@ import WeChatPayV2
         await clock.waitForSleepers()
         clock.advance(by: 50)
         var iterator = rounds.makeAsyncIterator()
-        #expect(try #require(await iterator.next()).pruned.total == 0)
+        let next = await iterator.next()
+        #expect(try #require(next).pruned.total == 0)
         #expect(try await store.countFinishedOrders(finishedBefore: .max).total == 5)
     }
 }

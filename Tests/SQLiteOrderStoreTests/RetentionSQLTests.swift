@@ -58,7 +58,7 @@ import Testing
         defer { database.remove() }
         try fill(database, count: 3_000, finishedMs: Self.created * 1000)
         try fill(database, count: 100, finishedMs: Self.created * 1000 + 86_400_000, prefix: "KEEP")
-        let pagesBefore = try database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_count") ?? 0 }
+        let pagesBefore = try await database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_count") ?? 0 }
         var pruned = PrunedOrders()
         while true {
             let batch = try await database.sqliteStore.pruneFinishedOrders(finishedBefore: Self.created * 1000 + 1, limit: 300)
@@ -66,7 +66,7 @@ import Testing
             if batch.total < 300 { break }
         }
         #expect(pruned == PrunedOrders(orders: [.closed: 3_000], attempts: 6_000))
-        let free = try database.pool.read { try Int.fetchOne($0, sql: "PRAGMA freelist_count") ?? 0 }
+        let free = try await database.pool.read { try Int.fetchOne($0, sql: "PRAGMA freelist_count") ?? 0 }
         #expect(free > 100)
         var left = free
         while left > 0 {
@@ -75,10 +75,10 @@ import Testing
             guard next < left else { break }
             left = next
         }
-        let pagesAfter = try database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_count") ?? 0 }
+        let pagesAfter = try await database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_count") ?? 0 }
         #expect(pagesAfter <= pagesBefore - free / 2, "\(pagesBefore) pages before, \(pagesAfter) after, \(free) were free")
-        #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM pending_orders") } == 100)
-        #expect(try database.pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } == ["ok"])
+        #expect(try await database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM pending_orders") } == 100)
+        #expect(try await database.pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } == ["ok"])
     }
 
     @Test func anOlderDatabaseKeepsItsPagesUntilOneVacuumSwitchesIt() async throws {
@@ -88,14 +88,14 @@ import Testing
         let pool = try SQLiteDatabase.open(path: directory.appendingPathComponent("orders.sqlite").path)
         // A database that had a table before closeorderd's first migration (as every database
         // created before schema version 4 had): its mode can no longer be set in place.
-        try pool.write { db in try db.execute(sql: "CREATE TABLE merchant_notes (note TEXT) STRICT") }
+        try await pool.write { db in try db.execute(sql: "CREATE TABLE merchant_notes (note TEXT) STRICT") }
         try Migrations.migrate(pool)
-        #expect(try pool.read { try SQLiteDatabase.autoVacuumMode($0) } == SQLiteVacuumMode.none)
+        #expect(try await pool.read { try SQLiteDatabase.autoVacuumMode($0) } == SQLiteVacuumMode.none)
         let store = SQLiteOrderStore(pool: pool)
         #expect(try await store.reclaimFreeSpace(pages: 64) == 0, "nothing to give back step by step in this mode")
         #expect(try await pool.writeWithoutTransaction { try SQLiteDatabase.useIncrementalVacuum($0) })
-        #expect(try pool.read { try SQLiteDatabase.autoVacuumMode($0) } == .incremental)
+        #expect(try await pool.read { try SQLiteDatabase.autoVacuumMode($0) } == .incremental)
         #expect(try await pool.writeWithoutTransaction { try SQLiteDatabase.useIncrementalVacuum($0) } == false, "once is enough")
-        #expect(try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        #expect(try await pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
     }
 }

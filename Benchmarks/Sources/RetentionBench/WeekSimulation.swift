@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import OrderClosing
 import SQLiteOrderStore
+import WeChatPayV2
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,7 +162,7 @@ struct WeekSimulation {
 
     /// Bytes of the database and its WAL after a checkpoint, and the rows in both tables.
     func measure(_ pool: DatabasePool) async throws -> (Int, Int) {
-        try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         let bytes = [path, path + "-wal"].map { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) ?? 0 }.reduce(0, +)
         let rows = try await pool.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders") ?? 0) + (try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts") ?? 0)

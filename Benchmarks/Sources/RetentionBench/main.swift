@@ -15,13 +15,16 @@ import Glibc
 //   closeorderd-retention-bench inserter --database PATH --rate N --stop PATH --out PATH   (the second process)
 
 let arguments = CommandLine.arguments
-var values: [String: String] = [:]
-var index = 2
-while index < arguments.count {
-    if arguments[index].hasPrefix("--"), index + 1 < arguments.count { values[String(arguments[index].dropFirst(2))] = arguments[index + 1] }
-    index += 2
-}
-func int(_ key: String, _ fallback: Int) -> Int { values[key].flatMap(Int.init) ?? fallback }
+let values: [String: String] = {
+    var parsed: [String: String] = [:]
+    var index = 2
+    while index < arguments.count {
+        if arguments[index].hasPrefix("--"), index + 1 < arguments.count { parsed[String(arguments[index].dropFirst(2))] = arguments[index + 1] }
+        index += 2
+    }
+    return parsed
+}()
+@MainActor func int(_ key: String, _ fallback: Int) -> Int { values[key].flatMap(Int.init) ?? fallback }
 
 switch arguments.dropFirst().first {
 case "inserter":

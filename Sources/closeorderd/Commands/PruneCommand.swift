@@ -74,7 +74,8 @@ struct PruneCommand: AsyncParsableCommand {
             case .prune(let cutoff, let limit):
                 schedule.pruned(try await store.pruneFinishedOrders(finishedBefore: cutoff, limit: limit), startedAt: started, now: clock.now())
             case .reclaim(let pages):
-                let left = pages > 0 ? try await store.reclaimFreeSpace(pages: pages) : 0
+                var left = 0
+                if pages > 0 { left = try await store.reclaimFreeSpace(pages: pages) }
                 round = schedule.reclaimed(freeLeft: left, startedAt: started, now: clock.now())
             }
         }
@@ -105,8 +106,9 @@ struct PruneCommand: AsyncParsableCommand {
                 left = next
             }
         }
-        try await pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
-        print("prune: vacuum: the database is \(try await fileBytes(pool) / 1_048_576) MiB (was \(sizeBefore / 1_048_576) MiB); free space is given back from now on")
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        let sizeAfter = try await fileBytes(pool)
+        print("prune: vacuum: the database is \(sizeAfter / 1_048_576) MiB (was \(sizeBefore / 1_048_576) MiB); free space is given back from now on")
     }
 
     func fileBytes(_ pool: DatabasePool) async throws -> Int {
