@@ -94,7 +94,7 @@ struct PruneCommand: AsyncParsableCommand {
         let sizeBefore = try await fileBytes(pool)
         let mode = try await pool.read { try SQLiteDatabase.autoVacuumMode($0) }
         if mode != .incremental {
-            print("prune: vacuum: rewriting the database (\(sizeBefore / 1_048_576) MiB) to switch to incremental auto-vacuum; writes wait until it is done")
+            print("prune: vacuum: rewriting the database (\(Self.mebibytes(sizeBefore))) to switch to incremental auto-vacuum; writes wait until it is done")
             _ = try await pool.writeWithoutTransaction { try SQLiteDatabase.useIncrementalVacuum($0) }
             OperatorLog.notice("prune: the database was rewritten (VACUUM) to give space back from now on", ["action": "vacuum"])
         } else {
@@ -108,8 +108,10 @@ struct PruneCommand: AsyncParsableCommand {
         }
         try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         let sizeAfter = try await fileBytes(pool)
-        print("prune: vacuum: the database is \(sizeAfter / 1_048_576) MiB (was \(sizeBefore / 1_048_576) MiB); free space is given back from now on")
+        print("prune: vacuum: the database is \(Self.mebibytes(sizeAfter)) (was \(Self.mebibytes(sizeBefore))); free space is given back from now on")
     }
+
+    static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
     func fileBytes(_ pool: DatabasePool) async throws -> Int {
         try await pool.read { db in
