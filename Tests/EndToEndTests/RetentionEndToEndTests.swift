@@ -10,12 +10,13 @@ import Testing
     static let day: Int64 = 86_400
 
     /// Finished rows as the daemon (or, for `paid`, the merchant) leaves them, back-dated by
-    /// `finishedDaysAgo` days, each closed one with two attempts.
+    /// `finishedDaysAgo` days, each closed one with two attempts. (GRDB's async write: off the
+    /// cooperative pool, which the other suites' tasks share.)
     static func backDated(_ merchant: DatabasePool, prefix: String, closed: Int, failed: Int, paid: Int,
-                          finishedDaysAgo: Double, now: Int64) throws {
+                          finishedDaysAgo: Double, now: Int64) async throws {
         let finishedMs = (now - Int64(finishedDaysAgo * Double(day))) * 1000
         let createdAt = now - Int64(finishedDaysAgo * Double(day)) - 600
-        try merchant.write { db in
+        try await merchant.write { db in
             func insert(_ name: String, status: String) throws -> Int64 {
                 try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
                                arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, name, createdAt])
@@ -53,8 +54,8 @@ import Testing
         let merchant = try world.merchantDatabase()
         let now = Int64(Date().timeIntervalSince1970)
         // 700 old finished orders (three batches), finished two days ago; 3 finished an hour ago.
-        try Self.backDated(merchant, prefix: "OLD", closed: 650, failed: 30, paid: 20, finishedDaysAgo: 2, now: now)
-        try Self.backDated(merchant, prefix: "RECENT", closed: 3, failed: 0, paid: 0, finishedDaysAgo: 1.0 / 24, now: now)
+        try await Self.backDated(merchant, prefix: "OLD", closed: 650, failed: 30, paid: 20, finishedDaysAgo: 2, now: now)
+        try await Self.backDated(merchant, prefix: "RECENT", closed: 3, failed: 0, paid: 0, finishedDaysAgo: 1.0 / 24, now: now)
         // Undecided orders of any age stay: one due now (the daemon closes it), one placed three days
         // ago with a week's timeout (not due yet).
         try await merchant.write { db in
@@ -87,7 +88,7 @@ import Testing
         }
 
         // By hand, while the daemon runs: a dry run counts, changes nothing; then it deletes.
-        try Self.backDated(merchant, prefix: "HAND", closed: 3, failed: 1, paid: 1, finishedDaysAgo: 1.5, now: now)
+        try await Self.backDated(merchant, prefix: "HAND", closed: 3, failed: 1, paid: 1, finishedDaysAgo: 1.5, now: now)
         let dryRun = try await EndToEndWorld.runCLI(["prune", "--older-than", "1", "--dry-run", "--config", world.configPath])
         #expect(dryRun.status == 0, "\(dryRun.output)")
         #expect(dryRun.output.contains("prune: would delete 5 order(s) finished before"), "\(dryRun.output)")

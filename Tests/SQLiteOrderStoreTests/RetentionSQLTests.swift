@@ -10,9 +10,10 @@ import Testing
     static let created: Int64 = 1_800_000_000
 
     /// `count` orders finished (closed) at `finishedMs`, each with two attempts, written as the
-    /// daemon leaves them; padded so that deleting them frees whole pages.
-    func fill(_ database: ScratchDatabase, count: Int, finishedMs: Int64, prefix: String = "F") throws {
-        try database.pool.write { db in
+    /// daemon leaves them; padded so that deleting them frees whole pages. Written through GRDB's
+    /// async API, off the cooperative pool, which other suites' tasks share.
+    func fill(_ database: ScratchDatabase, count: Int, finishedMs: Int64, prefix: String = "F") async throws {
+        try await database.pool.write { db in
             for index in 0..<count {
                 try db.execute(sql: """
                     INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES ('1900000109', 'wx1', ?, ?, 0)
@@ -56,8 +57,8 @@ import Testing
     @Test func prunedPagesAreGivenBackInSteps() async throws {
         let database = try ScratchDatabase()
         defer { database.remove() }
-        try fill(database, count: 3_000, finishedMs: Self.created * 1000)
-        try fill(database, count: 100, finishedMs: Self.created * 1000 + 86_400_000, prefix: "KEEP")
+        try await fill(database, count: 3_000, finishedMs: Self.created * 1000)
+        try await fill(database, count: 100, finishedMs: Self.created * 1000 + 86_400_000, prefix: "KEEP")
         let pagesBefore = try await database.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_count") ?? 0 }
         var pruned = PrunedOrders()
         while true {
