@@ -19,6 +19,7 @@ public enum Migrations {
         try writer.writeWithoutTransaction { db in
             // A new database gets incremental auto-vacuum, so retention can give space back; the
             // mode can only be set before the first table (an old database: `prune --vacuum`).
+            // `SQLiteDatabase.open` sets it before WAL; the VACUUM (of an empty file) is for other writers.
             if try SQLiteDatabase.isEmpty(db) { try SQLiteDatabase.useIncrementalVacuum(db) }
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -86,10 +86,13 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-vacuum-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let pool = try SQLiteDatabase.open(path: directory.appendingPathComponent("orders.sqlite").path)
-        // A database that had a table before closeorderd's first migration (as every database
-        // created before schema version 4 had): its mode can no longer be set in place.
-        try await pool.write { db in try db.execute(sql: "CREATE TABLE merchant_notes (note TEXT) STRICT") }
+        let path = directory.appendingPathComponent("orders.sqlite").path
+        // A file created by another program (as every database created before schema version 4
+        // was, in effect): a table exists before closeorderd opens it, so its mode stays.
+        let other = try DatabaseQueue(path: path)
+        try await other.write { db in try db.execute(sql: "CREATE TABLE merchant_notes (note TEXT) STRICT") }
+        try other.close()
+        let pool = try SQLiteDatabase.open(path: path)
         try Migrations.migrate(pool)
         #expect(try await pool.read { try SQLiteDatabase.autoVacuumMode($0) } == SQLiteVacuumMode.none)
         let store = SQLiteOrderStore(pool: pool)
