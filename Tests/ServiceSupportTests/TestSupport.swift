@@ -67,7 +67,10 @@ final class TemporaryDatagramSocket: @unchecked Sendable {
         }
         guard bound == 0 else { throw SocketError("bind", errno) }
 
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // Only a safety net (every receive here expects a datagram): a full `swift test` starts every
+        // suite at once on a 2-thread cooperative pool, and a loaded machine has delayed a watchdog
+        // ping past 10 s. A datagram that arrives returns at once, whatever this is.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
