@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "WeChatPayV2", targets: ["WeChatPayV2"]),
         .library(name: "WeChatPayV3", targets: ["WeChatPayV3"]),
         .library(name: "FakeWeChatPay", targets: ["FakeWeChatPay"]),
+        // For the benchmark package's P6 driver, which runs the store on a simulated clock.
+        .library(name: "OrderClosing", targets: ["OrderClosing"]),
+        .library(name: "SQLiteOrderStore", targets: ["SQLiteOrderStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),

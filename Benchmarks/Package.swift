@@ -28,6 +28,17 @@ let package = Package(
             ],
             path: "Sources/BenchE2E"
         ),
+        // P6 (issue 13): a simulated week of closes and retention through the real SQLiteOrderStore.
+        .executableTarget(
+            name: "closeorderd-retention-bench",
+            dependencies: [
+                .product(name: "OrderClosing", package: root),
+                .product(name: "SQLiteOrderStore", package: root),
+                .product(name: "WeChatPayV2", package: root),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/RetentionBench"
+        ),
         .executableTarget(
             name: "Micro",
             dependencies: [

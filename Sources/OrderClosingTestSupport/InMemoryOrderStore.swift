@@ -29,6 +29,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         var published: [String: String] = [:]
         var daemons: [String: DaemonRecord] = [:]
         var nextToken = 0
+        var lastID: Int64 = 0
     }
 
     let due: DuePolicy
@@ -163,6 +164,39 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         }
     }
 
+    // MARK: Retention, as the SQL stores do it
+
+    /// The finish time retention goes by: `finished_ms`, or for a row the merchant marked paid, `created_at`.
+    func finishedMs(_ row: Row) -> Int64 { row.finishedMs ?? row.createdAt * 1000 }
+
+    func finished(before cutoff: Int64, _ state: State) -> [Row] {
+        state.rows.filter { $0.status.isTerminal && finishedMs($0) < cutoff }.sorted { (finishedMs($0), $0.id) < (finishedMs($1), $1.id) }
+    }
+
+    func tally(_ rows: [Row], _ state: State) -> PrunedOrders {
+        let ids = Set(rows.map(\.id))
+        return PrunedOrders(orders: Dictionary(rows.map { ($0.status, 1) }, uniquingKeysWith: +),
+                            attempts: state.audit.filter { ids.contains($0.orderID) }.count)
+    }
+
+    public func pruneFinishedOrders(finishedBefore cutoff: Int64, limit: Int) async throws -> PrunedOrders {
+        state.withLockedValue { state in
+            let doomed = Array(finished(before: cutoff, state).prefix(max(limit, 0)))
+            let result = tally(doomed, state)
+            let ids = Set(doomed.map(\.id))
+            state.rows.removeAll { ids.contains($0.id) }
+            state.audit.removeAll { ids.contains($0.orderID) }
+            return result
+        }
+    }
+
+    public func countFinishedOrders(finishedBefore cutoff: Int64) async throws -> PrunedOrders {
+        state.withLockedValue { state in tally(finished(before: cutoff, state), state) }
+    }
+
+    /// Memory has no free pages to give back.
+    public func reclaimFreeSpace(pages: Int) async throws -> Int { 0 }
+
     // MARK: Writes, as the SQL stores make them
 
     private func apply(_ write: OrderWrite, now: Int64, _ state: inout State) -> WriteResult {
@@ -226,7 +260,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws {
         state.withLockedValue { state in
-            let id = Int64(state.rows.count + 1)
+            state.lastID += 1
+            let id = state.lastID
             state.rows.append(Row(id: id, mchID: mchID, appID: StoreFixtureDefaults.appID, outTradeNo: outTradeNo, subMchID: subMchID,
                                   subAppID: nil, createdAt: createdAt, timeoutSeconds: timeout))
         }

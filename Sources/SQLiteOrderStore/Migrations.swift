@@ -17,6 +17,10 @@ public enum Migrations {
     @discardableResult
     public static func migrate(_ writer: some DatabaseWriter, upTo target: Int = latestVersion) throws -> [Int] {
         try writer.writeWithoutTransaction { db in
+            // A new database gets incremental auto-vacuum, so retention can give space back; the
+            // mode can only be set before the first table (an old database: `prune --vacuum`).
+            // `SQLiteDatabase.open` sets it before WAL; the VACUUM (of an empty file) is for other writers.
+            if try SQLiteDatabase.isEmpty(db) { try SQLiteDatabase.useIncrementalVacuum(db) }
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    INTEGER PRIMARY KEY,

@@ -24,6 +24,9 @@ public enum SQLiteDatabase {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             if !db.configuration.readonly {
+                // A new, empty file takes incremental auto-vacuum here, before the pool switches it
+                // to WAL (after which only a VACUUM could); on an existing file this does nothing.
+                try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 // Checkpoint the WAL from here at 256 pages, before it reaches the 1,000 pages at
                 // which the merchant's own connection would checkpoint inside one of its INSERTs

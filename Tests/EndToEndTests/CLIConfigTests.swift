@@ -53,6 +53,24 @@ import Testing
         #expect(merchant.output.contains("5.0/s"))
     }
 
+    @Test func retentionKeepDaysIsShownAndABadValueIsNamed() async throws {
+        let folder = try CLIHarness.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let defaults = try await CLIHarness.run(["check-config", "--config", CLIHarness.config(in: folder).path])
+        #expect(defaults.status == 0 && defaults.output.contains("retention.keep_days = 30"), "\(defaults.output)")
+        let seven = try await CLIHarness.run(["check-config", "--config", CLIHarness.config(in: folder, extra: #""retention": { "keep_days": 7 }"#).path])
+        #expect(seven.status == 0 && seven.output.contains("retention.keep_days = 7"), "\(seven.output)")
+        for (value, why) in [("0", "0 is out of range 1…36500"), ("-3", "-3 is out of range 1…36500"), ("\"thirty\"", "wrong type"), ("1.5", "wrong type")] {
+            let config = CLIHarness.config(in: folder, extra: #""retention": { "keep_days": \#(value) }"#)
+            let check = try await CLIHarness.run(["check-config", "--config", config.path])
+            #expect(check.status == 1, "keep_days \(value) accepted:\n\(check.output)")
+            let line = check.output.split(separator: "\n").first { $0.contains("retention.keep_days") } ?? ""
+            #expect(line.contains(why), "keep_days \(value): \(check.output)")
+        }
+        let typo = try await CLIHarness.run(["check-config", "--config", CLIHarness.config(in: folder, extra: #""retention": { "keep_day": 7 }"#).path])
+        #expect(typo.status == 1 && typo.output.contains("did you mean retention.keep_days"), "\(typo.output)")
+    }
+
     @Test func unknownConfigKeysGetADidYouMean() async throws {
         let folder = try CLIHarness.folder()
         defer { try? FileManager.default.removeItem(at: folder) }

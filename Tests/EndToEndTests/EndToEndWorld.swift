@@ -27,6 +27,8 @@ struct EndToEndWorld {
         var directory: URL?
         /// Serves metrics on this port when set (a `ReservedPort`'s, so it cannot collide).
         var metricsPort: Int?
+        /// `retention.keep_days`, when set.
+        var keepDays: Int?
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
@@ -58,6 +60,7 @@ struct EndToEndWorld {
               "shutdown": { "grace_ms": \(settings.graceMs) },
               "log": { "format": "json", "level": "\(settings.logLevel)" },
               "metrics": { "enabled": \(settings.metricsPort != nil), "port": \(settings.metricsPort ?? 9464) },
+              \(settings.keepDays.map { "\"retention\": { \"keep_days\": \($0) }," } ?? "")
               "merchants": {
                 "\(Self.mchA)": { "appids": ["\(Self.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(directory.path)/\(Self.mchA).key" },
                 "\(Self.mchB)": { "appids": ["\(Self.appID)"], "sign_type": "MD5", "key_file": "\(directory.path)/\(Self.mchB).key" }

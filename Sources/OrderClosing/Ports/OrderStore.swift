@@ -48,6 +48,23 @@ public protocol OrderStore: Sendable {
     /// Due and in-flight counts (`due`, `closing`) and the oldest overdue pending order, for
     /// heartbeats. Cheap: it must not scan finished rows, nor orders waiting for their time.
     func summary(now: Int64) async throws -> QueueSummary
+
+    // MARK: Retention (`RetentionService`, `closeorderd prune`)
+
+    /// Deletes up to `limit` finished orders (`closed`, `paid`, `failed`) that finished before
+    /// `cutoff` (unix ms), oldest first, with their `close_attempts` rows, in one short
+    /// transaction. A row the merchant marked paid has no finish time: its `created_at` stands in.
+    /// Orders still `pending` or `closing` are never deleted, however old.
+    func pruneFinishedOrders(finishedBefore cutoff: Int64, limit: Int) async throws -> PrunedOrders
+
+    /// What `pruneFinishedOrders` would delete with no limit, counted and not changed (`--dry-run`).
+    func countFinishedOrders(finishedBefore cutoff: Int64) async throws -> PrunedOrders
+
+    /// Gives up to `pages` free pages back to the filesystem (SQLite's incremental vacuum), in one
+    /// short transaction; returns how many free pages are left to give back. 0 when the store
+    /// cannot or need not give space back step by step (another auto_vacuum mode, PostgreSQL's
+    /// autovacuum, memory).
+    func reclaimFreeSpace(pages: Int) async throws -> Int
 }
 
 extension OrderStore {

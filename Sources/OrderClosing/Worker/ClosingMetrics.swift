@@ -17,6 +17,7 @@ import Metrics
 /// | closeorderd_merchant_circuit_open        | gauge     | mch_id                 |
 /// | closeorderd_endpoint_in_use              | gauge     | endpoint               |
 /// | closeorderd_heartbeat_timestamp_seconds  | gauge     |                        |
+/// | closeorderd_orders_pruned_total          | counter   | status (closed, paid, failed) |
 public enum ClosingMetrics {
     /// `# HELP` text of every series, served by the daemon's metrics factory.
     public static let help: [String: String] = [
@@ -30,6 +31,7 @@ public enum ClosingMetrics {
         "closeorderd_merchant_circuit_open": "1 while a merchant (or sub-merchant) is paused by its circuit or has no usable key.",
         "closeorderd_endpoint_in_use": "1 for the WeChat Pay endpoint in use, 0 for the other.",
         "closeorderd_heartbeat_timestamp_seconds": "Unix time of the daemon's last heartbeat.",
+        "closeorderd_orders_pruned_total": "Finished orders deleted by retention (retention.keep_days), with their attempts, by final status.",
     ]
 
     /// The outcome labels `attempts_total` takes (`CloseOutcome.label`).
@@ -44,6 +46,14 @@ public enum ClosingMetrics {
             circuit(mchID: mchID, open: false)
         }
         queue(QueueSummary(counts: [:], oldestDueLagMs: 0, inDoubt: 0))
+        pruned(PrunedOrders(orders: Dictionary(uniqueKeysWithValues: PrunedOrders.finishedStatuses.map { ($0, 0) })))
+    }
+
+    /// Orders a retention batch deleted.
+    static func pruned(_ pruned: PrunedOrders) {
+        for status in PrunedOrders.finishedStatuses {
+            Counter(label: "closeorderd_orders_pruned_total", dimensions: [("status", status.rawValue)]).increment(by: pruned.orders[status] ?? 0)
+        }
     }
 
     static func attempt(outcome: String, mchID: String, endpoint: String?, latencyMs: Int64) {

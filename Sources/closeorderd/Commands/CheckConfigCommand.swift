@@ -89,6 +89,7 @@ struct CheckedConfig {
             "throughput = concurrency \(c.closing.concurrency), batch \(c.closing.batchSize)",
             "log = \(c.logFormat.rawValue), \(c.logLevel.rawValue)",
             "metrics = \(c.metricsEnabled ? "\(c.metricsHost):\(c.metricsPort)" : "off")",
+            "retention.keep_days = \(c.retentionKeepDays) (finished orders and their attempts are deleted \(c.retentionKeepDays) day(s) after they finish)",
         ]
         for merchant in c.merchants {
             if let v3 = merchant.v3 {

@@ -55,6 +55,9 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
+        if let mode = try? await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }), mode != .incremental {
+            logger.notice("retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it")
+        }
         // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let options = self.options

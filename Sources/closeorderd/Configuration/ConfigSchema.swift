@@ -18,6 +18,7 @@ enum ConfigSchema {
         "log.format", "log.level",
         "heartbeat.interval_seconds",
         "metrics.enabled", "metrics.host", "metrics.port",
+        "retention.keep_days",
     ]
     /// `created_at` has whole seconds (an order placed at 12:00:00.9 is written as 12:00:00) and
     /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
@@ -73,6 +74,10 @@ enum ConfigSchema {
         if c.metricsEnabled, !["127.0.0.1", "::1", "localhost"].contains(c.metricsHost) {
             r.problems.append("metrics.host: must be a loopback address (127.0.0.1, ::1 or localhost)")
         }
+
+        // Whole days, at least 1 (0 would delete an order as it finishes, before the app reads its
+        // outcome); at most 100 years, which is how to keep everything.
+        c.retentionKeepDays = r.int("retention.keep_days", c.retentionKeepDays, in: 1...36_500)
 
         c.merchants = merchantIDs.compactMap { readMerchant(&r, $0) }
         if merchantIDs.isEmpty { r.problems.append("merchants: no merchant is configured") }

@@ -19,6 +19,9 @@ struct DaemonConfig: Sendable {
     var metricsEnabled = false
     var metricsHost = "127.0.0.1"
     var metricsPort = 9464
+    /// Finished orders (closed, paid, failed) are deleted, with their attempts, this many days
+    /// after they finished (`RetentionService`).
+    var retentionKeepDays = 30
     var merchants: [MerchantConfig] = []
     /// mch_id → why its key cannot be used (missing, unreadable, malformed), in words. `run`
     /// serves the other merchants and pauses these; `check-config` refuses.

@@ -39,8 +39,12 @@ struct DaemonAssembly {
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
         let directory = MerchantDirectory(profiles: profiles, unavailable: config.unavailableMerchants)
         let closer = OrderCloser(gateway: router, clock: clock, directory: directory, retry: config.retry, logger: logger)
+        // Retention works only while the loop is idle; the loop says so through its events.
+        let activity = LoopActivity()
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
-                                     logger: logger, events: events)
+                                     logger: logger, events: activity.observing(events))
+        let retention = RetentionService(store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: config.retentionKeepDays),
+                                         activity: activity, logger: logger)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
                               version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
         let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
@@ -60,7 +64,7 @@ struct DaemonAssembly {
             services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
                                           logger: logger, load: reload.load, router: router))
         }
-        self.services = services + [heartbeat, rescuer, closing]
+        self.services = services + [heartbeat, retention, rescuer, closing]
     }
 
     /// The kernel's boot id: a pid means nothing across a reboot.

@@ -62,6 +62,7 @@ struct ReloadService: Service {
         if old.due != new.due { names.append("schedule.min_age_seconds / margin_seconds") }
         if old.closing != new.closing { names.append("schedule / throughput / shutdown") }
         if old.retry != new.retry { names.append("retry.*") }
+        if old.retentionKeepDays != new.retentionKeepDays { names.append("retention.keep_days") }
         if old.metricsEnabled != new.metricsEnabled || old.metricsPort != new.metricsPort { names.append("metrics.*") }
         return names
     }

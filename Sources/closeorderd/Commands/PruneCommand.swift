@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import OrderClosing
+import SQLiteOrderStore
+
+/// `prune`: by hand, what the daemon's retention does on its own — delete finished orders (with
+/// their attempts) older than a number of days, in short spaced batches, then give the space back.
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete finished orders (closed, paid, failed) older than DAYS, with their attempts.",
+        discussion: """
+            An order's age is counted from when it finished (a row your app marked paid: from its created_at). \
+            Pending and closing orders are never deleted. It deletes in batches of 300 orders, each a short \
+            transaction with a rest after it, so it is safe while the daemon and your app run; the daemon does \
+            the same by itself with retention.keep_days. Prints how many orders and attempts were (or, with \
+            --dry-run, would be) deleted, by status. Freed space is then given back to the filesystem if the \
+            database uses incremental auto-vacuum (every database created by closeorderd since schema version 4). \
+            --vacuum switches an older database to it once: a full VACUUM, which holds the write lock while it \
+            rewrites the file (your app's writes wait) and needs as much free disk as the file's size; run it in \
+            a quiet hour.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Option(name: .customLong("older-than"), help: ArgumentHelp("Delete orders that finished at least this many days ago (1 or more).",
+                                                                valueName: "days"))
+    var olderThan: Int?
+    @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; change nothing.") var dryRun = false
+    @Flag(help: "Switch the database to incremental auto-vacuum (a one-off full VACUUM) if it is not, then give all free space back.")
+    var vacuum = false
+
+    func validate() throws {
+        if let olderThan, olderThan < 1 {
+            throw ValidationError("--older-than must be a whole number of days, at least 1 (got \(olderThan)); finished orders younger than a day are kept for your app to read")
+        }
+        if olderThan == nil, !vacuum { throw ValidationError("give --older-than DAYS (and/or --vacuum)") }
+        if dryRun, vacuum { throw ValidationError("--dry-run and --vacuum do not go together: --vacuum changes the file") }
+    }
+
+    func run() async throws {
+        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
+        let store = SQLiteOrderStore(pool: pool)
+        do {
+            if let olderThan { try await prune(store, pool, days: olderThan) }
+            if vacuum { try await switchVacuumMode(pool, store: store) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("prune: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func prune(_ store: SQLiteOrderStore, _ pool: DatabasePool, days: Int) async throws {
+        let clock = SystemOrderClock()
+        var settings = RetentionSchedule.Settings(keepDays: days)
+        if vacuum { settings.reclaimPages = 0 }   // --vacuum gives everything back below
+        let cutoff = clock.now() - settings.keepMs
+        let before = "finished before \(TimeText.iso8601(cutoff)) (\(days) day(s) ago)"
+        if dryRun {
+            let counted = try await store.countFinishedOrders(finishedBefore: cutoff)
+            print("prune: would delete \(counted.total) order(s) \(before): \(counted.byStatus); \(counted.attempts) attempt(s)")
+            return
+        }
+        var schedule = RetentionSchedule(settings: settings, now: clock.now())
+        var round: RetentionSchedule.Round?
+        while round == nil {
+            let started = clock.now()
+            switch schedule.next(now: started, idle: true) {
+            case .wait(let until):
+                try await clock.sleep(until: until)
+            case .prune(let cutoff, let limit):
+                schedule.pruned(try await store.pruneFinishedOrders(finishedBefore: cutoff, limit: limit), startedAt: started, now: clock.now())
+            case .reclaim(let pages):
+                var left = 0
+                if pages > 0 { left = try await store.reclaimFreeSpace(pages: pages) }
+                round = schedule.reclaimed(freeLeft: left, startedAt: started, now: clock.now())
+            }
+        }
+        guard let round else { return }
+        let line = "deleted \(round.pruned.total) order(s) \(before): \(round.pruned.byStatus); \(round.pruned.attempts) attempt(s), in \(round.batches) batch(es)"
+        print("prune: \(line)")
+        if round.pruned.total > 0 {
+            OperatorLog.notice("prune: \(line)", ["action": "prune", "count": .stringConvertible(round.pruned.total)])
+        }
+        if !vacuum, try await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }) != .incremental {
+            print("prune: this database keeps freed pages for reuse but does not give them back (auto_vacuum is not incremental); `closeorderd prune --vacuum` switches it once")
+        }
+    }
+
+    func switchVacuumMode(_ pool: DatabasePool, store: SQLiteOrderStore) async throws {
+        let sizeBefore = try await fileBytes(pool)
+        let mode = try await pool.read { try SQLiteDatabase.autoVacuumMode($0) }
+        if mode != .incremental {
+            print("prune: vacuum: rewriting the database (\(Self.mebibytes(sizeBefore))) to switch to incremental auto-vacuum; writes wait until it is done")
+            _ = try await pool.writeWithoutTransaction { try SQLiteDatabase.useIncrementalVacuum($0) }
+            OperatorLog.notice("prune: the database was rewritten (VACUUM) to give space back from now on", ["action": "vacuum"])
+        } else {
+            var left = try await store.reclaimFreeSpace(pages: 256)
+            while left > 0 {
+                try await Task.sleep(for: .milliseconds(20))   // a rest between steps, for the app's writes
+                let next = try await store.reclaimFreeSpace(pages: 256)
+                if next >= left { break }
+                left = next
+            }
+        }
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        let sizeAfter = try await fileBytes(pool)
+        print("prune: vacuum: the database is \(Self.mebibytes(sizeAfter)) (was \(Self.mebibytes(sizeBefore))); free space is given back from now on")
+    }
+
+    static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    func fileBytes(_ pool: DatabasePool) async throws -> Int {
+        try await pool.read { db in
+            (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0) * (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
+        }
+    }
+}
