@@ -14,20 +14,28 @@ import WeChatPayHTTP
 /// Wires the daemon from a checked config: one database pool, one HTTP client, the gateway, the
 /// closing loop and its companions, in the order a `ServiceGroup` should shut them down.
 struct DaemonAssembly {
-    let pool: DatabasePool
     let client: HTTPClient
     let gateway: WeChatPayHTTPGateway
-    let store: SQLiteOrderStore
+    let store: any OrderStore
     let services: [any Service]
 
-    /// - Parameter reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
+    /// On the SQLite file behind `pool`.
     init(config: DaemonConfig, profiles: [MerchantProfile], pool: DatabasePool, clock: any OrderClock = SystemOrderClock(),
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
          reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
-        self.pool = pool
+        try self.init(config: config, profiles: profiles, store: SQLiteOrderStore(pool: pool, due: config.due), clock: clock,
+                      notifier: notifier, logger: logger, events: events, reload: reload)
+    }
+
+    /// - Parameters:
+    ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
+    ///   - reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
+    init(config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore, clock: any OrderClock = SystemOrderClock(),
+         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
+         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
-        store = SQLiteOrderStore(pool: pool, due: config.due)
+        self.store = store
         var settings = config.closing
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
         // container) from mistaking a dead predecessor's leases for its own.
