@@ -23,7 +23,7 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
         self.cluster = cluster
         self.name = name
         self.database = database
-        pool = Task { try? await database.run() }
+        pool = Task { _ = try? await database.run() }
         postgresStore = database.store(due: due, clock: clock)
         do {
             try await database.migrate()
@@ -55,18 +55,18 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
     public func stored(_ outTradeNo: String) throws -> StoredOrder? {
         guard let row = try row(outTradeNo) else { return nil }
         return StoredOrder(status: OrderStatus(rawValue: row["status"] as? String ?? "") ?? .failed,
-                           attempts: (row["attempts"] as? NSNumber)?.intValue ?? -1,
-                           inDoubt: (row["in_doubt"] as? NSNumber)?.intValue == 1, leaseOwner: row["lease_owner"] as? String,
+                           attempts: Int(Self.integer(row["attempts"]) ?? -1),
+                           inDoubt: Self.integer(row["in_doubt"]) == 1, leaseOwner: row["lease_owner"] as? String,
                            outcome: row["outcome"] as? String, lastError: row["last_error"] as? String,
                            lastErrCode: row["last_err_code"] as? String, conflict: row["conflict"] as? String,
                            transactionID: row["transaction_id"] as? String,
-                           nextAttemptMs: (row["next_attempt_ms"] as? NSNumber)?.int64Value ?? -1)
+                           nextAttemptMs: Self.integer(row["next_attempt_ms"]) ?? -1)
     }
 
     public func audit(_ outTradeNo: String) throws -> [StoredAttempt] {
         try attempts(outTradeNo).map { row in
             StoredAttempt(errCode: row["err_code"] as? String, returnCode: row["return_code"] as? String,
-                          verified: (row["verified"] as? NSNumber).map { $0.intValue == 1 })
+                          verified: Self.integer(row["verified"]).map { $0 == 1 })
         }
     }
 
@@ -88,6 +88,17 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
             SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.id), '[]') FROM close_attempts a WHERE out_trade_no = :'otn'
             """, database: name, variables: ["otn": outTradeNo])
         return try Self.objects(output)
+    }
+
+    /// A JSON number as Foundation on Linux or Darwin hands it over.
+    static func integer(_ value: Any?) -> Int64? {
+        switch value {
+        case let number as Int: Int64(number)
+        case let number as Int64: number
+        case let number as Double: Int64(number)
+        case let number as NSNumber: number.int64Value
+        default: nil
+        }
     }
 
     static func objects(_ json: String) throws -> [[String: Any]] {

@@ -7,12 +7,12 @@ struct PostgresStatement {
     private(set) var binds = PostgresBindings()
 
     /// `$n` for `value`; a nil is a typed NULL only through the cast the SQL gives it.
-    mutating func bind(_ value: some PostgresNonThrowingEncodable & PostgresDynamicTypeEncodable) -> String {
+    mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
         binds.append(value)
         return "$\(binds.count)"
     }
 
-    mutating func bind(_ value: (some PostgresNonThrowingEncodable & PostgresDynamicTypeEncodable)?) -> String {
+    mutating func bind(_ value: (some PostgresNonThrowingEncodable)?) -> String {
         binds.append(value)
         return "$\(binds.count)"
     }

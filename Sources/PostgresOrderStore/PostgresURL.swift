@@ -122,7 +122,7 @@ public struct PostgresURL: Sendable, Hashable {
     /// The text with anything between `//` and `@` (a user and maybe a password) hidden.
     static func redacted(_ text: String) -> String {
         guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
-        return text[..<scheme.upperBound] + "…" + text[at...]
+        return String(text[..<scheme.upperBound]) + "…" + String(text[at...])
     }
 }
 

@@ -16,7 +16,7 @@ struct PostgresStoreTests {
     /// A second pool on the fixture's database, as another daemon host would open it.
     func neighbour(of fixture: PostgresScratchDatabase) throws -> (PostgresQueueDatabase, Task<Void, Never>) {
         let database = try PostgresQueueDatabase(url: fixture.database.url, password: nil, logger: Logger(label: "neighbour"))
-        return (database, Task { try? await database.run() })
+        return (database, Task { _ = try? await database.run() })
     }
 
     @Test func migrationsApplyOnceAndTwoDaemonsStartingTogetherDoNotRace() async throws {
@@ -26,7 +26,7 @@ struct PostgresStoreTests {
         let url = PostgresURL(user: cluster.user, host: "127.0.0.1", port: cluster.port, database: name, sslMode: .disable)
         let first = try PostgresQueueDatabase(url: url, password: nil, logger: Logger(label: "a"))
         let second = try PostgresQueueDatabase(url: url, password: nil, logger: Logger(label: "b"))
-        let pools = [Task { try? await first.run() }, Task { try? await second.run() }]
+        let pools = [Task { _ = try? await first.run() }, Task { _ = try? await second.run() }]
         defer { pools.forEach { $0.cancel() } }
         await #expect(throws: PostgresStoreError.self) { try await first.requireCurrentSchema() }
 

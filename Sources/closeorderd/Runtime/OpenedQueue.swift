@@ -19,7 +19,7 @@ struct OpenedQueue {
     static func open(_ config: DaemonConfig, migrate: Bool, logger: Logger) async throws -> OpenedQueue {
         if let settings = config.postgres {
             let database = try settings.open(logger: logger)
-            let task = Task { try? await database.run() }
+            let task = Task { _ = try? await database.run() }
             do {
                 if migrate { try await database.migrate() } else { try await database.requireCurrentSchema() }
             } catch {
