@@ -54,6 +54,7 @@ struct RunCommand: AsyncParsableCommand {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let options = self.options
         let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, store: opened.store,
+                                          queueServices: opened.services(logger: logger), nudges: opened.nudges,
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config

@@ -29,8 +29,10 @@ struct DaemonAssembly {
 
     /// - Parameters:
     ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
+    ///   - queueServices: what the queue runs beside the loop (PostgreSQL's LISTEN), and `nudges`, its wake-ups.
     ///   - reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
-    init(config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore, clock: any OrderClock = SystemOrderClock(),
+    init(config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore, queueServices: [any Service] = [],
+         nudges: QueueNudges? = nil, clock: any OrderClock = SystemOrderClock(),
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
          reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
@@ -43,7 +45,7 @@ struct DaemonAssembly {
         let directory = MerchantDirectory(profiles: profiles, unavailable: config.unavailableMerchants)
         let closer = OrderCloser(gateway: gateway, clock: clock, directory: directory, retry: config.retry, logger: logger)
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
-                                     logger: logger, events: events)
+                                     logger: logger, events: events, nudges: nudges)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
                               version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
         let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
@@ -63,7 +65,7 @@ struct DaemonAssembly {
             services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
                                           logger: logger, load: reload.load))
         }
-        self.services = services + [heartbeat, rescuer, closing]
+        self.services = services + queueServices + [heartbeat, rescuer, closing]
     }
 
     /// The kernel's boot id: a pid means nothing across a reboot.

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import OrderClosing
 import PostgresOrderStore
+import ServiceLifecycle
 import SQLiteOrderStore
 
 /// The queue the config names, opened: the SQLite file (`database.path`) or the PostgreSQL
@@ -13,6 +14,8 @@ struct OpenedQueue {
     let store: any OrderStore
     let sqlite: DatabasePool?
     let postgres: PostgresQueueDatabase?
+    /// PostgreSQL's NOTIFY, for the closing loop; nil on SQLite (the poll alone).
+    let nudges: QueueNudges?
     private let poolTask: Task<Void, Never>?
 
     /// Opens (and with `migrate`, migrates; else requires a current schema).
@@ -26,11 +29,18 @@ struct OpenedQueue {
                 task.cancel()
                 throw error
             }
-            return OpenedQueue(store: database.store(due: config.due, clock: .database), sqlite: nil, postgres: database, poolTask: task)
+            return OpenedQueue(store: database.store(due: config.due, clock: .database), sqlite: nil, postgres: database,
+                               nudges: QueueNudges(), poolTask: task)
         }
         if let problem = DatabaseFolder.problem(for: config.databasePath) { throw StoreErrorMessage("database.path: \(problem)") }
         let pool = try SQLiteDatabase.openMigrated(path: config.databasePath, busyTimeoutSeconds: Double(config.busyTimeoutMs) / 1000)
-        return OpenedQueue(store: SQLiteOrderStore(pool: pool, due: config.due), sqlite: pool, postgres: nil, poolTask: nil)
+        return OpenedQueue(store: SQLiteOrderStore(pool: pool, due: config.due), sqlite: pool, postgres: nil, nudges: nil, poolTask: nil)
+    }
+
+    /// The services the daemon runs for this queue: PostgreSQL's LISTEN.
+    func services(logger: Logger) -> [any Service] {
+        guard let postgres, let nudges else { return [] }
+        return [PostgresQueueListener(database: postgres, nudges: nudges, logger: logger)]
     }
 
     func close() { poolTask?.cancel() }

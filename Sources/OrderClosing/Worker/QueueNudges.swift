@@ -1,0 +1,57 @@
+import NIOConcurrencyHelpers
+
+/// Tells the idle loop to look at the queue now instead of at its next timer: PostgreSQL's
+/// `NOTIFY` on a new or paid row (`PostgresQueueListener`). A nudge only moves a look earlier;
+/// the poll (`ClosingSettings.pollIntervalMs`) stays the fallback, so a lost notification (a
+/// reconnecting listener) delays nothing beyond the poll. A nudge while nobody waits is dropped:
+/// the loop is busy then, and claims on its own.
+public final class QueueNudges: Sendable {
+    private struct State {
+        var nextID: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var cancelled: Set<UInt64> = []
+        var count = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// How many nudges arrived (for tests and logs).
+    public var count: Int { state.withLockedValue { $0.count } }
+
+    /// Wakes every waiter.
+    public func nudge() {
+        let waiters = state.withLockedValue { state in
+            state.count += 1
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Returns at the next nudge after the call, or when the task is cancelled.
+    public func next() async {
+        let id = state.withLockedValue { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let cancelledAlready = state.withLockedValue { state in
+                    if state.cancelled.remove(id) != nil { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if cancelledAlready { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { state in
+                if let waiter = state.waiters.removeValue(forKey: id) { return Optional(waiter) }
+                state.cancelled.insert(id)
+                return nil
+            }
+            waiter?.resume()
+        }
+    }
+}
