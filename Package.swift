@@ -153,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "IntegrationTests",
