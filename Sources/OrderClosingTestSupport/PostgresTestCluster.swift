@@ -82,7 +82,9 @@ public final class PostgresTestCluster: @unchecked Sendable {
     public init() throws {
         guard let bin = Self.binDirectory else { throw ClusterError(Self.missingMessage) }
         self.bin = bin
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-pg-\(UUID().uuidString.prefix(8))").path
+        // As root the folder goes under /tmp, which the user postgres can reach whatever $TMPDIR is.
+        let base = geteuid() == 0 ? URL(fileURLWithPath: "/tmp") : FileManager.default.temporaryDirectory
+        directory = base.appendingPathComponent("closeorderd-pg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if geteuid() == 0 {
             guard let account = getpwnam("postgres") else {

@@ -261,6 +261,12 @@ struct RequeueCommand: AsyncParsableCommand {
 }
 
 func openOrExit(_ locator: DatabaseLocator, readonly: Bool = true) async throws -> DatabasePool {
+    if let postgres = await locator.postgres() {
+        // Not built yet on PostgreSQL: say so rather than open a SQLite file the config does not name.
+        printError("error: this command reads SQLite only so far; the config names PostgreSQL (\(postgres.url.display)). "
+                   + "Pass --database for a SQLite file, or query pending_orders with psql")
+        throw ExitCode(1)
+    }
     do {
         return try await locator.open(readonly: readonly)
     } catch {
