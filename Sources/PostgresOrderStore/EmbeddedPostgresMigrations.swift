@@ -132,7 +132,11 @@ CREATE TABLE close_attempts (
     outcome        TEXT    NOT NULL,
     error          TEXT,
     -- Whether the signature of the answer recorded here was checked (1) or not (0).
-    verified       INTEGER CHECK (verified IS NULL OR verified IN (0, 1))
+    verified       INTEGER CHECK (verified IS NULL OR verified IN (0, 1)),
+    -- One row per call: a batch written again after its COMMIT's answer was lost (the server
+    -- restarted at that moment) adds no second row for the same call.
+    CONSTRAINT close_attempts_one_row_per_call
+        UNIQUE NULLS NOT DISTINCT (order_id, operation, attempt, started_ms, endpoint)
 );
 
 CREATE INDEX close_attempts_order ON close_attempts (order_id);

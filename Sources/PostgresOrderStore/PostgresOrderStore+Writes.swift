@@ -84,6 +84,7 @@ extension PostgresOrderStore {
                     \(response.returnCode)::text, \(response.returnMsg)::text, \(response.resultCode)::text,
                     \(response.errCode)::text, \(response.errCodeDes)::text, \(attempt.outcome), \(attempt.error)::text,
                     \(response.verified ? 1 : 0))
+            ON CONFLICT ON CONSTRAINT close_attempts_one_row_per_call DO NOTHING
             """, logger: logger)
     }
 }

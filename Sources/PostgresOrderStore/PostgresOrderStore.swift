@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OrderClosing
 import PostgresNIO
 
@@ -13,6 +14,11 @@ public struct PostgresOrderStore: OrderStore {
     let due: PostgresDueSQL
     let clock: PostgresStoreClock
     let logger: Logger
+    /// Lease tokens of claims whose COMMIT may have landed though its answer was lost (the
+    /// connection dropped): the loop never saw those orders, so the next claim gives them back
+    /// (not in doubt: no call was made for them). Without this, a lone daemon would hold them in
+    /// `closing` for good, as the rescuer spares the daemon's own leases.
+    let unansweredClaims = NIOLockedValueBox<Set<String>>([])
 
     /// `client` must be running (`client.run()`, or in the daemon's service group).
     public init(client: PostgresClient, due: DuePolicy = .standard, clock: PostgresStoreClock = .database,
@@ -26,22 +32,46 @@ public struct PostgresOrderStore: OrderStore {
     public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
                                leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let lease = Lease(owner: leaseOwner, token: UUID().uuidString, until: leaseUntil)
-        return try await transaction { connection in
-            let recorded = try await record(writes, now: now, on: connection)
-            // Rate-limited merchants first, each up to its tokens, so a backlog elsewhere cannot starve them.
-            var claimed: [ClaimedOrder] = []
-            for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
-            where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
-                claimed += try await claimBatch(connection, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
-                                                excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
+        let unanswered = unansweredClaims.withLockedValue { $0 }
+        do {
+            let result = try await transaction { connection in
+                if !unanswered.isEmpty { try await releaseUnanswered(unanswered, on: connection) }
+                return try await claimAndRecord(writes, claim: claim, now: now, lease: lease, on: connection)
             }
-            if claimed.count < claim.limit {
-                claimed += try await claimBatch(connection, now: now, limit: claim.limit - claimed.count, lease: lease,
-                                                excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
-                                                excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
-            }
-            return (recorded, claimed)
+            unansweredClaims.withLockedValue { $0.subtract(unanswered) }
+            return result
+        } catch {
+            unansweredClaims.withLockedValue { _ = $0.insert(lease.token) }
+            throw error
         }
+    }
+
+    /// Gives back claims whose answer was lost; their attempt is not counted.
+    func releaseUnanswered(_ tokens: Set<String>, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE pending_orders
+            SET status = 'pending', attempts = greatest(attempts - 1, 0),
+                lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+            WHERE lease_token = ANY(\(tokens.sorted())::text[]) AND status = 'closing'
+            """, logger: logger)
+    }
+
+    func claimAndRecord(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, lease: Lease,
+                        on connection: PostgresConnection) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+        let recorded = try await record(writes, now: now, on: connection)
+        // Rate-limited merchants first, each up to its tokens, so a backlog elsewhere cannot starve them.
+        var claimed: [ClaimedOrder] = []
+        for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
+        where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
+            claimed += try await claimBatch(connection, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
+                                            excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
+        }
+        if claimed.count < claim.limit {
+            claimed += try await claimBatch(connection, now: now, limit: claim.limit - claimed.count, lease: lease,
+                                            excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
+                                            excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
+        }
+        return (recorded, claimed)
     }
 
     struct Lease { let owner: String, token: String, until: Int64 }

@@ -25,7 +25,11 @@ public final class PostgresQueueDatabase: Service, Sendable {
         }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool's own warnings (e.g. a query queued while run() is still starting) say nothing
+        // the store's errors do not say better; its errors stay visible.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
     }
 
     static func tls(for url: PostgresURL) throws -> PostgresClient.Configuration.TLS {
