@@ -84,15 +84,21 @@ struct PostgresSharedQueueTests {
         try await world.shutdown()
     }
 
-    /// Runs `body`, failing (not hanging) if it has not returned within `timeout`.
+    /// Runs `body`, failing (not hanging) if it has not returned within `timeout`. The body may
+    /// not heed cancellation (the fake's waits do not), so nothing waits for it after the deadline.
     func within(_ timeout: Duration, _ awaited: String, _ body: @escaping @Sendable () async -> Void) async throws {
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await body(); return true }
-            group.addTask { try? await Task.sleep(for: timeout); return false }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        let first = FirstOf()
+        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Task { await body(); if first.claim() { continuation.resume(returning: true) } }
+            Task { try? await Task.sleep(for: timeout); if first.claim() { continuation.resume(returning: false) } }
         }
         if !finished { throw TimedOut(awaited: awaited, timeout: timeout) }
     }
+}
+
+/// True for the first caller only.
+final class FirstOf: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
 }
