@@ -111,7 +111,7 @@ public final class PostgresTestCluster: @unchecked Sendable {
     public func start(timeout: TimeInterval = 60) throws {
         let process = Process()
         let logPath = directory + "/server.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         if let serverAccount { _ = chown(logPath, serverAccount.uid, serverAccount.gid) }
         let arguments = [bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
                          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
@@ -193,8 +193,8 @@ public final class PostgresTestCluster: @unchecked Sendable {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-pg-io-\(UUID().uuidString)")
         let inputPath = scratch.path + ".in", errorPath = scratch.path + ".err"
         defer { try? FileManager.default.removeItem(atPath: inputPath); try? FileManager.default.removeItem(atPath: errorPath) }
-        FileManager.default.createFile(atPath: inputPath, contents: Data((input ?? "").utf8))
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: inputPath, contents: Data((input ?? "").utf8))
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let output = Pipe()
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))

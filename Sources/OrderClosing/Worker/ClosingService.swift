@@ -215,7 +215,7 @@ public struct ClosingService: Service {
         if let change = state.gate.nextChange(now: now) { wakeAt = min(wakeAt, change) }
         state.wakerRunning = true
         group.addTask { [clock, wakeAt, nudges] in
-            try? await cancelWhenGracefulShutdown { await Self.sleep(clock, until: wakeAt, orUntilNudgedBy: nudges) }
+            await cancelWhenGracefulShutdown { await Self.sleep(clock, until: wakeAt, orUntilNudgedBy: nudges) }
             return .wake
         }
     }
