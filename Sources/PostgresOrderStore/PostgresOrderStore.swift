@@ -87,6 +87,7 @@ public struct PostgresOrderStore: OrderStore {
         let due = self.due.due(in: &statement)
         let filter = PostgresDueSQL.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits,
                                            onlyMerchant: onlyMerchant, in: &statement)
+        let limit = statement.bind(limit)
         let rows = try await connection.query(statement.query("""
             UPDATE pending_orders
             SET status = 'closing', lease_owner = \(owner)::text, lease_token = \(token)::text,
@@ -95,7 +96,7 @@ public struct PostgresOrderStore: OrderStore {
             WHERE id IN (
                 SELECT id FROM pending_orders
                 WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) AND \(due) <= \(clock.now) \(filter)
-                ORDER BY next_attempt_ms LIMIT \(statement.bind(limit))
+                ORDER BY next_attempt_ms LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED)
             RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
                       attempts, in_doubt, first_attempt_ms
@@ -185,8 +186,9 @@ public struct PostgresOrderStore: OrderStore {
     public func publish(_ key: String, _ value: String, now: Int64) async throws {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
+        let (key, value) = (statement.bind(key), statement.bind(value))
         let query = statement.query("""
-            INSERT INTO daemon_state (key, value, updated_ms) VALUES (\(statement.bind(key))::text, \(statement.bind(value))::text, \(clock.now))
+            INSERT INTO daemon_state (key, value, updated_ms) VALUES (\(key)::text, \(value)::text, \(clock.now))
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
             """)
         _ = try await run { try await client.query(query, logger: logger) }

@@ -17,6 +17,8 @@ struct PostgresStatement {
         return "$\(binds.count)"
     }
 
+    /// The query. Bind every value before this call: a `bind` inside its argument would come after
+    /// the bindings were read.
     func query(_ sql: String) -> PostgresQuery {
         PostgresQuery(unsafeSQL: sql, binds: binds)
     }
