@@ -230,7 +230,7 @@ public final class PostgresTestCluster: @unchecked Sendable {
 
     public struct ClusterError: Error, CustomStringConvertible {
         public let description: String
-        init(_ description: String) { self.description = description }
+        public init(_ description: String) { self.description = description }
     }
 }
 

@@ -14,6 +14,8 @@ public struct PostgresOrderStore: OrderStore {
     let due: PostgresDueSQL
     let clock: PostgresStoreClock
     let logger: Logger
+    /// The longest a call may go unanswered before its connection is closed (see `connection(_:)`).
+    let operationTimeout: Duration
     /// Lease tokens of claims whose COMMIT may have landed though its answer was lost (the
     /// connection dropped): the loop never saw those orders, so the next claim gives them back
     /// (not in doubt: no call was made for them). Without this, a lone daemon would hold them in
@@ -22,8 +24,9 @@ public struct PostgresOrderStore: OrderStore {
 
     /// `client` must be running (`client.run()`, or in the daemon's service group).
     public init(client: PostgresClient, due: DuePolicy = .standard, clock: PostgresStoreClock = .database,
-                logger: Logger = Logger(label: "closeorderd.postgres")) {
+                operationTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "closeorderd.postgres")) {
         self.client = client
+        self.operationTimeout = operationTimeout
         self.due = PostgresDueSQL(policy: due)
         self.clock = clock
         self.logger = logger
@@ -154,7 +157,7 @@ public struct PostgresOrderStore: OrderStore {
             WHERE status = 'closing' AND \(condition)
             RETURNING mch_id, out_trade_no
             """)
-        return try await run { try await client.query(query, logger: logger).collect() }.map { row in
+        return try await connection { connection in try await connection.query(query, logger: logger).collect() }.map { row in
             let row = row.makeRandomAccess()
             return RescuedOrder(mchID: try row.value("mch_id"), outTradeNo: try row.value("out_trade_no"))
         }
@@ -173,7 +176,7 @@ public struct PostgresOrderStore: OrderStore {
                 ORDER BY next_attempt_ms LIMIT 64) AS candidates
             """)
         let localNow = PostgresStoreClock.localNowMs()
-        guard let row = try await run({ try await client.query(query, logger: logger).collect() }).first?.makeRandomAccess(),
+        guard let row = try await connection({ connection in try await connection.query(query, logger: logger).collect() }).first?.makeRandomAccess(),
               let dueMs = try row.value("due_ms", as: Int64?.self) else { return nil }
         return try toCallerClock(dueMs, databaseNow: row.value("now_ms"), localNow: localNow)
     }
@@ -191,11 +194,13 @@ public struct PostgresOrderStore: OrderStore {
             INSERT INTO daemon_state (key, value, updated_ms) VALUES (\(key)::text, \(value)::text, \(clock.now))
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
             """)
-        _ = try await run { try await client.query(query, logger: logger) }
+        try await connection { connection in _ = try await connection.query(query, logger: logger) }
     }
 
     public func pausedMerchants() async throws -> [String: String] {
-        let rows = try await run { try await client.query("SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'", logger: logger).collect() }
+        let rows = try await connection { connection in
+            try await connection.query("SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'", logger: logger).collect()
+        }
         var paused: [String: String] = [:]
         for row in rows {
             let (key, value) = try row.decode((String, String).self)
@@ -211,8 +216,8 @@ public struct PostgresOrderStore: OrderStore {
 
     public func daemons() async throws -> [DaemonRecord] {
         let localNow = PostgresStoreClock.localNowMs()
-        let rows = try await run {
-            try await client.query("""
+        let rows = try await connection { connection in
+            try await connection.query("""
                 SELECT value, updated_ms, \(unescaped: PostgresStoreClock.databaseNowSQL) AS now_ms
                 FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key
                 """, logger: logger).collect()
@@ -226,7 +231,9 @@ public struct PostgresOrderStore: OrderStore {
     }
 
     public func forget(daemon owner: String) async throws {
-        _ = try await run { try await client.query("DELETE FROM daemon_state WHERE key = \(DaemonRecord.key(owner))", logger: logger) }
+        try await connection { connection in
+            _ = try await connection.query("DELETE FROM daemon_state WHERE key = \(DaemonRecord.key(owner))", logger: logger)
+        }
     }
 
     public func summary(now: Int64) async throws -> QueueSummary {
@@ -246,7 +253,7 @@ public struct PostgresOrderStore: OrderStore {
                   WHERE status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
                     AND \(ownDue) <= \(clock.now)) AS o
             """)
-        guard let row = try await run({ try await client.query(query, logger: logger).collect() }).first?.makeRandomAccess() else {
+        guard let row = try await connection({ connection in try await connection.query(query, logger: logger).collect() }).first?.makeRandomAccess() else {
             throw PostgresStoreError("the queue summary returned no row")
         }
         return QueueSummary(counts: ["due": try row.value("due"), "closing": try row.value("closing")],
@@ -256,9 +263,41 @@ public struct PostgresOrderStore: OrderStore {
 
     // MARK: Plumbing
 
-    /// Runs `body` in one transaction on one pooled connection; errors say what the server said.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await run { try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
+    /// Runs `body` in one transaction on one pooled connection (see `connection(_:)`). After an
+    /// error that ended the connection (a restart, a network cut) no ROLLBACK is sent: the server
+    /// has rolled back already, and a statement sent on a dead connection is not worth waiting for.
+    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await connection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                if !PostgresStoreError.endedTheConnection(error) {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` on one pooled connection. A call with no answer within `operationTimeout`
+    /// closes its connection, which fails whatever waits on it: the loop sees an outage it
+    /// recovers from, never a call that hangs (seen once with a server restart mid-transaction).
+    func connection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await run {
+            try await client.withConnection { connection in
+                let (timeout, logger) = (operationTimeout, logger)
+                let watchdog = Task {
+                    try await Task.sleep(for: timeout)
+                    logger.warning("no answer from PostgreSQL within \(timeout); closing that connection")
+                    try? await connection.close()
+                }
+                defer { watchdog.cancel() }
+                return try await body(connection)
+            }
+        }
     }
 
     func run<Result>(_ body: () async throws -> Result) async throws -> Result {

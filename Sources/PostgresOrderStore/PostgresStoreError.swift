@@ -29,6 +29,14 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         return "\(error)"
     }
 
+    /// Whether `error` ended the connection (closed by either side, or a FATAL from the server,
+    /// such as 57P01 at a restart), so nothing more can be sent on it.
+    static func endedTheConnection(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if [.serverClosedConnection, .clientClosedConnection, .connectionError].contains(error.code) { return true }
+        return error.serverInfo?[.severity] == "FATAL" || error.serverInfo?[.severity] == "PANIC"
+    }
+
     static func newerSchema(found: Int, known: Int) -> PostgresStoreError {
         PostgresStoreError("the PostgreSQL database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd")
     }

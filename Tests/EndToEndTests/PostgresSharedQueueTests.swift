@@ -17,7 +17,6 @@ struct PostgresSharedQueueTests {
         let name = try cluster.createDatabase()
         var settings = EndToEndWorld.Settings()
         settings.databaseURL = "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"
-        settings.logLevel = "info"
         let world = try await EndToEndWorld.start(settings)
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
 

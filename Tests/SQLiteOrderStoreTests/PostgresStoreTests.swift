@@ -154,3 +154,81 @@ struct PostgresStoreTests {
                                          database: fixture.name).trimmingCharacters(in: .whitespacesAndNewlines) == "400")
     }
 }
+
+/// A connection the server ends mid-transaction (a restart, an operator's pg_terminate_backend)
+/// fails the store's call at once: the loop must see an outage, never wait forever.
+@Suite(.enabled(if: PostgresTestCluster.shouldRun, Comment(rawValue: PostgresTestCluster.missingMessage)))
+struct PostgresConnectionLossTests {
+    @Test func aTransactionWhoseConnectionIsTerminatedFailsRatherThanHangs() async throws {
+        let fixture = try await PostgresScratchDatabase()
+        defer { fixture.remove() }
+        try fixture.insert("LOCKED", createdAt: 1_800_000_000)
+        // Another session holds the table, so the claim waits inside its transaction.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: PostgresTestCluster.binDirectory! + "/psql")
+        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", String(fixture.cluster.port), "-U", "postgres", "-d", fixture.name, "-c",
+                            "BEGIN; LOCK TABLE pending_orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;"]
+        holder.environment = ["PGAPPNAME": "lock-holder"]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate() }
+        try await waitFor("the holder's lock") {
+            try fixture.cluster.psql("SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+                                     database: fixture.name).hasPrefix("1")
+        }
+        let store = fixture.postgresStore
+        let claim = Task {
+            try await store.claimDue(ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me", leaseUntil: 1_800_000_365_000)
+        }
+        try await waitFor("the claim to wait for the lock") {
+            try fixture.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                                     database: fixture.name).hasPrefix("1")
+        }
+        try fixture.cluster.psql("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+            """, database: fixture.name)
+        let outcome = try await resultWithin(.seconds(20)) { await claim.result }
+        guard case .failure(let error) = outcome else { Issue.record("the claim succeeded on a terminated connection"); return }
+        #expect("\(error)".contains("terminating connection"), "\(error)")
+        // The store works again on a fresh connection once the lock is gone.
+        try fixture.cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock-holder'",
+                                 database: fixture.name)
+        holder.waitUntilExit()
+        try await waitFor("the lock to go") {
+            try fixture.cluster.psql("SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND granted AND mode = 'AccessExclusiveLock'",
+                                     database: fixture.name).hasPrefix("0")
+        }
+        #expect(try await store.claimDue(ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me",
+                                         leaseUntil: 1_800_000_365_000).map(\.outTradeNo) == ["LOCKED"])
+    }
+
+    /// Checks `condition` (another process's state: nothing to wait on but the data) until it
+    /// holds, failing after 30 s.
+    func waitFor(_ awaited: String, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw PostgresTestCluster.ClusterError("timed out waiting for \(awaited)")
+    }
+
+    /// The body's value, or a thrown timeout if it has not come within `timeout` (the body is left running).
+    func resultWithin<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T {
+        let once = Once()
+        let value: T? = await withCheckedContinuation { continuation in
+            Task { let value = await body(); if once.claim() { continuation.resume(returning: value) } }
+            Task { try? await Task.sleep(for: timeout); if once.claim() { continuation.resume(returning: nil) } }
+        }
+        guard let value else { throw PostgresTestCluster.ClusterError("timed out after \(timeout)") }
+        return value
+    }
+}
+
+/// True for the first caller only.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+}
