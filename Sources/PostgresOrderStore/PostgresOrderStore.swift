@@ -282,27 +282,46 @@ public struct PostgresOrderStore: OrderStore {
         }
     }
 
-    /// Runs `body` on one pooled connection. A call with no answer within `operationTimeout`
-    /// closes its connection, which fails whatever waits on it: the loop sees an outage it
-    /// recovers from, never a call that hangs (seen once with a server restart mid-transaction).
+    /// Runs `body` on one pooled connection, within `operationTimeout` from asking the pool to the
+    /// last row. Past it the call fails (an outage, which the loop waits out), its connection is
+    /// closed, and the task is cancelled and left behind: whatever postgres-nio waits on (a lease,
+    /// a connection the server ended at a restart), the loop and SIGTERM are never held up.
     func connection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await run {
+        let (client, timeout, logger) = (client, operationTimeout, logger)
+        let used = NIOLockedValueBox<PostgresConnection?>(nil)
+        let work = Task {
             try await client.withConnection { connection in
-                let (timeout, logger) = (operationTimeout, logger)
-                let watchdog = Task {
-                    try await Task.sleep(for: timeout)
-                    logger.warning("no answer from PostgreSQL within \(timeout); closing that connection")
-                    try? await connection.close()
-                }
-                defer { watchdog.cancel() }
+                used.withLockedValue { $0 = connection }
                 return try await body(connection)
             }
         }
+        let first = NIOLockedValueBox(false)
+        let outcome: Swift.Result<Result, any Error>? = await withCheckedContinuation { continuation in
+            let finish = { @Sendable (value: Swift.Result<Result, any Error>?) in
+                let isFirst = first.withLockedValue { done in
+                    defer { done = true }
+                    return !done
+                }
+                if isFirst { continuation.resume(returning: value) }
+            }
+            Task { finish(await work.result) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                finish(nil)
+            }
+        }
+        guard let outcome else {
+            logger.warning("no answer from PostgreSQL within \(timeout); giving the call up and closing its connection")
+            work.cancel()
+            if let connection = used.withLockedValue({ $0 }) { Task { try? await connection.close() } }
+            throw PostgresStoreError("PostgreSQL: no answer within \(timeout)")
+        }
+        return try run { try outcome.get() }
     }
 
-    func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+    func run<Result>(_ body: () throws -> Result) throws -> Result {
         do {
-            return try await body()
+            return try body()
         } catch let error as PostgresStoreError {
             throw error
         } catch {
