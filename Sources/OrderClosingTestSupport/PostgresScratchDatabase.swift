@@ -16,8 +16,9 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
     private let pool: Task<Void, Never>
 
     public init(cluster: PostgresTestCluster? = nil, due: DuePolicy = .standard, clock: PostgresStoreClock = .caller) async throws {
-        let cluster = try cluster ?? PostgresTestCluster.shared()
-        let name = try cluster.createDatabase()
+        // initdb and the server's start take seconds: waited for off the cooperative pool.
+        let cluster = try await PostgresTestCluster.offPool { try cluster ?? PostgresTestCluster.shared() }
+        let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         let url = PostgresURL(user: cluster.user, host: "127.0.0.1", port: cluster.port, database: name, sslMode: .disable)
         let database = try PostgresQueueDatabase(url: url, password: nil, logger: Logger(label: "closeorderd.test.postgres"))
         self.cluster = cluster

@@ -61,6 +61,14 @@ public final class PostgresTestCluster: @unchecked Sendable {
     nonisolated(unsafe) private static var sharedCluster: PostgresTestCluster?
     nonisolated(unsafe) private static var sharedError: (any Error)?
 
+    /// Runs blocking work (a child process, a lock held while one runs) on a dispatch thread, so
+    /// it does not take one of Swift's cooperative threads (2 here) from the tests' async code.
+    public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     /// The process's cluster, started on first use.
     public static func shared() throws -> PostgresTestCluster {
         try sharedLock.withLock {

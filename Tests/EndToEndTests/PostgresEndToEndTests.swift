@@ -9,8 +9,8 @@ import Testing
 @Suite(.serialized, .enabled(if: PostgresTestCluster.shouldRun, Comment(rawValue: PostgresTestCluster.missingMessage)))
 struct PostgresEndToEndTests {
     @Test func theDaemonClosesOrdersFromAPostgreSQLQueue() async throws {
-        let cluster = try PostgresTestCluster.shared()
-        let name = try cluster.createDatabase()
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster.shared() }
+        let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         defer { cluster.dropDatabase(name) }
         var settings = EndToEndWorld.Settings()
         settings.databaseURL = "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"

@@ -12,9 +12,9 @@ struct PostgresSharedQueueTests {
     static let orders = 300
 
     @Test func threeDaemonsOneKilledAndAPostgreSQLRestartDecideEveryOrderRight() async throws {
-        let cluster = try PostgresTestCluster()   // its own server: this test restarts it
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }   // its own server: this test restarts it
         defer { cluster.stop() }
-        let name = try cluster.createDatabase()
+        let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         var settings = EndToEndWorld.Settings()
         settings.databaseURL = "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable"
         let world = try await EndToEndWorld.start(settings)
@@ -42,8 +42,10 @@ struct PostgresSharedQueueTests {
         #expect(await daemons[0].exitStatus(within: .seconds(60), "the killed daemon to end") != nil)
 
         try await within(.seconds(120), "the fake to see 120 calls") { await world.fake.waitForCalls(120) }
-        cluster.stopServer()
-        try cluster.start()
+        try await PostgresTestCluster.offPool {
+            cluster.stopServer()
+            try cluster.start()
+        }
 
         func count(_ sql: String) throws -> Int {
             Int(try cluster.psql(sql, database: name).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1

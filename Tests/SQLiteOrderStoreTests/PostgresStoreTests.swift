@@ -20,8 +20,8 @@ struct PostgresStoreTests {
     }
 
     @Test func migrationsApplyOnceAndTwoDaemonsStartingTogetherDoNotRace() async throws {
-        let cluster = try PostgresTestCluster.shared()
-        let name = try cluster.createDatabase()
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster.shared() }
+        let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         defer { cluster.dropDatabase(name) }
         let url = PostgresURL(user: cluster.user, host: "127.0.0.1", port: cluster.port, database: name, sslMode: .disable)
         let first = try PostgresQueueDatabase(url: url, password: nil, logger: Logger(label: "a"))
