@@ -37,24 +37,24 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
     /// The URL a daemon would be given for this database.
     public var url: String { "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable" }
 
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws {
-        try cluster.psql("""
+    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) async throws {
+        try await psql("""
             INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)
             VALUES (:'mch', :'app', :'otn', nullif(:'sub', ''), :'created'::bigint, :'timeout'::bigint)
-            """, database: name, variables: ["mch": mchID, "app": StoreFixtureDefaults.appID, "otn": outTradeNo, "sub": subMchID ?? "",
+            """, variables: ["mch": mchID, "app": StoreFixtureDefaults.appID, "otn": outTradeNo, "sub": subMchID ?? "",
                                               "created": String(createdAt), "timeout": String(timeout)])
     }
 
     /// The merchant's "mark paid" statement from the README.
-    public func markPaid(_ outTradeNo: String, mchID: String) throws {
-        try cluster.psql("""
+    public func markPaid(_ outTradeNo: String, mchID: String) async throws {
+        try await psql("""
             UPDATE pending_orders SET status = 'paid'
             WHERE mch_id = :'mch' AND out_trade_no = :'otn' AND status IN ('pending', 'closing')
-            """, database: name, variables: ["mch": mchID, "otn": outTradeNo])
+            """, variables: ["mch": mchID, "otn": outTradeNo])
     }
 
-    public func stored(_ outTradeNo: String) throws -> StoredOrder? {
-        guard let row = try row(outTradeNo) else { return nil }
+    public func stored(_ outTradeNo: String) async throws -> StoredOrder? {
+        guard let row = try await row(outTradeNo) else { return nil }
         return StoredOrder(status: OrderStatus(rawValue: row["status"] as? String ?? "") ?? .failed,
                            attempts: Int(Self.integer(row["attempts"]) ?? -1),
                            inDoubt: Self.integer(row["in_doubt"]) == 1, leaseOwner: row["lease_owner"] as? String,
@@ -64,30 +64,30 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
                            nextAttemptMs: Self.integer(row["next_attempt_ms"]) ?? -1)
     }
 
-    public func audit(_ outTradeNo: String) throws -> [StoredAttempt] {
-        try attempts(outTradeNo).map { row in
+    public func audit(_ outTradeNo: String) async throws -> [StoredAttempt] {
+        try await attempts(outTradeNo).map { row in
             StoredAttempt(errCode: row["err_code"] as? String, returnCode: row["return_code"] as? String,
                           verified: Self.integer(row["verified"]).map { $0 == 1 })
         }
     }
 
-    public func published(_ key: String) throws -> String? {
-        let output = try cluster.psql("SELECT json_build_object('value', value) FROM daemon_state WHERE key = :'key'",
-                                      database: name, variables: ["key": key])
+    public func published(_ key: String) async throws -> String? {
+        let output = try await psql("SELECT json_build_object('value', value) FROM daemon_state WHERE key = :'key'",
+                                      variables: ["key": key])
         return try Self.objects("[\(output.trimmingCharacters(in: .whitespacesAndNewlines))]").first?["value"] as? String
     }
 
     /// The row as JSON columns, or nil.
-    public func row(_ outTradeNo: String) throws -> [String: Any]? {
-        let output = try cluster.psql("SELECT row_to_json(p) FROM pending_orders p WHERE out_trade_no = :'otn'",
-                                      database: name, variables: ["otn": outTradeNo])
+    public func row(_ outTradeNo: String) async throws -> [String: Any]? {
+        let output = try await psql("SELECT row_to_json(p) FROM pending_orders p WHERE out_trade_no = :'otn'",
+                                      variables: ["otn": outTradeNo])
         return try Self.objects("[\(output.trimmingCharacters(in: .whitespacesAndNewlines))]").first
     }
 
-    public func attempts(_ outTradeNo: String) throws -> [[String: Any]] {
-        let output = try cluster.psql("""
+    public func attempts(_ outTradeNo: String) async throws -> [[String: Any]] {
+        let output = try await psql("""
             SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.id), '[]') FROM close_attempts a WHERE out_trade_no = :'otn'
-            """, database: name, variables: ["otn": outTradeNo])
+            """, variables: ["otn": outTradeNo])
         return try Self.objects(output)
     }
 
@@ -100,6 +100,13 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
         case let number as NSNumber: number.int64Value
         default: nil
         }
+    }
+
+    /// psql on this database, waited for off the cooperative pool.
+    @discardableResult
+    public func psql(_ sql: String, variables: [String: String] = [:]) async throws -> String {
+        let (cluster, name) = (cluster, name)
+        return try await PostgresTestCluster.offPool { try cluster.psql(sql, database: name, variables: variables) }
     }
 
     static func objects(_ json: String) throws -> [[String: Any]] {

@@ -107,8 +107,8 @@ struct PostgresStoreTests {
         let store = fixture.database.store(clock: .database)
         let databaseNow = Int64(try fixture.cluster.psql("SELECT extract(epoch from now())::bigint", database: fixture.name)
             .trimmingCharacters(in: .whitespacesAndNewlines))!
-        try fixture.insert("OLD", createdAt: databaseNow - 400)     // due 95 s ago on the database's clock
-        try fixture.insert("NEW", createdAt: databaseNow)           // due in 305 s
+        try await fixture.place("OLD", createdAt: databaseNow - 400)     // due 95 s ago on the database's clock
+        try await fixture.place("NEW", createdAt: databaseNow)           // due in 305 s
         // A daemon whose clock is an hour slow still claims OLD; one an hour fast does not take NEW.
         let slow = try await store.claimDue(ClaimRequest(limit: 10), now: (databaseNow - 3_600) * 1000, leaseOwner: "slow",
                                             leaseUntil: (databaseNow - 3_600) * 1000 + 60_000)
@@ -162,7 +162,7 @@ struct PostgresConnectionLossTests {
     @Test func aTransactionWhoseConnectionIsTerminatedFailsRatherThanHangs() async throws {
         let fixture = try await PostgresScratchDatabase()
         defer { fixture.remove() }
-        try fixture.insert("LOCKED", createdAt: 1_800_000_000)
+        try await fixture.place("LOCKED", createdAt: 1_800_000_000)
         // Another session holds the table, so the claim waits inside its transaction.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: PostgresTestCluster.binDirectory! + "/psql")
