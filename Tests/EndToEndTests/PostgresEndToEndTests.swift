@@ -71,3 +71,52 @@ struct PostgresEndToEndTests {
         try await world.shutdown()
     }
 }
+
+/// `database.url` as `check-config` and `run` read it: needs no server.
+struct PostgresConfigTests {
+    func config(in folder: URL, database: String) -> URL {
+        let key = folder.appendingPathComponent("1900000109.key")
+        CLIHarness.write("0123456789abcdef0123456789abcdef", to: key)
+        let config = folder.appendingPathComponent("config.json")
+        CLIHarness.write("""
+            { "database": \(database),
+              "wechatpay": { "primary_url": "http://127.0.0.1:9", "failover": false },
+              "merchants": { "1900000109": { "appids": ["wx2421b1c4370ec43b"], "key_file": "\(key.path)" } } }
+            """, to: config)
+        return config
+    }
+
+    @Test func theURLSelectsPostgreSQLAndBadOnesAreRefusedSayingWhy() async throws {
+        let folder = try CLIHarness.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let password = folder.appendingPathComponent("db-password")
+        CLIHarness.write("s3cret-pg-pass\n", to: password)
+
+        let good = config(in: folder, database: """
+            { "url": "postgresql://closeorderd@db.internal:5432/shop?sslmode=verify-full", "password_file": "\(password.path)" }
+            """)
+        let check = try await CLIHarness.run(["check-config", "--config", good.path])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("database.url = postgresql://closeorderd@db.internal:5432/shop?sslmode=verify-full"), "\(check.output)")
+        #expect(check.output.contains("<redacted> from password_file"), "\(check.output)")
+
+        let cases: [(String, String)] = [
+            ("{ \"path\": \"\(folder.path)/orders.sqlite\", \"url\": \"postgresql://u@h/db?sslmode=disable\" }",
+             "set database.path (SQLite) or database.url (PostgreSQL), not both"),
+            ("{ \"url\": \"postgresql://u:s3cret-pg-pass@h/db?sslmode=disable\" }", "must not hold a password"),
+            ("{ \"url\": \"postgresql://u@h/db\" }", "needs sslmode"),
+            ("{ \"url\": \"postgresql://u@h/db?sslmode=disable\", \"password_file\": \"relative\" }", "must be an absolute path"),
+        ]
+        for (database, reason) in cases {
+            let bad = config(in: folder, database: database)
+            let refused = try await CLIHarness.run(["check-config", "--config", bad.path])
+            #expect(refused.status == 1 && refused.output.contains(reason), "\(database): \(refused.output)")
+            #expect(!refused.output.contains("s3cret-pg-pass"), "a password is never echoed")
+            let run = try await CLIHarness.run(["run", "--config", bad.path], timeout: 15)
+            #expect(run.status == 78, "\(database): run \(run.status)\n\(run.output)")
+        }
+        // A status command on a PostgreSQL config says it reads SQLite only so far, not "no database".
+        let status = try await CLIHarness.run(["status", "--config", good.path])
+        #expect(status.status == 1 && status.output.contains("reads SQLite only so far"), "\(status.output)")
+    }
+}
