@@ -223,7 +223,9 @@ public final class PostgresTestCluster: @unchecked Sendable {
         guard let pid = lock.withLock({ server?.processIdentifier }) else { return }
         let watcher = Process()
         watcher.executableURL = URL(fileURLWithPath: "/bin/sh")
-        watcher.arguments = ["-c", "cat >/dev/null; kill -QUIT \(pid) 2>/dev/null; sleep 1; rm -rf '\(directory)'"]
+        // The postmaster's pid is read when the time comes: a restarted server has a new one.
+        watcher.arguments = ["-c", "cat >/dev/null; kill -QUIT $(head -1 '\(directory)/data/postmaster.pid' 2>/dev/null) \(pid) 2>/dev/null; "
+                             + "sleep 1; rm -rf '\(directory)'"]
         let pipe = Pipe()
         watcher.standardInput = pipe
         watcher.standardOutput = FileHandle.nullDevice

@@ -232,3 +232,26 @@ final class Once: @unchecked Sendable {
     private var claimed = false
     func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
 }
+
+/// Migration 2's trigger and `PostgresQueueListener`: a row the app inserts, or sets to paid,
+/// nudges the daemon through LISTEN/NOTIFY.
+@Suite(.enabled(if: PostgresTestCluster.shouldRun, Comment(rawValue: PostgresTestCluster.missingMessage)))
+struct PostgresNotifyTests {
+    @Test func anInsertAndAPaidRowNudgeTheListener() async throws {
+        let fixture = try await PostgresScratchDatabase()
+        defer { fixture.remove() }
+        let nudges = QueueNudges()
+        var logger = Logger(label: "listener-test")
+        logger.logLevel = .critical
+        let listener = Task { try await PostgresQueueListener(database: fixture.database, nudges: nudges, logger: logger).run() }
+        defer { listener.cancel() }
+        let waits = PostgresConnectionLossTests()
+        // The listener nudges once when its LISTEN is in place (for rows written while it was not).
+        _ = try await waits.resultWithin(.seconds(30)) { await nudges.next() }
+        try await fixture.place("NOTIFIED", createdAt: 1_800_000_000)
+        _ = try await waits.resultWithin(.seconds(30)) { await nudges.next() }
+        try await fixture.markPaidByApp("NOTIFIED")
+        _ = try await waits.resultWithin(.seconds(30)) { await nudges.next() }
+        #expect(nudges.count >= 3)
+    }
+}
