@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -61,6 +62,20 @@ let package = Package(
         .target(
             name: "SQLiteOrderStore",
             dependencies: ["OrderClosing", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // postgres-nio adapter: the shared queue for several app hosts and daemons (the only PostgresNIO importer).
+        .target(
+            name: "PostgresOrderStore",
+            dependencies: [
+                "OrderClosing",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // AsyncHTTPClient adapter: timeouts, api2 failover.
         .target(
@@ -99,15 +114,16 @@ let package = Package(
         .target(
             name: "OrderClosingTestSupport",
             dependencies: [
-                "OrderClosing", "WeChatPayV2", "SQLiteOrderStore",
+                "OrderClosing", "WeChatPayV2", "SQLiteOrderStore", "PostgresOrderStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "closeorderd",
             dependencies: [
-                "WeChatPayV2", "WeChatPayV3", "OrderClosing", "SQLiteOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
+                "WeChatPayV2", "WeChatPayV3", "OrderClosing", "SQLiteOrderStore", "PostgresOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,11 +167,14 @@ let package = Package(
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",
-            dependencies: ["SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SQLiteOrderStore", "PostgresOrderStore", "OrderClosing", "OrderClosingTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "IntegrationTests",

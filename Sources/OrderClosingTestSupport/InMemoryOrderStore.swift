@@ -258,7 +258,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     // MARK: StoreFixture
 
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws {
+    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+                       subMchID: String? = nil) throws {
         state.withLockedValue { state in
             state.lastID += 1
             let id = state.lastID
@@ -267,7 +268,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         }
     }
 
-    public func markPaid(_ outTradeNo: String, mchID: String) throws {
+    public func markPaid(_ outTradeNo: String, mchID: String = StoreFixtureDefaults.mchID) throws {
         state.withLockedValue { state in
             for index in state.rows.indices where state.rows[index].mchID == mchID && state.rows[index].outTradeNo == outTradeNo
                 && [.pending, .closing].contains(state.rows[index].status) {

@@ -32,7 +32,8 @@ public struct ScratchDatabase: StoreFixture {
         }
     }
 
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws {
+    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+                       subMchID: String?) throws {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)

@@ -1,16 +1,18 @@
 import OrderClosing
 
 /// What the store conformance suite needs besides the `OrderStore` itself: the merchant's side
-/// (insert, mark paid) and a look at the rows. Every store adapter provides one.
+/// (insert, mark paid) and a look at the rows. Every store adapter provides one. The methods are
+/// async so an adapter whose merchant side is another process (psql for PostgreSQL) waits for it
+/// off Swift's small cooperative pool; the SQLite and in-memory ones satisfy them synchronously.
 public protocol StoreFixture: Sendable {
     var store: any OrderStore { get }
     /// Inserts an order as the merchant's app would.
-    func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) throws
+    func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) async throws
     /// The merchant's "mark paid" statement from the README.
-    func markPaid(_ outTradeNo: String, mchID: String) throws
-    func stored(_ outTradeNo: String) throws -> StoredOrder?
-    func audit(_ outTradeNo: String) throws -> [StoredAttempt]
-    func published(_ key: String) throws -> String?
+    func markPaid(_ outTradeNo: String, mchID: String) async throws
+    func stored(_ outTradeNo: String) async throws -> StoredOrder?
+    func audit(_ outTradeNo: String) async throws -> [StoredAttempt]
+    func published(_ key: String) async throws -> String?
     func remove()
 }
 
@@ -20,13 +22,15 @@ public enum StoreFixtureDefaults {
 }
 
 extension StoreFixture {
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
-                       subMchID: String? = nil) throws {
-        try insert(outTradeNo, createdAt: createdAt, timeout: timeout, mchID: mchID, subMchID: subMchID)
+    /// `insert` with the defaults (named apart, so a concrete fixture's own helpers keep their names).
+    public func place(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+                      subMchID: String? = nil) async throws {
+        try await insert(outTradeNo, createdAt: createdAt, timeout: timeout, mchID: mchID, subMchID: subMchID)
     }
 
-    public func markPaid(_ outTradeNo: String) throws {
-        try markPaid(outTradeNo, mchID: StoreFixtureDefaults.mchID)
+    /// `markPaid` for the default merchant.
+    public func markPaidByApp(_ outTradeNo: String) async throws {
+        try await markPaid(outTradeNo, mchID: StoreFixtureDefaults.mchID)
     }
 }
 

@@ -29,6 +29,8 @@ struct EndToEndWorld {
         var metricsPort: Int?
         /// `retention.keep_days`, when set.
         var keepDays: Int?
+        /// `database.url`: the queue on PostgreSQL instead of `databasePath`.
+        var databaseURL: String?
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
@@ -51,7 +53,7 @@ struct EndToEndWorld {
         }
         let config = """
             {
-              "database": { "path": "\(databasePath)", "busy_timeout_ms": \(settings.busyTimeoutMs) },
+              "database": \(settings.databaseURL.map { "{ \"url\": \"\($0)\" }" } ?? "{ \"path\": \"\(databasePath)\", \"busy_timeout_ms\": \(settings.busyTimeoutMs) }"),
               "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false, "connect_timeout_ms": \(min(500, settings.totalTimeoutMs)),
                              "total_timeout_ms": \(settings.totalTimeoutMs) },
               "retry": { "base_delay_ms": 200, "max_delay_ms": 1000, "max_attempts": 10 },

@@ -22,7 +22,7 @@ final class WorkerHarness: Sendable {
     let recordedTotal = Counter()
 
     init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
-         unavailable: [String: String] = [:], now: Int64 = created * 1000) throws {
+         unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil) throws {
         database = try ScratchDatabase()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
@@ -44,7 +44,8 @@ final class WorkerHarness: Sendable {
             },
             onWaiting: { sink.yield(.waiting($0)) })
         service = ClosingService(store: database.store, closer: closer, clock: clock, settings: settings,
-                                 merchants: profiles, unavailableMerchants: unavailable, logger: logger, events: hooks)
+                                 directory: MerchantDirectory(profiles: profiles, unavailable: unavailable), logger: logger, events: hooks,
+                                 nudges: nudges)
     }
 
     /// Consumes loop events until `recorded` writes have been flushed in all and the loop is idle.

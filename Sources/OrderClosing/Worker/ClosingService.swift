@@ -23,10 +23,14 @@ public struct ClosingService: Service {
     let directory: MerchantDirectory
     let logger: Logger
     let events: ClosingEvents
+    /// Wake-ups from the database (PostgreSQL's NOTIFY), on top of the timers; nil: timers only.
+    let nudges: QueueNudges?
 
-    /// - Parameter directory: the same one the closer reads; SIGHUP replaces its merchants.
+    /// - Parameters:
+    ///   - directory: the same one the closer reads; SIGHUP replaces its merchants.
+    ///   - nudges: what ends an idle wait early (a new or paid row); the poll stays the fallback.
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
-                directory: MerchantDirectory, logger: Logger, events: ClosingEvents = ClosingEvents()) {
+                directory: MerchantDirectory, logger: Logger, events: ClosingEvents = ClosingEvents(), nudges: QueueNudges? = nil) {
         self.store = store
         self.closer = closer
         self.clock = clock
@@ -34,6 +38,7 @@ public struct ClosingService: Service {
         self.directory = directory
         self.logger = logger
         self.events = events
+        self.nudges = nudges
     }
 
     public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
@@ -209,9 +214,23 @@ public struct ClosingService: Service {
         }
         if let change = state.gate.nextChange(now: now) { wakeAt = min(wakeAt, change) }
         state.wakerRunning = true
-        group.addTask { [clock, wakeAt] in
-            try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wakeAt) }
+        group.addTask { [clock, wakeAt, nudges] in
+            await cancelWhenGracefulShutdown { await Self.sleep(clock, until: wakeAt, orUntilNudgedBy: nudges) }
             return .wake
+        }
+    }
+
+    /// The timer, ended early by a nudge (a new or paid row) when there are nudges.
+    static func sleep(_ clock: any OrderClock, until wakeAt: Int64, orUntilNudgedBy nudges: QueueNudges?) async {
+        guard let nudges else {
+            try? await clock.sleep(until: wakeAt)
+            return
+        }
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { try? await clock.sleep(until: wakeAt) }
+            race.addTask { await nudges.next() }
+            await race.next()
+            race.cancelAll()
         }
     }
 

@@ -68,7 +68,11 @@ struct CheckedConfig {
     static func load(_ options: ConfigOptions, environment: [String: String] = ProcessInfo.processInfo.environment) async -> CheckedConfig {
         let loader = ConfigLoader(path: options.config, environment: environment)
         var loaded = await loader.load()
-        if let database = options.database { loaded.config.databasePath = database }
+        if let database = options.database {
+            // --database names a SQLite file, whatever the config's database.url says.
+            loaded.config.databasePath = database
+            loaded.config.postgres = nil
+        }
         let keys = KeyLoader.load(loaded.config.merchants, environment: environment)
         loaded.config.unavailableMerchants = keys.unavailable
         return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
@@ -80,7 +84,8 @@ struct CheckedConfig {
     func summary() -> String {
         let c = config
         var lines = [
-            "database.path = \(c.databasePath)",
+            c.postgres.map { "database.url = \($0.url.display), password \($0.password.map { "<redacted> from \($0)" } ?? "none")" }
+                ?? "database.path = \(c.databasePath)",
             "wechatpay.primary_url = \(c.gateway.primaryURL)",
             "wechatpay.backup_url = \(c.gateway.backupURL ?? "(failover off)")",
             "wechatpay.timeouts = connect \(c.gateway.connectTimeoutMs) ms, total \(c.gateway.totalTimeoutMs) ms",

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import Logging
 import OrderClosing
+import PostgresOrderStore
 import SQLiteOrderStore
 import ServiceSupport
 
@@ -13,6 +15,12 @@ struct DatabaseLocator {
         if let database = options.database { return database }
         let loaded = await ConfigLoader(path: options.config).load()
         return loaded.config.databasePath
+    }
+
+    /// The config's `database.url`, unless `--database` names a SQLite file.
+    func postgres() async -> PostgresDatabaseConfig? {
+        guard options.database == nil else { return nil }
+        return await ConfigLoader(path: options.config).load().config.postgres
     }
 
     func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
@@ -66,6 +74,10 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
+        if let postgres = await DatabaseLocator(options: options).postgres() {
+            try await migrate(postgres)
+            return
+        }
         let path = try await DatabaseLocator(options: options).path()
         if let problem = DatabaseFolder.problem(for: path) {
             printError("error: \(problem)")
@@ -77,6 +89,26 @@ struct MigrateCommand: AsyncParsableCommand {
             let version = try Migrations.currentVersion(pool)
             print(applied.isEmpty ? "migrate: \(path) is up to date (schema version \(version))"
                                   : "migrate: applied \(applied.map(String.init).joined(separator: ", ")) to \(path) (schema version \(version))")
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension MigrateCommand {
+    /// `migrate` on PostgreSQL: under the advisory lock, so daemons starting meanwhile wait.
+    func migrate(_ settings: PostgresDatabaseConfig) async throws {
+        let logger = Logger(label: "closeorderd.migrate", factory: { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let database = try settings.open(logger: logger)
+            let pool = Task { _ = try? await database.run() }
+            defer { pool.cancel() }
+            let applied = try await database.migrate()
+            let version = try await database.schemaVersion()
+            let place = settings.url.display
+            print(applied.isEmpty ? "migrate: \(place) is up to date (schema version \(version))"
+                                  : "migrate: applied \(applied.map(String.init).joined(separator: ", ")) to \(place) (schema version \(version))")
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)
@@ -229,6 +261,12 @@ struct RequeueCommand: AsyncParsableCommand {
 }
 
 func openOrExit(_ locator: DatabaseLocator, readonly: Bool = true) async throws -> DatabasePool {
+    if let postgres = await locator.postgres() {
+        // Not built yet on PostgreSQL: say so rather than open a SQLite file the config does not name.
+        printError("error: this command reads SQLite only so far; the config names PostgreSQL (\(postgres.url.display)). "
+                   + "Pass --database for a SQLite file, or query pending_orders with psql")
+        throw ExitCode(1)
+    }
     do {
         return try await locator.open(readonly: readonly)
     } catch {

@@ -41,32 +41,28 @@ struct RunCommand: AsyncParsableCommand {
                          metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
         }
         let notifier = SystemdNotifier()
-        if let problem = DatabaseFolder.problem(for: checked.config.databasePath) {
-            logger.critical("cannot use the database", metadata: ["problem": "\(problem)"])
-            printError("error: database.path: \(problem)")
-            throw ExitCode(1)
-        }
-        let pool: DatabasePool
+        let opened: OpenedQueue
         do {
-            pool = try SQLiteDatabase.openMigrated(path: checked.config.databasePath,
-                                                   busyTimeoutSeconds: Double(checked.config.busyTimeoutMs) / 1000)
+            opened = try await OpenedQueue.open(checked.config, migrate: true, logger: logger)
         } catch {
-            logger.critical("cannot use the database", metadata: ["error": "\(error)", "path": "\(checked.config.databasePath)"])
+            logger.critical("cannot use the database", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        if let mode = try? await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }), mode != .incremental {
+        defer { opened.close() }
+        if let pool = opened.sqlite, let mode = try? await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }), mode != .incremental {
             logger.notice("retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it")
         }
         // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let options = self.options
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, pool: pool,
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, store: opened.store,
+                                          queueServices: opened.services(logger: logger), nudges: opened.nudges,
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config
         logger.info("closeorderd starting", metadata: [
-            "database": "\(c.databasePath)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
+            "database": "\(c.databaseDisplay)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
             "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
             "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
             "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",

@@ -19,6 +19,8 @@ enum ConfigSchema {
         "heartbeat.interval_seconds",
         "metrics.enabled", "metrics.host", "metrics.port",
         "retention.keep_days",
+        // PostgresDatabaseConfig.keys:
+        "database.url", "database.password_file", "database.password_credential",
     ]
     /// `created_at` has whole seconds (an order placed at 12:00:00.9 is written as 12:00:00) and
     /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
@@ -29,7 +31,9 @@ enum ConfigSchema {
 
     static func read(_ r: inout SettingsReader, merchantIDs: [String]) -> DaemonConfig {
         var c = DaemonConfig()
-        c.databasePath = r.string("database.path") ?? c.databasePath
+        let path = r.string("database.path")
+        c.databasePath = path ?? c.databasePath
+        c.postgres = PostgresDatabaseConfig.read(&r, pathGiven: path != nil)
         c.busyTimeoutMs = r.int("database.busy_timeout_ms", c.busyTimeoutMs, in: 0...600_000)
 
         c.gateway.primaryURL = r.string("wechatpay.primary_url") ?? c.gateway.primaryURL

@@ -8,6 +8,8 @@ import WeChatPayV2
 /// only where to read them (`MerchantConfig.keySource`).
 struct DaemonConfig: Sendable {
     var databasePath = "/var/lib/closeorderd/orders.sqlite"
+    /// `database.url`: the queue on PostgreSQL instead of the SQLite file at `databasePath`.
+    var postgres: PostgresDatabaseConfig?
     var busyTimeoutMs = 5_000
     var gateway = GatewaySettings()
     var due = try! DuePolicy(marginSeconds: Int64(ConfigSchema.defaultMarginSeconds))

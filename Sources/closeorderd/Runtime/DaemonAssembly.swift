@@ -14,25 +14,36 @@ import WeChatPayHTTP
 /// Wires the daemon from a checked config: one database pool, one HTTP client, the gateway, the
 /// closing loop and its companions, in the order a `ServiceGroup` should shut them down.
 struct DaemonAssembly {
-    let pool: DatabasePool
     let client: HTTPClient
     let gateway: WeChatPayHTTPGateway
     /// v2 or v3 per merchant; the worker's gateway.
     let router: RoutingGateway
-    let store: SQLiteOrderStore
+    let store: any OrderStore
     let services: [any Service]
 
-    /// - Parameter reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
+    /// On the SQLite file behind `pool`.
     init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], pool: DatabasePool,
          clock: any OrderClock = SystemOrderClock(),
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
          reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
-        self.pool = pool
+        try self.init(config: config, profiles: profiles, v3Merchants: v3Merchants, store: SQLiteOrderStore(pool: pool, due: config.due), clock: clock,
+                      notifier: notifier, logger: logger, events: events, reload: reload)
+    }
+
+    /// - Parameters:
+    ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
+    ///   - queueServices: what the queue runs beside the loop (PostgreSQL's LISTEN), and `nudges`, its wake-ups.
+    ///   - reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
+    init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], store: any OrderStore,
+         queueServices: [any Service] = [],
+         nudges: QueueNudges? = nil, clock: any OrderClock = SystemOrderClock(),
+         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
+         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
         router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger),
                                 v3Merchants: v3Merchants)
-        store = SQLiteOrderStore(pool: pool, due: config.due)
+        self.store = store
         var settings = config.closing
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
         // container) from mistaking a dead predecessor's leases for its own.
@@ -42,7 +53,7 @@ struct DaemonAssembly {
         // Retention works only while the loop is idle; the loop says so through its events.
         let activity = LoopActivity()
         let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
-                                     logger: logger, events: activity.observing(events))
+                                     logger: logger, events: activity.observing(events), nudges: nudges)
         let retention = RetentionService(store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: config.retentionKeepDays),
                                          activity: activity, logger: logger)
         let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
@@ -64,7 +75,7 @@ struct DaemonAssembly {
             services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
                                           logger: logger, load: reload.load, router: router))
         }
-        self.services = services + [heartbeat, retention, rescuer, closing]
+        self.services = services + queueServices + [heartbeat, retention, rescuer, closing]
     }
 
     /// The kernel's boot id: a pid means nothing across a reboot.

@@ -58,6 +58,7 @@ struct ReloadService: Service {
     static func settingsNeedingRestart(_ old: DaemonConfig, _ new: DaemonConfig) -> [String] {
         var names: [String] = []
         if old.databasePath != new.databasePath { names.append("database.path") }
+        if old.postgres != new.postgres { names.append("database.url / password") }
         if old.gateway != new.gateway { names.append("wechatpay.*") }
         if old.due != new.due { names.append("schedule.min_age_seconds / margin_seconds") }
         if old.closing != new.closing { names.append("schedule / throughput / shutdown") }

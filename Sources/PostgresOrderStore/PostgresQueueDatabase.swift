@@ -1,0 +1,88 @@
+import Logging
+import NIOSSL
+import OrderClosing
+import PostgresNIO
+import ServiceLifecycle
+
+/// One PostgreSQL database holding the queue: its connection pool (a `Service` the daemon runs in
+/// its service group), the migrations, and the `OrderStore` on it. The rest of closeorderd sees
+/// this type and `PostgresOrderStore`, never PostgresNIO's.
+public final class PostgresQueueDatabase: Service, Sendable {
+    public let url: PostgresURL
+    let client: PostgresClient
+    let logger: Logger
+
+    /// `password` was read from a file or a systemd credential; it is given to the server only.
+    public init(url: PostgresURL, password: String?, maximumConnections: Int = 8, logger: Logger) throws {
+        self.url = url
+        self.logger = logger
+        var configuration: PostgresClient.Configuration
+        if let socketPath = url.socketPath {
+            configuration = .init(unixSocketPath: socketPath, username: url.user, password: password, database: url.database)
+        } else {
+            configuration = .init(host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
+                                  database: url.database, tls: try Self.tls(for: url))
+        }
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        // The pool's own warnings (e.g. a query queued while run() is still starting) say nothing
+        // the store's errors do not say better; its errors stay visible.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
+    }
+
+    static func tls(for url: PostgresURL) throws -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch url.sslMode {
+        case .disable: return .disable
+        case .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let file = url.sslRootCert {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
+            } catch {
+                throw PostgresStoreError("cannot read the CA file \(file) named by sslrootcert: \(error)")
+            }
+        }
+        return .require(tls)
+    }
+
+    /// Runs the connection pool until cancelled (the service group's shutdown).
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// The store on this database; see `PostgresStoreClock` for `clock`.
+    public func store(due: DuePolicy = .standard, clock: PostgresStoreClock = .database) -> PostgresOrderStore {
+        PostgresOrderStore(client: client, due: due, clock: clock, logger: logger)
+    }
+
+    /// Applies missing migrations under the advisory lock; returns the versions applied now.
+    @discardableResult
+    public func migrate(upTo target: Int = PostgresMigrations.latestVersion) async throws -> [Int] {
+        try await connection { connection in try await PostgresMigrations.migrate(connection, logger: logger, upTo: target) }
+    }
+
+    /// The ledger's version (0 for an empty database).
+    public func schemaVersion() async throws -> Int {
+        try await connection { connection in try await PostgresMigrations.currentVersion(connection, logger: logger) }
+    }
+
+    /// Throws unless `migrate` has brought the database to this closeorderd's version.
+    public func requireCurrentSchema() async throws {
+        try await connection { connection in try await PostgresMigrations.requireCurrent(connection, logger: logger) }
+    }
+
+    func connection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError("cannot use the PostgreSQL database \(url.display): \(PostgresStoreError.reason(error))")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import PostgresNIO
+
+/// Why the PostgreSQL database cannot be used, in words an operator can act on. PostgresNIO keeps
+/// its errors' descriptions vague on purpose (a query's values could be secrets); this keeps what
+/// the server said (its message, detail and SQLSTATE) and never a bound value or a password.
+public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+
+    /// The server's message and SQLSTATE, or the client's error code (connection refused, TLS …).
+    public static func reason(_ error: any Error) -> String {
+        if let error = error as? PostgresStoreError { return error.description }
+        if let error = error as? PostgresTransactionError {
+            if let inner = error.closureError ?? error.beginError ?? error.commitError { return reason(inner) }
+        }
+        if let error = error as? PSQLError {
+            if let server = error.serverInfo {
+                var text = server[.message] ?? "the server refused the statement"
+                if let detail = server[.detail] { text += " (\(detail))" }
+                if let constraint = server[.constraintName] { text += " [constraint \(constraint)]" }
+                if let state = server[.sqlState] { text += " [SQLSTATE \(state)]" }
+                return text
+            }
+            var text = "\(error.code)"
+            if let underlying = error.underlying { text += ": \(underlying)" }
+            return text
+        }
+        return "\(error)"
+    }
+
+    /// Whether `error` ended the connection (closed by either side, or a FATAL from the server,
+    /// such as 57P01 at a restart), so nothing more can be sent on it.
+    static func endedTheConnection(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if [.serverClosedConnection, .clientClosedConnection, .connectionError].contains(error.code) { return true }
+        return error.serverInfo?[.severity] == "FATAL" || error.serverInfo?[.severity] == "PANIC"
+    }
+
+    static func newerSchema(found: Int, known: Int) -> PostgresStoreError {
+        PostgresStoreError("the PostgreSQL database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd")
+    }
+
+    static func notMigrated(found: Int, known: Int) -> PostgresStoreError {
+        PostgresStoreError("the PostgreSQL database has schema version \(found), but \(known) is needed; run `closeorderd migrate`")
+    }
+}
