@@ -169,8 +169,9 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     /// The finish time retention goes by: `finished_ms`, or for a row the merchant marked paid, `created_at`.
     func finishedMs(_ row: Row) -> Int64 { row.finishedMs ?? row.createdAt * 1000 }
 
+    /// Finished before `cutoff`, but for a failed row with a conflict, which waits for a person.
     func finished(before cutoff: Int64, _ state: State) -> [Row] {
-        state.rows.filter { $0.status.isTerminal && finishedMs($0) < cutoff }.sorted { (finishedMs($0), $0.id) < (finishedMs($1), $1.id) }
+        state.rows.filter { $0.status.isTerminal && finishedMs($0) < cutoff && !($0.status == .failed && $0.conflict != nil) }.sorted { (finishedMs($0), $0.id) < (finishedMs($1), $1.id) }
     }
 
     func tally(_ rows: [Row], _ state: State) -> PrunedOrders {
