@@ -23,6 +23,9 @@ public enum FakeFault: Sendable, Hashable, CaseIterable {
     case orderClosed
     /// Answers ORDERNOTEXIST (signed) without looking at the order.
     case orderNotExist
+    /// Answers FREQUENCY_LIMITED (signed) without acting on the request, as WeChat does to a
+    /// merchant calling too fast (also what `FakeWeChatPay.setRateLimit` answers above its rate).
+    case frequencyLimited
 }
 
 /// A merchant the fake knows, with the key it verifies requests with.
