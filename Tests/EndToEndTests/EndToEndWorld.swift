@@ -27,6 +27,9 @@ struct EndToEndWorld {
         var directory: URL?
         /// Serves metrics on this port when set (a `ReservedPort`'s, so it cannot collide).
         var metricsPort: Int?
+        /// The fake's clock (unix seconds); nil: the wall clock. A test that holds it still holds
+        /// the fake's rate limit still (`FakeWeChatPay.setRateLimit`).
+        var fakeNow: (@Sendable () -> Double)?
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
@@ -34,7 +37,7 @@ struct EndToEndWorld {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keys = [mchA: Nonce.make(), mchB: Nonce.make()]
         let fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
-                                 unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+                                 unknownOrders: .notExist, now: settings.fakeNow ?? { Date().timeIntervalSince1970 })
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
         let world = EndToEndWorld(directory: directory, keys: keys, fake: fake, server: server)
