@@ -14,6 +14,9 @@ struct Env {
     let binary: String
     let shim: String?
     let root: String
+    /// When set, `perf record` (cpu-clock samples, call graphs) follows the daemon from its first
+    /// close to its last, one file per run in this folder.
+    var perfDirectory: String? = nil
     var runCounter = 0
     mutating func nextDirectory(_ name: String) -> String {
         runCounter += 1
@@ -112,6 +115,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     }
     let cpu0 = daemon.cpuSeconds, fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT"), self0 = Proc.selfCPU()
     let commits0 = readCounter(world.counterPath)
+    let perf = try env.perfDirectory.map { try PerfRecorder(pid: daemon.pid, output: $0 + "/\(spec.name)-\(env.runCounter).perf.data") }
 
     // Then until none of the due orders is pending or closing.
     let reader = try World.open(world.databasePath)
@@ -132,6 +136,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
             throw BenchError("\(spec.name): \(left) orders still undecided; daemon log: \(daemon.logTail)")
         }
     }
+    perf?.stop()
     run.daemonCPU = daemon.cpuSeconds - cpu0
     run.fakeCPU = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT") - fake0
     run.driverCPU = Proc.selfCPU() - self0
@@ -301,3 +306,22 @@ func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResu
 /// The daemon's built-in due-time margin (`schedule.margin_seconds`, default 5 s since issue 10): an
 /// order is due at created_at + max(timeout, 300) + margin, and lag is measured from then.
 let dueMarginSeconds: Int64 = 5
+
+/// `perf record -e cpu-clock -g -p PID` for the length of a run (software clock samples: this
+/// machine's virtual CPUs expose no hardware counters).
+final class PerfRecorder {
+    let process = Process()
+
+    init(pid: Int32, output: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+        process.arguments = ["record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", "\(pid)", "-o", output]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        usleep(200_000)   // perf attaches asynchronously; a missed first 0.2 s only shortens the profile
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+    }
+}

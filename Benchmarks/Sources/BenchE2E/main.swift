@@ -8,7 +8,7 @@ import Glibc
 //
 //   closeorderd-bench suite --daemon PATH [--shim libcommitcounter.so] [--work DIR] [--quick]
 //                           [--only p1,p1b,p1r,pushback,p2,p2b,p3,p4,p5,sweep] [--runs N] [--report FILE]
-//                           [--python VENV/bin/python (P1r)] [--daemon-build "how it was built"]
+//                           [--python VENV/bin/python (P1r)] [--daemon-build "how it was built"] [--perf DIR]
 //   closeorderd-bench inserter …   (P5's second process; started by the suite)
 
 struct Arguments {
@@ -93,7 +93,7 @@ func suite(_ args: Arguments) async throws -> Int32 {
     let root = args.values["work"] ?? NSTemporaryDirectory() + "closeorderd-bench"
     try? FileManager.default.removeItem(atPath: root)
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    var env = Env(binary: binary, shim: args.values["shim"], root: root)
+    var env = Env(binary: binary, shim: args.values["shim"], root: root, perfDirectory: args.values["perf"])
     let report = Report()
     let (_, version) = try Daemon.run(binary: binary, ["--version"])
     let hash = (try? Daemon.run(binary: "/usr/bin/sha256sum", [binary]).1.prefix(16)).map(String.init) ?? "?"
