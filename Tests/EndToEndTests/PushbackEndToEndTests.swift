@@ -1,7 +1,6 @@
 import FakeWeChatPay
 import Foundation
 import GRDB
-import Synchronization
 import Testing
 
 /// Issue 11's pushback: WeChat answering FREQUENCY_LIMITED above a rate. The real binary against
@@ -9,9 +8,9 @@ import Testing
 /// burst and refuses every other call until the test lifts the limit: no timing is involved.
 @Suite(.serialized) struct PushbackEndToEndTests {
     @Test func pushbackBurnsNoAttemptAndEveryOrderEndsClosed() async throws {
-        let frozen = Mutex(Date().timeIntervalSince1970)
+        let frozenAt = Date().timeIntervalSince1970
         var settings = EndToEndWorld.Settings()
-        settings.fakeNow = { frozen.withLock { $0 } }
+        settings.fakeNow = { frozenAt }
         let world = try await EndToEndWorld.start(settings)
         let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")

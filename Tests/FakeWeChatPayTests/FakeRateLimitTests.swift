@@ -25,7 +25,7 @@ import WeChatPayV2
     }
 
     @Test func callsAboveTheRateAreAnsweredFrequencyLimitedAndNotActedOn() throws {
-        let clock = Clock()
+        let clock = ManualUnixClock()
         let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: "10000100", key: Self.key, appIDs: ["wxd930ea5d5a258f4f"])],
                                  now: { clock.now })
         fake.setRateLimit(perSecond: 1, burst: 1)
@@ -60,7 +60,7 @@ import WeChatPayV2
 }
 
 /// Unix seconds moved by hand.
-final class Clock: Sendable {
+final class ManualUnixClock: Sendable {
     private let seconds = Mutex(2_000_000_000.0)
     var now: Double { seconds.withLock { $0 } }
     func advance(by delta: Double) { seconds.withLock { $0 += delta } }

@@ -96,7 +96,8 @@ func suite(_ args: Arguments) async throws -> Int32 {
     var env = Env(binary: binary, shim: args.values["shim"], root: root, perfDirectory: args.values["perf"])
     let report = Report()
     let (_, version) = try Daemon.run(binary: binary, ["--version"])
-    let hash = (try? Daemon.run(binary: "/usr/bin/sha256sum", [binary]).1.prefix(16)).map(String.init) ?? "?"
+    let sha = (try? Daemon.run(binary: "/usr/bin/sha256sum", [binary]))?.1 ?? "?"
+    let hash = String(sha.prefix(16))
     report.header.append("daemon measured: `\(binary)` — \(args.values["daemon-build"] ?? "build not named (--daemon-build)"); "
                          + "`--version` \(version.trimmingCharacters(in: .whitespacesAndNewlines)); sha256 \(hash)…")
     report.header.append("daemon settings: its defaults (in-flight limit adaptive, ceiling `throughput.concurrency` 256, batch 16, poll 5 s) "
@@ -174,7 +175,7 @@ func suite(_ args: Arguments) async throws -> Int32 {
                    Spread(stats.map(\.limitedShareFirstSecond)).format(0, scale: 100) + " % → " + Spread(stats.map(\.limitedShareSettled)).format(1, scale: 100) + " %", "falls", nil)
         let burned = runs.map { $0.attemptsSum - $0.closes }
         report.add("Push", "… attempts burned by pushback (Σ attempts − orders; audit rows = the fake's calls: \(runs.allSatisfy { $0.auditRows == $0.closeCalls.count } ? "yes" : "**no**"))",
-                   burned.map(String.init).joined(separator: " / "), "0", burned.allSatisfy { $0 == 0 })
+                   burned.map { String($0) }.joined(separator: " / "), "0", burned.allSatisfy { $0 == 0 })
         report.add("", "… closes/s over the whole run (retries 5 s later included); calls per order",
                    Spread(runs.map(\.rate)).format() + "; " + Spread(stats.map(\.callsPerOrder)).format(2), "–", nil)
     }
