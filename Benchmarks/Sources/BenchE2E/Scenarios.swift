@@ -126,7 +126,8 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
         let dueEnd = spec.perSecond > 0 ? (base + 300 + dueMarginSeconds + Int64(spec.orders / spec.perSecond) + 1) * 1000 : nowMs
         let left = try await reader.read { db in
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ?",
-                                           arguments: [max(nowMs, dueEnd)]) ?? 0
+                                           // Under pushback, refused orders wait out a backoff: wait for every one.
+                                           arguments: [spec.rateLimit != nil ? Int64.max : max(nowMs, dueEnd)]) ?? 0
             let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
             return pending + closing
         }
