@@ -71,6 +71,8 @@ struct Exchange {
     }
 
     mutating func nextFault(for key: FakeWeChatPay.OrderKey, state: inout FakeWeChatPay.State) -> FakeFault? {
+        // The frequency limit comes first: WeChat refuses the excess before looking at the order.
+        if state.rateLimit != nil, !state.rateLimit!.admit(at: receivedAt) { return .frequencyLimited }
         if !state.scripts.isEmpty, var queued = state.scripts[key], !queued.isEmpty {
             let fault = queued.removeFirst()
             state.scripts[key] = queued.isEmpty ? nil : queued
@@ -118,6 +120,9 @@ struct Exchange {
         case .orderNotExist:
             answerLabel = "ORDERNOTEXIST"
             return .respond(status: 200, body: signer.failure("ORDERNOTEXIST", "订单不存在"))
+        case .frequencyLimited:
+            answerLabel = "FREQUENCY_LIMITED"
+            return .respond(status: 200, body: signer.failure("FREQUENCY_LIMITED", "频率限制"))
         }
     }
 

@@ -29,6 +29,9 @@ public enum FakeFault: Sendable, Hashable, CaseIterable {
     /// v3: acts on the request but names a key the merchant does not hold in `Wechatpay-Serial`.
     /// v2 has no serial, so there it signs the answer wrongly, as `badResponseSignature`.
     case unknownSerial
+    /// Answers FREQUENCY_LIMITED (signed) without acting on the request, as WeChat does to a
+    /// merchant calling too fast (also what `FakeWeChatPay.setRateLimit` answers above its rate).
+    case frequencyLimited
 }
 
 /// A merchant the fake knows, with the key it verifies requests with.

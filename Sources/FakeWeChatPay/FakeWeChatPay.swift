@@ -19,6 +19,8 @@ public final class FakeWeChatPay: Sendable {
         var scripts: [OrderKey: [FakeFault]] = [:]
         var faultRate: Double = 0
         var rateFaults: [FakeFault] = []
+        /// Set by `setRateLimit`: calls above it are answered FREQUENCY_LIMITED.
+        var rateLimit: FakeRateLimit?
         var latency: Duration = .zero
         /// Set while answers are held (`holdAnswers()`).
         var gate: FakeGate?
@@ -89,6 +91,12 @@ public final class FakeWeChatPay: Sendable {
     /// Answers a share `rate` (0…1) of unscripted calls with one of `faults`, chosen at random.
     public func setFaultRate(_ rate: Double, faults: [FakeFault]) {
         state.withLockedValue { $0.faultRate = rate; $0.rateFaults = faults }
+    }
+
+    /// Answers FREQUENCY_LIMITED (signed, not acted on) to every call above `perSecond`, counted
+    /// over all merchants with a token bucket of `burst` calls (see `FakeRateLimit`); nil lifts it.
+    public func setRateLimit(perSecond: Double?, burst: Double? = nil) {
+        state.withLockedValue { $0.rateLimit = perSecond.map { FakeRateLimit(perSecond: $0, burst: burst) } }
     }
 
     /// Added to every answer, without holding a thread.

@@ -31,6 +31,9 @@ struct EndToEndWorld {
         var keepDays: Int?
         /// `database.url`: the queue on PostgreSQL instead of `databasePath`.
         var databaseURL: String?
+        /// The fake's clock (unix seconds); nil: the wall clock. A test that holds it still holds
+        /// the fake's rate limit still (`FakeWeChatPay.setRateLimit`).
+        var fakeNow: (@Sendable () -> Double)?
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
@@ -38,7 +41,7 @@ struct EndToEndWorld {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keys = [mchA: Nonce.make(), mchB: Nonce.make()]
         let fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
-                                 unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+                                 unknownOrders: .notExist, now: settings.fakeNow ?? { Date().timeIntervalSince1970 })
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
         let world = EndToEndWorld(directory: directory, keys: keys, fake: fake, server: server)

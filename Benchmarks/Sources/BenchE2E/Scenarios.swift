@@ -14,6 +14,9 @@ struct Env {
     let binary: String
     let shim: String?
     let root: String
+    /// When set, `perf record` (cpu-clock samples, call graphs) follows the daemon from its first
+    /// close to its last, one file per run in this folder.
+    var perfDirectory: String? = nil
     var runCounter = 0
     mutating func nextDirectory(_ name: String) -> String {
         runCounter += 1
@@ -34,6 +37,12 @@ struct CloseRun {
     var driverCPU = 0.0
     var hwmKB = 0
     var commits: UInt64 = 0
+    /// Every close the fake received for this run's orders (pushback included), by arrival.
+    var closeCalls: [FakeCall] = []
+    /// `pending_orders.attempts` summed and at most, over this run's orders.
+    var attemptsSum = 0, attemptsMax = 0
+    /// Audit rows (`close_attempts`) for this run's orders, and those that record FREQUENCY_LIMITED.
+    var auditRows = 0, auditLimited = 0
     var exitStatus: Int32 = 0
     var inserter: InserterResult?
     var lags: [Double] = []
@@ -49,9 +58,12 @@ struct CloseRun {
 struct CloseSpec {
     var name: String
     var orders: Int
-    var concurrency = 64
-    var batch = 16
+    /// nil: the daemon's defaults (ceiling 256, batch 16).
+    var concurrency: Int? = nil
+    var batch: Int? = nil
     var latencyMs = 0
+    /// The fake answers FREQUENCY_LIMITED above this many calls per second (nil: no limit).
+    var rateLimit: Double? = nil
     var pollMs: Int? = nil
     /// A database to reuse (P4's big one); nil: a fresh one in the run's folder.
     var database: String? = nil
@@ -68,6 +80,7 @@ struct CloseSpec {
 func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     let world = try await World(directory: env.nextDirectory(spec.name), databasePath: spec.database, latencyMs: spec.latencyMs)
     defer { Task { await world.shutdown() } }
+    world.fake.setRateLimit(perSecond: spec.rateLimit)
     try world.writeConfig(concurrency: spec.concurrency, batch: spec.batch, pollMs: spec.pollMs)
     let (status, output) = try Daemon.run(binary: env.binary, ["migrate", "--config", world.configPath])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
@@ -102,6 +115,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     }
     let cpu0 = daemon.cpuSeconds, fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT"), self0 = Proc.selfCPU()
     let commits0 = readCounter(world.counterPath)
+    let perf = try env.perfDirectory.map { try PerfRecorder(pid: daemon.pid, output: $0 + "/\(spec.name)-\(env.runCounter).perf.data") }
 
     // Then until none of the due orders is pending or closing.
     let reader = try World.open(world.databasePath)
@@ -112,7 +126,8 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
         let dueEnd = spec.perSecond > 0 ? (base + 300 + dueMarginSeconds + Int64(spec.orders / spec.perSecond) + 1) * 1000 : nowMs
         let left = try await reader.read { db in
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'pending' AND next_attempt_ms <= ?",
-                                           arguments: [max(nowMs, dueEnd)]) ?? 0
+                                           // Under pushback, refused orders wait out a backoff: wait for every one.
+                                           arguments: [spec.rateLimit != nil ? Int64.max : max(nowMs, dueEnd)]) ?? 0
             let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
             return pending + closing
         }
@@ -122,6 +137,7 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
             throw BenchError("\(spec.name): \(left) orders still undecided; daemon log: \(daemon.logTail)")
         }
     }
+    perf?.stop()
     run.daemonCPU = daemon.cpuSeconds - cpu0
     run.fakeCPU = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT") - fake0
     run.driverCPU = Proc.selfCPU() - self0
@@ -133,8 +149,12 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
 
     let summary = try await reader.read { db in
         try Row.fetchOne(db, sql: """
-            SELECT count(*) AS n, sum(status = 'closed') AS closed, max(finished_ms) AS last, sum(attempts) AS attempts
-            FROM pending_orders WHERE out_trade_no >= ? AND out_trade_no < ?
+            SELECT count(*) AS n, sum(status = 'closed') AS closed, max(finished_ms) AS last,
+                   sum(attempts) AS attempts, max(attempts) AS maxAttempts,
+                   (SELECT count(*) FROM close_attempts WHERE out_trade_no >= ?1 AND out_trade_no < ?2) AS audit,
+                   (SELECT count(*) FROM close_attempts WHERE out_trade_no >= ?1 AND out_trade_no < ?2
+                                                        AND err_code = 'FREQUENCY_LIMITED') AS auditLimited
+            FROM pending_orders WHERE out_trade_no >= ?1 AND out_trade_no < ?2
             """, arguments: [prefix, prefix + "~"])!
     }
     try reader.close()
@@ -145,8 +165,21 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     run.closes = summary["closed"] ?? 0
     run.seconds = last - first
     run.wallSeconds = last - launched
+    run.closeCalls = closes.sorted { $0.receivedAt < $1.receivedAt }
+    run.attemptsSum = summary["attempts"] ?? 0
+    run.attemptsMax = summary["maxAttempts"] ?? 0
+    run.auditRows = summary["audit"] ?? 0
+    run.auditLimited = summary["auditLimited"] ?? 0
     if run.closes != spec.orders { run.problems.append("\(run.closes) of \(spec.orders) orders closed") }
-    if closes.count != spec.orders { run.problems.append("the fake saw \(closes.count) closes for \(spec.orders) orders") }
+    let acted = closes.filter(\.acted).count
+    if acted != spec.orders { run.problems.append("the fake closed \(acted) orders for \(spec.orders)") }
+    if spec.rateLimit == nil, closes.count != spec.orders { run.problems.append("the fake saw \(closes.count) closes for \(spec.orders) orders") }
+    // One audit row per request sent (the orders' own calls only: no query is expected here).
+    if run.auditRows != closes.count { run.problems.append("\(run.auditRows) audit rows for the fake's \(closes.count) closes") }
+    // Pushback is not the order's fault: it never costs an attempt.
+    if run.attemptsSum != spec.orders || run.attemptsMax != 1 {
+        run.problems.append("attempts: \(run.attemptsSum) in all, at most \(run.attemptsMax), for \(spec.orders) orders closed at their first real attempt")
+    }
     if calls.contains(where: { !$0.signatureValid }) { run.problems.append("the fake saw a badly signed request") }
     if spec.perSecond > 0 {
         for call in closes {
@@ -178,7 +211,7 @@ struct IdleRun {
 func runIdle(_ env: inout Env, scheduled: Int, settleSeconds: Double, slices: Int, sliceSeconds: Double) async throws -> IdleRun {
     let world = try await World(directory: env.nextDirectory("p3-idle"), databasePath: nil, latencyMs: 0)
     defer { Task { await world.shutdown() } }
-    try world.writeConfig(concurrency: 64, batch: 16)
+    try world.writeConfig()
     let (status, output) = try Daemon.run(binary: env.binary, ["migrate", "--config", world.configPath])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
     let started = monotonic()
@@ -263,7 +296,7 @@ func measureClaim(database: String, batch: Int, repetitions: Int) throws -> Clai
 func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResult {
     let world = try await World(directory: env.nextDirectory("p5-alone"), databasePath: nil, latencyMs: 0)
     defer { Task { await world.shutdown() } }
-    try world.writeConfig(concurrency: 64, batch: 16)
+    try world.writeConfig()
     let (status, output) = try Daemon.run(binary: env.binary, ["migrate", "--config", world.configPath])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
     let inserter = try Inserter(database: world.databasePath, rate: 200, directory: world.directory)
@@ -274,3 +307,22 @@ func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResu
 /// The daemon's built-in due-time margin (`schedule.margin_seconds`, default 5 s since issue 10): an
 /// order is due at created_at + max(timeout, 300) + margin, and lag is measured from then.
 let dueMarginSeconds: Int64 = 5
+
+/// `perf record -e cpu-clock -g -p PID` for the length of a run (software clock samples: this
+/// machine's virtual CPUs expose no hardware counters).
+final class PerfRecorder {
+    let process = Process()
+
+    init(pid: Int32, output: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+        process.arguments = ["record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", "\(pid)", "-o", output]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        usleep(200_000)   // perf attaches asynchronously; a missed first 0.2 s only shortens the profile
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+    }
+}

@@ -35,8 +35,12 @@ final class World: @unchecked Sendable {
         try await server.start()
     }
 
-    /// `pollMs` nil keeps the daemon's default poll interval (5 s), as an operator would run it.
-    func writeConfig(concurrency: Int, batch: Int, pollMs: Int? = nil) throws {
+    /// nil keeps the daemon's default, as an operator would run it: `concurrency` (the in-flight
+    /// limit's ceiling, 256), `batch` (16), `pollMs` (5 s).
+    func writeConfig(concurrency: Int? = nil, batch: Int? = nil, pollMs: Int? = nil) throws {
+        var throughput: [String] = []
+        if let concurrency { throughput.append("\"concurrency\": \(concurrency)") }
+        if let batch { throughput.append("\"batch_size\": \(batch)") }
         var merchants: [String] = []
         for (index, mchID) in Self.merchants.enumerated() {
             let keyPath = directory + "/\(mchID).key"
@@ -51,7 +55,7 @@ final class World: @unchecked Sendable {
               "database": { "path": "\(databasePath)" },
               "wechatpay": { "primary_url": "\(server.baseURL)", "failover": false },
               \(pollMs.map { "\"schedule\": { \"poll_interval_ms\": \($0) }," } ?? "")
-              "throughput": { "concurrency": \(concurrency), "batch_size": \(batch) },
+              "throughput": { \(throughput.joined(separator: ", ")) },
               "shutdown": { "grace_ms": 5000 },
               "log": { "format": "logfmt", "level": "warning" },
               "merchants": { \(merchants.joined(separator: ",\n")) }
