@@ -208,6 +208,9 @@ struct V3Exchange {
         case .orderNotExist:
             answerLabel = "ORDER_NOT_EXIST"
             return signer.error(404, "ORDER_NOT_EXIST", "订单不存在")
+        case .frequencyLimited:
+            answerLabel = "FREQUENCY_LIMITED"
+            return signer.error(429, "FREQUENCY_LIMITED", "频率超限")
         }
     }
 
