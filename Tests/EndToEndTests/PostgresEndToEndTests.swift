@@ -22,13 +22,15 @@ struct PostgresEndToEndTests {
 
         let now = Int64(Date().timeIntervalSince1970)
         let (A, B) = (EndToEndWorld.mchA, EndToEndWorld.mchB)
+        // As the merchant's app does: the order is placed with WeChat first, then its row written
+        // (the daemon, woken by NOTIFY, may close it at once).
         func insert(_ outTradeNo: String, _ mchID: String, createdAt: Int64, timeout: Int64 = 0, knownToWeChat: FakeOrderState? = .notPay) throws {
+            if let knownToWeChat { world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt), state: knownToWeChat) }
             try cluster.psql("""
                 INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
                 VALUES (:'mch', :'app', :'otn', :'created'::bigint, :'timeout'::bigint)
                 """, database: name, variables: ["mch": mchID, "app": EndToEndWorld.appID, "otn": outTradeNo,
                                                  "created": String(createdAt), "timeout": String(timeout)])
-            if let knownToWeChat { world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt), state: knownToWeChat) }
         }
         for index in 0..<6 { try insert("PG-NOW-\(index)", index.isMultiple(of: 2) ? A : B, createdAt: now - 400) }
         try insert("PG-WECHAT-PAID", A, createdAt: now - 400, knownToWeChat: .paid)
