@@ -11,13 +11,15 @@ import NIOConcurrencyHelpers
 ///
 /// Delays (added latency, slow answers, answers held by `holdAnswers()`) are scheduled on the
 /// event loop, so no thread sleeps per request and the fake keeps up as a benchmark's upstream. `setOutage(true)` closes the listening
-/// socket, so clients see connection refused, the way a dead access point looks; `setOutage(false)`
-/// listens again on the same port.
+/// socket and holds its port (`PortHold`), so clients see connection refused, the way a dead access
+/// point looks; `setOutage(false)` listens again on the same port.
 public final class FakeWeChatPayServer: Sendable {
     public let fake: FakeWeChatPay
     public let host: String
     let group: MultiThreadedEventLoopGroup
     let listener: NIOLockedValueBox<(channel: Channel?, port: Int)>
+    /// The port held during an outage, so no other server is given it meanwhile.
+    let hold = NIOLockedValueBox<PortHold?>(nil)
     let tls: NIOSSLContext?
 
     /// - Parameter tls: serve HTTPS with this context (e.g. a self-signed certificate), for testing trust.
@@ -52,13 +54,25 @@ public final class FakeWeChatPayServer: Sendable {
                 return state.channel
             }
             try await channel?.close()
+            if channel != nil, host == "127.0.0.1" {
+                let held = PortHold(host: host, port: port)
+                hold.withLockedValue { $0 = held }
+            }
         } else if listener.withLockedValue({ $0.channel == nil }) {
+            hold.withLockedValue { held in
+                held?.release()
+                held = nil
+            }
             try await start(port: port)
         }
     }
 
     public func shutdown() async throws {
         try await setOutage(true)
+        hold.withLockedValue { held in
+            held?.release()
+            held = nil
+        }
         try await group.shutdownGracefully()
     }
 

@@ -131,6 +131,24 @@ import WeChatPayV2
         #expect(bytes == (try XMLBodyEncoder.encode(["return_code": "FAIL", "return_msg": "REQUIRE_POST_METHOD"])))
     }
 
+    /// A flaky failover test met "connection reset" instead of "refused": the port freed by the
+    /// outage had been given to another test's server, which was shutting down.
+    @Test func anOutageHoldsItsPortSoNoOtherServerIsGivenIt() async throws {
+        let server = FakeWeChatPayServer(fake: makeFake())
+        let port = try await server.start()
+        try await server.setOutage(true)
+        #expect(throws: LoopbackSocket.SocketError.self, "a client meets connection refused") { try LoopbackSocket(port: port) }
+        let other = FakeWeChatPayServer(fake: makeFake())
+        await #expect(throws: (any Error).self, "another server is not given the held port") { try await other.start(port: port) }
+        try await other.shutdown()
+        try await server.setOutage(false)
+        let socket = try LoopbackSocket(port: port)
+        socket.send(request("/pay/closeorder", body("BACK")))
+        #expect(socket.readResponse()?.status == 200, "the fake listens on its port again")
+        socket.close()
+        try await server.shutdown()
+    }
+
     @Test func answerNoncesDifferFromCallToCall() throws {
         let fake = makeFake()
         var nonces: Set<String> = []

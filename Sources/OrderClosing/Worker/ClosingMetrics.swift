@@ -18,6 +18,7 @@ import Metrics
 /// | closeorderd_endpoint_in_use              | gauge     | endpoint               |
 /// | closeorderd_heartbeat_timestamp_seconds  | gauge     |                        |
 /// | closeorderd_orders_pruned_total          | counter   | status (closed, paid, failed) |
+/// | closeorderd_concurrency_limit            | gauge     |                        |
 public enum ClosingMetrics {
     /// `# HELP` text of every series, served by the daemon's metrics factory.
     public static let help: [String: String] = [
@@ -32,6 +33,7 @@ public enum ClosingMetrics {
         "closeorderd_endpoint_in_use": "1 for the WeChat Pay endpoint in use, 0 for the other.",
         "closeorderd_heartbeat_timestamp_seconds": "Unix time of the daemon's last heartbeat.",
         "closeorderd_orders_pruned_total": "Finished orders deleted by retention (retention.keep_days), with their attempts, by final status.",
+        "closeorderd_concurrency_limit": "Calls to WeChat Pay the adaptive limit allows in flight now (at most throughput.concurrency).",
     ]
 
     /// The outcome labels `attempts_total` takes (`CloseOutcome.label`).
@@ -47,6 +49,12 @@ public enum ClosingMetrics {
         }
         queue(QueueSummary(counts: [:], oldestDueLagMs: 0, inDoubt: 0))
         pruned(PrunedOrders(orders: Dictionary(uniqueKeysWithValues: PrunedOrders.finishedStatuses.map { ($0, 0) })))
+    }
+
+    /// The adaptive in-flight limit, recorded when its whole number moves (a few times per round
+    /// trip at most), so pushback can be watched settling.
+    static func concurrencyLimit(_ limit: Int) {
+        Gauge(label: "closeorderd_concurrency_limit").record(limit)
     }
 
     /// Orders a retention batch deleted.

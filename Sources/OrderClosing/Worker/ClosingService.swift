@@ -62,6 +62,7 @@ public struct ClosingService: Service {
         var state = LoopState(gate: MerchantGate(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable),
                               limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
         state.directoryVersion = merchants.version
+        ClosingMetrics.concurrencyLimit(state.limit.limit)
         await announceUnavailableMerchants(merchants.unavailable, &state)
         await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
@@ -261,7 +262,9 @@ public struct ClosingService: Service {
             if state.stopping { await flush(&state) }
         case .done(let processed):
             let write = processed.write
+            let limitBefore = state.limit.limit
             state.limit.record(processed.load, inFlight: state.inFlight, now: clock.now())
+            if state.limit.limit != limitBefore { ClosingMetrics.concurrencyLimit(state.limit.limit) }
             state.inFlight -= 1
             state.pending.append(write)
             let now = clock.now()
