@@ -102,6 +102,7 @@ extension MigrateCommand {
         let logger = Logger(label: "closeorderd.migrate", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
             let database = try settings.open(logger: logger)
+            try await database.probe()
             let pool = Task { _ = try? await database.run() }
             defer { pool.cancel() }
             let applied = try await database.migrate()

@@ -23,6 +23,7 @@ struct OperatorDatabase {
         if let settings = await locator.postgres() {
             let logger = Logger(label: "closeorderd.cli", factory: { _ in SwiftLogNoOpLogHandler() })
             let database = try settings.open(logger: logger)
+            try await database.probe()
             let task = Task { _ = try? await database.run() }
             do {
                 try await database.requireCurrentSchema()
