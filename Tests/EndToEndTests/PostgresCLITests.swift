@@ -123,5 +123,11 @@ struct PostgresCLITests {
         #expect(live.output.hasPrefix("closeorderd CRITICAL: 1 overdue, the oldest GAVE-UP "), "\(live.output)")
         #expect(live.output.hasSuffix(" s past due; 1 order(s) failed in the last 24 h\n"), "\(live.output)")
         #expect(try await cli("status").output.contains("daemon db-host:7:1 (1.0, pid 7): started "))
+
+        // prune counts and deletes on PostgreSQL too; --vacuum is SQLite's and is refused saying why.
+        let prune = try await cli("prune", "--older-than", "1", "--dry-run")
+        #expect(prune.status == 0 && prune.output.hasPrefix("prune: would delete 0 order(s) finished before "), "\(prune.output)")
+        let vacuum = try await cli("prune", "--vacuum")
+        #expect(vacuum.status == 1 && vacuum.output.contains("--vacuum is for SQLite"), "\(vacuum.output)")
     }
 }
