@@ -76,8 +76,24 @@ public final class PostgresQueueDatabase: Service, Sendable {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch {
-            throw PostgresStoreError("cannot connect to the PostgreSQL database \(url.display): \(PostgresStoreError.reason(error))")
+            let reason = Self.tlsProblem(error, url: url) ?? PostgresStoreError.reason(error)
+            throw PostgresStoreError("cannot connect to the PostgreSQL database \(url.display): \(reason)")
         }
+    }
+
+    /// A refused certificate in words: NIOSSL names only BoringSSL's error code, or "<none>" for
+    /// the host it looked for when the URL names an IP address.
+    static func tlsProblem(_ error: any Error, url: PostgresURL) -> String? {
+        let underlying = (error as? PSQLError)?.underlying ?? error
+        if let extra = underlying as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "TLS: the server's certificate does not name the host \(url.host ?? "localhost") (sslmode=verify-full checks the name; "
+                + "connect by a name the certificate holds, or use sslmode=verify-ca)"
+        }
+        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let inner) = ssl, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
+            let roots = url.sslRootCert.map { "sslrootcert (\($0))" } ?? "the system's trusted roots (no sslrootcert given)"
+            return "TLS: the server's certificate is not signed by a CA in \(roots), or has expired [CERTIFICATE_VERIFY_FAILED]"
+        }
+        return nil
     }
 
     /// Runs the connection pool until cancelled (the service group's shutdown).
