@@ -27,6 +27,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         var rows: [Row] = []
         var audit: [(orderID: Int64, record: AttemptRecord)] = []
         var published: [String: String] = [:]
+        /// When each `published` key was last written (`daemon_state.updated_ms`).
+        var publishedMs: [String: Int64] = [:]
         var daemons: [String: DaemonRecord] = [:]
         var nextToken = 0
         var lastID: Int64 = 0
@@ -149,7 +151,10 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     }
 
     public func publish(_ key: String, _ value: String, now: Int64) async throws {
-        state.withLockedValue { $0.published[key] = value }
+        state.withLockedValue { state in
+            state.published[key] = value
+            state.publishedMs[key] = now
+        }
     }
 
     public func summary(now: Int64) async throws -> QueueSummary {

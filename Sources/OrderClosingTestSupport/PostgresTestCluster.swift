@@ -86,8 +86,24 @@ public final class PostgresTestCluster: @unchecked Sendable {
         }
     }
 
-    /// Starts a new cluster (tests that restart or kill the server take their own).
-    public init() throws {
+    /// A certificate for the server to present (`ssl=on`), as PEM files; copied into the cluster's
+    /// folder, where the server's user can read them.
+    public struct ServerCertificate: Sendable {
+        public let certificatePath: String
+        public let keyPath: String
+
+        public init(certificatePath: String, keyPath: String) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+        }
+    }
+
+    /// The `-c` settings that turn TLS on, if the cluster was given a certificate.
+    private var tlsSettings: [String] = []
+
+    /// Starts a new cluster (tests that restart or kill the server, or need TLS, take their own).
+    /// With `serverCertificate`, the server offers TLS (`ssl=on`) and still accepts plain connections.
+    public init(serverCertificate: ServerCertificate? = nil) throws {
         guard let bin = Self.binDirectory else { throw ClusterError(Self.missingMessage) }
         self.bin = bin
         // As root the folder goes under /tmp, which the user postgres can reach whatever $TMPDIR is.
@@ -111,6 +127,16 @@ public final class PostgresTestCluster: @unchecked Sendable {
         port = reservation.port
         try run([bin + "/initdb", "-D", directory + "/data", "-U", user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                 what: "initdb")
+        if let serverCertificate {
+            // PostgreSQL refuses a key file others can read, or one it does not own.
+            for (source, name) in [(serverCertificate.certificatePath, "server.crt"), (serverCertificate.keyPath, "server.key")] {
+                let target = directory + "/" + name
+                try FileManager.default.copyItem(atPath: source, toPath: target)
+                _ = chmod(target, 0o600)
+                if let serverAccount { _ = chown(target, serverAccount.uid, serverAccount.gid) }
+            }
+            tlsSettings = ["-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/server.crt", "-c", "ssl_key_file=\(directory)/server.key"]
+        }
         try start()
         watchForParentDeath()
     }
@@ -123,7 +149,7 @@ public final class PostgresTestCluster: @unchecked Sendable {
         if let serverAccount { _ = chown(logPath, serverAccount.uid, serverAccount.gid) }
         let arguments = [bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
                          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                         "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+                         "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"] + tlsSettings
         let command = runAs + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

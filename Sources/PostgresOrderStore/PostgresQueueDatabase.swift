@@ -11,11 +11,14 @@ public final class PostgresQueueDatabase: Service, Sendable {
     public let url: PostgresURL
     let client: PostgresClient
     let logger: Logger
+    /// Kept for `probe()`'s own connection; given to the server only.
+    private let password: String?
 
     /// `password` was read from a file or a systemd credential; it is given to the server only.
     public init(url: PostgresURL, password: String?, maximumConnections: Int = 8, logger: Logger) throws {
         self.url = url
         self.logger = logger
+        self.password = password
         var configuration: PostgresClient.Configuration
         if let socketPath = url.socketPath {
             configuration = .init(unixSocketPath: socketPath, username: url.user, password: password, database: url.database)
@@ -33,9 +36,14 @@ public final class PostgresQueueDatabase: Service, Sendable {
     }
 
     static func tls(for url: PostgresURL) throws -> PostgresClient.Configuration.TLS {
+        try tlsConfiguration(for: url).map { .require($0) } ?? .disable
+    }
+
+    /// What `sslmode` and `sslrootcert` ask for; nil for `disable`.
+    static func tlsConfiguration(for url: PostgresURL) throws -> TLSConfiguration? {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch url.sslMode {
-        case .disable: return .disable
+        case .disable: return nil
         case .require: tls.certificateVerification = .none
         case .verifyCA: tls.certificateVerification = .noHostnameVerification
         case .verifyFull: tls.certificateVerification = .fullVerification
@@ -47,7 +55,45 @@ public final class PostgresQueueDatabase: Service, Sendable {
                 throw PostgresStoreError("cannot read the CA file \(file) named by sslrootcert: \(error)")
             }
         }
-        return .require(tls)
+        return tls
+    }
+
+    /// Connects once, outside the pool, and hangs up. The pool keeps retrying a server it cannot
+    /// reach for about a minute and then says only that it gave up; one connection says within
+    /// `timeout` why (refused, unknown host, TLS, password), which is what a command run by hand
+    /// needs. The daemon does not probe: for it an unreachable server is an outage it waits out.
+    public func probe(timeout: Duration = .seconds(10)) async throws {
+        var configuration: PostgresConnection.Configuration
+        if let socketPath = url.socketPath {
+            configuration = .init(unixSocketPath: socketPath, username: url.user, password: password, database: url.database)
+        } else {
+            let tls = try Self.tlsConfiguration(for: url).map { PostgresConnection.Configuration.TLS.require(try NIOSSLContext(configuration: $0)) }
+            configuration = .init(host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
+                                  database: url.database, tls: tls ?? .disable)
+        }
+        configuration.options.connectTimeout = .seconds(Int64(timeout.components.seconds))
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            let reason = Self.tlsProblem(error, url: url) ?? PostgresStoreError.reason(error)
+            throw PostgresStoreError("cannot connect to the PostgreSQL database \(url.display): \(reason)")
+        }
+    }
+
+    /// A refused certificate in words: NIOSSL names only BoringSSL's error code, or "<none>" for
+    /// the host it looked for when the URL names an IP address.
+    static func tlsProblem(_ error: any Error, url: PostgresURL) -> String? {
+        let underlying = (error as? PSQLError)?.underlying ?? error
+        if let extra = underlying as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "TLS: the server's certificate does not name the host \(url.host ?? "localhost") (sslmode=verify-full checks the name; "
+                + "connect by a name the certificate holds, or use sslmode=verify-ca)"
+        }
+        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let inner) = ssl, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
+            let roots = url.sslRootCert.map { "sslrootcert (\($0))" } ?? "the system's trusted roots (no sslrootcert given)"
+            return "TLS: the server's certificate is not signed by a CA in \(roots), or has expired [CERTIFICATE_VERIFY_FAILED]"
+        }
+        return nil
     }
 
     /// Runs the connection pool until cancelled (the service group's shutdown).

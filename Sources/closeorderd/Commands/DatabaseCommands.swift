@@ -102,6 +102,7 @@ extension MigrateCommand {
         let logger = Logger(label: "closeorderd.migrate", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
             let database = try settings.open(logger: logger)
+            try await database.probe()
             let pool = Task { _ = try? await database.run() }
             defer { pool.cancel() }
             let applied = try await database.migrate()
@@ -139,10 +140,10 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .customLong("overdue-critical"), help: "With --check: critical past this many seconds.") var overdueCritical: Int64 = 600
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options))
+        let database = try await openOrExit(options)
+        defer { database.close() }
         let now = SystemOrderClock().now()
-        let due = await options.duePolicy()
-        let report = try await OperatorQueries(pool: pool, due: due).status(now: now)
+        let report = try await database.store.status(now: now)
         if check {
             let verdict = StatusCheck(overdueWarningSeconds: overdueWarning, overdueCriticalSeconds: overdueCritical).verdict(report)
             print(verdict.line)
@@ -188,8 +189,9 @@ struct ShowCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options))
-        let details = try await OperatorQueries(pool: pool).show(outTradeNo: outTradeNo, mchID: mchID)
+        let database = try await openOrExit(options)
+        defer { database.close() }
+        let details = try await database.store.show(outTradeNo: outTradeNo, mchID: mchID)
         guard !details.isEmpty else {
             printError("show: no order with out_trade_no \(outTradeNo)\(mchID.map { " for mch_id \($0)" } ?? "")")
             throw ExitCode(1)
@@ -244,8 +246,9 @@ struct RequeueCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
-        let report = try await OperatorQueries(pool: pool).requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
+        let database = try await openOrExit(options, readonly: dryRun)
+        defer { database.close() }
+        let report = try await database.store.requeue(outTradeNos: outTradeNos, mchID: mchID, allFailed: allFailed,
                                                                   now: SystemOrderClock().now(), dryRun: dryRun)
         print("requeue: \(report.moved) failed order(s) \(dryRun ? "would be" : "") moved back to pending".replacingOccurrences(of: "  ", with: " "))
         if !dryRun, report.moved > 0 {
@@ -257,21 +260,6 @@ struct RequeueCommand: AsyncParsableCommand {
             print("requeue: \(order): skipped, \(skipped.reason)")
         }
         if report.moved == 0, !allFailed { throw ExitCode(1) }
-    }
-}
-
-func openOrExit(_ locator: DatabaseLocator, readonly: Bool = true) async throws -> DatabasePool {
-    if let postgres = await locator.postgres() {
-        // Not built yet on PostgreSQL: say so rather than open a SQLite file the config does not name.
-        printError("error: this command reads SQLite only so far; the config names PostgreSQL (\(postgres.url.display)). "
-                   + "Pass --database for a SQLite file, or query pending_orders with psql")
-        throw ExitCode(1)
-    }
-    do {
-        return try await locator.open(readonly: readonly)
-    } catch {
-        printError("error: \(error)")
-        throw ExitCode(1)
     }
 }
 

@@ -40,11 +40,15 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
-        let store = SQLiteOrderStore(pool: pool)
+        let database = try await openOrExit(options, readonly: dryRun)
+        defer { database.close() }
+        if vacuum, database.sqlite == nil {
+            printError("prune: --vacuum is for SQLite; on PostgreSQL autovacuum gives the space of deleted rows back by itself")
+            throw ExitCode(1)
+        }
         do {
-            if let olderThan { try await prune(store, pool, days: olderThan) }
-            if vacuum { try await switchVacuumMode(pool, store: store) }
+            if let olderThan { try await prune(database.store, database.sqlite, days: olderThan) }
+            if vacuum, let pool = database.sqlite { try await switchVacuumMode(pool, store: SQLiteOrderStore(pool: pool)) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -53,7 +57,8 @@ struct PruneCommand: AsyncParsableCommand {
         }
     }
 
-    func prune(_ store: SQLiteOrderStore, _ pool: DatabasePool, days: Int) async throws {
+    /// `pool`: the SQLite file's, to say whether it gives space back; nil on PostgreSQL.
+    func prune(_ store: any OrderStore, _ pool: DatabasePool?, days: Int) async throws {
         let clock = SystemOrderClock()
         var settings = RetentionSchedule.Settings(keepDays: days)
         if vacuum { settings.reclaimPages = 0 }   // --vacuum gives everything back below
@@ -85,7 +90,7 @@ struct PruneCommand: AsyncParsableCommand {
         if round.pruned.total > 0 {
             OperatorLog.notice("prune: \(line)", ["action": "prune", "count": .stringConvertible(round.pruned.total)])
         }
-        if !vacuum, try await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }) != .incremental {
+        if !vacuum, let pool, try await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }) != .incremental {
             print("prune: this database keeps freed pages for reuse but does not give them back (auto_vacuum is not incremental); `closeorderd prune --vacuum` switches it once")
         }
     }

@@ -28,9 +28,10 @@ struct ListCommand: AsyncParsableCommand {
             }
             filter.status = parsed
         }
-        let pool = try await openOrExit(DatabaseLocator(options: options))
+        let database = try await openOrExit(options)
+        defer { database.close() }
         let now = SystemOrderClock().now()
-        let lines = try await OperatorQueries(pool: pool, due: await options.duePolicy()).list(filter, now: now)
+        let lines = try await database.store.list(filter, now: now)
         if json {
             print(try encodeJSON(lines))
             return
@@ -55,8 +56,9 @@ struct OrderActionRunner {
     let options: ConfigOptions
 
     func run(_ action: OrderAction, _ selection: OrderSelection, dryRun: Bool) async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: dryRun)
-        let report = try await OperatorQueries(pool: pool).apply(action, to: selection, now: SystemOrderClock().now(), dryRun: dryRun)
+        let database = try await openOrExit(options, readonly: dryRun)
+        defer { database.close() }
+        let report = try await database.store.apply(action, to: selection, now: SystemOrderClock().now(), dryRun: dryRun)
         print("\(action.name): \(report.moved) order(s) \(dryRun ? "would be" : "were") \(Self.verb(action))")
         if !dryRun, report.moved > 0 {
             var what = selection.all ? "every matching order" : selection.outTradeNos.joined(separator: ", ")
@@ -137,8 +139,9 @@ struct PauseCommand: AsyncParsableCommand {
     @Option(help: "Why; shown in status and the daemons' logs.") var reason: String
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
-        try await OperatorQueries(pool: pool).pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
+        let database = try await openOrExit(options, readonly: false)
+        defer { database.close() }
+        try await database.store.pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
         OperatorLog.notice("pause: merchant \(mchID) paused: \(reason)", ["mch_id": "\(mchID)", "action": "pause"])
         print("pause: merchant \(shown(mchID)) paused (\(shown(reason))); its orders wait until `closeorderd resume \(shown(mchID))`")
     }
@@ -155,8 +158,9 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The merchant's mch_id.") var mchID: String
 
     func run() async throws {
-        let pool = try await openOrExit(DatabaseLocator(options: options), readonly: false)
-        guard try await OperatorQueries(pool: pool).resume(mchID: mchID) else {
+        let database = try await openOrExit(options, readonly: false)
+        defer { database.close() }
+        guard try await database.store.resume(mchID: mchID) else {
             print("resume: merchant \(shown(mchID)) was not paused")
             throw ExitCode(1)
         }

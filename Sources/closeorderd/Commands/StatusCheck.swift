@@ -1,4 +1,4 @@
-import SQLiteOrderStore
+import OrderClosing
 
 /// `status --check`: one line and an exit code for a monitoring system (Nagios/Icinga plugin
 /// convention), from the same report `status` prints.

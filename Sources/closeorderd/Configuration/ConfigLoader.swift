@@ -101,7 +101,8 @@ struct ConfigLoader {
     /// `CLOSEORDERD_*` variables read other than as config keys, and the project's scripts' own
     /// (they reach the daemon from a developer's shell; it never reads them).
     static let otherVariables: Set<String> = ["CLOSEORDERD_CONFIG", "CLOSEORDERD_BINARY", "CLOSEORDERD_DEB",
-                                              "CLOSEORDERD_RELIABILITY", "CLOSEORDERD_KEEP_TEST_DIRS", "CLOSEORDERD_PG_BIN"]
+                                              "CLOSEORDERD_RELIABILITY", "CLOSEORDERD_KEEP_TEST_DIRS", "CLOSEORDERD_PG_BIN",
+                                              "CLOSEORDERD_SHARED_QUEUE_ORDERS"]
 
     /// `database.path` → `CLOSEORDERD_DATABASE_PATH`.
     static func variableName(_ key: String) -> String {
