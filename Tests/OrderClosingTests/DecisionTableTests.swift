@@ -41,6 +41,24 @@ import WeChatPayV2
         if state == .success, case .finish(_, _, let transactionID, _) = paid { #expect(transactionID == "4200000001") }
     }
 
+    /// Issue 11's pushback: FREQUENCY_LIMITED and 429 give the attempt back and retry after
+    /// about a second whatever the attempt; other retryable answers back off by the attempt.
+    @Test(arguments: [RetryReason.frequencyLimited, .httpStatus(429)])
+    func pushbackRetriesAfterASecondWithTheAttemptGivenBack(reason: RetryReason) {
+        let third = ClaimedOrder(id: 1, mchID: "1900000109", appID: "wx2421b1c4370ec43b", outTradeNo: "T1", subMchID: nil,
+                                 subAppID: nil, createdAt: 1_800_000_000, timeoutSeconds: 0, attempt: 3, inDoubt: false,
+                                 firstAttemptAt: 1_800_000_305_000, leaseToken: "t")
+        let next = CloseDecision.afterClose(third, outcome: .retryable(reason), delivered: true, now: Self.now,
+                                            retry: RetryPolicy(), jitterUnit: 0.5)
+        guard case .change(.retry(let at, _, _, let refund)) = next else { Issue.record("got \(next)"); return }
+        #expect(at == Self.now + 1_000)
+        #expect(refund)
+        let backoff = CloseDecision.afterClose(third, outcome: .retryable(.systemError), delivered: true, now: Self.now,
+                                               retry: RetryPolicy(), jitterUnit: 0.5)
+        guard case .change(.retry(let later, _, _, false)) = backoff else { Issue.record("got \(backoff)"); return }
+        #expect(later == Self.now + 20_000, "SYSTEMERROR after attempt 3 waits the backoff's 20 s")
+    }
+
     /// Issue 14: v3's 204 is decided by the query; an order WeChat never saw is closed (not_exist),
     /// as a close's ORDERNOTEXIST is, and a confirmed close reads `closed`.
     @Test func aV3NoContentCloseIsDecidedByTheQuery() {

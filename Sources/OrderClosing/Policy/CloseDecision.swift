@@ -8,7 +8,7 @@ import WeChatPayV3
 /// | closed, ORDERCLOSED, NOTEXIST   | `closed` with the answer as outcome                        |
 /// | ORDERPAID (signed)              | query: the table below                                     |
 /// | unknown err_code                | query: the table below                                     |
-/// | FREQUENCY_LIMITED, HTTP 429     | backoff, attempt given back (pushback is not the order's)  |
+/// | FREQUENCY_LIMITED, HTTP 429     | retry after ~1 s, attempt given back (pushback is not the order's) |
 /// | retryable, delivered            | backoff (burns the attempt), `failed` when spent           |
 /// | retryable, not delivered        | wait out the outage, attempt given back                    |
 /// | order rejected (its parameters) | backoff (burns the attempt), `failed` with the reason      |
@@ -58,8 +58,8 @@ public enum CloseDecision {
             let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
             if isPushback(reason) {
                 // WeChat asked us to slow down: the order did nothing wrong, so its attempt is given
-                // back; the backoff still applies, and the time window still bounds it.
-                let nextAt = now + retry.delay(afterAttempt: order.attempt, unit: jitterUnit)
+                // back; it waits the short pushback delay, and the time window still bounds it.
+                let nextAt = now + retry.pushbackDelay(unit: jitterUnit)
                 if let exhausted = retry.exhaustion(attempt: 0, firstAttemptAt: order.firstAttemptAt, nextAt: nextAt) {
                     return .change(.finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)"))
                 }

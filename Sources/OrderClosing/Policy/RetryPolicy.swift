@@ -17,6 +17,11 @@
 ///
 /// Attempts that never reached WeChat (every endpoint unreachable) and pauses of an open merchant
 /// circuit do not count; they wait `outageDelay` (30 s) and are bounded only by the window.
+///
+/// Pushback (FREQUENCY_LIMITED, HTTP 429) does not count either, and waits `pushbackDelay`: 1 s
+/// (0.8 – 1.2 s), whatever the attempt. WeChat's limits are per second, and the adaptive in-flight
+/// limit (`ConcurrencyLimit`) has already slowed the loop, so a longer wait only leaves a tail of
+/// refused orders behind a drained queue (BENCHMARKS.md, pushback).
 public struct RetryPolicy: Sendable, Hashable {
     public var baseDelayMs: Int64 = 5_000
     public var maxDelayMs: Int64 = 600_000
@@ -25,6 +30,8 @@ public struct RetryPolicy: Sendable, Hashable {
     /// From the first attempt; after it the order fails even if attempts remain.
     public var windowMs: Int64 = 24 * 3_600_000
     public var outageDelayMs: Int64 = 30_000
+    /// After FREQUENCY_LIMITED or HTTP 429, jittered like the backoff.
+    public var pushbackDelayMs: Int64 = 1_000
 
     public init() {}
 
@@ -52,6 +59,11 @@ public struct RetryPolicy: Sendable, Hashable {
     public func delay(afterAttempt attempt: Int, unit: Double) -> Int64 {
         let base = Double(baseDelay(afterAttempt: attempt))
         return Int64(base * (1 - jitter + 2 * jitter * unit))
+    }
+
+    /// The wait after pushback, jittered with `unit` ∈ [0, 1).
+    public func pushbackDelay(unit: Double) -> Int64 {
+        Int64(Double(pushbackDelayMs) * (1 - jitter + 2 * jitter * unit))
     }
 
     /// Why the order must stop retrying, or nil if it may go on.
