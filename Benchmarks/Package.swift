@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // Benchmarks for closeorderd, kept out of the main package so its build stays fast.
-//  - Micro: ordo-one/benchmark micro-benchmarks (signing, XML, the claim query). `swift package benchmark`
+//  - Micro: ordo-one/benchmark micro-benchmarks (v2 and v3 signing, XML, the claim query). `swift package benchmark`
 //  - closeorderd-bench: the end-to-end driver that runs the real daemon binary against the fake
 //    WeChat Pay and prints the table. `scripts/bench` builds and runs both.
 import PackageDescription
@@ -24,6 +24,7 @@ let package = Package(
             dependencies: [
                 .product(name: "FakeWeChatPay", package: root),
                 .product(name: "WeChatPayV2", package: root),
+                .product(name: "WeChatPayV3", package: root),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/BenchE2E"
@@ -44,6 +45,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "WeChatPayV2", package: root),
+                .product(name: "WeChatPayV3", package: root),
+                .product(name: "FakeWeChatPay", package: root),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/Micro",

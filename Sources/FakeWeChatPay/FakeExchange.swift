@@ -83,46 +83,47 @@ struct Exchange {
         return state.rateFaults.randomElement(using: &state.random)
     }
 
+    /// Renders `FaultEffect`'s table in v2's XML: the decision is shared with v3.
     mutating func apply(_ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey,
                         known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: AnswerSigner,
                         state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
-        switch fault {
-        case .systemError:
-            answerLabel = "SYSTEMERROR"
-            return .respond(status: 200, body: signer.failure("SYSTEMERROR", "系统错误"))
-        case .http500, .http503:
-            answerLabel = fault == .http500 ? "HTTP500" : "HTTP503"
-            return .respond(status: fault == .http500 ? 500 : 503, body: Array("Service Unavailable".utf8))
-        case .slowAnswer:
-            slow = true
-            let action = realRules(operation, key: key, known: known, signer: signer, state: &state)
-            answerLabel = "SLOW:" + answerLabel
-            return action
-        case .connectionReset:
+        switch FaultEffect(fault) {
+        case .resets:
             answerLabel = "RESET"
             return .reset
-        case .malformedBody:
-            answerLabel = "MALFORMED"
-            return .respond(status: 200, body: Array("<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8))
-        case .badResponseSignature, .staleTimestamp, .unknownSerial:
-            let action = realRules(operation, key: key, known: known, signer: signer.tampered(), state: &state)
-            answerLabel = "BADSIGN:" + answerLabel
+        case .acts(let spoil):
+            // v2 answers carry no timestamp or serial: every spoiled answer is a bad signature.
+            slow = spoil == .late
+            let action = realRules(operation, key: key, known: known, signer: spoil == .late ? signer : signer.tampered(), state: &state)
+            answerLabel = (spoil == .late ? "SLOW:" : "BADSIGN:") + answerLabel
             return action
-        case .forgedOrderPaid:
-            answerLabel = "FORGED:ORDERPAID"
-            return .respond(status: 200, body: signer.tampered().failure("ORDERPAID", "订单已支付"))
-        case .forgedSuccess:
-            answerLabel = "FORGED:SUCCESS"
-            return .respond(status: 200, body: signer.tampered().success(tradeState: "SUCCESS", transactionID: "4200000000000000000000000000"))
-        case .orderClosed:
-            answerLabel = "ORDERCLOSED"
-            return .respond(status: 200, body: signer.failure("ORDERCLOSED", "订单已关闭"))
-        case .orderNotExist:
-            answerLabel = "ORDERNOTEXIST"
-            return .respond(status: 200, body: signer.failure("ORDERNOTEXIST", "订单不存在"))
-        case .frequencyLimited:
-            answerLabel = "FREQUENCY_LIMITED"
-            return .respond(status: 200, body: signer.failure("FREQUENCY_LIMITED", "频率限制"))
+        case .claims(let claim):
+            switch claim {
+            case .systemError:
+                answerLabel = "SYSTEMERROR"
+                return .respond(status: 200, body: signer.failure("SYSTEMERROR", "系统错误"))
+            case .httpError(let status):
+                answerLabel = "HTTP\(status)"
+                return .respond(status: status, body: Array("Service Unavailable".utf8))
+            case .malformed:
+                answerLabel = "MALFORMED"
+                return .respond(status: 200, body: Array("<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8))
+            case .forgedPaid:
+                answerLabel = "FORGED:ORDERPAID"
+                return .respond(status: 200, body: signer.tampered().failure("ORDERPAID", "订单已支付"))
+            case .forgedSuccess:
+                answerLabel = "FORGED:SUCCESS"
+                return .respond(status: 200, body: signer.tampered().success(tradeState: "SUCCESS", transactionID: "4200000000000000000000000000"))
+            case .orderClosed:
+                answerLabel = "ORDERCLOSED"
+                return .respond(status: 200, body: signer.failure("ORDERCLOSED", "订单已关闭"))
+            case .orderNotExist:
+                answerLabel = "ORDERNOTEXIST"
+                return .respond(status: 200, body: signer.failure("ORDERNOTEXIST", "订单不存在"))
+            case .frequencyLimited:
+                answerLabel = "FREQUENCY_LIMITED"
+                return .respond(status: 200, body: signer.failure("FREQUENCY_LIMITED", "频率限制"))
+            }
         }
     }
 

@@ -164,53 +164,54 @@ struct V3Exchange {
         let outTradeNo: String
     }
 
+    /// Renders `FaultEffect`'s table in v3's JSON and headers: the decision is shared with v2.
     mutating func apply(_ fault: FakeFault, isClose: Bool, key: FakeWeChatPay.OrderKey, echo: Echo, signer: V3AnswerSigner,
                         state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
         var signer = signer
-        switch fault {
-        case .systemError:
-            answerLabel = "SYSTEM_ERROR"
-            return signer.error(500, "SYSTEM_ERROR", "系统异常，请稍后重试")
-        case .http500, .http503:
-            answerLabel = fault == .http500 ? "HTTP500" : "HTTP503"
-            return .respondV3(status: fault == .http500 ? 500 : 503, headers: [:], body: Array("Service Unavailable".utf8))
-        case .slowAnswer:
-            slow = true
-            let action = realRules(isClose: isClose, key: key, echo: echo, signer: signer, state: &state)
-            answerLabel = "SLOW:" + answerLabel
-            return action
-        case .connectionReset:
+        switch FaultEffect(fault) {
+        case .resets:
             answerLabel = "RESET"
             return .reset
-        case .malformedBody:
-            answerLabel = "MALFORMED"
-            return .respondV3(status: 200, headers: [:], body: Array("{\"trade_state\":\"SUC".utf8))
-        case .badResponseSignature, .staleTimestamp, .unknownSerial:
-            switch fault {
-            case .staleTimestamp: signer.timestamp -= 600
-            case .unknownSerial: signer.serial = "PUB_KEY_ID_0000000000000000000000000000"
-            default: signer.corrupt = true
+        case .acts(let spoil):
+            let label: String
+            switch spoil {
+            case .late: slow = true; label = "SLOW"
+            case .badSignature: signer.corrupt = true; label = "BADSIGN"
+            case .staleTimestamp: signer.timestamp -= 600; label = "STALE"
+            case .unknownSerial: signer.serial = "PUB_KEY_ID_0000000000000000000000000000"; label = "UNKNOWNSERIAL"
             }
             let action = realRules(isClose: isClose, key: key, echo: echo, signer: signer, state: &state)
-            answerLabel = "\(fault == .badResponseSignature ? "BADSIGN" : fault == .staleTimestamp ? "STALE" : "UNKNOWNSERIAL"):" + answerLabel
+            answerLabel = label + ":" + answerLabel
             return action
-        case .forgedOrderPaid:
-            signer.corrupt = true
-            answerLabel = "FORGED:TRADE_ERROR"
-            return signer.error(403, "TRADE_ERROR", "订单已支付")
-        case .forgedSuccess:
-            signer.corrupt = true
-            answerLabel = "FORGED:SUCCESS"
-            return isClose ? signer.noContent() : signer.json(200, Self.queryBody(echo, state: "SUCCESS", transactionID: "4200000000000000000000000000"))
-        case .orderClosed:
-            answerLabel = "ORDER_CLOSED"
-            return signer.error(400, "ORDER_CLOSED", "订单已关闭")
-        case .orderNotExist:
-            answerLabel = "ORDER_NOT_EXIST"
-            return signer.error(404, "ORDER_NOT_EXIST", "订单不存在")
-        case .frequencyLimited:
-            answerLabel = "FREQUENCY_LIMITED"
-            return signer.error(429, "FREQUENCY_LIMITED", "频率超限")
+        case .claims(let claim):
+            switch claim {
+            case .systemError:
+                answerLabel = "SYSTEM_ERROR"
+                return signer.error(500, "SYSTEM_ERROR", "系统异常，请稍后重试")
+            case .httpError(let status):
+                answerLabel = "HTTP\(status)"
+                return .respondV3(status: status, headers: [:], body: Array("Service Unavailable".utf8))
+            case .malformed:
+                answerLabel = "MALFORMED"
+                return .respondV3(status: 200, headers: [:], body: Array("{\"trade_state\":\"SUC".utf8))
+            case .forgedPaid:
+                signer.corrupt = true
+                answerLabel = "FORGED:TRADE_ERROR"
+                return signer.error(403, "TRADE_ERROR", "订单已支付")
+            case .forgedSuccess:
+                signer.corrupt = true
+                answerLabel = "FORGED:SUCCESS"
+                return isClose ? signer.noContent() : signer.json(200, Self.queryBody(echo, state: "SUCCESS", transactionID: "4200000000000000000000000000"))
+            case .orderClosed:
+                answerLabel = "ORDER_CLOSED"
+                return signer.error(400, "ORDER_CLOSED", "订单已关闭")
+            case .orderNotExist:
+                answerLabel = "ORDER_NOT_EXIST"
+                return signer.error(404, "ORDER_NOT_EXIST", "订单不存在")
+            case .frequencyLimited:
+                answerLabel = "FREQUENCY_LIMITED"
+                return signer.error(429, "FREQUENCY_LIMITED", "频率超限")
+            }
         }
     }
 

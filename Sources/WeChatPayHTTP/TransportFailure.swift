@@ -5,7 +5,7 @@ import WeChatPayV2
 
 /// What a transport error means for an order: may WeChat have seen the request, and should the
 /// gateway fail over?
-struct TransportFailure: Sendable {
+struct TransportFailure: Error, Sendable {
     let reason: RetryReason
     /// DNS, connect, TLS errors and timeouts: the access point looks down.
     let unreachable: Bool

@@ -6,10 +6,10 @@ import OrderClosing
 import WeChatPayV2
 import WeChatPayV3
 
-/// API v3 on AsyncHTTPClient: signs each try afresh (`SignedV3Request`), sends the close (POST)
-/// or query (GET), verifies and classifies the answer (`V3ResponseClassifier`). Timeouts and
-/// failover are the v2 gateway's: the same `GatewaySettings` and `FailoverState` rules, so one
-/// call sends at most one request that may have reached WeChat Pay.
+/// API v3 on the shared `WeChatPayTransport`: signs the call (`SignedV3Request`), sends the close
+/// (POST) or query (GET), verifies and classifies the answer (`V3ResponseClassifier`). Timeouts and
+/// failover are the transport's, the same as v2's, so one call sends at most one request that may
+/// have reached WeChat Pay.
 ///
 /// Platform certificates, for merchants that use them, are fetched before a call when
 /// `PlatformCertificateCache` says so; a fetch never counts as the order's attempt.
@@ -17,18 +17,18 @@ public final class WeChatPayV3HTTPGateway: Sendable {
     /// Answers longer than this are not WeChat Pay's (a close answers nothing, a query ~1 KiB).
     static let maximumAnswerSize = 256 * 1024
 
-    let client: HTTPClient
-    let settings: GatewaySettings
-    let clock: any OrderClock
-    let logger: Logger
-    let failover: NIOLockedValueBox<FailoverState>
+    public let transport: WeChatPayTransport
+    var clock: any OrderClock { transport.clock }
+    var logger: Logger { transport.logger }
 
-    public init(client: HTTPClient, settings: GatewaySettings, clock: any OrderClock, logger: Logger) {
-        self.client = client
-        self.settings = settings
-        self.clock = clock
-        self.logger = logger
-        self.failover = NIOLockedValueBox(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
+    /// A gateway on a transport shared with the v2 gateway (the daemon: one failover state).
+    public init(transport: WeChatPayTransport) {
+        self.transport = transport
+    }
+
+    /// A gateway with a transport of its own.
+    public convenience init(client: HTTPClient, settings: GatewaySettings, clock: any OrderClock, logger: Logger) {
+        self.init(transport: WeChatPayTransport(client: client, settings: settings, clock: clock, logger: logger))
     }
 
     public func closeOrder(_ order: OrderReference, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
@@ -71,12 +71,11 @@ public final class WeChatPayV3HTTPGateway: Sendable {
                 cache.sawUnknownSerial(now: clock.now())
             }
             return GatewayResponse(outcome: outcome, summary: summary, endpoint: result.endpoint)
-        case .failure(let transport):
-            if let built = transport.notBuilt {
-                return GatewayResponse(outcome: failure(.unparseable("request not built: \(built)")), summary: ResponseSummary(),
-                                       endpoint: nil, delivered: false)
-            }
-            return GatewayResponse(outcome: failure(transport.failure.reason), summary: ResponseSummary(),
+        case .failure(.notBuilt(let problem)):
+            return GatewayResponse(outcome: failure(.unparseable("request not built: \(problem)")), summary: ResponseSummary(),
+                                   endpoint: nil, delivered: false)
+        case .failure(.transport(let transportFailure)):
+            return GatewayResponse(outcome: failure(transportFailure.reason), summary: ResponseSummary(),
                                    endpoint: result.endpoint, delivered: result.delivered)
         }
     }
@@ -134,69 +133,47 @@ public final class WeChatPayV3HTTPGateway: Sendable {
     }
 
     struct Exchanged {
-        var answer: Result<V3Answer, Transport>
+        var answer: Result<V3Answer, Failure>
         var endpoint: String?
         var delivered: Bool
 
         var failureText: String {
-            guard case .failure(let transport) = answer else { return "" }
-            return transport.notBuilt ?? "\(transport.failure.reason)"
+            switch answer {
+            case .success: ""
+            case .failure(.notBuilt(let problem)): problem
+            case .failure(.transport(let failure)): "\(failure.reason)"
+            }
         }
     }
 
-    struct Transport: Error {
-        var failure: TransportFailure
-        var notBuilt: String?
+    enum Failure: Error {
+        /// The request could not be signed: nothing was sent.
+        case notBuilt(String)
+        case transport(TransportFailure)
     }
 
-    /// Sends one signed request through the failover plan; moves on only when nothing can have left.
+    /// Signs `request` once and sends it through the transport.
     func exchange(_ request: V3Request, credentials: V3Credentials) async -> Exchanged {
-        let plan = failover.withLockedValue { $0.plan(now: clock.now()) }
-        var delivered = false
-        var lastFailure = TransportFailure(HTTPClientError.cancelled)
-        var lastURL: String?
-        for endpoint in plan {
-            let baseURL = endpoint == .primary ? settings.primaryURL : (settings.backupURL ?? settings.primaryURL)
-            lastURL = baseURL
-            let signed: SignedV3Request
-            do {
-                signed = try SignedV3Request(request, credentials: credentials, timestamp: clock.now() / 1000, nonce: Self.nonce())
-            } catch {
-                return Exchanged(answer: .failure(Transport(failure: lastFailure, notBuilt: error.message)), endpoint: nil, delivered: false)
-            }
-            do {
-                let answer = try await send(signed, to: baseURL)
-                noteReachability(endpoint, reachable: true)
-                return Exchanged(answer: .success(answer), endpoint: baseURL, delivered: true)
-            } catch {
-                lastFailure = TransportFailure(error)
-                delivered = delivered || lastFailure.mayHaveBeenSent
-                noteReachability(endpoint, reachable: !lastFailure.unreachable)
-                guard FailoverState.triesNextEndpoint(unreachable: lastFailure.unreachable, mayHaveBeenSent: lastFailure.mayHaveBeenSent),
-                      !Task.isCancelled else { break }
-            }
+        let signed: SignedV3Request
+        do {
+            signed = try SignedV3Request(request, credentials: credentials, timestamp: clock.now() / 1000, nonce: Self.nonce())
+        } catch {
+            return Exchanged(answer: .failure(.notBuilt(error.message)), endpoint: nil, delivered: false)
         }
-        return Exchanged(answer: .failure(Transport(failure: lastFailure)), endpoint: lastURL, delivered: delivered)
-    }
-
-    private func send(_ signed: SignedV3Request, to baseURL: String) async throws -> V3Answer {
-        let request = signed.request
-        var http = try HTTPClient.Request(url: baseURL + request.canonicalURL, method: request.method == "POST" ? .POST : .GET,
-                                          body: request.body.isEmpty ? nil : .bytes(request.body))
-        http.headers.add(name: "Accept", value: "application/json")
-        if !request.body.isEmpty { http.headers.add(name: "Content-Type", value: "application/json") }
-        http.headers.add(name: "Authorization", value: signed.authorization)
-        http.headers.add(name: "User-Agent", value: "closeorderd")
-        let task = client.execute(request: http, delegate: ResponseAccumulator(request: http, maxBodySize: Self.maximumAnswerSize),
-                                  deadline: .now() + .milliseconds(settings.totalTimeoutMs))
-        let response = try await withTaskCancellationHandler {
-            try await task.futureResult.get()
-        } onCancel: {
-            task.cancel()
+        var headers = [("Accept", "application/json")]
+        if !request.body.isEmpty { headers.append(("Content-Type", "application/json")) }
+        headers += [("Authorization", signed.authorization), ("User-Agent", "closeorderd")]
+        let outgoing = WeChatPayTransport.Request(method: request.method == "POST" ? .POST : .GET, path: request.canonicalURL,
+                                                  headers: headers, body: request.body.isEmpty ? nil : request.body,
+                                                  maximumAnswerSize: Self.maximumAnswerSize)
+        let exchange = await transport.send(outgoing)
+        switch exchange.result {
+        case .success(let answer):
+            let v3 = V3Answer(status: answer.status, body: answer.body) { answer.headers.first(name: $0) }
+            return Exchanged(answer: .success(v3), endpoint: exchange.endpoint, delivered: true)
+        case .failure(let failure):
+            return Exchanged(answer: .failure(.transport(failure)), endpoint: exchange.endpoint, delivered: exchange.delivered)
         }
-        var body = response.body ?? ByteBuffer()
-        let bytes = body.readBytes(length: body.readableBytes) ?? []
-        return V3Answer(status: Int(response.status.code), body: bytes) { response.headers.first(name: $0) }
     }
 
     /// 32 random letters and digits.
@@ -204,19 +181,5 @@ public final class WeChatPayV3HTTPGateway: Sendable {
         let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
         var generator = SystemRandomNumberGenerator()
         return String(decoding: (0..<32).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }, as: UTF8.self)
-    }
-
-    private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {
-        let change = failover.withLockedValue { $0.report(endpoint, reachable: reachable, now: clock.now()) }
-        switch change {
-        case .failedOver:
-            logger.error("failover: primary WeChat Pay endpoint unreachable for API v3, using the backup",
-                         metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)"])
-        case .returnedToPrimary:
-            logger.notice("failover: primary WeChat Pay endpoint answers API v3 again, returning to it",
-                          metadata: ["endpoint": "\(settings.primaryURL)"])
-        case nil:
-            break
-        }
     }
 }

@@ -4,9 +4,10 @@ import ArgumentParser
 struct CloseOrderD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "closeorderd",
-        abstract: "Closes unpaid WeChat Pay (API v2) orders once they are past their timeout and at least 5 minutes old.",
+        abstract: "Closes unpaid WeChat Pay orders (API v2 and v3) once they are past their timeout and at least 5 minutes old.",
         discussion: """
-            The merchant's app writes one row per unpaid order into the SQLite table pending_orders; \
+            The merchant's app writes one row per unpaid order into the table pending_orders (SQLite or \
+            PostgreSQL); each merchant is on WeChat Pay API v2 or v3 (`"api": "v3"`). \
             `closeorderd run` closes each one when it falls due and records the outcome in the same row \
             and in close_attempts. Try `closeorderd demo` to see it work against a built-in fake WeChat Pay.
             """,

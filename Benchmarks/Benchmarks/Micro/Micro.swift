@@ -4,7 +4,7 @@ import GRDB
 import WeChatPayV2
 
 // Micro-benchmarks of the per-close work that is not I/O: v2 signing, the XML body, decoding and
-// verifying an answer, and the daemon's claim/record SQL on a WAL database (GRDB, the same
+// verifying an answer, v3's RSA signing and verifying (V3Micro.swift), and the daemon's claim/record SQL on a WAL database (GRDB, the same
 // pragmas as SQLiteOrderStore). Run with `swift package benchmark` from Benchmarks/ (or
 // scripts/bench). BENCH_QUICK=1 shortens every benchmark to a few iterations (CI).
 
@@ -145,6 +145,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
         }
     }
+    v3Benchmarks()
 }
 
 let iterations = quick ? 20 : 2_000

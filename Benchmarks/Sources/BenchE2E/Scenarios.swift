@@ -43,6 +43,8 @@ struct CloseRun {
     var attemptsSum = 0, attemptsMax = 0
     /// Audit rows (`close_attempts`) for this run's orders, and those that record FREQUENCY_LIMITED.
     var auditRows = 0, auditLimited = 0
+    /// Requests other than closes for this run's orders (v3's confirming queries).
+    var queries = 0
     var exitStatus: Int32 = 0
     var inserter: InserterResult?
     var lags: [Double] = []
@@ -73,12 +75,13 @@ struct CloseSpec {
     /// P2: orders fall due at `perSecond` a second, starting `leadSeconds` after setup.
     var perSecond = 0
     var leadSeconds = 5
+    var api = BenchAPI.v2
 }
 
 /// Runs the daemon over `spec.orders` orders and measures. The daemon is started after the
 /// orders are in place; it is stopped with SIGTERM once none of them is pending or closing.
 func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
-    let world = try await World(directory: env.nextDirectory(spec.name), databasePath: spec.database, latencyMs: spec.latencyMs)
+    let world = try await World(directory: env.nextDirectory(spec.name), databasePath: spec.database, latencyMs: spec.latencyMs, api: spec.api)
     defer { Task { await world.shutdown() } }
     world.fake.setRateLimit(perSecond: spec.rateLimit)
     try world.writeConfig(concurrency: spec.concurrency, batch: spec.batch, pollMs: spec.pollMs)
@@ -159,7 +162,8 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     }
     try reader.close()
     let calls = world.fake.calls
-    let closes = calls.filter { $0.path == "/pay/closeorder" && ($0.outTradeNo ?? "").hasPrefix(prefix) }
+    let ownCalls = calls.filter { ($0.outTradeNo ?? "").hasPrefix(prefix) }
+    let closes = ownCalls.filter(world.isClose)
     let first = closes.map(\.receivedAt).min() ?? launched
     let last = Double(summary["last"] as Int64? ?? 0) / 1000
     run.closes = summary["closed"] ?? 0
@@ -174,8 +178,12 @@ func runCloses(_ env: inout Env, _ spec: CloseSpec) async throws -> CloseRun {
     let acted = closes.filter(\.acted).count
     if acted != spec.orders { run.problems.append("the fake closed \(acted) orders for \(spec.orders)") }
     if spec.rateLimit == nil, closes.count != spec.orders { run.problems.append("the fake saw \(closes.count) closes for \(spec.orders) orders") }
-    // One audit row per request sent (the orders' own calls only: no query is expected here).
-    if run.auditRows != closes.count { run.problems.append("\(run.auditRows) audit rows for the fake's \(closes.count) closes") }
+    // One audit row per request sent, the orders' own calls: closes only for v2; for v3 each 204
+    // is confirmed by a query, which is a request and an audit row too.
+    if run.auditRows != ownCalls.count {
+        run.problems.append("\(run.auditRows) audit rows for the fake's \(ownCalls.count) calls (\(closes.count) closes)")
+    }
+    run.queries = ownCalls.count - closes.count
     // Pushback is not the order's fault: it never costs an attempt.
     if run.attemptsSum != spec.orders || run.attemptsMax != 1 {
         run.problems.append("attempts: \(run.attemptsSum) in all, at most \(run.attemptsMax), for \(spec.orders) orders closed at their first real attempt")

@@ -2,17 +2,29 @@ import FakeWeChatPay
 import Foundation
 import GRDB
 import WeChatPayV2
+import WeChatPayV3
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Which WeChat Pay API the run's two merchants use.
+enum BenchAPI: String, Sendable {
+    /// P1's merchants: one HMAC-SHA256, one MD5.
+    case v2
+    /// Both on API v3 in public-key mode (RSA-2048 request signatures, `FakeV3Keys.merchant`).
+    case v3
+}
 
 /// One benchmark run's surroundings: a folder with config and key files, a database, and the fake
 /// WeChat Pay served from this process on loopback (so its CPU is this process's NIO threads).
 final class World: @unchecked Sendable {
     static let merchants = ["1900000109", "1900000110"]
     static let appID = "wx2421b1c4370ec43b"
+    /// The v3 merchants' API certificate serial (not secret; the fake checks it).
+    static let v3Serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 
     let directory: String
+    let api: BenchAPI
     let databasePath: String
     let keys: [String: String]
     let fake: FakeWeChatPay
@@ -20,10 +32,11 @@ final class World: @unchecked Sendable {
     var configPath: String { directory + "/config.json" }
     var counterPath: String { directory + "/commits.bin" }
 
-    init(directory: String, databasePath: String?, latencyMs: Int) async throws {
+    init(directory: String, databasePath: String?, latencyMs: Int, api: BenchAPI = .v2) async throws {
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
+        self.api = api
         self.databasePath = databasePath ?? directory + "/orders.sqlite"
         var keys: [String: String] = [:]
         for mchID in Self.merchants { keys[mchID] = Nonce.make() }
@@ -31,6 +44,11 @@ final class World: @unchecked Sendable {
         fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [Self.appID]) },
                              unknownOrders: .notPay, now: { Date().timeIntervalSince1970 })
         fake.latency = .milliseconds(latencyMs)
+        if api == .v3 {
+            for mchID in Self.merchants {
+                fake.addV3Merchant(FakeV3Merchant(mchID: mchID, serialNo: Self.v3Serial, publicKey: FakeV3Keys.merchant.publicKey))
+            }
+        }
         server = FakeWeChatPayServer(fake: fake, threads: 1)
         try await server.start()
     }
@@ -42,7 +60,16 @@ final class World: @unchecked Sendable {
         if let concurrency { throughput.append("\"concurrency\": \(concurrency)") }
         if let batch { throughput.append("\"batch_size\": \(batch)") }
         var merchants: [String] = []
+        let v3Files = api == .v3 ? try writeV3Keys() : nil
         for (index, mchID) in Self.merchants.enumerated() {
+            if let v3Files {
+                merchants.append("""
+                    "\(mchID)": { "api": "v3", "appids": ["\(Self.appID)"], "private_key_file": "\(v3Files.privateKey)",
+                                  "certificate_serial": "\(Self.v3Serial)", "wechatpay_public_key_file": "\(v3Files.publicKey)",
+                                  "wechatpay_public_key_id": "\(fake.v3Identity.publicKeyID)", "rate_per_second": 100000, "burst": 100000 }
+                    """)
+                continue
+            }
             let keyPath = directory + "/\(mchID).key"
             FileManager.default.createFile(atPath: keyPath, contents: Data((keys[mchID]! + "\n").utf8), attributes: [.posixPermissions: 0o600])
             merchants.append("""
@@ -62,6 +89,19 @@ final class World: @unchecked Sendable {
             }
             """
         FileManager.default.createFile(atPath: configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// The v3 merchants' API private key and the fake's WeChat Pay public key, as files (0600).
+    private func writeV3Keys() throws -> (privateKey: String, publicKey: String) {
+        let privateKey = directory + "/apiclient_key.pem", publicKey = directory + "/wechatpay_public_key.pem"
+        FileManager.default.createFile(atPath: privateKey, contents: Data(FakeV3Keys.merchant.pkcs8PEM.utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(atPath: publicKey, contents: Data(fake.v3Identity.publicKeyPEM.utf8), attributes: [.posixPermissions: 0o600])
+        return (privateKey, publicKey)
+    }
+
+    /// Whether `call` is one of this world's closes (v2 `pay/closeorder`, v3 `…/close`).
+    func isClose(_ call: FakeCall) -> Bool {
+        api == .v2 ? call.path == "/pay/closeorder" : call.path.hasPrefix("/v3/") && call.path.hasSuffix("/close")
     }
 
     func shutdown() async {

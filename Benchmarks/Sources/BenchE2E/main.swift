@@ -7,7 +7,7 @@ import Glibc
 // WeChat Pay (served from this process on loopback), printing the table.
 //
 //   closeorderd-bench suite --daemon PATH [--shim libcommitcounter.so] [--work DIR] [--quick]
-//                           [--only p1,p1b,p1r,pushback,p2,p2b,p3,p4,p5,sweep] [--runs N] [--report FILE]
+//                           [--only p1,p1v3,p1b,p1r,pushback,p2,p2b,p3,p4,p5,sweep] [--runs N] [--report FILE]
 //                           [--python VENV/bin/python (P1r)] [--daemon-build "how it was built"] [--perf DIR]
 //   closeorderd-bench inserter …   (P5's second process; started by the suite)
 
@@ -28,6 +28,8 @@ struct Arguments {
 struct Sizes {
     var runs: Int
     var p1Orders: Int
+    /// P1v3: due orders per run and API (v2 and v3 alternate, `runs` of each).
+    var p1v3Orders: Int
     var p1bOrders: Int, p1rOrders: Int, p1rRuns: Int
     var pushbackOrders: Int, pushbackRate: Double
     var p5Orders: Int
@@ -36,13 +38,13 @@ struct Sizes {
     var p2PerSecond: Int, p2Seconds: Int, p2Runs: Int
     var sweepOrders: Int, sweep: [(Int, Int)]
 
-    static let quick = Sizes(runs: 1, p1Orders: 500, p1bOrders: 200, p1rOrders: 40, p1rRuns: 1,
+    static let quick = Sizes(runs: 1, p1Orders: 500, p1v3Orders: 200, p1bOrders: 200, p1rOrders: 40, p1rRuns: 1,
                              pushbackOrders: 400, pushbackRate: 200, p5Orders: 1000,
                              p4Finished: 10_000, p4Small: 100, p4Due: 500, claimRepetitions: 50,
                              p3Scheduled: 10_000, p3Settle: 2, p3Slices: 2, p3Slice: 1,
                              p2PerSecond: 100, p2Seconds: 5, p2Runs: 1,
                              sweepOrders: 300, sweep: [(16, 16), (64, 1)])
-    static let full = Sizes(runs: 3, p1Orders: 50_000, p1bOrders: 2_000, p1rOrders: 2_000, p1rRuns: 1,
+    static let full = Sizes(runs: 3, p1Orders: 50_000, p1v3Orders: 10_000, p1bOrders: 2_000, p1rOrders: 2_000, p1rRuns: 1,
                             pushbackOrders: 10_000, pushbackRate: 1_000, p5Orders: 50_000,
                             p4Finished: 10_000_000, p4Small: 10_000, p4Due: 20_000, claimRepetitions: 300,
                             p3Scheduled: 1_000_000, p3Settle: 10, p3Slices: 6, p3Slice: 10,
@@ -89,7 +91,7 @@ func suite(_ args: Arguments) async throws -> Int32 {
     sizes.p1rRuns = args.int("p1r-runs", sizes.p1rRuns)
     sizes.p2Seconds = args.int("p2-seconds", sizes.p2Seconds)
     sizes.p2Runs = args.int("p2-runs", sizes.p2Runs)
-    let only = Set((args.values["only"] ?? "p1,p1b,p1r,pushback,p5,p4,p3,p2,p2b,sweep").split(separator: ",").map(String.init))
+    let only = Set((args.values["only"] ?? "p1,p1v3,p1b,p1r,pushback,p5,p4,p3,p2,p2b,sweep").split(separator: ",").map(String.init))
     let root = args.values["work"] ?? NSTemporaryDirectory() + "closeorderd-bench"
     try? FileManager.default.removeItem(atPath: root)
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -124,6 +126,10 @@ func suite(_ args: Arguments) async throws -> Int32 {
         report.add("", "SQLite write commits per close (P1)", Spread(fast.map(\.commitsPerClose)).format(3), "–", nil)
         report.add("", "daemon memory high-water (VmHWM, P1)", Spread(fast.map { Double($0.hwmKB) / 1024 }).format(1) + " MB", "–", nil)
         report.notes.append("P1 wall time including daemon start-up: \(Spread(fast.map { Double($0.closes) / $0.wallSeconds }).format()) closes/s")
+    }
+
+    if only.contains("p1v3") {
+        try await p1v3(&env, sizes: sizes, report: report, problems: &problems)
     }
 
     if only.contains("p1b") || only.contains("p1r") {
@@ -318,6 +324,6 @@ case "suite":
         exit(2)
     }
 default:
-    log("usage: closeorderd-bench suite --daemon PATH [--shim SO] [--work DIR] [--quick] [--only p1,p1b,p1r,pushback,p2,p2b,p3,p4,p5,sweep] [--runs N] [--report FILE] [--python PATH] [--daemon-build TEXT]")
+    log("usage: closeorderd-bench suite --daemon PATH [--shim SO] [--work DIR] [--quick] [--only p1,p1v3,p1b,p1r,pushback,p2,p2b,p3,p4,p5,sweep] [--runs N] [--report FILE] [--python PATH] [--daemon-build TEXT]")
     exit(64)
 }

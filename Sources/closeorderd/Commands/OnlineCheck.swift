@@ -21,10 +21,9 @@ struct OnlineCheck {
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
         let logger = Logger(label: "check-config")
         // v3 merchants are asked on API v3 (a platform-certificate merchant first fetches /v3/certificates).
-        let gateway = RoutingGateway(
-            v2: WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: logger),
-            v3: WeChatPayV3HTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: logger),
-            v3Merchants: v3Merchants)
+        let transport = WeChatPayTransport(client: client, settings: settings, clock: SystemOrderClock(), logger: logger)
+        let gateway = RoutingGateway(v2: WeChatPayHTTPGateway(transport: transport), v3: WeChatPayV3HTTPGateway(transport: transport),
+                                     v3Merchants: v3Merchants)
         var results: [(String, Bool, String)] = []
         for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
             guard let appID = profile.appIDs.sorted().first else { continue }

@@ -40,9 +40,10 @@ struct DaemonAssembly {
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
          reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
-        gateway = WeChatPayHTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger)
-        router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(client: client, settings: config.gateway, clock: clock, logger: logger),
-                                v3Merchants: v3Merchants)
+        // One transport, so v2 and v3 merchants share one failover state (WeChatPayTransport says why).
+        let transport = WeChatPayTransport(client: client, settings: config.gateway, clock: clock, logger: logger)
+        gateway = WeChatPayHTTPGateway(transport: transport)
+        router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(transport: transport), v3Merchants: v3Merchants)
         self.store = store
         var settings = config.closing
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
