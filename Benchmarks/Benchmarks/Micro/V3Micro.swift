@@ -46,6 +46,7 @@ func v3Benchmarks() {
     Benchmark("v3: verify answer signature (204, RSA-2048 public key)") { benchmark in
         let answer = v3Answer(status: 204, body: [])
         try AnswerVerifier.verify(answer, keys: weChatPayKeys, nowSeconds: v3Timestamp)
+        benchmark.startMeasurement()   // the answer's signing above is setup, not what is measured
         for _ in benchmark.scaledIterations {
             try AnswerVerifier.verify(answer, keys: weChatPayKeys, nowSeconds: v3Timestamp)
         }
@@ -55,6 +56,7 @@ func v3Benchmarks() {
         let request = V3Request.query(v3Order)
         let (outcome, _) = V3ResponseClassifier.classifyQuery(answer, request: request, keys: weChatPayKeys, nowSeconds: v3Timestamp)
         precondition(outcome == .state(.closed, transactionID: nil), "the benchmark's answer is not believed: \(outcome)")
+        benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(V3ResponseClassifier.classifyQuery(answer, request: request, keys: weChatPayKeys, nowSeconds: v3Timestamp))
         }
@@ -66,6 +68,7 @@ func v3Benchmarks() {
         let signature = try FakeV3Keys.merchant.sign(message)
         let publicKey = FakeV3Keys.merchant.publicKey
         precondition(publicKey.isValidSignature(signature, for: message))
+        benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { blackHole(publicKey.isValidSignature(signature, for: message)) }
     }
     Benchmark("v3: sign answer (RSA-2048, the fake's side)") { benchmark in
