@@ -310,17 +310,6 @@ switch arguments.dropFirst().first {
 case "inserter":
     try inserterMain(database: parsed.values["database"]!, rate: parsed.int("rate", 200),
                      stopPath: parsed.values["stop"]!, outPath: parsed.values["out"]!)
-case "pg-inserter":
-    try await postgresInserterMain(port: parsed.int("port", 5432), database: parsed.values["database"]!, rate: parsed.int("rate", 200),
-                                   stopPath: parsed.values["stop"]!, outPath: parsed.values["out"]!)
-case "postgres":
-    // Issue 15's PostgreSQL figures (PostgresSuite.swift): --daemon PATH [--quick] [--only p1,p5,p3] [--runs N] [--work DIR] [--report FILE]
-    do {
-        exit(try await postgresSuite(parsed))
-    } catch {
-        log("closeorderd-bench postgres: \(error)")
-        exit(2)
-    }
 case "suite":
     do {
         exit(try await suite(parsed))

@@ -56,14 +56,15 @@ final class PostgresBenchCluster: @unchecked Sendable {
             runAs = []
         }
         port = try Self.freePort()
-        let group = CPUAccount.root + "/closeorderd-bench-pg-\(getpid())"
+        let group = BenchDaemon.cgroupRoot + "/closeorderd-pg-bench-pg-\(getpid())"
         cgroup = mkdir(group, 0o755) == 0 ? group : nil
-        try Self.run(runAs + [bin + "/initdb", "-D", directory + "/data", "-U", Self.user, "-A", "trust", "-E", "UTF8", "--locale=C"],
+        try Self.run(runAs + [bin + "/initdb", "-D", directory + "/data", "-U", Self.user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                      directory: directory, what: "initdb")
         try start()
     }
 
-    var url: (String) -> String { { database in "postgresql://\(Self.user)@127.0.0.1:\(self.port)/\(database)?sslmode=disable" } }
+    /// The daemons' `database.url` for one database of this cluster (trust: no password).
+    func url(_ database: String) -> String { "postgresql://\(Self.user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
     var postmasterPID: Int32 { server.processIdentifier }
 
     private func start() throws {
@@ -95,11 +96,11 @@ final class PostgresBenchCluster: @unchecked Sendable {
             return (Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 1e9
         }
         let pid = postmasterPID
-        var total = Self.statTimes(pid: pid, includingReapedChildren: true)
+        var total = ProcStat.times(pid: pid, includingReapedChildren: true)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
-            guard let child = Int32(entry), Self.parent(of: child) == pid else { continue }
-            total += Self.statTimes(pid: child, includingReapedChildren: true)
+            guard let child = Int32(entry), ProcStat.parent(of: child) == pid else { continue }
+            total += ProcStat.times(pid: child, includingReapedChildren: true)
         }
         return total
     }
@@ -139,12 +140,12 @@ final class PostgresBenchCluster: @unchecked Sendable {
     func createDatabase(_ name: String) async throws {
         let admin = try await connect("postgres")
         defer { Task { try? await admin.close() } }
-        try await admin.execute("CREATE DATABASE \(name)")
+        try await admin.runSQL("CREATE DATABASE \(name)")
     }
 
     func dropDatabase(_ name: String) async {
         guard let admin = try? await connect("postgres") else { return }
-        _ = try? await admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        _ = try? await admin.runSQL("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         try? await admin.close()
     }
 
@@ -173,22 +174,6 @@ final class PostgresBenchCluster: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// utime + stime (+ cutime + cstime) of a process, in seconds.
-    static func statTimes(pid: Int32, includingReapedChildren: Bool) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
-        guard fields.count > 14 else { return 0 }
-        let indices = includingReapedChildren ? [11, 12, 13, 14] : [11, 12]
-        return indices.compactMap { Double(fields[$0]) }.reduce(0, +) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    static func parent(of pid: Int32) -> Int32? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
-    }
-
     @discardableResult
     static func run(_ command: [String], directory: String, what: String) throws -> String {
         let process = Process()
@@ -210,7 +195,7 @@ final class PostgresBenchCluster: @unchecked Sendable {
 
 extension PostgresConnection {
     /// Runs SQL written by the driver itself (no values from outside).
-    func execute(_ sql: String) async throws {
+    func runSQL(_ sql: String) async throws {
         var logger = Logger(label: "bench.postgres")
         logger.logLevel = .error
         _ = try await query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()

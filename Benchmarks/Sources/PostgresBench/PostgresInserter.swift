@@ -7,8 +7,8 @@ import Glibc
 /// Issue 15's merchant app on PostgreSQL: a second process (the driver re-executing itself) that
 /// inserts one order per autocommit `INSERT` over its own postgres-nio connection, paced at a fixed
 /// rate, timing every INSERT from send to answer (the server's commit, fsync included). The same
-/// `InserterResult` as P5's SQLite inserter; `busyErrors` stays 0 (PostgreSQL has no busy error:
-/// a writer waits on row locks, which a new row never meets), every error counts in `otherErrors`.
+/// figures as P5's SQLite inserter (PostgreSQL has no busy error: a new row waits on no lock; any
+/// error counts in `errors`).
 final class PostgresInserter {
     let process = Process()
     let stopPath: String
@@ -18,7 +18,7 @@ final class PostgresInserter {
         stopPath = directory + "/pg-inserter.stop"
         outPath = directory + "/pg-inserter.json"
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["pg-inserter", "--port", String(url.port), "--database", url.database, "--rate", "\(rate)",
+        process.arguments = ["inserter", "--port", String(url.port), "--database", url.database, "--rate", "\(rate)",
                              "--stop", stopPath, "--out", outPath]
         process.standardOutput = FileHandle.standardError
         try process.run()
@@ -49,7 +49,7 @@ func postgresInserterMain(port: Int, database: String, rate: Int, stopPath: Stri
     var next = monotonic()
     var index = 0
     let tag = String(getpid())
-    let (mchA, mchB, appID) = (World.merchants[0], World.merchants[1], World.appID)
+    let (mchA, mchB, appID) = (BenchWorld.merchants[0], BenchWorld.merchants[1], BenchWorld.appID)
     while !FileManager.default.fileExists(atPath: stopPath) {
         let now = monotonic()
         if now < next { usleep(UInt32((next - now) * 1e6)) }
@@ -68,7 +68,7 @@ func postgresInserterMain(port: Int, database: String, rate: Int, stopPath: Stri
             latencies.append(monotonic() - started)
         } catch {
             latencies.append(monotonic() - started)
-            result.otherErrors += 1
+            result.errors += 1
             result.firstError = result.firstError ?? String(reflecting: error)
         }
     }

@@ -47,12 +47,12 @@ struct PostgresCloseRun {
 /// orders (1 each), valid signatures, no call before an order's due second, no decoy sent, and
 /// every daemon exits 0 on SIGTERM.
 func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec: PostgresCloseSpec) async throws -> PostgresCloseRun {
-    let world = try await World(directory: env.nextDirectory(spec.name), databasePath: nil, latencyMs: 0)
+    let world = try await BenchWorld(directory: env.nextDirectory(spec.name))
     let database = "bench_\(env.runCounter)"
     try await cluster.createDatabase(database)
     let ports = try (0..<spec.daemons).map { _ in try PostgresBenchCluster.freePort() }
     let configs = try ports.enumerated().map { try world.writePostgresConfig(url: cluster.url(database), name: "d\($0.offset)", metricsPort: $0.element) }
-    let (status, output) = try Daemon.run(binary: env.binary, ["migrate", "--config", configs[0]])
+    let (status, output) = try BenchDaemon.run(env.binary, ["migrate", "--config", configs[0]])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
 
     let connection = try await cluster.connect(database)
@@ -60,14 +60,13 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     let now = Int64(unixNow()), base = now - 400
     try await insertPostgresOrders(connection, prefix: prefix, count: spec.orders, createdAt: base, timeout: 0)
     try await insertPostgresOrders(connection, prefix: decoyPrefix, count: spec.decoys, createdAt: now, timeout: 3600)
-    try await connection.execute("ANALYZE pending_orders")
+    try await connection.runSQL("ANALYZE pending_orders")
 
     let inserter = spec.inserterRate > 0
         ? try PostgresInserter(url: PostgresInserterTarget(port: cluster.port, database: database), rate: spec.inserterRate, directory: world.directory) : nil
-    var daemons: [Daemon] = []
+    var daemons: [BenchDaemon] = []
     for (index, config) in configs.enumerated() {
-        let daemon = try Daemon(binary: env.binary, arguments: ["run", "--config", config], shim: nil,
-                                counterPath: world.counterPath, logPath: world.directory + "/daemon-\(index).log")
+        let daemon = try BenchDaemon(binary: env.binary, arguments: ["run", "--config", config], logPath: world.directory + "/daemon-\(index).log")
         try daemon.start()
         daemons.append(daemon)
     }
@@ -80,7 +79,7 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
         stopAll(); _ = try? inserter?.stop()
         throw BenchError("\(spec.name): no call reached the fake; daemon logs: \(logs())")
     }
-    let cpu0 = daemons.map(\.cpuSeconds), pg0 = cluster.cpuSeconds, fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT")
+    let cpu0 = daemons.map(\.cpuSeconds), pg0 = cluster.cpuSeconds, fake0 = ProcStat.threadCPU(pid: getpid(), prefix: "NIO-ELT")
 
     // Every order sent, then every outcome written (no due order pending or closing).
     let deadline = 120 + Double(spec.orders) / 50
@@ -102,10 +101,10 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     }
     run.daemonCPU = zip(daemons, cpu0).map { $0.cpuSeconds - $1 }
     run.postgresCPU = cluster.cpuSeconds - pg0
-    run.fakeCPU = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT") - fake0
-    run.daemonHWM = daemons.map { Proc.status(pid: $0.pid, "VmHWM") }
+    run.fakeCPU = ProcStat.threadCPU(pid: getpid(), prefix: "NIO-ELT") - fake0
+    run.daemonHWM = daemons.map { ProcStat.status(pid: $0.pid, "VmHWM") }
     if let inserter { run.inserter = try await Task.detached { try inserter.stop() }.value }
-    run.daemonCalls = ports.map(scrapeCalls)
+    run.daemonCalls = ports.map { scrapeCalls(port: $0) }
     for (index, daemon) in daemons.enumerated() {
         let exit = daemon.stop()
         if exit != 0 { run.problems.append("daemon \(index) exited with status \(exit): \(daemon.logTail)") }
@@ -114,7 +113,7 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     let p = "'\(prefix)%'", d = "'\(decoyPrefix)%'"
     let closed = try await connection.integer("SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE \(p) AND status = 'closed'")
     let last = try await connection.integer("SELECT max(finished_ms) FROM pending_orders WHERE out_trade_no LIKE \(p)")
-    let attempts = try await connection.integer("SELECT sum(attempts) FROM pending_orders WHERE out_trade_no LIKE \(p)")
+    let attempts = try await connection.integer("SELECT sum(attempts)::bigint FROM pending_orders WHERE out_trade_no LIKE \(p)")
     let maxAttempts = try await connection.integer("SELECT max(attempts) FROM pending_orders WHERE out_trade_no LIKE \(p)")
     let audit = try await connection.integer("SELECT count(*) FROM close_attempts WHERE out_trade_no LIKE \(p)")
     let decoysTouched = try await connection.integer("SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE \(d) AND (status <> 'pending' OR attempts > 0)")
@@ -142,7 +141,7 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     }
     log(String(format: "  %@: %d daemon(s), %d closes in %.2f s = %.0f/s; daemons %.0f µs/close (each %@), PostgreSQL %.0f µs/close, fake %.0f µs/close%@",
                spec.name, spec.daemons, run.closes, run.seconds, run.rate, run.daemonsUsPerClose,
-               zip(run.daemonCalls, run.usPerOwnClose).map { "\($0.0.map(String.init) ?? "?") calls, \($0.1.map(f0) ?? "?") µs" }.joined(separator: "; "),
+               zip(run.daemonCalls, run.usPerOwnClose).map { "\($0.0.map { String($0) } ?? "?") calls, \($0.1.map(f0) ?? "?") µs" }.joined(separator: "; "),
                run.postgresUsPerClose, run.fakeUsPerClose, run.problems.isEmpty ? "" : " PROBLEMS: \(run.problems)"))
     await world.shutdown()
     return run
@@ -151,9 +150,9 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
 /// Inserts `count` unpaid orders in one statement, two merchants alternating.
 func insertPostgresOrders(_ connection: PostgresConnection, prefix: String, count: Int, createdAt: Int64, timeout: Int) async throws {
     guard count > 0 else { return }
-    try await connection.execute("""
+    try await connection.runSQL("""
         INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
-        SELECT CASE i % 2 WHEN 0 THEN '\(World.merchants[0])' ELSE '\(World.merchants[1])' END, '\(World.appID)',
+        SELECT CASE i % 2 WHEN 0 THEN '\(BenchWorld.merchants[0])' ELSE '\(BenchWorld.merchants[1])' END, '\(BenchWorld.appID)',
                '\(prefix)' || lpad(i::text, 9, '0'), \(createdAt), \(timeout)
         FROM generate_series(0, \(count - 1)) AS i
         """)
@@ -182,7 +181,7 @@ final class Flag: @unchecked Sendable {
 /// The calls a daemon made (`closeorderd_attempts_total`, all outcomes and merchants) from its
 /// Prometheus endpoint; nil if it cannot be read.
 func scrapeCalls(port: Int) -> Int? {
-    guard let (status, text) = try? Daemon.run(binary: "/usr/bin/curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]),
+    guard let (status, text) = try? BenchDaemon.run("/usr/bin/curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]),
           status == 0 else { return nil }
     var total = 0.0
     for line in text.split(separator: "\n") where line.hasPrefix("closeorderd_attempts_total") {
