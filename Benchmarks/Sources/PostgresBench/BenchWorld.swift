@@ -35,7 +35,7 @@ final class BenchWorld: @unchecked Sendable {
         var merchants: [String] = []
         for (index, mchID) in Self.merchants.enumerated() {
             let keyPath = directory + "/\(mchID).key"
-            FileManager.default.createFile(atPath: keyPath, contents: Data((keys[mchID]! + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: keyPath, contents: Data((keys[mchID]! + "\n").utf8), attributes: [.posixPermissions: 0o600])
             merchants.append("""
                 "\(mchID)": { "appids": ["\(Self.appID)"], "sign_type": "\(index == 0 ? "HMAC-SHA256" : "MD5")",
                               "key_file": "\(keyPath)", "rate_per_second": 100000, "burst": 100000 }
@@ -53,7 +53,7 @@ final class BenchWorld: @unchecked Sendable {
             }
             """
         let path = directory + "/config-\(name).json"
-        FileManager.default.createFile(atPath: path, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
         return path
     }
 

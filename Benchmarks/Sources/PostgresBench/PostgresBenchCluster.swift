@@ -69,7 +69,7 @@ final class PostgresBenchCluster: @unchecked Sendable {
 
     private func start() throws {
         let logPath = directory + "/server.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         if geteuid() == 0, let account = getpwnam(Self.user) { _ = chown(logPath, account.pointee.pw_uid, account.pointee.pw_gid) }
         let postgres = runAs + [bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
                                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"]

@@ -25,7 +25,7 @@ final class PostgresInserter {
     }
 
     func stop() throws -> InserterResult {
-        FileManager.default.createFile(atPath: stopPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopPath, contents: nil)
         process.waitUntilExit()
         guard let data = FileManager.default.contents(atPath: outPath) else { throw BenchError("the PostgreSQL inserter wrote no result") }
         return try JSONDecoder().decode(InserterResult.self, from: data)
