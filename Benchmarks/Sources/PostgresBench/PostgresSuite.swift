@@ -55,6 +55,9 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
                          + "PostgreSQL's defaults: fsync on, synchronous_commit on, shared_buffers 128 MB; a fresh database per run")
     report.header.append("CPU: each daemon from \(BenchDaemon.exactCPU ? "its own cpuacct cgroup (ns)" : "/proc (10 ms ticks: no writable cpuacct cgroup)"); PostgreSQL from \(cluster.cpuSource); "
                          + "the fake from this driver's NIO-ELT thread; all from the fake's first close to the last outcome written")
+    let loadBefore = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+    report.header.append("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; load average before \(loadBefore)"
+                         + (quick ? "; **quick mode: tiny sizes, checks only, not measurements**" : ""))
     var problems: [String] = []
 
     if only.contains("p1") {
@@ -137,6 +140,8 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
         report.notes.append(String(format: "PG P3: the %d scheduled orders were inserted, vacuumed and checkpointed in %.0f s before the daemon started", sizes.p3Scheduled, r.insertSeconds))
     }
 
+    let loadAfter = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+    report.notes.append("load average after: \(loadAfter)")
     report.notes += problems.map { "PROBLEM: " + $0 }
     let text = report.render(title: "PostgreSQL (issue 15): \(quick ? "quick" : "full") mode; min / median / max over runs")
     print(text)
