@@ -17,6 +17,8 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Issue 15's PostgreSQL figures: the merchant's inserter and the driver's reads (closeorderd-pg-bench only).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -39,6 +41,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/RetentionBench"
+        ),
+        // Issue 15: P1 with 1, 2 and 3 daemons, P3 and the merchant's INSERT on PostgreSQL (scripts/bench-postgres).
+        // A target of its own so that scripts/bench (and CI's quick run) never builds postgres-nio.
+        .executableTarget(
+            name: "closeorderd-pg-bench",
+            dependencies: [
+                .product(name: "FakeWeChatPay", package: root),
+                .product(name: "WeChatPayV2", package: root),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/PostgresBench"
         ),
         .executableTarget(
             name: "Micro",
