@@ -47,32 +47,33 @@ public final class FakeWeChatPayServer: Sendable {
     }
 
     /// Simulates an access point going down (true) or coming back (false) on the same port.
+    ///
+    /// The port is never free in between: the listener and the hold (`PortHold`) both bind with
+    /// SO_REUSEPORT, so the hold takes the port before the listener closes, and the listener takes
+    /// it back before the hold lets go. Another test's server (bound to port 0) cannot be given it.
     public func setOutage(_ down: Bool) async throws {
         if down {
-            let channel = listener.withLockedValue { state -> Channel? in
-                defer { state.channel = nil }
-                return state.channel
-            }
-            try await channel?.close()
-            if channel != nil, host == "127.0.0.1" {
-                let held = PortHold(host: host, port: port)
-                hold.withLockedValue { $0 = held }
-            }
+            guard let channel = listener.withLockedValue({ $0.channel }) else { return }
+            let held = host == "127.0.0.1" ? PortHold(host: host, port: port) : nil
+            hold.withLockedValue { $0 = held }
+            listener.withLockedValue { $0.channel = nil }
+            try await channel.close()
         } else if listener.withLockedValue({ $0.channel == nil }) {
-            hold.withLockedValue { held in
-                held?.release()
-                held = nil
-            }
             try await start(port: port)
+            releaseHold()
+        }
+    }
+
+    private func releaseHold() {
+        hold.withLockedValue { held in
+            held?.release()
+            held = nil
         }
     }
 
     public func shutdown() async throws {
         try await setOutage(true)
-        hold.withLockedValue { held in
-            held?.release()
-            held = nil
-        }
+        releaseHold()
         try await group.shutdownGracefully()
     }
 
@@ -81,6 +82,8 @@ public final class FakeWeChatPayServer: Sendable {
         let tls = self.tls
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Shared with the outage's `PortHold`, so the port changes hands without being free.
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in

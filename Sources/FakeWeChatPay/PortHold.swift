@@ -20,26 +20,24 @@ final class PortHold: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
-        // First without SO_REUSEADDR, so no other server can bind over the hold; if connections
-        // the fake closed still sit in TIME_WAIT on this port, that bind fails, and the hold
-        // takes SO_REUSEADDR as the fake's listener did.
-        for reuse in [false, true] {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { return nil }
-            var on: Int32 = 1
-            if reuse { _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size)) }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
+        // SO_REUSEPORT as the fake's listener has it: the hold binds while the listener still
+        // holds the port, and the next listener binds while the hold does. A server without it
+        // (any other test's) conflicts with both, so the kernel never gives it this port. Not
+        // SO_REUSEADDR: with it, any SO_REUSEADDR socket could bind over a socket that does not listen.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var on: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
-            if bound == 0 {
-                descriptor = fd
-                return
-            }
-            close(fd)
         }
-        return nil
+        guard bound == 0 else {
+            close(fd)
+            return nil
+        }
+        descriptor = fd
     }
 
     /// Gives the port back (just before the fake listens on it again).

@@ -4,6 +4,7 @@ import Logging
 import OrderClosing
 import OrderClosingTestSupport
 import WeChatPayHTTP
+import Synchronization
 import WeChatPayV2
 
 /// A fake WeChat Pay on loopback (two access points over one brain) and a gateway pointed at it.
@@ -19,6 +20,10 @@ struct FakeFixture {
     let clock: ManualClock
     let client: HTTPClient
     let gateway: WeChatPayHTTPGateway
+    /// Shuts the client down if a test ends by a thrown error before `shutdown()`: AsyncHTTPClient
+    /// traps when a client is freed still running, which would end every test in the process
+    /// and hide the error that caused it (seen once under load, in SharedTransportTests).
+    let clientGuard: ClientGuard
 
     /// - Parameter totalTimeoutMs: the gateway's call timeout. The default only catches a hang: at
     ///   2 s a loaded machine could time out an ordinary loopback call and change its outcome. A
@@ -39,7 +44,8 @@ struct FakeFixture {
         settings.probeIntervalMs = 30_000
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
         let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: clock, logger: Logger(label: "test"))
-        return FakeFixture(fake: fake, primary: primary, backup: backup, clock: clock, client: client, gateway: gateway)
+        return FakeFixture(fake: fake, primary: primary, backup: backup, clock: clock, client: client, gateway: gateway,
+                           clientGuard: ClientGuard(client))
     }
 
     func credentials(_ signType: SignType = .hmacSHA256, key: APIKey = FakeFixture.key) -> MerchantCredentials {
@@ -62,8 +68,23 @@ struct FakeFixture {
     struct WarmUpFailed: Error { let outcome: String }
 
     func shutdown() async throws {
+        clientGuard.markShutDown()
         try await client.shutdown()
         try await primary.shutdown()
         try await backup.shutdown()
+    }
+}
+
+/// Frees a test's HTTP client safely on every path (see `FakeFixture.clientGuard`).
+final class ClientGuard: Sendable {
+    private let client: HTTPClient
+    private let shutDown = Mutex(false)
+
+    init(_ client: HTTPClient) { self.client = client }
+
+    func markShutDown() { shutDown.withLock { $0 = true } }
+
+    deinit {
+        if !shutDown.withLock { $0 } { try? client.syncShutdown() }
     }
 }
