@@ -11,6 +11,11 @@ import Testing
         let frozenAt = Date().timeIntervalSince1970
         var settings = EndToEndWorld.Settings()
         settings.fakeNow = { frozenAt }
+        // Only catches a hang: at the default 1 s a loaded machine timed out one retry before it
+        // reached the fake (39 audit rows for 38 calls). Pushback retries every second, so this
+        // test makes more calls than most.
+        settings.totalTimeoutMs = 10_000
+        settings.leaseMs = 30_000   // a lease must outlast one call
         let world = try await EndToEndWorld.start(settings)
         let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")
