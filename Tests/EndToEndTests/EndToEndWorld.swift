@@ -1,5 +1,7 @@
 import FakeWeChatPay
 import Foundation
+import Synchronization
+import Testing
 import GRDB
 import WeChatPayV2
 
@@ -12,6 +14,11 @@ struct EndToEndWorld {
     let keys: [String: String]
     let fake: FakeWeChatPay
     let server: FakeWeChatPayServer
+    /// The daemons this world started. `shutdown()` kills any still running before the fake goes:
+    /// a daemon left behind (a test that failed before its SIGTERM) would go on sending to this
+    /// port after another test's fake was given it, and that fake would see calls signed with a
+    /// key it does not know.
+    let daemons = DaemonList()
     var configPath: String { directory.appendingPathComponent("config.json").path }
     var databasePath: String { directory.appendingPathComponent("orders.sqlite").path }
 
@@ -83,6 +90,10 @@ struct EndToEndWorld {
     }
 
     func shutdown(removing: Bool = true) async throws {
+        for daemon in daemons.all where daemon.process.isRunning {
+            daemon.signal(SIGKILL)
+            _ = await daemon.exitStatus(within: .seconds(30), "a daemon left running to die by SIGKILL")
+        }
         try await server.shutdown()
         // CLOSEORDERD_KEEP_TEST_DIRS=1 keeps the folder (logs, database) for a post-mortem.
         if removing, ProcessInfo.processInfo.environment["CLOSEORDERD_KEEP_TEST_DIRS"] != "1" {
@@ -98,6 +109,7 @@ struct EndToEndWorld {
         let daemon = try DaemonProcess(arguments: ["run", "--config", configPath], environment: ["NOTIFY_SOCKET": notify.path],
                                        stderrPath: directory.appendingPathComponent(logName).path)
         try daemon.start()
+        daemons.append(daemon)
         let ready = await notify.waitFor("READY=1", timeout: .seconds(60))
         guard ready.found else { throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "no READY=1: \(daemon.log.suffix(2000))"]) }
         return (daemon, notify)
@@ -186,4 +198,11 @@ func eventually(timeout: Duration = .seconds(60), _ condition: () throws -> Bool
         try await Task.sleep(for: .milliseconds(50))
     }
     return try condition()
+}
+
+/// The daemons an `EndToEndWorld` started, shared by its copies.
+final class DaemonList: Sendable {
+    private let list = Mutex<[DaemonProcess]>([])
+    func append(_ daemon: DaemonProcess) { list.withLock { $0.append(daemon) } }
+    var all: [DaemonProcess] { list.withLock { $0 } }
 }
