@@ -1,7 +1,5 @@
 import AsyncHTTPClient
 import Logging
-import NIOConcurrencyHelpers
-import NIOCore
 import OrderClosing
 import WeChatPayV2
 import WeChatPayV3
