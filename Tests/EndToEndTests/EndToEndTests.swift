@@ -106,15 +106,12 @@ import Testing
         #expect(paid["transaction_id"] as String? == world.fake.transactionID(mchID: A, outTradeNo: "WECHAT-PAID"))
         #expect((rows.first { $0["out_trade_no"] == "NO-KEY" }?["last_error"] as String?) == "no API key is configured for mch_id 1900000999")
 
-        // The audit table and the fake's record of calls agree, order by order.
-        let attempts = try await merchant.read { db in
-            try Row.fetchAll(db, sql: "SELECT out_trade_no, operation FROM close_attempts")
-        }
+        // The audit table and the fake's record of calls agree, order by order (AuditAgreement).
+        let audit = try await merchant.read { db in try AuditAgreement.closeRows(db) }
         let calls = world.fake.calls
-        for expectation in expected {
-            let recorded = attempts.filter { $0["out_trade_no"] == expectation.outTradeNo && $0["operation"] == "closeorder" }.count
-            let seen = calls.filter { $0.outTradeNo == expectation.outTradeNo && $0.path == "/pay/closeorder" }.count
-            #expect(recorded == seen, "\(expectation.outTradeNo): \(recorded) attempts recorded, the fake saw \(seen)")
+        let seen = Dictionary(grouping: calls.filter { $0.path == "/pay/closeorder" }, by: { $0.outTradeNo ?? "" }).mapValues(\.count)
+        for agreement in AuditAgreement.check(expected.map(\.outTradeNo), audit: audit, seen: seen) {
+            #expect(agreement.holds, "\(agreement)")
         }
         #expect(calls.filter { $0.outTradeNo == "APP-PAID" }.isEmpty)
         #expect(world.fake.violations.isEmpty, "early closes: \(world.fake.violations)")

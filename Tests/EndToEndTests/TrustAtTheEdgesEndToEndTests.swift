@@ -89,14 +89,13 @@ import WeChatPayV2
         }
     }
 
-    /// Every POST the fake saw is one audit row, per order.
-    func expectAuditMatchesTheFake(_ world: World, _ db: DatabasePool) throws {
-        let fakeCalls = Dictionary(grouping: world.fake.calls.filter { $0.outTradeNo != nil }, by: { $0.outTradeNo! }).mapValues(\.count)
-        let rows = try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT out_trade_no, count(*) AS n FROM close_attempts GROUP BY out_trade_no")
+    /// Every POST the fake saw is one audit row, per order (AuditAgreement).
+    func expectAuditMatchesTheFake(_ world: World, _ db: DatabasePool, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let seen = Dictionary(grouping: world.fake.calls.filter { $0.outTradeNo != nil }, by: { $0.outTradeNo! }).mapValues(\.count)
+        let audit = try db.read { db in try AuditAgreement.closeRows(db, everyOperation: true) }
+        for agreement in AuditAgreement.check(Set(seen.keys).union(audit.keys).sorted(), audit: audit, seen: seen) {
+            #expect(agreement.holds, "\(agreement)", sourceLocation: sourceLocation)
         }
-        let audit = Dictionary(uniqueKeysWithValues: rows.map { ($0["out_trade_no"] as String, $0["n"] as Int) })
-        #expect(audit == fakeCalls, "close_attempts rows per order differ from the POSTs the fake received")
     }
 
     @Test func aRateLimitSendsEachOrderExactlyOnceAndRecordsEveryResult() async throws {

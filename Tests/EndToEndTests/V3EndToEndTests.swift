@@ -131,13 +131,13 @@ import WeChatPayV3
         let bad = try #require(rows.first { $0["out_trade_no"] == "V3|BAD@ID" })
         #expect((bad["last_error"] as String?)?.contains("API v3") == true, "\(bad)")
 
-        // Every close the fake saw is an audit row, order by order, for both APIs.
-        let attempts = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, operation FROM close_attempts") }
+        // Every close the fake saw is an audit row, order by order, for both APIs (AuditAgreement).
+        let audit = try await merchant.read { db in try AuditAgreement.closeRows(db) }
         let calls = world.fake.calls
-        for expectation in expected {
-            let recorded = attempts.filter { $0["out_trade_no"] == expectation.outTradeNo && $0["operation"] == "closeorder" }.count
-            let seen = calls.filter { $0.outTradeNo == expectation.outTradeNo && ($0.path == "/pay/closeorder" || $0.path.hasSuffix("/close")) }.count
-            #expect(recorded == seen, "\(expectation.outTradeNo): \(recorded) attempts recorded, the fake saw \(seen)")
+        let closes = calls.filter { $0.path == "/pay/closeorder" || $0.path.hasSuffix("/close") }
+        let seen = Dictionary(grouping: closes, by: { $0.outTradeNo ?? "" }).mapValues(\.count)
+        for agreement in AuditAgreement.check(expected.map(\.outTradeNo), audit: audit, seen: seen) {
+            #expect(agreement.holds, "\(agreement)")
         }
         #expect(calls.filter { $0.outTradeNo == "V3|BAD@ID" }.isEmpty)
         #expect(calls.contains { $0.path.hasPrefix("/v3/pay/transactions/") })
