@@ -84,6 +84,20 @@ public final class WeChatPayTransport: Sendable {
     /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone,
     /// and TLS 1.2 or newer (WeChat Pay requires 1.2; NIOSSL's default floor is 1.0).
     /// Connection failures are reported at once (no pool-level retry) so failover is quick.
+    ///
+    /// **One event loop.** The client's group is a single loop of NIO's singleton group, so every
+    /// request's delegate (`ResponseAccumulator`) runs on the loop of the connection it is sent on.
+    /// With the whole singleton group, AsyncHTTPClient 1.37.0 picks the delegate's loop round-robin
+    /// (`eventLoopGroup.any()` off a loop) and reuses an idle connection on the other loop; when
+    /// the answer is complete before the request's end has been written (the fake answers as soon
+    /// as the body is in, and the end is written a loop hop later), `RequestBag` hands the
+    /// channel a write promise of *its* loop, succeeds our future in that promise's first callback
+    /// and the channel handler tells the pool the connection is free only in a second callback
+    /// that hops back to the channel's loop. A `shutdown()` (or the peer's close) that gets in
+    /// between closes the connection, the pool forgets it, and the late release trips the pool's
+    /// precondition "A connection that we don't know was released?" (SIGILL). On one loop both
+    /// callbacks run in the same turn of the loop, before any close can, so the pool always hears
+    /// the release first. Connections stay pooled and reused as before.
     public static func makeClient(settings: GatewaySettings) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
@@ -98,8 +112,11 @@ public final class WeChatPayTransport: Sendable {
         // No tracing backend is bootstrapped; without this the client builds a no-op span with
         // its attributes for every request (about 2.5 % of the daemon's CPU at full speed).
         configuration.tracing.tracer = nil
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroup: clientEventLoop, configuration: configuration)
     }
+
+    /// The event loop every client made by `makeClient` runs on (see there why it is one).
+    static let clientEventLoop: any EventLoop = HTTPClient.defaultEventLoopGroup.next()
 
     /// The endpoint in use now, for status and metrics.
     public var currentEndpoint: String {
