@@ -15,7 +15,7 @@ public final class ManualClock: OrderClock {
         var now: Int64
         var nextID: UInt64 = 0
         var sleepers: [Sleeper] = []
-        var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [(ready: @Sendable ([Int64]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     let state: NIOLockedValueBox<State>
@@ -71,21 +71,32 @@ public final class ManualClock: OrderClock {
 
     /// Returns once at least `count` tasks are asleep on this clock.
     public func waitForSleepers(_ count: Int = 1) async {
+        await waitForSleepers(where: { $0.count >= count })
+    }
+
+    /// Returns once someone is asleep until exactly `deadline`.
+    public func waitForSleeper(until deadline: Int64) async {
+        await waitForSleepers(where: { $0.contains(deadline) })
+    }
+
+    /// Returns once the sleepers' deadlines satisfy `ready`.
+    func waitForSleepers(where ready: @escaping @Sendable ([Int64]) -> Bool) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLockedValue { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.waiters.append((count, continuation))
+            let isReady = state.withLockedValue { state -> Bool in
+                if ready(state.sleepers.map(\.deadline)) { return true }
+                state.waiters.append((ready, continuation))
                 return false
             }
-            if ready { continuation.resume() }
+            if isReady { continuation.resume() }
         }
     }
 }
 
 extension ManualClock.State {
     mutating func takeSatisfiedWaiters() -> [CheckedContinuation<Void, Never>] {
-        let ready = waiters.filter { $0.count <= sleepers.count }.map(\.continuation)
-        waiters.removeAll { $0.count <= sleepers.count }
+        let deadlines = sleepers.map(\.deadline)
+        let ready = waiters.filter { $0.ready(deadlines) }.map(\.continuation)
+        waiters.removeAll { $0.ready(deadlines) }
         return ready
     }
 }

@@ -22,7 +22,8 @@ final class WorkerHarness: Sendable {
     let recordedTotal = Counter()
 
     init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
-         unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil) throws {
+         unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil,
+         store wrap: (any OrderStore) -> any OrderStore = { $0 }) throws {
         database = try ScratchDatabase()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
@@ -43,7 +44,7 @@ final class WorkerHarness: Sendable {
                 sink.yield(.recorded(writes.count))
             },
             onWaiting: { sink.yield(.waiting($0)) })
-        service = ClosingService(store: database.store, closer: closer, clock: clock, settings: settings,
+        service = ClosingService(store: wrap(database.store), closer: closer, clock: clock, settings: settings,
                                  directory: MerchantDirectory(profiles: profiles, unavailable: unavailable), logger: logger, events: hooks,
                                  nudges: nudges)
     }
@@ -64,15 +65,19 @@ final class WorkerHarness: Sendable {
     }
 
     /// Runs `body`, giving up after `seconds` of real time; returns whether it finished. The bound
-    /// only catches hangs: no test relies on it to order events.
+    /// only catches hangs: no test relies on it to order events. The body runs unstructured, so a
+    /// wait that ignores cancellation (the clock's and the gateway's waiters) cannot hold the test
+    /// past the bound: a task group would wait for it after cancelling it, and hang the run.
     func withDeadline(seconds: Int = 60, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await body(); return true }
-            group.addTask { try? await Task.sleep(for: .seconds(seconds)); return false }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let (outcome, sink) = AsyncStream.makeStream(of: Bool.self)
+        let work = Task { await body(); sink.yield(true) }
+        let timer = Task { try? await Task.sleep(for: .seconds(seconds)); sink.yield(false) }
+        var first = outcome.makeAsyncIterator()
+        let finished = await first.next() ?? false
+        work.cancel()
+        timer.cancel()
+        sink.finish()
+        return finished
     }
 
     /// Moves the clock to `time` and, if that wakes the loop, waits until the loop has handled it.

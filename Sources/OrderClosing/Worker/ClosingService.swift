@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// `LeaseRescuer` — a service of its own — rescues other daemons' expired leases.
 ///
 /// On graceful shutdown it stops claiming, gives in-flight calls `shutdownGraceMs` to finish and
-/// records them, gives back claims that never started, and returns. A database that is locked,
+/// records them, gives back claims that never started, and returns. A database that refuses
+/// those last writes is tried again on its backoff until the same grace period is over. A database that is locked,
 /// read-only or full does not stop it: work waits (outcomes stay queued in memory) and resumes
 /// when the database accepts writes again.
 public struct ClosingService: Service {
@@ -73,6 +74,7 @@ public struct ClosingService: Service {
             while true {
                 if !state.stopping, Task.isShuttingDownGracefully || Task.isCancelled {
                     state.stopping = true
+                    state.graceDeadline = clock.now() + settings.shutdownGraceMs
                     logger.info("stopping: no new claims; draining in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
                 }
                 if state.stopping {
@@ -95,6 +97,7 @@ public struct ClosingService: Service {
             group.cancelAll()
         }
         await flush(&state)
+        await recordTheRest(&state)
         if !state.pending.isEmpty || !state.unstarted.isEmpty {
             logger.error("could not record every outcome before exiting; those orders will be rescued as in doubt",
                          metadata: ["unrecorded": "\(state.pending.count + state.unstarted.count)"])
@@ -238,7 +241,7 @@ public struct ClosingService: Service {
     private func armGracePeriod(_ group: inout Group, _ state: inout LoopState) {
         guard !state.graceArmed else { return }
         state.graceArmed = true
-        let deadline = clock.now() + settings.shutdownGraceMs
+        let deadline = state.graceDeadline ?? clock.now() + settings.shutdownGraceMs
         group.addTask { [clock] in
             try? await clock.sleep(until: deadline)
             return .graceOver
@@ -273,6 +276,28 @@ public struct ClosingService: Service {
                 _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
             }
             if state.stopping { await flush(&state) }
+        }
+    }
+
+    /// After the loop: outcomes and releases a refused write left queued are tried again on the
+    /// database backoff, the last try at the grace period's end. Every call this daemon made is
+    /// recorded (`close_attempts`) unless the database refuses for the whole grace period:
+    /// exiting at the first refusal lost the outcomes of a database restart's last seconds.
+    ///
+    /// | database after the refusal | result                                                   |
+    /// |----------------------------|----------------------------------------------------------|
+    /// | back within the grace      | recorded at the first backoff step after it came back    |
+    /// | down for the whole grace   | one last try at the grace's end; then exit, rows in doubt |
+    private func recordTheRest(_ state: inout LoopState) async {
+        guard let deadline = state.graceDeadline else { return }
+        while !state.pending.isEmpty || !state.unstarted.isEmpty, clock.now() < deadline {
+            do {
+                try await clock.sleep(until: min(state.databaseRetryAt, deadline))
+            } catch {
+                return   // cancelled: the service group gave up waiting
+            }
+            state.databaseRetryAt = min(state.databaseRetryAt, clock.now())
+            await flush(&state)
         }
     }
 

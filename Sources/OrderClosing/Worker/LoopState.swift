@@ -31,6 +31,8 @@ struct LoopState {
     var wakerRunning = false
     var stopping = false
     var graceArmed = false
+    /// When stopping began plus the grace period: the in-flight calls' and the last writes' limit.
+    var graceDeadline: Int64?
     /// While the database refuses work: no claims before this time (unix ms).
     var databaseRetryAt: Int64 = 0
     var databaseFailures = 0
