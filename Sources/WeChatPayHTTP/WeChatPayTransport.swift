@@ -85,19 +85,12 @@ public final class WeChatPayTransport: Sendable {
     /// and TLS 1.2 or newer (WeChat Pay requires 1.2; NIOSSL's default floor is 1.0).
     /// Connection failures are reported at once (no pool-level retry) so failover is quick.
     ///
-    /// **One event loop.** The client's group is a single loop of NIO's singleton group, so every
-    /// request's delegate (`ResponseAccumulator`) runs on the loop of the connection it is sent on.
-    /// With the whole singleton group, AsyncHTTPClient 1.37.0 picks the delegate's loop round-robin
-    /// (`eventLoopGroup.any()` off a loop) and reuses an idle connection on the other loop; when
-    /// the answer is complete before the request's end has been written (the fake answers as soon
-    /// as the body is in, and the end is written a loop hop later), `RequestBag` hands the
-    /// channel a write promise of *its* loop, succeeds our future in that promise's first callback
-    /// and the channel handler tells the pool the connection is free only in a second callback
-    /// that hops back to the channel's loop. A `shutdown()` (or the peer's close) that gets in
-    /// between closes the connection, the pool forgets it, and the late release trips the pool's
-    /// precondition "A connection that we don't know was released?" (SIGILL). On one loop both
-    /// callbacks run in the same turn of the loop, before any close can, so the pool always hears
-    /// the release first. Connections stay pooled and reused as before.
+    /// **One event loop**, so a request's delegate runs on the loop of the connection it is sent
+    /// on. On two loops AsyncHTTPClient 1.37.0 can hand us a complete answer on the delegate's loop
+    /// while the connection's release to the pool is still queued for the other; a `shutdown()` (or
+    /// the peer's close) in that gap makes the pool trap: "A connection that we don't know was
+    /// released?" (SIGILL). On one loop the answer and the release run in the same turn.
+    /// Connections stay pooled and reused.
     public static func makeClient(settings: GatewaySettings) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12

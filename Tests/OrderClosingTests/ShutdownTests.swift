@@ -1,9 +1,9 @@
+import NIOConcurrencyHelpers
 import OrderClosing
 import OrderClosingTestSupport
 import ServiceLifecycleTestKit
 import Testing
 import WeChatPayV2
-import NIOConcurrencyHelpers
 
 /// Graceful shutdown: stop claiming, let in-flight calls finish within the grace period and record
 /// them, give back claims that never started, and return.

@@ -10,10 +10,10 @@ import ServiceLifecycle
 /// `LeaseRescuer` — a service of its own — rescues other daemons' expired leases.
 ///
 /// On graceful shutdown it stops claiming, gives in-flight calls `shutdownGraceMs` to finish and
-/// records them, gives back claims that never started, and returns. A database that refuses
-/// those last writes is tried again on its backoff until the same grace period is over. A database that is locked,
-/// read-only or full does not stop it: work waits (outcomes stay queued in memory) and resumes
-/// when the database accepts writes again.
+/// records them, gives back claims that never started, and returns; last writes the database
+/// refuses are tried again on its backoff until the same grace period is over. A database that is
+/// locked, read-only or full does not stop it: work waits (outcomes stay queued in memory) and
+/// resumes when the database accepts writes again.
 public struct ClosingService: Service {
     let store: any OrderStore
     let closer: OrderCloser
