@@ -85,7 +85,7 @@ import WeChatPayV3
               "retry": { "base_delay_ms": 1000, "max_delay_ms": 4000, "max_attempts": \(maxAttempts) },
               "schedule": { "poll_interval_ms": 100, "lease_ms": 15000, "margin_seconds": 0 },
               "throughput": { "concurrency": 8, "batch_size": 4 },
-              "shutdown": { "grace_ms": 3000 },
+              "shutdown": { "grace_ms": 6000 },
               "log": { "format": "json", "level": "debug" },
               "merchants": {
                 \(merchants)
