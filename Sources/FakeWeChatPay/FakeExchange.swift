@@ -123,6 +123,8 @@ struct Exchange {
             case .frequencyLimited:
                 answerLabel = "FREQUENCY_LIMITED"
                 return .respond(status: 200, body: signer.failure("FREQUENCY_LIMITED", "频率限制"))
+            case .paramError:
+                return communicationFailure(Self.parameterRefusal)
             }
         }
     }
@@ -166,6 +168,9 @@ struct Exchange {
             }
         }
     }
+
+    /// What `.paramError` answers: a return_code FAIL about a parameter, as WeChat gives a bad row.
+    static let parameterRefusal = "参数格式校验错误"
 
     mutating func communicationFailure(_ message: String) -> FakeWeChatPay.Answer.Action {
         answerLabel = "FAIL:" + message

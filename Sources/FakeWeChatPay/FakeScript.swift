@@ -32,6 +32,10 @@ public enum FakeFault: Sendable, Hashable, CaseIterable {
     /// Answers FREQUENCY_LIMITED (signed) without acting on the request, as WeChat does to a
     /// merchant calling too fast (also what `FakeWeChatPay.setRateLimit` answers above its rate).
     case frequencyLimited
+    /// Refuses the order's own parameters without acting on it: v2 `return_code=FAIL` with a
+    /// return_msg about a parameter (not the signature), v3 a signed 400 PARAM_ERROR. Script it
+    /// once per call to refuse an order every time (a bad row).
+    case paramError
 }
 
 /// A merchant the fake knows, with the key it verifies requests with.

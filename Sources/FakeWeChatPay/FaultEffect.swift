@@ -17,6 +17,7 @@
 /// | orderClosed           | untouched            | claims already closed, signed                                   |
 /// | orderNotExist         | untouched            | claims no such order, signed                                    |
 /// | frequencyLimited      | untouched            | claims the rate limit (v3: 429), signed                         |
+/// | paramError            | untouched            | refuses the order's parameters (v2 return_code FAIL, v3 400 PARAM_ERROR) |
 enum FaultEffect: Equatable {
     /// How a true answer is spoiled after the order's rules ran.
     enum Spoil: Equatable {
@@ -36,6 +37,7 @@ enum FaultEffect: Equatable {
         case orderClosed
         case orderNotExist
         case frequencyLimited
+        case paramError
     }
 
     /// The order's own rules run; the answer is then spoiled as said.
@@ -61,6 +63,7 @@ enum FaultEffect: Equatable {
         case .orderClosed: self = .claims(.orderClosed)
         case .orderNotExist: self = .claims(.orderNotExist)
         case .frequencyLimited: self = .claims(.frequencyLimited)
+        case .paramError: self = .claims(.paramError)
         }
     }
 }

@@ -211,6 +211,9 @@ struct V3Exchange {
             case .frequencyLimited:
                 answerLabel = "FREQUENCY_LIMITED"
                 return signer.error(429, "FREQUENCY_LIMITED", "频率超限")
+            case .paramError:
+                answerLabel = "PARAM_ERROR"
+                return signer.error(400, "PARAM_ERROR", Exchange.parameterRefusal)
             }
         }
     }

@@ -22,10 +22,21 @@ public final class ScriptedGateway: WeChatPayGateway {
     struct State {
         var closeScripts: [String: [CloseStep]] = [:]
         var queryScripts: [String: [QueryOutcome]] = [:]
+        var probeScripts: [String: [QueryOutcome]] = [:]
+        var probes: [Probe] = []
         var calls: [Call] = []
         var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
         var held: [CheckedContinuation<Void, Never>] = []
         var released = false
+    }
+
+    /// A setup probe (`probeMerchant`): also in `calls`, as an `orderQuery` of `Probe.callName(key)`.
+    public struct Probe: Sendable, Hashable {
+        public let key: CircuitKey
+        public let appID: String
+        public let at: Int64
+
+        public static func callName(_ key: CircuitKey) -> String { "probe:\(key)" }
     }
 
     let clock: any OrderClock
@@ -46,7 +57,15 @@ public final class ScriptedGateway: WeChatPayGateway {
         state.withLockedValue { $0.queryScripts[outTradeNo, default: []].append(contentsOf: outcomes) }
     }
 
+    /// Queues answers to a merchant's next probes (any sub-merchant); unscripted probes answer a
+    /// signed ORDERNOTEXIST, as WeChat does for a made-up order.
+    public func scriptProbe(_ mchID: String, _ outcomes: [QueryOutcome]) {
+        state.withLockedValue { $0.probeScripts[mchID, default: []].append(contentsOf: outcomes) }
+    }
+
     public var calls: [Call] { state.withLockedValue { $0.calls } }
+
+    public var probes: [Probe] { state.withLockedValue { $0.probes } }
 
     /// Lets every `.held` call (now and later) answer.
     public func releaseHeld() {
@@ -113,6 +132,20 @@ public final class ScriptedGateway: WeChatPayGateway {
             return outcome
         }
         return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200), endpoint: endpoint)
+    }
+
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
+        let now = clock.now()
+        let outcome = record(.orderQuery, Probe.callName(probe.key)) { state in
+            state.probes.append(Probe(key: probe.key, appID: appID, at: now))
+            guard var queue = state.probeScripts[probe.key.mchID], !queue.isEmpty else { return QueryOutcome.notExist }
+            let outcome = queue.removeFirst()
+            state.probeScripts[probe.key.mchID] = queue
+            return outcome
+        }
+        var verified = true
+        if case .retryable = outcome { verified = false }
+        return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, verified: verified), endpoint: endpoint)
     }
 
     private func record<T>(_ operation: Operation, _ outTradeNo: String, _ pick: (inout State) -> T) -> T {

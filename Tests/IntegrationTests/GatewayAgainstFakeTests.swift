@@ -24,6 +24,7 @@ import WeChatPayV2
         (.http503, "retry (HTTP 503)"),
         (.orderClosed, "already_closed"),
         (.orderNotExist, "not_exist"),
+        (.paramError, "order rejected (return_code FAIL: 参数格式校验错误)"),
     ]
 
     @Test(arguments: faults) func scriptedFaultsGiveTheirOutcome(_ row: (FakeFault, String)) async throws {

@@ -86,6 +86,7 @@ import WeChatPayV3
         (.http503, "retry (HTTP 503)"),
         (.orderClosed, "already_closed"),
         (.orderNotExist, "not_exist"),
+        (.paramError, "order rejected (PARAM_ERROR: 参数格式校验错误)"),
     ]
 
     @Test(arguments: faults) func scriptedFaultsGiveTheirOutcome(_ row: (FakeFault, String)) async throws {

@@ -139,23 +139,3 @@ import WeChatPayV2
         #expect(found.filter { if case .warning = $0 { true } else { false } }.count == warnings, "\(found)")
     }
 }
-
-@Suite struct CircuitStrikeTests {
-    @Test func oneOrderRefusedAgainAndAgainNeverOpensTheCircuit() {
-        var circuit = MerchantCircuit()
-        for attempt in 0..<10 {
-            let opened = circuit.recordOrderRefused(orderID: 7, reason: "PARAM_ERROR", now: Int64(attempt))
-            #expect(!opened)
-        }
-        #expect(circuit.label == "closed")
-    }
-
-    @Test func threeDifferentOrdersRefusedInARowOpenIt() {
-        var circuit = MerchantCircuit()
-        var opened = [1, 2].map { circuit.recordOrderRefused(orderID: $0, reason: "FAIL", now: 0) }
-        _ = circuit.recordHealthy()   // a healthy answer between: the count starts again
-        opened += [3, 4, 5].map { circuit.recordOrderRefused(orderID: $0, reason: "FAIL", now: 0) }
-        #expect(opened == [false, false, false, false, true])
-        #expect(circuit.label == "open")
-    }
-}

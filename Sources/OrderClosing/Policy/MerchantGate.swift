@@ -9,8 +9,11 @@
 /// | out of rate tokens                     | none                             | next token           |
 /// | short of a batch in rate tokens (n)    | at most n                        | —                    |
 /// | circuit open for a (sub-)merchant      | none of that (sub-)merchant      | end of the pause     |
-/// | circuit half-open                      | all (the first answers decide)   | —                    |
+/// | circuit half-open (its probe decides)  | none of that (sub-)merchant      | the probe's answer   |
+/// | circuit closed, a probe wanted         | up to the claim's limit          | the probe's time     |
 /// | otherwise                              | up to the claim's limit          | —                    |
+///
+/// Probes (`MerchantCircuit`: one in flight per circuit) are handed out by `probesToSend`.
 public struct MerchantGate: Sendable {
     public enum Change: Sendable, Hashable {
         case opened(CircuitKey, until: Int64, reason: String)
@@ -87,9 +90,10 @@ public struct MerchantGate: Sendable {
     /// The earliest time something excluded now may be claimed again: an open circuit's end, or
     /// the next token of a merchant that has none.
     public mutating func nextChange(now: Int64) -> Int64? {
-        var times: [Int64] = circuits.values.compactMap { circuit in
+        var times: [Int64] = circuits.compactMap { key, circuit in
             if case .open(let until, _) = circuit.state { return until }
-            return nil
+            guard unavailable[key.mchID] == nil, paused[key.mchID] == nil else { return nil }
+            return circuit.probeTime.map { max($0, now) }
         }
         for (mchID, var bucket) in buckets where unavailable[mchID] == nil {
             let at = bucket.nextTokenAt(now: now)
@@ -109,23 +113,47 @@ public struct MerchantGate: Sendable {
         case .configurationError(let reason):
             guard circuit.recordConfigurationError(reason, now: now), case .open(let until, _) = circuit.state else { return nil }
             return .opened(key, until: until, reason: reason)
-        case .orderRefused(let orderID, let reason):
-            guard circuit.recordOrderRefused(orderID: orderID, reason: reason, now: now), case .open(let until, let why) = circuit.state else { return nil }
-            return .opened(key, until: until, reason: why)
+        case .orderRefused(let orderID, let appID):
+            _ = circuit.recordOrderRefused(orderID: orderID, appID: appID, now: now)
+            return nil
         case .healthy:
             return circuit.recordHealthy() ? .closed(key) : nil
+        }
+    }
+
+    /// The probes that may go now, each marked in flight (at most one per circuit).
+    public mutating func probesToSend(now: Int64) -> [MerchantProbe] {
+        var probes: [MerchantProbe] = []
+        for (key, var circuit) in circuits where circuit.probeTime.map({ $0 <= now }) ?? false {
+            guard unavailable[key.mchID] == nil, paused[key.mchID] == nil, circuit.startProbe(now: now) else { continue }
+            circuits[key] = circuit
+            probes.append(MerchantProbe(key: key, appID: circuit.probeAppID))
+        }
+        return probes.sorted { $0.key < $1.key }
+    }
+
+    /// Feeds a probe's verdict to its circuit; returns the change worth a log line, if any.
+    public mutating func record(_ verdict: MerchantProbe.Verdict, of probe: MerchantProbe, now: Int64) -> Change? {
+        var circuit = circuits[probe.key] ?? MerchantCircuit()
+        defer { circuits[probe.key] = circuit }
+        guard circuit.recordProbe(verdict, now: now) else { return nil }
+        switch circuit.state {
+        case .open(let until, let reason): return .opened(probe.key, until: until, reason: reason)
+        case .closed: return .closed(probe.key)
+        case .halfOpen: return nil
         }
     }
 }
 
 /// What one answer says about its merchant's setup.
 public enum CircuitSignal: Sendable, Hashable {
-    /// WeChat answered about the order: the merchant's setup works.
+    /// A verified answer about the order: the merchant's setup works.
     case healthy
     /// A merchant-wide setup fault (wrong key, SIGNERROR, …): pause the merchant.
     case configurationError(String)
-    /// WeChat refused this order's own parameters: the order's fault, unless many orders get it.
-    case orderRefused(orderID: Int64, reason: String)
-    /// Nothing learnt (no answer, or the order was decided without a call).
+    /// WeChat refused this order's own parameters: the order's fault; if many new orders get it,
+    /// a probe (asked as `appID`) decides whether the merchant's setup is at fault.
+    case orderRefused(orderID: Int64, appID: String)
+    /// Nothing learnt (no answer, an answer not believed, 5xx or pushback, or no call made).
     case none
 }

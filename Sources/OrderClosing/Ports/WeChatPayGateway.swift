@@ -6,6 +6,21 @@ import WeChatPayV2
 public protocol WeChatPayGateway: Sendable {
     func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome>
     func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome>
+    /// Queries a made-up order (`MerchantProbe`) as `appID`: the answer proves or refutes the
+    /// merchant's setup and touches no real order. No order owns it, so no audit row records it.
+    func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome>
+}
+
+extension WeChatPayGateway {
+    /// The order query (v2 `pay/orderquery`, v3 `GET …/out-trade-no/{no}`) for a fresh made-up number.
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
+        do {
+            return await queryOrder(try probe.madeUpOrder(appID: appID, number: MerchantProbe.madeUpNumber()), credentials: credentials)
+        } catch {
+            return GatewayResponse(outcome: .retryable(.unparseable("probe not built: \(error.message)")), summary: ResponseSummary(),
+                                   endpoint: nil, delivered: false)
+        }
+    }
 }
 
 /// One call's result, with the endpoint it actually used.

@@ -52,6 +52,7 @@ public struct ClosingService: Service {
     enum ChildResult: Sendable {
         case done(OrderCloser.Processed)
         case unstarted(ClaimedOrder)
+        case probed(MerchantProbe, MerchantProbe.Verdict)
         case wake
         case graceOver
     }
@@ -87,6 +88,7 @@ public struct ClosingService: Service {
                     armGracePeriod(&group, &state)
                 } else {
                     await fillSlots(&group, &state)
+                    sendProbes(&group, &state)
                     await scheduleWaker(&group, &state)
                 }
                 events.waiting(inFlight: state.inFlight)
@@ -198,6 +200,15 @@ public struct ClosingService: Service {
         }
     }
 
+    /// Sends the setup probes circuits ask for (`MerchantCircuit`): one call each, counted in
+    /// flight like an order's, so shutdown drains it too.
+    private func sendProbes(_ group: inout Group, _ state: inout LoopState) {
+        for probe in state.gate.probesToSend(now: clock.now()) {
+            state.inFlight += 1
+            group.addTask { [closer] in .probed(probe, await closer.probe(probe)) }
+        }
+    }
+
     /// One timer at a time: the next due time, the poll interval, a circuit's reopening, or a
     /// database retry. None while every slot is busy, or while due work remains and calls are in
     /// flight: each finished call wakes the loop, and it claims more.
@@ -263,6 +274,13 @@ public struct ClosingService: Service {
             state.inFlight -= 1
             state.unstarted.append(order)
             if state.stopping { await flush(&state) }
+        case .probed(let probe, let verdict):
+            state.inFlight -= 1
+            let now = clock.now()
+            if let change = state.gate.record(verdict, of: probe, now: now) {
+                let (key, value) = report(change, now: now)
+                _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
+            }
         case .done(let processed):
             let write = processed.write
             let limitBefore = state.limit.limit
@@ -358,7 +376,7 @@ public struct ClosingService: Service {
             ClosingMetrics.circuit(mchID: key.description, open: true)
             return ("circuit:\(key)", "open until \(TimeText.iso8601(until)): \(reason)")
         case .halfOpen(let key):
-            logger.notice("merchant \(key) pause over: probing with its next orders", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
+            logger.notice("merchant \(key) pause over: probing its setup with a query for a made-up order", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
             return ("circuit:\(key)", "half_open")
         case .closed(let key):
             logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])

@@ -64,9 +64,15 @@ public struct OrderCloser: Sendable {
                                         retry: retry, jitterUnit: jitter()) {
         case .change(let decided):
             change = decided
-            // An outage or a refusal of this order's parameters says nothing about the merchant's setup.
-            if !close.delivered { signal = .none }
-            if case .orderRejected(let reason) = close.outcome { signal = .orderRefused(orderID: order.id, reason: reason) }
+            // No answer, or one not believed (unsigned 5xx, a bad signature), proves nothing about
+            // the setup; a refusal of this order's parameters is evidence for the circuit to weigh.
+            if !close.delivered {
+                signal = .none
+            } else if case .orderRejected = close.outcome {
+                signal = .orderRefused(orderID: order.id, appID: order.appID)
+            } else if case .retryable = close.outcome, !close.summary.verified {
+                signal = .none
+            }
         case .pauseMerchant(let reason):
             change = CloseDecision.paused(order, reason: reason, until: finished + MerchantCircuit.firstPauseMs)
             signal = .configurationError(reason)
@@ -95,6 +101,35 @@ public struct OrderCloser: Sendable {
         }
         return Processed(write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
                          load: Self.load(close, latencyMs: finished - started))
+    }
+
+    /// Asks the probe's question (an order query for a made-up order) and says what the answer
+    /// proves about the merchant's setup (`MerchantProbe`'s table). One log line per probe.
+    public func probe(_ probe: MerchantProbe) async -> MerchantProbe.Verdict {
+        guard let profile = directory.current.profiles[probe.key.mchID] else {
+            return .inconclusive("mch_id \(probe.key.mchID) is no longer configured")
+        }
+        guard let appID = probe.appID.flatMap({ profile.appIDs.contains($0) ? $0 : nil }) ?? profile.appIDs.sorted().first else {
+            return .inconclusive("no appid is configured for mch_id \(probe.key.mchID)")
+        }
+        let started = clock.now()
+        let answer = await gateway.probeMerchant(probe, appID: appID, credentials: profile.credentials)
+        let latencyMs = clock.now() - started
+        let verdict = MerchantProbe.verdict(answer.outcome)
+        var fields: Logger.Metadata = ["mch_id": "\(probe.key.mchID)", "appid": "\(appID)", "probe": "\(verdict)",
+                                       "latency_ms": .stringConvertible(latencyMs)]
+        if let sub = probe.key.subMchID { fields["sub_mch_id"] = "\(sub)" }
+        if let endpoint = answer.endpoint { fields["endpoint"] = "\(endpoint)" }
+        if let errCode = answer.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
+        switch verdict {
+        case .proven(let why):
+            logger.notice("merchant \(probe.key): setup proven (\(why)); its refused orders are their own and pause nobody", metadata: fields)
+        case .refused(let why):
+            logger.warning("merchant \(probe.key): a query for a made-up order was refused too: \(why)", metadata: fields)
+        case .inconclusive(let why):
+            logger.warning("merchant \(probe.key): setup probe gave no verdict (\(why)); asked again later, nothing paused", metadata: fields)
+        }
+        return verdict
     }
 
     /// Pushback (FREQUENCY_LIMITED, 429, 5xx, timeouts) shrinks the limit; an answer's latency

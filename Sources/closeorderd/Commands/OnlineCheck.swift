@@ -4,7 +4,8 @@ import OrderClosing
 import WeChatPayHTTP
 import WeChatPayV2
 
-/// `check-config --online`: asks WeChat Pay (or the fake) about a made-up order for each merchant.
+/// `check-config --online`: asks WeChat Pay (or the fake) about a made-up order for each merchant
+/// (`MerchantProbe`, the question the daemon's circuit asks when refusals look merchant-wide).
 /// An order query changes nothing at WeChat, and its answer tells whether the key is right:
 ///
 /// | answer to the made-up order            | verdict                                      |
@@ -27,9 +28,9 @@ struct OnlineCheck {
         var results: [(String, Bool, String)] = []
         for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
             guard let appID = profile.appIDs.sorted().first else { continue }
-            let madeUp = "CHECK" + String(Nonce.make().prefix(24))
-            let reference = try OrderReference(appID: appID, mchID: profile.mchID, outTradeNo: madeUp, subMchID: nil, subAppID: nil)
-            let answer = await gateway.queryOrder(reference, credentials: profile.credentials)
+            // The daemon's circuit asks the same question (`MerchantProbe`).
+            let probe = MerchantProbe(key: CircuitKey(mchID: profile.mchID, subMchID: nil), appID: appID)
+            let answer = await gateway.probeMerchant(probe, appID: appID, credentials: profile.credentials)
             results.append(Self.verdict(profile.mchID, answer.outcome, endpoint: answer.endpoint))
         }
         try await client.shutdown()
