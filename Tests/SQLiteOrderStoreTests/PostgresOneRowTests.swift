@@ -82,6 +82,26 @@ struct PostgresOneRowTests {
         #expect(try await store.claimDue(ClaimRequest(limit: 10), now: now, leaseOwner: "me", leaseUntil: now + 60_000).map(\.outTradeNo) == ["FINE"])
     }
 
+    /// The claim's own defence, on a version-3 schema that still admits the issue's row after a
+    /// `retry-now`: computing its due time fails ("bigint out of range", which stopped every
+    /// merchant's claims), so that row ends failed and the due order beside it is claimed.
+    @Test func theIssuesRowOnTheOldSchemaNoLongerStopsTheClaim() async throws {
+        let fixture = try await PostgresScratchDatabase()
+        defer { fixture.remove() }
+        try await fixture.psql("""
+            DROP TRIGGER pending_orders_due_terms_are_in_range ON pending_orders;
+            ALTER TABLE pending_orders DROP CONSTRAINT pending_orders_timeout_seconds_is_at_most_10_years;
+            """)
+        try await fixture.place("HUGE", createdAt: 1_700_000_000, timeout: 9_223_370_336_854_775)
+        try await fixture.place("FINE", createdAt: Self.created, timeout: 0)
+        try await fixture.psql("UPDATE pending_orders SET retry_at_ms = 1 WHERE out_trade_no = 'HUGE'")   // `retry-now`
+        let now = Self.dueMs + 10_000
+        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 10), now: now, leaseOwner: "me", leaseUntil: now + 60_000)
+        #expect(claimed.map(\.outTradeNo) == ["FINE"])
+        let huge = try #require(try await fixture.stored("HUGE"))
+        #expect(huge.status == .failed && huge.lastError?.contains("bigint out of range") == true, "\(huge)")
+    }
+
     /// Defence in depth: a row whose claim fails by its own values (`attempts` at the top of its
     /// range: `attempts + 1` is out of range) ends failed with the reason; the others are claimed,
     /// and the writes recorded in the same transaction land.
