@@ -117,12 +117,15 @@ enum ReliabilityScale {
         last.signal(SIGTERM)
         #expect(await last.exitStatus() == 0, "\(last.log.suffix(3000))")
 
-        // A decided order is no longer in doubt (issue 21); that it was shows as a claimed attempt
-        // with no audit row: the call of a daemon killed before recording it.
+        // A decided order is no longer in doubt (issue 21); that it was shows in the audit: a claimed
+        // attempt with no audit row (a daemon killed before recording its call), or a close that got
+        // no usable answer (a timeout or reset after sending, an unverified body).
         let rows = try await merchant.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT out_trade_no, status, outcome, in_doubt,
-                       attempts > (SELECT count(DISTINCT attempt) FROM close_attempts a WHERE a.order_id = p.id) AS was_in_doubt
+                SELECT out_trade_no, status, outcome,
+                       attempts > (SELECT count(DISTINCT attempt) FROM close_attempts a WHERE a.order_id = p.id)
+                       OR EXISTS (SELECT 1 FROM close_attempts a WHERE a.order_id = p.id AND a.operation = 'closeorder'
+                                  AND (a.http_status IS NULL OR a.verified = 0)) AS was_in_doubt
                 FROM pending_orders p
                 """)
         }
