@@ -61,7 +61,7 @@ let package = Package(
         // GRDB adapter: migrations, claim/lease/record, queries.
         .target(
             name: "SQLiteOrderStore",
-            dependencies: ["OrderClosing", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["OrderClosing", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
         ),
         // postgres-nio adapter: the shared queue for several app hosts and daemons (the only PostgresNIO importer).
         .target(

@@ -124,6 +124,7 @@ extension InMemoryOrderStore: OperatorStore {
                 case .abandon:
                     state.rows[index].status = .failed
                     state.rows[index].finishedMs = now
+                    state.rows[index].inDoubt = false
                 }
             }
             return OrderActionReport(moved: chosen.count, skipped: skipped)

@@ -98,13 +98,13 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
-        rescue(now: now, why: "lease expired: the daemon that held it stopped mid-call; outcome unknown") { row in
+        rescue(now: now, why: LeaseRescue.expired) { row in
             (row.leaseExpiresMs ?? .max) < now && row.leaseOwner != sparing
         }
     }
 
     public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
-        rescue(now: now, why: "the daemon that held it is gone (its process ended); outcome unknown") { $0.leaseOwner == owner }
+        rescue(now: now, why: LeaseRescue.holderGone) { $0.leaseOwner == owner }
     }
 
     public func pausedMerchants() async throws -> [String: String] {
@@ -207,7 +207,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     private func apply(_ write: OrderWrite, now: Int64, _ state: inout State) -> WriteResult {
         for attempt in write.attempts { state.audit.append((write.order.id, attempt)) }
-        guard let index = state.rows.firstIndex(where: { $0.id == write.order.id }) else { return .conflict(current: nil) }
+        guard let index = state.rows.firstIndex(where: { $0.id == write.order.id }) else { return .leaseLost(current: nil) }
         let row = state.rows[index]
         let leased = row.leaseToken == write.order.leaseToken && row.status == .closing
         let errCode = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
@@ -222,7 +222,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
             state.rows[index].lastError = reason
             state.rows[index].lastErrCode = errCode
             state.rows[index].finishedMs = now
-            if write.attempts.isEmpty { state.rows[index].attempts -= 1 }
+            state.rows[index].inDoubt = false
+            if write.attempts.isEmpty { state.rows[index].attempts = max(state.rows[index].attempts - 1, 0) }
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
             guard leased else { return conflict(write, index, &state) }
             state.rows[index].status = .pending
@@ -230,7 +231,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
             state.rows[index].lastError = reason
             state.rows[index].lastErrCode = errCode
             state.rows[index].inDoubt = row.inDoubt || inDoubt
-            if refundAttempt { state.rows[index].attempts -= 1 }
+            if refundAttempt { state.rows[index].attempts = max(state.rows[index].attempts - 1, 0) }
         case .contradiction(let text):
             guard leased else { return conflict(write, index, &state) }
             state.rows[index].status = .failed
@@ -238,22 +239,16 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
             state.rows[index].lastError = text
             state.rows[index].lastErrCode = errCode
             state.rows[index].finishedMs = now
+            state.rows[index].inDoubt = false
         }
         clearLease(&state.rows[index])
         return .applied
     }
 
     private func conflict(_ write: OrderWrite, _ index: Int, _ state: inout State) -> WriteResult {
-        let current = state.rows[index].status
-        switch write.change {
-        case .finish(let status, let outcome, _, _):
-            state.rows[index].conflict = "WeChat answered \(outcome ?? status.rawValue) while the row was \(current.rawValue)"
-        case .contradiction(let text):
-            state.rows[index].conflict = "\(text) (while the row was \(current.rawValue))"
-        case .retry:
-            break
-        }
-        return .conflict(current: current)
+        let lost = write.lostCompareAndSet(current: state.rows[index].status, outcome: state.rows[index].outcome)
+        if let note = lost.conflict { state.rows[index].conflict = note }
+        return lost.result
     }
 
     private func clearLease(_ row: inout Row) {
@@ -279,6 +274,7 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
             for index in state.rows.indices where state.rows[index].mchID == mchID && state.rows[index].outTradeNo == outTradeNo
                 && [.pending, .closing].contains(state.rows[index].status) {
                 state.rows[index].status = .paid
+                state.rows[index].inDoubt = false   // migration 5's trigger: a decided row is not in doubt
             }
         }
     }

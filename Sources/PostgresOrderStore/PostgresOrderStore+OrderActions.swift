@@ -61,7 +61,7 @@ extension PostgresOrderStore {
             case .retryNow:
                 assignment = "retry_at_ms = \(clock.now), last_error = 'retried now by an operator; was: ' || coalesce(last_error, 'no error')"
             case .abandon(let reason):
-                assignment = "status = 'failed', finished_ms = \(clock.now), last_error = 'abandoned by an operator: ' || \(statement.bind(reason))::text"
+                assignment = "status = 'failed', finished_ms = \(clock.now), in_doubt = 0, last_error = 'abandoned by an operator: ' || \(statement.bind(reason))::text"
             }
             let (from, list) = (statement.bind(action.from.rawValue), statement.bind(ids))
             return statement.query("""

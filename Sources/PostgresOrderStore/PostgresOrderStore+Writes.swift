@@ -29,8 +29,8 @@ extension PostgresOrderStore {
                 SET status = \(statement.bind(status.rawValue))::text, outcome = \(statement.bind(outcome))::text,
                     transaction_id = coalesce(\(statement.bind(transactionID))::text, transaction_id),
                     last_error = \(statement.bind(reason))::text, last_err_code = \(statement.bind(errCode))::text,
-                    finished_ms = \(clock.now),
-                    attempts = attempts - \(statement.bind(write.attempts.isEmpty ? 1 : 0))::bigint,   -- decided without a call: no attempt was made
+                    finished_ms = \(clock.now), in_doubt = 0,
+                    attempts = greatest(attempts - \(statement.bind(write.attempts.isEmpty ? 1 : 0))::bigint, 0),   -- decided without a call: no attempt was made
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = \(id)::bigint AND (lease_token = \(token)::text AND status = 'closing'
                     OR status = 'pending' AND lease_token IS NULL AND in_doubt = 1 AND \(statement.bind(rescuedMayTakeIt))::boolean)
@@ -42,7 +42,7 @@ extension PostgresOrderStore {
                 SET status = 'pending', retry_at_ms = \(clock.shifted(statement.bind(at))), last_error = \(statement.bind(reason))::text,
                     last_err_code = \(statement.bind(errCode))::text,
                     in_doubt = greatest(in_doubt, \(statement.bind(inDoubt ? 1 : 0))::integer),
-                    attempts = attempts - \(statement.bind(refundAttempt ? 1 : 0))::bigint,
+                    attempts = greatest(attempts - \(statement.bind(refundAttempt ? 1 : 0))::bigint, 0),
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = \(id)::bigint AND lease_token = \(token)::text AND status = 'closing'
                 RETURNING id
@@ -52,26 +52,21 @@ extension PostgresOrderStore {
             sql = """
                 UPDATE pending_orders
                 SET status = 'failed', conflict = \(note)::text, last_error = \(note)::text,
-                    last_err_code = \(statement.bind(errCode))::text, finished_ms = \(clock.now),
+                    last_err_code = \(statement.bind(errCode))::text, finished_ms = \(clock.now), in_doubt = 0,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = \(id)::bigint AND lease_token = \(token)::text AND status = 'closing'
                 RETURNING id
                 """
         }
         if try await connection.query(statement.query(sql), logger: logger).collect().count == 1 { return .applied }
-        // Lost the compare-and-set: the merchant (or a rescuer) changed the row. Keep its status and
-        // note what WeChat said beside it.
-        let current = try await connection.query("SELECT status FROM pending_orders WHERE id = \(order.id)", logger: logger)
-            .collect().first.map { try $0.decode(String.self) }.flatMap(OrderStatus.init(rawValue:))
-        let note: String? = switch write.change {
-        case .finish(let status, let outcome, _, _): "WeChat answered \(outcome ?? status.rawValue) while the row was \(current?.rawValue ?? "missing")"
-        case .contradiction(let text): "\(text) (while the row was \(current?.rawValue ?? "missing"))"
-        case .retry: nil
-        }
-        if let note {
+        // Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
+        let row = try await connection.query("SELECT status, outcome FROM pending_orders WHERE id = \(order.id)", logger: logger)
+            .collect().first.map { try $0.decode((String, String?).self) }
+        let lost = write.lostCompareAndSet(current: row.flatMap { OrderStatus(rawValue: $0.0) }, outcome: row?.1)
+        if let note = lost.conflict {
             try await connection.query("UPDATE pending_orders SET conflict = \(note) WHERE id = \(order.id)", logger: logger)
         }
-        return .conflict(current: current)
+        return lost.result
     }
 
     func insert(_ attempt: AttemptRecord, order: ClaimedOrder, on connection: PostgresConnection) async throws {

@@ -37,9 +37,19 @@ public struct PostgresOrderStore: OrderStore {
         let lease = Lease(owner: leaseOwner, token: UUID().uuidString, until: leaseUntil)
         let unanswered = unansweredClaims.withLockedValue { $0 }
         do {
-            let result = try await transaction { connection in
-                if !unanswered.isEmpty { try await releaseUnanswered(unanswered, on: connection) }
-                return try await claimAndRecord(writes, claim: claim, now: now, lease: lease, on: connection)
+            let result: (recorded: [WriteResult], claimed: [ClaimedOrder])
+            do {
+                result = try await transaction { connection in
+                    if !unanswered.isEmpty { try await releaseUnanswered(unanswered, on: connection) }
+                    return try await claimAndRecord(writes, claim: claim, now: now, lease: lease, rowByRow: false, on: connection)
+                }
+            } catch let error as PostgresStoreError where error.isOneRowsFault {
+                // One row's values failed the batch (issue 21): the same transaction again, its
+                // claims row by row, so that row ends failed and the others are claimed.
+                result = try await transaction { connection in
+                    if !unanswered.isEmpty { try await releaseUnanswered(unanswered, on: connection) }
+                    return try await claimAndRecord(writes, claim: claim, now: now, lease: lease, rowByRow: true, on: connection)
+                }
             }
             unansweredClaims.withLockedValue { $0.subtract(unanswered) }
             return result
@@ -59,7 +69,7 @@ public struct PostgresOrderStore: OrderStore {
             """, logger: logger)
     }
 
-    func claimAndRecord(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, lease: Lease,
+    func claimAndRecord(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, lease: Lease, rowByRow: Bool,
                         on connection: PostgresConnection) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let recorded = try await record(writes, now: now, on: connection)
         // Rate-limited merchants first, each up to its tokens, so a backlog elsewhere cannot starve them.
@@ -67,53 +77,18 @@ public struct PostgresOrderStore: OrderStore {
         for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
         where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
             claimed += try await claimBatch(connection, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
-                                            excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
+                                            excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID,
+                                            rowByRow: rowByRow)
         }
         if claimed.count < claim.limit {
             claimed += try await claimBatch(connection, now: now, limit: claim.limit - claimed.count, lease: lease,
                                             excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
-                                            excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
+                                            excludedCircuits: claim.excludedCircuits, onlyMerchant: nil, rowByRow: rowByRow)
         }
         return (recorded, claimed)
     }
 
     struct Lease { let owner: String, token: String, until: Int64 }
-
-    /// One `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`: the due rows, leased
-    /// and counted. A row another daemon is claiming right now is skipped, not waited for; the
-    /// locked row is checked again after the lock, so a row claimed meanwhile is not taken twice.
-    func claimBatch(_ connection: PostgresConnection, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
-                    excludedCircuits: Set<CircuitKey>, onlyMerchant: String?) async throws -> [ClaimedOrder] {
-        var statement = PostgresStatement()
-        let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
-        let (owner, token, until) = (statement.bind(lease.owner), statement.bind(lease.token), statement.bind(lease.until))
-        let due = self.due.due(in: &statement)
-        let filter = PostgresDueSQL.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits,
-                                           onlyMerchant: onlyMerchant, in: &statement)
-        let limit = statement.bind(limit)
-        let rows = try await connection.query(statement.query("""
-            UPDATE pending_orders
-            SET status = 'closing', lease_owner = \(owner)::text, lease_token = \(token)::text,
-                lease_expires_ms = \(clock.shifted(until)), attempts = attempts + 1,
-                first_attempt_ms = coalesce(first_attempt_ms, \(clock.now)), last_attempt_ms = \(clock.now)
-            WHERE id IN (
-                SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) AND \(due) <= \(clock.now) \(filter)
-                ORDER BY next_attempt_ms LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
-                      attempts, in_doubt, first_attempt_ms
-            """), logger: logger).collect()
-        return try rows.map { row in
-            let row = row.makeRandomAccess()
-            return ClaimedOrder(id: try row.value("id"), mchID: try row.value("mch_id"), appID: try row.value("appid"),
-                                outTradeNo: try row.value("out_trade_no"), subMchID: try row.value("sub_mch_id"),
-                                subAppID: try row.value("sub_appid"), createdAt: try row.value("created_at"),
-                                timeoutSeconds: try row.value("timeout_seconds"), attempt: try row.value("attempts"),
-                                inDoubt: try row.value("in_doubt", as: Int.self) != 0,
-                                firstAttemptAt: try row.value("first_attempt_ms"), leaseToken: lease.token)
-        }
-    }
 
     public func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult] {
         try await transaction { connection in try await record(writes, now: now, on: connection) }
@@ -134,13 +109,13 @@ public struct PostgresOrderStore: OrderStore {
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
-        try await rescue(now: now, why: "lease expired: the daemon that held it stopped mid-call; outcome unknown") { statement, clock in
+        try await rescue(now: now, why: LeaseRescue.expired) { statement, clock in
             "lease_expires_ms < \(clock.now) AND lease_owner IS DISTINCT FROM \(statement.bind(sparing))::text"
         }
     }
 
     public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
-        try await rescue(now: now, why: "the daemon that held it is gone (its process ended); outcome unknown") { statement, _ in
+        try await rescue(now: now, why: LeaseRescue.holderGone) { statement, _ in
             "lease_owner = \(statement.bind(owner))::text"
         }
     }
@@ -325,7 +300,7 @@ public struct PostgresOrderStore: OrderStore {
         } catch let error as PostgresStoreError {
             throw error
         } catch {
-            throw PostgresStoreError("PostgreSQL: \(PostgresStoreError.reason(error))")
+            throw PostgresStoreError("PostgreSQL: \(PostgresStoreError.reason(error))", sqlState: PostgresStoreError.sqlState(of: error))
         }
     }
 }

@@ -5,8 +5,32 @@ import PostgresNIO
 /// the server said (its message, detail and SQLSTATE) and never a bound value or a password.
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// The server's SQLSTATE, when the server refused a statement.
+    public let sqlState: String?
 
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, sqlState: String? = nil) {
+        self.description = description
+        self.sqlState = sqlState
+    }
+
+    /// Whether a row's own values caused it: a data exception (class 22, e.g. bigint out of range)
+    /// or an integrity constraint (class 23). Anything else (a lost connection, a missing table,
+    /// a timeout) is the database's, an outage of the queue.
+    public var isOneRowsFault: Bool { Self.isOneRowsFault(sqlState: sqlState) }
+
+    static func isOneRowsFault(sqlState: String?) -> Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+    }
+
+    /// The SQLSTATE of a server error, through a transaction's wrapping.
+    static func sqlState(of error: any Error) -> String? {
+        if let error = error as? PostgresStoreError { return error.sqlState }
+        if let error = error as? PostgresTransactionError {
+            return (error.closureError ?? error.beginError ?? error.commitError).flatMap(sqlState(of:))
+        }
+        return (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
 
     /// The server's message and SQLSTATE, or the client's error code (connection refused, TLS …).
     public static func reason(_ error: any Error) -> String {

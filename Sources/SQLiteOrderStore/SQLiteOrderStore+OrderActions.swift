@@ -58,7 +58,7 @@ extension SQLiteOrderStore {
         case .retryNow:
             ("retry_at_ms = ?, last_error = 'retried now by an operator; was: ' || coalesce(last_error, 'no error')", [now])
         case .abandon(let reason):
-            ("status = 'failed', finished_ms = ?, last_error = 'abandoned by an operator: ' || ?", [now, reason])
+            ("status = 'failed', finished_ms = ?, in_doubt = 0, last_error = 'abandoned by an operator: ' || ?", [now, reason])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import OrderClosing
 
 /// The `OrderStore` on GRDB. Each method is one short write transaction; claims are a single
@@ -7,10 +8,12 @@ import OrderClosing
 public struct SQLiteOrderStore: OrderStore {
     let pool: DatabasePool
     let due: DueSQL
+    let logger: Logger
 
-    public init(pool: DatabasePool, due: DuePolicy = .standard) {
+    public init(pool: DatabasePool, due: DuePolicy = .standard, logger: Logger = Logger(label: "closeorderd.sqlite")) {
         self.pool = pool
         self.due = DueSQL(due)
+        self.logger = logger
     }
 
     public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
@@ -37,34 +40,6 @@ public struct SQLiteOrderStore: OrderStore {
 
     struct Lease { let owner: String, token: String, until: Int64 }
 
-    /// One `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`: the due rows, leased and counted.
-    func claimBatch(_ db: Database, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
-                    excludedCircuits: Set<CircuitKey>, onlyMerchant: String?) throws -> [ClaimedOrder] {
-        let filter = Self.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits, onlyMerchant: onlyMerchant)
-        let sql = """
-            UPDATE pending_orders
-            SET status = 'closing', lease_owner = ?, lease_token = ?, lease_expires_ms = ?,
-                attempts = attempts + 1, first_attempt_ms = coalesce(first_attempt_ms, ?), last_attempt_ms = ?
-            WHERE id IN (
-                SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter.sql)
-                ORDER BY next_attempt_ms LIMIT ?)
-            RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
-                      attempts, in_doubt, first_attempt_ms
-            """
-        var arguments: StatementArguments = [lease.owner, lease.token, lease.until, now, now, now]
-        arguments += due.arguments
-        arguments += [now]
-        arguments += filter.arguments
-        arguments += [limit]
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-            ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
-                         subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
-                         timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
-                         firstAttemptAt: row["first_attempt_ms"], leaseToken: lease.token)
-        }
-    }
-
     public func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult] {
         try await pool.write { db in try Self.record(writes, now: now, db: db) }
     }
@@ -84,12 +59,12 @@ public struct SQLiteOrderStore: OrderStore {
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
         try await rescue(where: "lease_expires_ms < ? AND lease_owner IS NOT ?", [now, sparing], now: now,
-                         why: "lease expired: the daemon that held it stopped mid-call; outcome unknown")
+                         why: LeaseRescue.expired)
     }
 
     public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
         try await rescue(where: "lease_owner = ?", [owner], now: now,
-                         why: "the daemon that held it is gone (its process ended); outcome unknown")
+                         why: LeaseRescue.holderGone)
     }
 
     func rescue(where condition: String, _ arguments: StatementArguments, now: Int64, why: String) async throws -> [RescuedOrder] {
@@ -203,7 +178,7 @@ public struct SQLiteOrderStore: OrderStore {
             try db.cachedStatement(sql: """
                 UPDATE pending_orders
                 SET status = ?, outcome = ?, transaction_id = coalesce(?, transaction_id), last_error = ?,
-                    last_err_code = ?, finished_ms = ?, attempts = attempts - ?,
+                    last_err_code = ?, finished_ms = ?, attempts = max(attempts - ?, 0), in_doubt = 0,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND (lease_token = ? AND status = 'closing'
                                   OR status = 'pending' AND lease_token IS NULL AND in_doubt = 1 AND ?)
@@ -216,32 +191,26 @@ public struct SQLiteOrderStore: OrderStore {
             try db.cachedStatement(sql: """
                 UPDATE pending_orders
                 SET status = 'pending', retry_at_ms = ?, last_error = ?, last_err_code = ?,
-                    in_doubt = max(in_doubt, ?), attempts = attempts - ?,
+                    in_doubt = max(in_doubt, ?), attempts = max(attempts - ?, 0),
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
                 """).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken])
         case .contradiction(let text):
             try db.cachedStatement(sql: """
                 UPDATE pending_orders
-                SET status = 'failed', conflict = ?, last_error = ?, last_err_code = ?, finished_ms = ?,
+                SET status = 'failed', conflict = ?, last_error = ?, last_err_code = ?, finished_ms = ?, in_doubt = 0,
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
                 WHERE id = ? AND lease_token = ? AND status = 'closing'
                 """).execute(arguments: [text, text, errCode, now, order.id, order.leaseToken])
         }
         if db.changesCount == 1 { return .applied }
-        // Lost the compare-and-set: the merchant (or a rescuer) changed the row. Keep its status and
-        // note what WeChat said beside it.
-        let current = try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE id = ?", arguments: [order.id])
-            .flatMap(OrderStatus.init(rawValue:))
-        let note: String? = switch write.change {
-        case .finish(let status, let outcome, _, _): "WeChat answered \(outcome ?? status.rawValue) while the row was \(current?.rawValue ?? "missing")"
-        case .contradiction(let text): "\(text) (while the row was \(current?.rawValue ?? "missing"))"
-        case .retry: nil
-        }
-        if let note {
+        // Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
+        let row = try Row.fetchOne(db, sql: "SELECT status, outcome FROM pending_orders WHERE id = ?", arguments: [order.id])
+        let lost = write.lostCompareAndSet(current: (row?["status"] as String?).flatMap(OrderStatus.init(rawValue:)), outcome: row?["outcome"])
+        if let note = lost.conflict {
             try db.execute(sql: "UPDATE pending_orders SET conflict = ? WHERE id = ?", arguments: [note, order.id])
         }
-        return .conflict(current: current)
+        return lost.result
     }
 
     static func insert(_ attempt: AttemptRecord, order: ClaimedOrder, db: Database) throws {

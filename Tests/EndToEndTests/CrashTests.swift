@@ -117,7 +117,18 @@ enum ReliabilityScale {
         last.signal(SIGTERM)
         #expect(await last.exitStatus() == 0, "\(last.log.suffix(3000))")
 
-        let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, outcome, in_doubt FROM pending_orders") }
+        // A decided order is no longer in doubt (issue 21); that it was shows in the audit: a claimed
+        // attempt with no audit row (a daemon killed before recording its call), or a close that got
+        // no usable answer (a timeout or reset after sending, an unverified body).
+        let rows = try await merchant.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT out_trade_no, status, outcome,
+                       attempts > (SELECT count(DISTINCT attempt) FROM close_attempts a WHERE a.order_id = p.id)
+                       OR EXISTS (SELECT 1 FROM close_attempts a WHERE a.order_id = p.id AND a.operation = 'closeorder'
+                                  AND (a.http_status IS NULL OR a.verified = 0)) AS was_in_doubt
+                FROM pending_orders p
+                """)
+        }
         let attempts = try await merchant.read { db in
             try Row.fetchAll(db, sql: "SELECT out_trade_no, count(*) AS n FROM close_attempts WHERE operation = 'closeorder' GROUP BY out_trade_no")
         }
@@ -126,7 +137,7 @@ enum ReliabilityScale {
         var inDoubtResolved = 0
         for row in rows {
             let name: String = row["out_trade_no"]
-            let status: String = row["status"], outcome: String? = row["outcome"], inDoubt: Int = row["in_doubt"]
+            let status: String = row["status"], outcome: String? = row["outcome"], inDoubt: Int = row["was_in_doubt"]
             if paidAtWeChat.contains(name) {
                 #expect(status == "paid" && outcome == "paid", "\(name) ended \(status)/\(outcome ?? "-")")
             } else if unknown.contains(name) {

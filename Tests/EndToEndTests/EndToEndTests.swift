@@ -97,9 +97,10 @@ import Testing
             let row = try #require(rows.first { $0["out_trade_no"] == expectation.outTradeNo && $0["mch_id"] == expectation.mchID })
             #expect(row["status"] as String == expectation.status, "\(expectation.outTradeNo)")
             // A close that timed out after sending is closed again and answered ORDERCLOSED: right
-            // too, provided the order was marked in doubt (slow machines, sanitizer builds).
+            // too, provided it was closed again: a second attempt (slow machines, sanitizer builds).
+            // (A decided order is no longer in doubt, issue 21.)
             let outcome: String? = row["outcome"]
-            let reclosed = expectation.outcome == "closed" && outcome == "already_closed" && row["in_doubt"] as Int == 1
+            let reclosed = expectation.outcome == "closed" && outcome == "already_closed" && row["attempts"] as Int >= 2
             #expect(outcome == expectation.outcome || reclosed, "\(expectation.outTradeNo)")
         }
         let paid = try #require(rows.first { $0["out_trade_no"] == "WECHAT-PAID" })

@@ -144,6 +144,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let race = try #require(try await fixture.stored("RACE"))
         #expect(race.status == .paid)
         #expect(race.conflict?.contains("closed while the row was paid") == true)
+        #expect(race.lastError == nil && !race.inDoubt)
         let calm = try await fixture.stored("CALM")
         #expect(calm?.status == .closed && calm?.outcome == "closed")
         // The audit keeps both attempts, conflict or not.
@@ -166,8 +167,62 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(second.inDoubt && second.attempt == 2)
 
         let late = OrderWrite(order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(order)])
-        #expect(try await fixture.store.record([late], now: Self.dueMs + 3_000) == [.conflict(current: .closing)])
+        #expect(try await fixture.store.record([late], now: Self.dueMs + 3_000) == [.leaseLost(current: .closing)])
         #expect(try await fixture.stored("STALE")?.status == .closing)
+        #expect(try await fixture.stored("STALE")?.conflict == nil, "a lease lost to a rescue is no conflict")
+    }
+
+    @Test(arguments: StoreKind.tested)
+    func aLateAnswerAfterAnotherDaemonDecidedTheOrderIsNoConflict(kind: StoreKind) async throws {
+        // Issue 21: "WeChat answered closed while the row was closed" was written as a conflict.
+        let fixture = try await kind.make()
+        defer { fixture.remove() }
+        try await fixture.place("TWICE", createdAt: Self.created)
+        let first = try #require(try await claim(fixture, at: Self.dueMs, owner: "slow", lease: 1_000).first)
+        _ = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 2_000, sparing: "other")
+        let rescued = try #require(try await fixture.stored("TWICE"))
+        #expect(rescued.lastError == LeaseRescue.expired)
+        #expect(rescued.lastError?.contains("stopped") == false, "the rescuer does not know that the daemon stopped")
+        let second = try #require(try await claim(fixture, at: Self.dueMs + 2_000, owner: "other").first)
+        let closed = OrderChange.finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil)
+        #expect(try await fixture.store.record([OrderWrite(order: second, change: closed, attempts: [attempt(second)])],
+                                               now: Self.dueMs + 3_000) == [.applied])
+        let late = OrderWrite(order: first, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(first)])
+        #expect(try await fixture.store.record([late], now: Self.dueMs + 4_000) == [.leaseLost(current: .closed)])
+        let row = try #require(try await fixture.stored("TWICE"))
+        #expect(row.status == .closed && row.outcome == "already_closed")
+        #expect(row.conflict == nil)
+        #expect(!row.inDoubt, "a decided order is not in doubt")
+        #expect(try await fixture.audit("TWICE").count == 2, "the late answer is kept in the audit")
+    }
+
+    @Test(arguments: StoreKind.tested)
+    func aDecidedOrderIsNeverInDoubt(kind: StoreKind) async throws {
+        // Issue 21: 251 finished rows kept in_doubt = 1 after a rescue.
+        let fixture = try await kind.make()
+        defer { fixture.remove() }
+        for name in ["CLOSED", "CONTRADICTED", "APP-PAID", "GAVE-UP", "VERDICT"] { try await fixture.place(name, createdAt: Self.created) }
+        let dead = try #require(try await claim(fixture, at: Self.dueMs, owner: "dead", lease: 1_000).first { $0.outTradeNo == "VERDICT" })
+        #expect(try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 2_000, sparing: "alive").count == 5)
+        // The dead daemon's answer lands on its rescued row before anyone claims it again.
+        #expect(try await fixture.store.record([OrderWrite(order: dead, change: .finish(.paid, outcome: "paid", transactionID: "4200", reason: nil),
+                                                           attempts: [attempt(dead)])], now: Self.dueMs + 2_001) == [.applied])
+        try await fixture.markPaidByApp("APP-PAID")   // the merchant's paid, on a row in doubt
+        let again = try await claim(fixture, at: Self.dueMs + 2_000, owner: "alive")
+        #expect(again.allSatisfy(\.inDoubt) && again.count == 3)
+        let byName = Dictionary(uniqueKeysWithValues: again.map { ($0.outTradeNo, $0) })
+        #expect(try await fixture.store.record([
+            OrderWrite(order: byName["CLOSED"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                       attempts: [attempt(byName["CLOSED"]!)]),
+            OrderWrite(order: byName["CONTRADICTED"]!, change: .contradiction("WeChat answered ORDERPAID, then trade_state CLOSED"),
+                       attempts: [attempt(byName["CONTRADICTED"]!)]),
+            OrderWrite(order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"), attempts: []),
+        ], now: Self.dueMs + 3_000) == [.applied, .applied, .applied])
+        for name in ["CLOSED", "CONTRADICTED", "APP-PAID", "GAVE-UP", "VERDICT"] {
+            let row = try #require(try await fixture.stored(name))
+            #expect(row.status.isTerminal, "\(name) is \(row.status)")
+            #expect(!row.inDoubt, "\(name) is decided, yet in doubt")
+        }
     }
 
     @Test(arguments: StoreKind.tested)
@@ -199,9 +254,12 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
                                 attempts: [attempt(byName["SLOW-DB"]!)])
         let failed = OrderWrite(order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"),
                                 attempts: [attempt(byName["GAVE-UP"]!)])
-        #expect(try await fixture.store.record([closed, failed], now: Self.dueMs + 5_001) == [.applied, .conflict(current: .pending)])
-        #expect(try await fixture.stored("SLOW-DB")?.status == .closed)
-        #expect(try await fixture.stored("GAVE-UP")?.status == .pending)
+        #expect(try await fixture.store.record([closed, failed], now: Self.dueMs + 5_001) == [.applied, .leaseLost(current: .pending)])
+        let slow = try #require(try await fixture.stored("SLOW-DB"))
+        #expect(slow.status == .closed && !slow.inDoubt)
+        let gaveUp = try #require(try await fixture.stored("GAVE-UP"))
+        #expect(gaveUp.status == .pending && gaveUp.inDoubt)
+        #expect(gaveUp.conflict == nil, "'WeChat answered failed while the row was pending' was neither WeChat's word nor a conflict")
     }
 
     @Test(arguments: StoreKind.tested)

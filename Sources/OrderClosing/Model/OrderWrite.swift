@@ -56,7 +56,33 @@ public struct OrderWrite: Sendable, Hashable {
 /// How a write landed.
 public enum WriteResult: Sendable, Hashable {
     case applied
-    /// The lease was lost or the merchant changed the row first; the row keeps the merchant's
-    /// status (reported here) and the daemon's answer is recorded beside it.
+    /// The merchant marked the row paid while its close was in flight: the row stays `paid`, and
+    /// WeChat's verdict, if the write carried one, is recorded in `conflict`.
     case conflict(current: OrderStatus?)
+    /// The lease was taken back by another daemon's rescue (it expired) and the row has moved on
+    /// (`current`; nil: deleted). Nothing is written to the row; the attempts are in the audit.
+    case leaseLost(current: OrderStatus?)
+}
+
+extension OrderWrite {
+    /// What a write that lost its compare-and-set means, from the row as it is now; every store
+    /// decides it here, so none can word it differently (issue 21).
+    ///
+    /// | the row now                                   | result            | `conflict` written                   |
+    /// |-----------------------------------------------|-------------------|--------------------------------------|
+    /// | `paid` by the merchant (no `outcome`)         | `.conflict(paid)` | WeChat's verdict, if the write had one |
+    /// | anything else (another daemon holds or        | `.leaseLost`      | nothing                              |
+    /// |   decided it after a rescue), or gone         |                   |                                      |
+    ///
+    /// A verdict is a finish with an `outcome` (closed, already_closed, not_exist, paid) or a
+    /// contradiction; a retry or a local "failed" (retries spent) is none.
+    public func lostCompareAndSet(current: OrderStatus?, outcome: String?) -> (result: WriteResult, conflict: String?) {
+        guard current == .paid, outcome == nil else { return (.leaseLost(current: current), nil) }
+        let note: String? = switch change {
+        case .finish(_, let verdict?, _, _): "WeChat answered \(verdict) while the row was paid"
+        case .contradiction(let text): "\(text) (while the row was paid)"
+        case .finish, .retry: nil
+        }
+        return (.conflict(current: .paid), note)
+    }
 }

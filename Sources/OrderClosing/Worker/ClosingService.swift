@@ -339,7 +339,7 @@ public struct ClosingService: Service {
         guard !writes.isEmpty else { return }
         state.pending.removeFirst(writes.count)
         for (write, result) in zip(writes, results) {
-            if case .conflict(let current) = result { reportConflict(write, current: current) }
+            reportConflict(write, result)
         }
         events.recorded(writes)
     }
@@ -409,17 +409,30 @@ public struct ClosingService: Service {
         }
     }
 
-    private func reportConflict(_ write: OrderWrite, current: OrderStatus?) {
+    /// A write that lost its compare-and-set, said as what happened (`OrderWrite.lostCompareAndSet`):
+    /// the merchant's `paid` raced the close, or another daemon's rescue took the lease.
+    private func reportConflict(_ write: OrderWrite, _ result: WriteResult) {
+        let current: OrderStatus?, lostToRescue: Bool
+        switch result {
+        case .applied: return
+        case .conflict(let now): (current, lostToRescue) = (now, false)
+        case .leaseLost(let now): (current, lostToRescue) = (now, true)
+        }
         var metadata: Logger.Metadata = ["out_trade_no": "\(write.order.outTradeNo)", "mch_id": "\(write.order.mchID)",
                                          "status": "\(current?.rawValue ?? "missing")"]
+        if case .finish(_, let outcome?, _, _) = write.change { metadata["outcome"] = "\(outcome)" }
         if case .contradiction(let text) = write.change {
             metadata["conflict"] = "\(text)"
-            logger.error("conflict: WeChat contradicts itself about a payment and the row changed meanwhile", metadata: metadata)
-        } else if case .finish(.closed, let outcome, _, _) = write.change, current == .paid {
-            metadata["outcome"] = "\(outcome ?? "closed")"
+            logger.error(lostToRescue
+                ? "WeChat contradicts itself about a payment, but the lease had expired and another daemon's rescue took the order; it asks WeChat again"
+                : "conflict: WeChat contradicts itself about a payment and the merchant marked the order paid meanwhile", metadata: metadata)
+        } else if lostToRescue {
+            logger.notice("the lease expired before this outcome was recorded and another daemon's rescue took the order (now \(current?.rawValue ?? "deleted")); the answer is kept in the audit only",
+                          metadata: metadata)
+        } else if case .finish(.closed, _, _, _) = write.change {
             logger.error("conflict: the merchant marked the order paid while WeChat closed it", metadata: metadata)
         } else {
-            logger.notice("the row changed under the lease; the merchant's write was kept", metadata: metadata)
+            logger.notice("the merchant marked the order paid while its close was in flight; the merchant's write was kept", metadata: metadata)
         }
     }
 }

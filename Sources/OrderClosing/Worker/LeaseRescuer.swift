@@ -88,3 +88,13 @@ public struct LeaseRescuer: Service {
                        metadata: ["count": .stringConvertible(rescued.count), "out_trade_nos": "\(rescued.prefix(20).map(\.outTradeNo).joined(separator: ","))"])
     }
 }
+
+/// `last_error` of an order a rescue gave back; every store writes these words. They say only
+/// what is known: an expired lease may belong to a daemon that stopped, or to one still calling
+/// WeChat or waiting for its database (issue 21).
+public enum LeaseRescue {
+    /// `rescueExpiredLeases`: the lease ran out before an outcome was recorded.
+    public static let expired = "lease expired before its daemon recorded an outcome; the call may have reached WeChat: in doubt, closed again"
+    /// `rescueLeases(heldBy:)`: the holder's process is known to be gone (same host and boot).
+    public static let holderGone = "the daemon that held it is gone (its process ended) before recording an outcome: in doubt, closed again"
+}
