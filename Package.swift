@@ -164,7 +164,11 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayHTTPTests",
-            dependencies: ["WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay"]
+            dependencies: [
+                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(
             name: "SQLiteOrderStoreTests",

@@ -5,17 +5,19 @@
 /// | primary | primary, then backup                          | → backup, probe in 30 s  | stays           |
 /// | backup  | backup; one call per 30 s tries primary first | probe again in 30 s      | → primary       |
 ///
-/// "Unreachable" is a DNS, connect or TLS error or a timeout; an HTTP answer of any kind is reachable.
-/// Within one call the plan's next endpoint is tried only when nothing can have left this machine
+/// "Unreachable" is a DNS, connect or TLS handshake error before any byte of the request was
+/// written, or a timeout after it was; an HTTP answer of any kind is reachable. What was written is
+/// evidence from the request itself (`TransportFailure`), never the error's type name. Within one
+/// call the plan's next endpoint is tried only when nothing can have left this machine
 /// (`triesNextEndpoint`): one call is at most one POST that may have reached WeChat, so it is one
-/// audit row and never two closes of the same order in one attempt (issue 10, defect 7).
+/// audit row and never two closes of the same order in one attempt (issue 10, defect 7; issue 21).
 ///
-/// | failure on an endpoint                        | unreachable | may have been sent | this call          | later calls        |
-/// |-----------------------------------------------|-------------|--------------------|--------------------|--------------------|
-/// | DNS, connect refused/timeout, TLS handshake   | yes         | no                 | next endpoint      | backup (failed over) |
-/// | timeout after connecting (deadline, read, write) | yes      | yes                | ends: timeout after sending | backup (failed over) |
-/// | reset, closed connection, other errors        | no          | yes                | ends               | unchanged          |
-/// | cancelled (shutdown)                          | no          | yes                | ends               | unchanged          |
+/// | failure on an endpoint                                   | unreachable | may have been sent | this call          | later calls        |
+/// |----------------------------------------------------------|-------------|--------------------|--------------------|--------------------|
+/// | DNS, connect refused/timeout, TLS handshake: nothing written | yes     | no                 | next endpoint      | backup (failed over) |
+/// | timeout after the request was written, before an answer  | yes         | yes                | ends: timeout after sending | backup (failed over) |
+/// | anything else after it was written (reset, closed, TLS unclean shutdown, a cut answer) | no | yes | ends | unchanged |
+/// | this machine's: connection pool full, cancelled (shutdown) | no        | no                 | ends, not delivered | unchanged         |
 ///
 /// Pure: the caller passes `now` (unix ms) and logs the returned changes.
 public struct FailoverState: Sendable, Hashable {

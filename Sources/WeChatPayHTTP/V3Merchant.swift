@@ -10,6 +10,9 @@ public struct V3Merchant: Sendable {
         /// Platform certificates fetched from `/v3/certificates`, decrypted with the APIv3 key,
         /// cached and refreshed (`PlatformCertificateCache`).
         case platformCertificates(APIv3Key, PlatformCertificateCache)
+        /// Both, for WeChat's staged switch from certificates to the public key, which signs
+        /// answers with either: the public key verifies even while no certificate is held.
+        case publicKeyAndPlatformCertificates(WeChatPayKeys, APIv3Key, PlatformCertificateCache)
     }
 
     public let credentials: V3Credentials
@@ -21,17 +24,28 @@ public struct V3Merchant: Sendable {
     }
 
     public var mchID: String { credentials.mchID }
+
+    /// The platform certificate cache, in either mode that fetches certificates.
+    public var certificateCache: PlatformCertificateCache? {
+        switch verification {
+        case .publicKey: nil
+        case .platformCertificates(_, let cache), .publicKeyAndPlatformCertificates(_, _, let cache): cache
+        }
+    }
 }
 
-/// One merchant's platform certificates and when to fetch them again.
+/// One merchant's platform certificates and when to fetch them again. Certificates expired when
+/// fetched are dropped, so they neither verify nor set the schedule.
 ///
 /// | situation                                        | fetch `/v3/certificates`                   |
 /// |--------------------------------------------------|--------------------------------------------|
 /// | none held yet                                    | before the next call                       |
 /// | `refreshIntervalMs` (1 h) since the last fetch   | before the next call (new ones appear ~a day before a switch) |
-/// | the earliest held certificate expires within 1 h | before the next call                       |
+/// | the earliest held certificate expires within 1 h, no later one held | before the next call, at most once a minute |
+/// | … and a later one (its successor) is held        | when the earliest expires (it is then dropped) |
+/// | every certificate listed had expired             | after a minute                             |
 /// | an answer named a serial we do not hold          | before the next call, at most once a minute |
-/// | a fetch failed                                   | keep the held ones; try again after a minute |
+/// | a fetch failed                                   | keep the held ones; try again after a minute (after `refreshIntervalMs` when the public key also verifies) |
 ///
 /// Pure state: the caller passes `now` (unix ms).
 public final class PlatformCertificateCache: Sendable {
@@ -52,22 +66,39 @@ public final class PlatformCertificateCache: Sendable {
 
     /// Whether a fetch is due before the next call.
     public func needsFetch(now: Int64) -> Bool {
-        state.withLockedValue { $0.keys == nil || now >= $0.nextFetchAt }
+        state.withLockedValue { now >= $0.nextFetchAt }
     }
 
-    /// Installs freshly fetched certificates.
-    public func install(_ keys: WeChatPayKeys, now: Int64) {
+    /// Installs freshly fetched certificates, without those already expired; returns what is held.
+    @discardableResult
+    public func install(_ fetched: WeChatPayKeys, now: Int64) -> WeChatPayKeys {
+        let held = fetched.withoutExpired(at: now / 1000)
         state.withLockedValue { state in
-            state.keys = keys
-            var next = now + Self.refreshIntervalMs
-            if let expiry = keys.earliestExpiry { next = min(next, max(now + Self.retryAfterFailureMs, expiry * 1000 - Self.refreshIntervalMs)) }
-            state.nextFetchAt = next
+            state.keys = held
+            state.nextFetchAt = Self.nextFetch(after: now, holding: held)
         }
+        return held
     }
 
-    /// A fetch failed: keep what is held, try again a minute later.
-    public func fetchFailed(now: Int64) {
-        state.withLockedValue { $0.nextFetchAt = now + Self.retryAfterFailureMs }
+    /// The table's schedule after a successful fetch at `now`.
+    static func nextFetch(after now: Int64, holding held: WeChatPayKeys) -> Int64 {
+        guard let earliest = held.earliestExpiry.map({ $0 * 1000 }), let latest = held.latestExpiry.map({ $0 * 1000 }) else {
+            return now + retryAfterFailureMs
+        }
+        var next = now + refreshIntervalMs
+        if earliest - refreshIntervalMs > now {
+            next = min(next, earliest - refreshIntervalMs)
+        } else if latest > earliest {
+            next = min(next, earliest + 1000)
+        } else {
+            next = now + retryAfterFailureMs
+        }
+        return max(next, now + retryAfterFailureMs)
+    }
+
+    /// A fetch failed: keep what is held, try again `retryAfterMs` later.
+    public func fetchFailed(now: Int64, retryAfterMs: Int64 = retryAfterFailureMs) {
+        state.withLockedValue { $0.nextFetchAt = now + retryAfterMs }
     }
 
     /// An answer named an unknown serial: fetch again soon (a rotation), but not more than once a minute.

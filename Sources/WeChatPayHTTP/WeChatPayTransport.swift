@@ -122,51 +122,67 @@ public final class WeChatPayTransport: Sendable {
         return currentEndpoint == backup ? settings.primaryURL : backup
     }
 
-    /// Sends `request` through the failover plan; moves on to the next endpoint only when nothing
-    /// can have left this machine.
+    /// Sends `request` through the failover plan; moves on to the next endpoint only when the
+    /// endpoint is down and no byte of the request was written (`TransportFailure`).
     func send(_ request: Request) async -> Exchange {
         let plan = failover.withLockedValue { $0.plan(now: clock.now()) }
         var delivered = false
-        var lastFailure = TransportFailure(HTTPClientError.cancelled)
-        var lastURL: String?
+        var last: (failure: TransportFailure, url: String)?
         for endpoint in plan {
             let baseURL = endpoint == .primary ? settings.primaryURL : (settings.backupURL ?? settings.primaryURL)
-            lastURL = baseURL
-            do {
-                let answer = try await execute(request, at: baseURL)
+            let failure: TransportFailure
+            switch await execute(request, at: baseURL) {
+            case .success(let answer):
                 noteReachability(endpoint, reachable: true)
                 return Exchange(result: .success(answer), endpoint: baseURL, delivered: true)
-            } catch {
-                lastFailure = TransportFailure(error)
-                delivered = delivered || lastFailure.mayHaveBeenSent
-                noteReachability(endpoint, reachable: !lastFailure.unreachable)
-                // A timeout after sending marks the endpoint down for later calls, but this call
-                // ends here: WeChat may have the request, and a second one would be a second
-                // close that the audit table does not show.
-                guard FailoverState.triesNextEndpoint(unreachable: lastFailure.unreachable,
-                                                      mayHaveBeenSent: lastFailure.mayHaveBeenSent),
-                      !Task.isCancelled else { break }
+            case .failure(let failed):
+                failure = failed
             }
+            last = (failure, baseURL)
+            delivered = delivered || failure.mayHaveBeenSent
+            switch failure.endpoint {
+            case .down: noteReachability(endpoint, reachable: false)
+            case .up: noteReachability(endpoint, reachable: true)
+            case .unknown: break   // a local failure says nothing about the endpoint
+            }
+            // A timeout after sending marks the endpoint down for later calls, but this call
+            // ends here: WeChat may have the request, and a second one would be a second
+            // close that the audit table does not show.
+            guard FailoverState.triesNextEndpoint(unreachable: failure.unreachable, mayHaveBeenSent: failure.mayHaveBeenSent),
+                  !Task.isCancelled else { break }
         }
-        return Exchange(result: .failure(lastFailure), endpoint: lastURL, delivered: delivered)
+        // The plan is never empty, so `last` is set.
+        let failure = last?.failure ?? TransportFailure(CancellationError(), progress: .notWritten)
+        return Exchange(result: .failure(failure), endpoint: last?.url, delivered: delivered)
     }
 
     /// One request. The answer is gathered on the event loop and handed over once, complete: the
     /// streaming `HTTPClientRequest` API resumes the calling task per part, which cost about a
     /// third more CPU per close at full speed (BENCHMARKS.md). Cancelling the task cancels the call.
-    private func execute(_ request: Request, at baseURL: String) async throws -> Answer {
-        var http = try HTTPClient.Request(url: baseURL + request.path, method: request.method, body: request.body.map { .bytes($0) })
-        for (name, value) in request.headers { http.headers.add(name: name, value: value) }
-        let task = client.execute(request: http, delegate: ResponseAccumulator(request: http, maxBodySize: request.maximumAnswerSize),
-                                  deadline: .now() + .milliseconds(settings.totalTimeoutMs))
-        let response = try await withTaskCancellationHandler {
-            try await task.futureResult.get()
-        } onCancel: {
-            task.cancel()
+    /// A failure is judged by how far the request got (`ProgressRecorder`).
+    private func execute(_ request: Request, at baseURL: String) async -> Result<Answer, TransportFailure> {
+        let http: HTTPClient.Request
+        do {
+            var built = try HTTPClient.Request(url: baseURL + request.path, method: request.method, body: request.body.map { .bytes($0) })
+            for (name, value) in request.headers { built.headers.add(name: name, value: value) }
+            http = built
+        } catch {
+            return .failure(TransportFailure(error, progress: .notWritten))
         }
-        var body = response.body ?? ByteBuffer()
-        return Answer(status: Int(response.status.code), headers: response.headers,
-                      body: body.readBytes(length: body.readableBytes) ?? [])
+        let recorder = ProgressRecorder(request: http, maxBodySize: request.maximumAnswerSize)
+        let task = client.execute(request: http, delegate: recorder, deadline: .now() + .milliseconds(settings.totalTimeoutMs))
+        do {
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
+            var body = response.body ?? ByteBuffer()
+            return .success(Answer(status: Int(response.status.code), headers: response.headers,
+                                   body: body.readBytes(length: body.readableBytes) ?? []))
+        } catch {
+            return .failure(TransportFailure(error, progress: recorder.progress))
+        }
     }
 
     private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {

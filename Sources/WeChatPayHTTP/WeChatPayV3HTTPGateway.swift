@@ -64,8 +64,7 @@ public final class WeChatPayV3HTTPGateway: Sendable {
         switch result.answer {
         case .success(let answer):
             let (outcome, summary) = classify(answer, request, keys, clock.now() / 1000)
-            if case .platformCertificates(_, let cache) = merchant.verification, let serial = answer.serial,
-               keys.key(forSerial: serial) == nil {
+            if let cache = merchant.certificateCache, let serial = answer.serial, keys.key(forSerial: serial) == nil {
                 cache.sawUnknownSerial(now: clock.now())
             }
             return GatewayResponse(outcome: outcome, summary: summary, endpoint: result.endpoint)
@@ -90,27 +89,57 @@ public final class WeChatPayV3HTTPGateway: Sendable {
         case .publicKey(let keys):
             return .success(keys)
         case .platformCertificates(let apiV3Key, let cache):
-            let now = clock.now()
-            guard cache.needsFetch(now: now) else { return cache.keys.map { .success($0) } ?? .failure(KeyProblem(message: "no platform certificate held", isConfiguration: false)) }
-            switch await fetchCertificates(credentials: merchant.credentials, apiV3Key: apiV3Key) {
-            case .success(let keys):
-                cache.install(keys, now: clock.now())
-                logger.info("platform certificates fetched", metadata: ["mch_id": "\(merchant.mchID)", "serials": "\(keys.serials.joined(separator: ","))"])
-                return .success(keys)
-            case .failure(let problem):
-                cache.fetchFailed(now: clock.now())
-                if let held = cache.keys {
-                    logger.warning("platform certificates not refreshed; keeping the held ones: \(problem.message)", metadata: ["mch_id": "\(merchant.mchID)"])
-                    return .success(held)
-                }
-                return .failure(problem)
+            return await certificateKeys(merchant, apiV3Key: apiV3Key, cache: cache, publicKey: nil)
+        case .publicKeyAndPlatformCertificates(let publicKey, let apiV3Key, let cache):
+            return await certificateKeys(merchant, apiV3Key: apiV3Key, cache: cache, publicKey: publicKey)
+        }
+    }
+
+    /// The held platform certificates (fetched when due), with the public key when the merchant
+    /// configured both. With the public key, a failed fetch never stops a call: it is retried
+    /// hourly (or a minute after an answer names an unknown serial) while the public key verifies.
+    private func certificateKeys(_ merchant: V3Merchant, apiV3Key: APIv3Key, cache: PlatformCertificateCache,
+                                 publicKey: WeChatPayKeys?) async -> Result<WeChatPayKeys, KeyProblem> {
+        func withPublicKey(_ certificates: WeChatPayKeys?) -> WeChatPayKeys? {
+            guard let publicKey else { return certificates }
+            return certificates.map { publicKey.adding($0) } ?? publicKey
+        }
+        guard cache.needsFetch(now: clock.now()) else {
+            return withPublicKey(cache.keys).map { .success($0) }
+                ?? .failure(KeyProblem(message: "no platform certificate held", isConfiguration: false))
+        }
+        switch await fetchCertificates(credentials: merchant.credentials, apiV3Key: apiV3Key, alsoTrusting: publicKey) {
+        case .success(let fetched):
+            let held = cache.install(fetched, now: clock.now())
+            let expired = Set(fetched.serials).subtracting(held.serials).sorted()
+            if held.serials.isEmpty {
+                logger.error("platform certificates fetched, but every one listed has expired; trying again in a minute",
+                             metadata: ["mch_id": "\(merchant.mchID)", "expired": "\(expired.joined(separator: ","))"])
+            } else {
+                logger.info("platform certificates fetched", metadata: [
+                    "mch_id": "\(merchant.mchID)", "serials": "\(held.serials.joined(separator: ","))",
+                    "expired_dropped": "\(expired.joined(separator: ","))",
+                ])
             }
+            return .success(withPublicKey(held) ?? held)
+        case .failure(let problem):
+            cache.fetchFailed(now: clock.now(), retryAfterMs: publicKey == nil ? PlatformCertificateCache.retryAfterFailureMs
+                                                                               : PlatformCertificateCache.refreshIntervalMs)
+            if let keys = withPublicKey(cache.keys) {
+                logger.warning("platform certificates not refreshed; verifying with the \(keys.mode.rawValue) held: \(problem.message)",
+                               metadata: ["mch_id": "\(merchant.mchID)"])
+                return .success(keys)
+            }
+            return .failure(problem)
         }
     }
 
     /// `GET /v3/certificates`, decrypted with the APIv3 key; the answer must verify with one of
-    /// the certificates it carries (the AEAD tag already proves the APIv3 key's holder made them).
-    func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key) async -> Result<WeChatPayKeys, KeyProblem> {
+    /// the certificates it carries (the AEAD tag already proves the APIv3 key's holder made them),
+    /// or with the WeChat Pay public key when the merchant configured both (WeChat may sign it so
+    /// during its switch).
+    func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key,
+                           alsoTrusting publicKey: WeChatPayKeys? = nil) async -> Result<WeChatPayKeys, KeyProblem> {
         let request = V3Request(certificatesFor: credentials.mchID)
         let result = await exchange(request, credentials: credentials)
         guard case .success(let answer) = result.answer else {
@@ -122,7 +151,7 @@ public final class WeChatPayV3HTTPGateway: Sendable {
         }
         do {
             let keys = WeChatPayKeys(certificates: try CertificateList.decode(answer.body, key: apiV3Key))
-            try AnswerVerifier.verify(answer, keys: keys, nowSeconds: clock.now() / 1000)
+            try AnswerVerifier.verify(answer, keys: publicKey.map { keys.adding($0) } ?? keys, nowSeconds: clock.now() / 1000)
             return .success(keys)
         } catch {
             let configuration = error.kind == .certificate

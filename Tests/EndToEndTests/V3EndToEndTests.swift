@@ -258,9 +258,13 @@ import WeChatPayV3
             FileManager.default.createFile(atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
             return try await EndToEndWorld.runCLI(["check-config", "--config", world.configPath])
         }
-        // Both verification modes at once.
+        // Both verification modes at once: accepted for WeChat's switch (issue 21, item 5)…
         let both = try await check(original.replacingOccurrences(of: "\"certificate_serial\"", with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\", \"certificate_serial\""))
-        #expect(both.status == 1 && both.output.contains("not both"), "\(both.output)")
+        #expect(both.status == 0 && both.output.contains("and platform certificates, APIv3 key <redacted>"), "\(both.output)")
+        // …but half a public key beside the APIv3 key is still named.
+        let half = try await check(original.replacingOccurrences(of: "\"wechatpay_public_key_id\": \"\(world.fake.v3Identity.publicKeyID)\"",
+                                                                 with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\""))
+        #expect(half.status == 1 && half.output.contains("wechatpay_public_key_id: required with wechatpay_public_key_file"), "\(half.output)")
         // A v3 key on a v2 merchant.
         let onV2 = try await check(original.replacingOccurrences(of: "\"sign_type\": \"HMAC-SHA256\",", with: "\"sign_type\": \"HMAC-SHA256\", \"certificate_serial\": \"AB\","))
         #expect(onV2.status == 1 && onV2.output.contains("merchants.\(EndToEndWorld.mchA).certificate_serial: an API v3 setting"), "\(onV2.output)")

@@ -109,7 +109,7 @@ extension FakeWeChatPayCommand {
         case .publicKey:
             FakeV3Merchant(mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
                            publicKey: merchant.credentials.privateKey.publicKey, verification: .publicKey)
-        case .platformCertificates(let apiV3Key, _):
+        case .platformCertificates(let apiV3Key, _), .publicKeyAndPlatformCertificates(_, let apiV3Key, _):
             FakeV3Merchant(mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
                            publicKey: merchant.credentials.privateKey.publicKey, verification: .platformCertificate, apiV3Key: apiV3Key)
         }

@@ -13,6 +13,8 @@ import WeChatPayV3
 /// | `certificate_file`, when given, has `certificate_serial` and the private key's public key | merchant unavailable |
 /// | the WeChat Pay public key file reads as an RSA public key | merchant unavailable                   |
 /// | the APIv3 key is exactly 32 characters                   | merchant unavailable                   |
+///
+/// A merchant may set both the public key and the APIv3 key (WeChat's staged switch): both are read.
 enum V3KeyLoader {
     /// The v2 key a v3 merchant's `MerchantCredentials` carries: never used to sign (the routing
     /// gateway sends a v3 merchant's orders to v3), and not a secret.
@@ -42,21 +44,14 @@ enum V3KeyLoader {
             let verification: V3Merchant.Verification
             switch v3.verification {
             case .publicKey(let file, let id):
-                let pem = try KeyFile.read(file)
-                do {
-                    verification = .publicKey(try WeChatPayKeys(publicKeyID: id, key: RSAPublicKey(pem: pem)))
-                } catch {
-                    throw Failure(message: "\(prefix).wechatpay_public_key_file: \(file): \(error.message)")
-                }
+                verification = .publicKey(try publicKey(file: file, id: id, prefix: prefix))
             case .platformCertificates(let source):
-                let (apiPath, apiName) = try path(source, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential",
-                                                  environment: environment)
-                if case .file(let file) = source { warnings += FilePermissions.warnings(for: file, what: "key file") }
-                do {
-                    verification = .platformCertificates(try APIv3Key(fileContents: KeyFile.read(apiPath)), PlatformCertificateCache())
-                } catch let error as V3Error {
-                    throw Failure(message: "\(apiName): the key in \(apiPath) is unusable: \(error.message)")
-                }
+                verification = .platformCertificates(try apiV3Key(source, prefix: prefix, environment: environment, warnings: &warnings),
+                                                     PlatformCertificateCache())
+            case .publicKeyAndPlatformCertificates(let file, let id, let source):
+                verification = .publicKeyAndPlatformCertificates(
+                    try publicKey(file: file, id: id, prefix: prefix),
+                    try apiV3Key(source, prefix: prefix, environment: environment, warnings: &warnings), PlatformCertificateCache())
             }
             let profile = MerchantProfile(
                 credentials: MerchantCredentials(mchID: merchant.mchID, signType: .hmacSHA256, key: placeholderV2Key),
@@ -70,6 +65,29 @@ enum V3KeyLoader {
             return .failure(Failure(message: "\(prefix): \(error.message)"))
         } catch {
             return .failure(Failure(message: "\(prefix): \(error)"))
+        }
+    }
+
+    /// The WeChat Pay public key file, read as an RSA public key with its id.
+    static func publicKey(file: String, id: String, prefix: String) throws -> WeChatPayKeys {
+        let pem = try KeyFile.read(file)
+        do {
+            return try WeChatPayKeys(publicKeyID: id, key: RSAPublicKey(pem: pem))
+        } catch {
+            throw Failure(message: "\(prefix).wechatpay_public_key_file: \(file): \(error.message)")
+        }
+    }
+
+    /// The APIv3 key, from its file or credential.
+    static func apiV3Key(_ source: MerchantConfig.KeySource, prefix: String, environment: [String: String],
+                         warnings: inout [String]) throws -> APIv3Key {
+        let (apiPath, apiName) = try path(source, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential",
+                                          environment: environment)
+        if case .file(let file) = source { warnings += FilePermissions.warnings(for: file, what: "key file") }
+        do {
+            return try APIv3Key(fileContents: KeyFile.read(apiPath))
+        } catch let error as V3Error {
+            throw Failure(message: "\(apiName): the key in \(apiPath) is unusable: \(error.message)")
         }
     }
 

@@ -12,16 +12,20 @@ import OrderClosing
 /// | `wechatpay_public_key_file` + `wechatpay_public_key_id` | WeChat Pay public key mode (`PUB_KEY_ID_…`) |
 /// | `apiv3_key_file` / `apiv3_key_credential` | platform certificate mode: the APIv3 key that decrypts `/v3/certificates` |
 ///
-/// Exactly one verification mode must be set.
+/// At least one verification mode must be set; both together accept answers signed either way
+/// (WeChat's staged switch from platform certificates to the public key).
 struct V3MerchantConfig: Sendable, Hashable {
     enum Verification: Sendable, Hashable, CustomStringConvertible {
         case publicKey(file: String, id: String)
         case platformCertificates(apiV3Key: MerchantConfig.KeySource)
+        case publicKeyAndPlatformCertificates(file: String, id: String, apiV3Key: MerchantConfig.KeySource)
 
         var description: String {
             switch self {
             case .publicKey(let file, let id): "WeChat Pay public key \(id) from \(file)"
             case .platformCertificates(let source): "platform certificates, APIv3 key <redacted> from \(source)"
+            case .publicKeyAndPlatformCertificates(let file, let id, let source):
+                "WeChat Pay public key \(id) from \(file) and platform certificates, APIv3 key <redacted> from \(source)"
             }
         }
     }
@@ -56,24 +60,31 @@ struct V3MerchantConfig: Sendable, Hashable {
         let publicKeyFile = r.string("\(prefix).wechatpay_public_key_file").flatMap { $0.isEmpty ? nil : $0 }
         let publicKeyID = r.string("\(prefix).wechatpay_public_key_id").flatMap { $0.isEmpty ? nil : $0 }
         let hasAPIv3Key = r.string("\(prefix).apiv3_key_file") != nil || r.string("\(prefix).apiv3_key_credential") != nil
-        var verification: Verification?
-        switch (publicKeyFile, publicKeyID, hasAPIv3Key) {
-        case (let file?, let id?, false):
+        var publicKey: (file: String, id: String)?
+        switch (publicKeyFile, publicKeyID) {
+        case (let file?, let id?):
             if !file.hasPrefix("/") { r.problems.append("\(prefix).wechatpay_public_key_file: must be an absolute path") }
             if !id.hasPrefix("PUB_KEY_ID_") { r.problems.append("\(prefix).wechatpay_public_key_id: \"\(id)\" does not start with PUB_KEY_ID_") }
-            verification = .publicKey(file: file, id: id)
-        case (nil, nil, true):
-            if let source = source(&r, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential", what: "the APIv3 key") {
-                verification = .platformCertificates(apiV3Key: source)
-            }
-        case (_, _, true):
-            r.problems.append("\(prefix): set the WeChat Pay public key (wechatpay_public_key_file and _id) or the APIv3 key (platform certificates), not both")
-        case (.some, nil, false):
+            publicKey = (file, id)
+        case (.some, nil):
             r.problems.append("\(prefix).wechatpay_public_key_id: required with wechatpay_public_key_file (the PUB_KEY_ID_… shown beside the key)")
-        case (nil, .some, false):
+        case (nil, .some):
             r.problems.append("\(prefix).wechatpay_public_key_file: required with wechatpay_public_key_id")
-        case (nil, nil, false):
-            r.problems.append("\(prefix): set wechatpay_public_key_file and wechatpay_public_key_id, or apiv3_key_file / apiv3_key_credential for platform certificates")
+        case (nil, nil):
+            break
+        }
+        let apiV3Key = hasAPIv3Key
+            ? source(&r, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential", what: "the APIv3 key")
+            : nil
+        var verification: Verification?
+        switch (publicKey, apiV3Key) {
+        case (let key?, let source?): verification = .publicKeyAndPlatformCertificates(file: key.file, id: key.id, apiV3Key: source)
+        case (let key?, nil): verification = .publicKey(file: key.file, id: key.id)
+        case (nil, let source?): verification = .platformCertificates(apiV3Key: source)
+        case (nil, nil):
+            if publicKeyFile == nil, publicKeyID == nil, !hasAPIv3Key {
+                r.problems.append("\(prefix): set wechatpay_public_key_file and wechatpay_public_key_id, or apiv3_key_file / apiv3_key_credential for platform certificates (or both)")
+            }
         }
         guard r.problems.count == before, let privateKey, let verification else { return nil }
         return V3MerchantConfig(privateKey: privateKey, certificateSerial: serial, certificateFile: certificateFile, verification: verification)
