@@ -88,7 +88,7 @@ import Testing
             chown(key.path, 4242, 4242)
             let foreign = try await CLIHarness.run(["check-config", "--config", config.path])
             #expect(foreign.status == 1)
-            #expect(foreign.output.contains("key file \(key.path) belongs to uid 4242, neither root nor this user"), "\(foreign.output)")
+            #expect(foreign.output.contains("key file \(key.path) belongs to uid 4242, neither root, this user"), "\(foreign.output)")
         }
     }
 

@@ -5,10 +5,11 @@ import Glibc
 
 /// What is checked on a file the daemon reads a secret or a trust anchor from, before it is used.
 /// Whoever can write a trust file can forge every answer it verifies (a WeChat Pay public key, a
-/// CA), and whoever can write a key file can swap the key; so both must belong to root or to the
-/// daemon's own user and be writable by no one else.
+/// CA), and whoever can write a key file can swap the key; so both must belong to root, to the
+/// user reading them, or to the daemon's user `closeorderd` (root's `check-config` reads the
+/// daemon's keys), and be writable by no one else.
 ///
-/// | file                                                  | writable by group/others | owner not root nor this user | readable by others | readable by group |
+/// | file                                                  | writable by group/others | owner none of those          | readable by others | readable by group |
 /// |-------------------------------------------------------|--------------------------|------------------------------|--------------------|-------------------|
 /// | secret: API key, private key, APIv3 key, password     | refused                  | refused                      | warned             | warned            |
 /// | trust: WeChat Pay public key, `ca_file`, `sslrootcert` | refused                  | refused                      | fine               | fine              |
@@ -20,9 +21,9 @@ enum FilePermissions {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         let mode = String(info.st_mode & 0o777, radix: 8)
-        if info.st_uid != 0, info.st_uid != geteuid() {
-            return "\(what) \(path) belongs to uid \(info.st_uid), neither root nor this user (uid \(geteuid())), who could change it; "
-                + "chown root (or this user) it"
+        if !trustedOwners.contains(info.st_uid) {
+            return "\(what) \(path) belongs to uid \(info.st_uid), neither root, this user (uid \(geteuid())) nor \(daemonUser), "
+                + "so that user could change it; chown root (or \(daemonUser)) it"
         }
         if info.st_mode & 0o002 != 0 {
             return "\(what) \(path) is writable by every user (mode \(mode)), who could replace it; chmod go-w it"
@@ -31,6 +32,16 @@ enum FilePermissions {
             return "\(what) \(path) is writable by its group (mode \(mode)), whose members could replace it; chmod go-w it"
         }
         return nil
+    }
+
+    /// The system user the unit runs the daemon as (sysusers.d).
+    static let daemonUser = "closeorderd"
+
+    /// Root, the user reading, and the daemon's user when it exists.
+    static var trustedOwners: Set<uid_t> {
+        var owners: Set<uid_t> = [0, geteuid()]
+        if let entry = getpwnam(daemonUser) { owners.insert(entry.pointee.pw_uid) }
+        return owners
     }
 
     /// Warns about a secret others can read: keys must be readable by the daemon alone.
