@@ -42,6 +42,8 @@ public final class PostgresQueueDatabase: Service, Sendable {
     /// What `sslmode` and `sslrootcert` ask for; nil for `disable`.
     static func tlsConfiguration(for url: PostgresURL) throws -> TLSConfiguration? {
         var tls = TLSConfiguration.makeClientConfiguration()
+        // As for WeChat Pay: nothing older than TLS 1.2 (NIOSSL's default minimum is 1.0).
+        tls.minimumTLSVersion = .tlsv12
         switch url.sslMode {
         case .disable: return nil
         case .require: tls.certificateVerification = .none

@@ -6,15 +6,16 @@ import Foundation
 /// `postgresql://USER@HOST:PORT/DATABASE?sslmode=MODE&sslrootcert=CA_FILE`, or with
 /// `host=/run/postgresql` for a unix socket folder (then no TLS: the socket is local).
 ///
-/// | sslmode      | TLS      | certificate checked against      | host name checked |
-/// |--------------|----------|----------------------------------|-------------------|
-/// | verify-full  | required | `sslrootcert`, else system roots | yes               |
-/// | verify-ca    | required | `sslrootcert`, else system roots | no                |
-/// | require      | required | nothing (encryption only)        | no                |
-/// | disable      | none     | -                                | -                 |
+/// | sslmode      | TLS        | certificate checked against      | host name checked | allowed for                  |
+/// |--------------|------------|----------------------------------|-------------------|------------------------------|
+/// | verify-full  | 1.2 or newer | `sslrootcert`, else system roots | yes             | any host                     |
+/// | verify-ca    | 1.2 or newer | `sslrootcert`, else system roots | no              | any host                     |
+/// | require      | 1.2 or newer | nothing (encryption only; warned) | no             | any host                     |
+/// | disable      | none       | -                                | -                 | loopback, a unix socket, or any host with `allow_plaintext=true` |
 ///
 /// There is no default: a URL without `sslmode` is refused, so a daemon never sends its queue in
-/// clear text over a network by accident (libpq's default, `prefer`, would).
+/// clear text over a network by accident (libpq's default, `prefer`, would); plain text to
+/// another host must be asked for by name.
 public struct PostgresURL: Sendable, Hashable {
     public enum SSLMode: String, Sendable, Hashable, CaseIterable {
         case disable, require
@@ -31,9 +32,12 @@ public struct PostgresURL: Sendable, Hashable {
     public var database: String
     public var sslMode: SSLMode
     public var sslRootCert: String?
+    /// `allow_plaintext=true`: the operator accepts `sslmode=disable` to a host that is not this one.
+    public var allowPlaintext: Bool
 
     public init(user: String, host: String?, port: Int = 5432, socketDirectory: String? = nil, database: String,
-                sslMode: SSLMode, sslRootCert: String? = nil) {
+                sslMode: SSLMode, sslRootCert: String? = nil, allowPlaintext: Bool = false) {
+        self.allowPlaintext = allowPlaintext
         self.user = user
         self.host = host
         self.port = port
@@ -50,7 +54,7 @@ public struct PostgresURL: Sendable, Hashable {
     public var display: String {
         let place = socketDirectory.map { "?host=\($0)&port=\(port)" } ?? ""
         let hostPart = host.map { "\($0.contains(":") ? "[\($0)]" : $0):\(port)" } ?? ""
-        let query = socketDirectory == nil ? "?sslmode=\(sslMode.rawValue)" : place
+        let query = socketDirectory == nil ? "?sslmode=\(sslMode.rawValue)\(allowPlaintext ? "&allow_plaintext=true" : "")" : place
         return "postgresql://\(user)@\(hostPart)/\(database)\(query)"
     }
 
@@ -77,7 +81,7 @@ public struct PostgresURL: Sendable, Hashable {
             guard let value = item.value, !value.isEmpty else { throw PostgresURLError("database.url parameter \(item.name) has no value") }
             guard query.updateValue(value, forKey: item.name) == nil else { throw PostgresURLError("database.url names \(item.name) twice") }
         }
-        let known: Set<String> = ["sslmode", "sslrootcert", "host", "port"]
+        let known: Set<String> = ["sslmode", "sslrootcert", "host", "port", "allow_plaintext"]
         if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
             throw PostgresURLError("database.url parameter \(unknown) is not supported (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -115,13 +119,47 @@ public struct PostgresURL: Sendable, Hashable {
         if query["sslrootcert"] != nil, mode == .disable || mode == .require {
             throw PostgresURLError("database.url sslrootcert is only read with sslmode=verify-ca or verify-full")
         }
+        let allowPlaintext: Bool
+        switch query["allow_plaintext"] {
+        case nil, "false": allowPlaintext = false
+        case "true": allowPlaintext = true
+        case let other?: throw PostgresURLError("database.url allow_plaintext must be true or false, got \(other)")
+        }
+        if mode == .disable, let host, !Self.isLoopback(host), !allowPlaintext {
+            throw PostgresURLError("database.url: sslmode=disable would send the queue and the password in clear text to \(host), "
+                + "which is not this machine; use sslmode=verify-full (with sslrootcert=CA_FILE), or, on a network you trust, "
+                + "say so with allow_plaintext=true")
+        }
         self.init(user: user, host: host, port: port, socketDirectory: socketDirectory, database: database,
-                  sslMode: mode, sslRootCert: query["sslrootcert"])
+                  sslMode: mode, sslRootCert: query["sslrootcert"], allowPlaintext: allowPlaintext)
     }
 
-    /// The text with anything between `//` and `@` (a user and maybe a password) hidden.
+    /// What an operator should know about a URL that is accepted.
+    public var warnings: [String] {
+        var found: [String] = []
+        if sslMode == .require {
+            found.append("sslmode=require encrypts but checks no certificate: whoever can intercept the connection to "
+                + "\(host ?? "the server") can read and change the queue; use sslmode=verify-full with sslrootcert=CA_FILE")
+        }
+        if sslMode == .disable, allowPlaintext, let host, !Self.isLoopback(host) {
+            found.append("sslmode=disable with allow_plaintext=true: the queue and the password cross the network to \(host) in clear text")
+        }
+        return found
+    }
+
+    /// `localhost`, 127.0.0.0/8 or ::1: a connection that never leaves this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.lowercased() == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// The text with its user information (a user and maybe a password) hidden: everything from
+    /// `//` to the last `@`, since a password may itself hold `@`, `/`, `?` or `:` and then no
+    /// parser agrees where it ends. Hiding too much is harmless; showing a piece of it is not.
     static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@") else { return text }
         return String(text[..<scheme.upperBound]) + "…" + String(text[at...])
     }
 }

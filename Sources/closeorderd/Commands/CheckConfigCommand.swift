@@ -73,7 +73,7 @@ struct CheckedConfig {
             loaded.config.databasePath = database
             loaded.config.postgres = nil
         }
-        let keys = KeyLoader.load(loaded.config.merchants, environment: environment)
+        let keys = KeyLoader.load(loaded.config.merchants, credentials: CredentialFiles(configPath: loader.path, environment: environment))
         loaded.config.unavailableMerchants = keys.unavailable
         return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
                              warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment",

@@ -61,8 +61,14 @@ struct ConfigLoader {
         }).sorted()
         problems += fileKeys.filter { !Self.isKnown($0) }.map { "\($0): unknown key" + Suggestion.phrase(for: $0, among: Self.knownKeys(near: $0)) }
         problems += Self.environmentProblems(environment, merchantIDs: merchantIDs)
-        let config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
+        var config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
         problems += reader.problems
+        config.postgres?.credentials = CredentialFiles(configPath: path, environment: environment)
+        warnings += config.postgres?.url.warnings.map { "database.url: \($0)" } ?? []
+        // Whoever can write the CA file can stand in for WeChat Pay.
+        if let caFile = config.gateway.caFile, let refusal = FilePermissions.refusal(for: caFile, what: "CA file") {
+            problems.append("wechatpay.ca_file: \(refusal)")
+        }
         // The lease must outlast a claimed order's worst case (TimeBudget's table).
         for finding in config.timeBudget.findings {
             switch finding {

@@ -29,6 +29,45 @@ struct DaemonConfig: Sendable {
     /// serves the other merchants and pauses these; `check-config` refuses.
     var unavailableMerchants: [String: String] = [:]
 
+    /// Every setting but the merchants, by config key, as a comparable text: the daemon is built
+    /// from these at start, and a reload applies none of them (`ReloadService` names those that
+    /// changed). Values are for comparing, never printed (a path may be, a password never is here).
+    var restartOnlySettings: [String: String] {
+        let g = gateway, c = closing, r = retry
+        return [
+            "database.path": postgres == nil ? databasePath : "",
+            "database.url": postgres.map { "\($0.url)" } ?? "",
+            "database.password_file / password_credential": postgres?.password.map { "\($0)" } ?? "",
+            "database.busy_timeout_ms": "\(busyTimeoutMs)",
+            "wechatpay.primary_url": g.primaryURL,
+            "wechatpay.backup_url / failover": g.backupURL ?? "",
+            "wechatpay.connect_timeout_ms": "\(g.connectTimeoutMs)",
+            "wechatpay.total_timeout_ms": "\(g.totalTimeoutMs)",
+            "wechatpay.probe_interval_ms": "\(g.probeIntervalMs)",
+            "wechatpay.ca_file": g.caFile ?? "",
+            "schedule.min_age_seconds": "\(due.minAgeSeconds)",
+            "schedule.margin_seconds": "\(due.marginSeconds)",
+            "schedule.poll_interval_ms": "\(c.pollIntervalMs)",
+            "schedule.lease_ms": "\(c.leaseMs)",
+            "retry.base_delay_ms": "\(r.baseDelayMs)",
+            "retry.max_delay_ms": "\(r.maxDelayMs)",
+            "retry.jitter": "\(r.jitter)",
+            "retry.max_attempts": "\(r.maxAttempts)",
+            "retry.window_seconds": "\(r.windowMs)",
+            "retry.outage_delay_ms": "\(r.outageDelayMs)",
+            "throughput.concurrency": "\(c.concurrency)",
+            "throughput.batch_size": "\(c.batchSize)",
+            "shutdown.grace_ms": "\(c.shutdownGraceMs)",
+            "log.format": logFormat.rawValue,
+            "log.level": logLevel.rawValue,
+            "heartbeat.interval_seconds": "\(heartbeatSeconds)",
+            "metrics.enabled": "\(metricsEnabled)",
+            "metrics.host": metricsHost,
+            "metrics.port": "\(metricsPort)",
+            "retention.keep_days": "\(retentionKeepDays)",
+        ]
+    }
+
     /// The worst case from claim to outcome, against the lease and the grace period.
     var timeBudget: TimeBudget {
         TimeBudget(connectTimeoutMs: gateway.connectTimeoutMs, totalTimeoutMs: gateway.totalTimeoutMs,

@@ -15,11 +15,12 @@ enum KeyLoader {
         var v3Merchants: [String: V3Merchant] = [:]
     }
 
-    static func load(_ merchants: [MerchantConfig], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result {
+    /// - Parameter credentials: where `*_credential` names are read from (the unit's source first).
+    static func load(_ merchants: [MerchantConfig], credentials: CredentialFiles) -> Result {
         var result = Result(profiles: [], unavailable: [:], warnings: [])
         for merchant in merchants {
             if let v3 = merchant.v3 {
-                switch V3KeyLoader.load(merchant, v3, environment: environment, warnings: &result.warnings) {
+                switch V3KeyLoader.load(merchant, v3, credentials: credentials, warnings: &result.warnings) {
                 case .success(let (profile, keys)):
                     result.profiles.append(profile)
                     result.v3Merchants[merchant.mchID] = keys
@@ -29,21 +30,15 @@ enum KeyLoader {
                 continue
             }
             let prefix = "merchants.\(merchant.mchID)"
-            let path: String
-            let configKey: String
-            switch merchant.keySource {
-            case .file(let file):
-                path = file
-                configKey = "\(prefix).key_file"
-                result.warnings += FilePermissions.warnings(for: file, what: "key file")
-            case .credential(let name):
-                configKey = "\(prefix).key_credential"
-                guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-                    result.unavailable[merchant.mchID] = "\(configKey): $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)"
-                    continue
-                }
-                path = directory + "/" + name
+            let source: ReadableFile
+            do {
+                source = try ReadableFile(merchant.keySource, configKey: "\(prefix).key_file", credentialKey: "\(prefix).key_credential",
+                                          credentials: credentials, what: "key file", warnings: &result.warnings)
+            } catch {
+                result.unavailable[merchant.mchID] = error.description
+                continue
             }
+            let (path, configKey) = (source.path, source.configKey)
             do {
                 let text = try KeyFile.read(path)
                 let key = try APIKey(fileContents: text)
@@ -61,15 +56,29 @@ enum KeyLoader {
     }
 }
 
-/// Warns about files others can read: keys must be readable by the daemon alone.
-enum FilePermissions {
-    static func warnings(for path: String, what: String) -> [String] {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return [] }
-        if info.st_mode & 0o004 != 0 { return ["\(what) \(path) is readable by every user (mode \(String(info.st_mode & 0o777, radix: 8))); chmod o-r it"] }
-        if what == "key file", info.st_mode & 0o040 != 0 {
-            return ["\(what) \(path) is readable by its group (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"]
+/// A secret's file, resolved (a `*_file` path, or a credential's source or copy) and checked
+/// (`FilePermissions`): a file others may write is refused, one they may read is warned about.
+struct ReadableFile {
+    var path: String
+    /// The config key to name in messages (`merchants.X.key_file` or `….key_credential`).
+    var configKey: String
+
+    init(_ source: MerchantConfig.KeySource, configKey fileKey: String, credentialKey: String, credentials: CredentialFiles,
+         what: String, warnings: inout [String]) throws(CredentialFiles.Failure) {
+        let isSource: Bool
+        switch source {
+        case .file(let file):
+            (path, configKey, isSource) = (file, fileKey, true)
+        case .credential(let name):
+            let resolved = try credentials.resolve(name, configKey: credentialKey)
+            (path, configKey, isSource) = (resolved.path, credentialKey, resolved.isSource)
+            if let note = resolved.restartNote { warnings.append(note) }
         }
-        return []
+        // systemd's copy is systemd's to guard; the files an operator placed are checked.
+        guard isSource else { return }
+        if let refusal = FilePermissions.refusal(for: path, what: what) {
+            throw CredentialFiles.Failure(description: "\(configKey): \(refusal)")
+        }
+        warnings += FilePermissions.warnings(for: path, what: what).map { "\(configKey): \($0)" }
     }
 }

@@ -8,7 +8,10 @@ import PostgresOrderStore
 /// |--------------------------------|-----------------------------------------------------------|
 /// | database.url                   | postgresql://USER@HOST:PORT/DB?sslmode=…&sslrootcert=…    |
 /// | database.password_file         | absolute path of a file holding the password (one line)   |
-/// | database.password_credential   | a name under $CREDENTIALS_DIRECTORY (LoadCredential=)     |
+/// | database.password_credential   | a credential name (`CredentialFiles`: keys_FILE is keys/FILE beside the config) |
+///
+/// The password file and `sslrootcert` are checked as key files are (`FilePermissions`): one that
+/// others may write is refused.
 ///
 /// The password is never in the URL, the config, the environment or argv, and never in a message;
 /// neither key is needed for a server that trusts the connection (peer or certificate auth).
@@ -29,6 +32,8 @@ struct PostgresDatabaseConfig: Sendable, Hashable {
 
     var url: PostgresURL
     var password: PasswordSource?
+    /// Where `password_credential` is read from; set by `ConfigLoader`.
+    var credentials = CredentialFiles(configPath: nil, environment: [:])
 
     /// Reads the keys; nil when `database.url` is not set (SQLite). Problems name the key.
     static func read(_ r: inout SettingsReader, pathGiven: Bool) -> PostgresDatabaseConfig? {
@@ -43,13 +48,6 @@ struct PostgresDatabaseConfig: Sendable, Hashable {
         if pathGiven {
             r.problems.append("database: set database.path (SQLite) or database.url (PostgreSQL), not both")
         }
-        let url: PostgresURL
-        do {
-            url = try PostgresURL(parsing: text)
-        } catch {
-            r.problems.append("database.url: \(error.description)")
-            return nil
-        }
         var source: PasswordSource?
         switch (file, credential) {
         case (let file?, nil):
@@ -63,23 +61,38 @@ struct PostgresDatabaseConfig: Sendable, Hashable {
         case (nil, nil):
             source = nil
         }
+        let url: PostgresURL
+        do {
+            url = try PostgresURL(parsing: text)
+        } catch {
+            r.problems.append("database.url: \(error.description)")
+            return nil
+        }
+        if let root = url.sslRootCert, let refusal = FilePermissions.refusal(for: root, what: "CA file (sslrootcert)") {
+            r.problems.append("database.url: \(refusal)")
+        }
         return PostgresDatabaseConfig(url: url, password: source)
     }
 
     /// The password's text (one line, its newline dropped), or nil when none is configured. The
     /// error names the key and the file, never the contents.
-    func readPassword(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-        let path: String, key: String
-        switch password {
-        case nil: return nil
-        case .file(let file):
-            (path, key) = (file, "database.password_file")
-        case .credential(let name):
-            guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-                throw StoreErrorMessage("database.password_credential: $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+    func readPassword() throws -> String? {
+        let source: ReadableFile
+        var warnings: [String] = []
+        do {
+            switch password {
+            case nil: return nil
+            case .file(let file):
+                source = try ReadableFile(.file(file), configKey: "database.password_file", credentialKey: "database.password_credential",
+                                          credentials: credentials, what: "password file", warnings: &warnings)
+            case .credential(let name):
+                source = try ReadableFile(.credential(name), configKey: "database.password_file", credentialKey: "database.password_credential",
+                                          credentials: credentials, what: "password file", warnings: &warnings)
             }
-            (path, key) = (directory + "/" + name, "database.password_credential")
+        } catch {
+            throw StoreErrorMessage(error.description)
         }
+        let (path, key) = (source.path, source.configKey)
         let text: String
         do {
             text = try KeyFile.read(path)

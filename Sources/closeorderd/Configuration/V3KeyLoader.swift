@@ -12,6 +12,7 @@ import WeChatPayV3
 /// | the private key file reads as an RSA key ≥ 2048 bits     | merchant unavailable                   |
 /// | `certificate_file`, when given, has `certificate_serial` and the private key's public key | merchant unavailable |
 /// | the WeChat Pay public key file reads as an RSA public key | merchant unavailable                   |
+/// | a key file, or the public key file, is writable by others or owned by another user (`FilePermissions`) | merchant unavailable |
 /// | the APIv3 key is exactly 32 characters                   | merchant unavailable                   |
 ///
 /// A merchant may set both the public key and the APIv3 key (WeChat's staged switch): both are read.
@@ -24,13 +25,14 @@ enum V3KeyLoader {
         let message: String
     }
 
-    static func load(_ merchant: MerchantConfig, _ v3: V3MerchantConfig, environment: [String: String],
+    static func load(_ merchant: MerchantConfig, _ v3: V3MerchantConfig, credentials: CredentialFiles,
                      warnings: inout [String]) -> Result<(MerchantProfile, V3Merchant), Failure> {
         let prefix = "merchants.\(merchant.mchID)"
         do {
-            let (keyPath, keyName) = try path(v3.privateKey, prefix: prefix, file: "private_key_file", credential: "private_key_credential",
-                                              environment: environment)
-            if case .file(let file) = v3.privateKey { warnings += FilePermissions.warnings(for: file, what: "key file") }
+            let privateKeyFile = try ReadableFile(v3.privateKey, configKey: "\(prefix).private_key_file",
+                                                  credentialKey: "\(prefix).private_key_credential", credentials: credentials,
+                                                  what: "key file", warnings: &warnings)
+            let (keyPath, keyName) = (privateKeyFile.path, privateKeyFile.configKey)
             let privateKey: MerchantPrivateKey
             do {
                 privateKey = try MerchantPrivateKey(pem: try KeyFile.read(keyPath))
@@ -40,25 +42,27 @@ enum V3KeyLoader {
             if let certificateFile = v3.certificateFile {
                 try checkCertificate(certificateFile, serial: v3.certificateSerial, key: privateKey, prefix: prefix)
             }
-            let credentials = try V3Credentials(mchID: merchant.mchID, serialNo: v3.certificateSerial, privateKey: privateKey)
+            let signing = try V3Credentials(mchID: merchant.mchID, serialNo: v3.certificateSerial, privateKey: privateKey)
             let verification: V3Merchant.Verification
             switch v3.verification {
             case .publicKey(let file, let id):
                 verification = .publicKey(try publicKey(file: file, id: id, prefix: prefix))
             case .platformCertificates(let source):
-                verification = .platformCertificates(try apiV3Key(source, prefix: prefix, environment: environment, warnings: &warnings),
+                verification = .platformCertificates(try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings),
                                                      PlatformCertificateCache())
             case .publicKeyAndPlatformCertificates(let file, let id, let source):
                 verification = .publicKeyAndPlatformCertificates(
                     try publicKey(file: file, id: id, prefix: prefix),
-                    try apiV3Key(source, prefix: prefix, environment: environment, warnings: &warnings), PlatformCertificateCache())
+                    try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings), PlatformCertificateCache())
             }
             let profile = MerchantProfile(
                 credentials: MerchantCredentials(mchID: merchant.mchID, signType: .hmacSHA256, key: placeholderV2Key),
                 appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst, api: .v3)
-            return .success((profile, V3Merchant(credentials: credentials, verification: verification)))
+            return .success((profile, V3Merchant(credentials: signing, verification: verification)))
         } catch let failure as Failure {
             return .failure(failure)
+        } catch let failure as CredentialFiles.Failure {
+            return .failure(Failure(message: failure.description))
         } catch let error as KeyFile.Failure {
             return .failure(Failure(message: "\(prefix): \(error.description)"))
         } catch let error as V3Error {
@@ -68,8 +72,12 @@ enum V3KeyLoader {
         }
     }
 
-    /// The WeChat Pay public key file, read as an RSA public key with its id.
+    /// The WeChat Pay public key file, read as an RSA public key with its id. Whoever can write this
+    /// file can forge every answer of WeChat Pay for this merchant, so it is checked as a key file.
     static func publicKey(file: String, id: String, prefix: String) throws -> WeChatPayKeys {
+        if let refusal = FilePermissions.refusal(for: file, what: "WeChat Pay public key file") {
+            throw Failure(message: "\(prefix).wechatpay_public_key_file: \(refusal)")
+        }
         let pem = try KeyFile.read(file)
         do {
             return try WeChatPayKeys(publicKeyID: id, key: RSAPublicKey(pem: pem))
@@ -79,29 +87,14 @@ enum V3KeyLoader {
     }
 
     /// The APIv3 key, from its file or credential.
-    static func apiV3Key(_ source: MerchantConfig.KeySource, prefix: String, environment: [String: String],
+    static func apiV3Key(_ source: MerchantConfig.KeySource, prefix: String, credentials: CredentialFiles,
                          warnings: inout [String]) throws -> APIv3Key {
-        let (apiPath, apiName) = try path(source, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential",
-                                          environment: environment)
-        if case .file(let file) = source { warnings += FilePermissions.warnings(for: file, what: "key file") }
+        let apiKeyFile = try ReadableFile(source, configKey: "\(prefix).apiv3_key_file", credentialKey: "\(prefix).apiv3_key_credential",
+                                          credentials: credentials, what: "key file", warnings: &warnings)
         do {
-            return try APIv3Key(fileContents: KeyFile.read(apiPath))
+            return try APIv3Key(fileContents: KeyFile.read(apiKeyFile.path))
         } catch let error as V3Error {
-            throw Failure(message: "\(apiName): the key in \(apiPath) is unusable: \(error.message)")
-        }
-    }
-
-    /// The file to read for `source`, and the config key to name in messages.
-    static func path(_ source: MerchantConfig.KeySource, prefix: String, file: String, credential: String,
-                     environment: [String: String]) throws -> (String, String) {
-        switch source {
-        case .file(let path):
-            return (path, "\(prefix).\(file)")
-        case .credential(let name):
-            guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-                throw Failure(message: "\(prefix).\(credential): $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
-            }
-            return (directory + "/" + name, "\(prefix).\(credential)")
+            throw Failure(message: "\(apiKeyFile.configKey): the key in \(apiKeyFile.path) is unusable: \(error.message)")
         }
     }
 

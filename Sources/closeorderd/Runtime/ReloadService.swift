@@ -8,8 +8,12 @@ import WeChatPayHTTP
 /// SIGHUP (`systemctl reload`, the unit's `ExecReload=`): reads the config and keys again and
 /// installs the new merchants — a new merchant, a rotated key, a key that came back — without
 /// dropping calls in flight. A config that no longer validates is refused, its errors logged, and
-/// the running one kept. Settings that need a restart (database, endpoints, timeouts, throughput)
-/// are named in a warning instead of being half-applied.
+/// the running one kept. Only the merchants (keys, sign type, appids, rates) are applied; every
+/// other setting that changed is named, key by key, in a warning and in the summary line, as
+/// needing a restart, instead of being half-applied or passed over in silence.
+///
+/// Keys are read from their files again (`CredentialFiles`): on Debian 12's systemd 252 the
+/// `LoadCredential=` copies are never refreshed on reload, so the unit's sources are read.
 struct ReloadService: Service {
     let signals: UnixSignalsSequence
     let directory: MerchantDirectory
@@ -43,28 +47,22 @@ struct ReloadService: Service {
         let (added, removed, changed) = directory.replace(profiles: checked.profiles, unavailable: checked.unavailableMerchants)
         let needRestart = Self.settingsNeedingRestart(running, checked.config)
         if !needRestart.isEmpty {
-            logger.warning("reload: these settings take effect only after a restart: \(needRestart.joined(separator: ", "))")
+            let names = needRestart.joined(separator: ", ")
+            logger.warning("reload: changed settings not applied, they take effect only after a restart (systemctl restart closeorderd): \(names)")
         }
         for (mchID, reason) in checked.unavailableMerchants.sorted(by: { $0.key < $1.key }) {
             logger.error("merchant \(mchID) unavailable after reload, its key cannot be used: \(reason)", metadata: ["mch_id": "\(mchID)"])
         }
         func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.joined(separator: ", ") }
         let summary = "reloaded: \(checked.profiles.count) merchant(s) served; added \(list(added)), removed \(list(removed)), "
-            + "changed (key, sign type, appids or rate) \(list(changed))"
+            + "changed (key, sign type, appids or rate) \(list(changed)); not applied, need a restart: \(list(needRestart))"
         logger.notice("\(summary)")
     }
 
-    /// Settings the running daemon was built with that a reload does not change.
+    /// The config keys whose value differs from the one the running daemon was built with (all
+    /// but the merchants: `DaemonConfig.restartOnlySettings`), sorted.
     static func settingsNeedingRestart(_ old: DaemonConfig, _ new: DaemonConfig) -> [String] {
-        var names: [String] = []
-        if old.databasePath != new.databasePath { names.append("database.path") }
-        if old.postgres != new.postgres { names.append("database.url / password") }
-        if old.gateway != new.gateway { names.append("wechatpay.*") }
-        if old.due != new.due { names.append("schedule.min_age_seconds / margin_seconds") }
-        if old.closing != new.closing { names.append("schedule / throughput / shutdown") }
-        if old.retry != new.retry { names.append("retry.*") }
-        if old.retentionKeepDays != new.retentionKeepDays { names.append("retention.keep_days") }
-        if old.metricsEnabled != new.metricsEnabled || old.metricsPort != new.metricsPort { names.append("metrics.*") }
-        return names
+        let before = old.restartOnlySettings, after = new.restartOnlySettings
+        return before.keys.filter { before[$0] != after[$0] }.sorted()
     }
 }
