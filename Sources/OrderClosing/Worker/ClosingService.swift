@@ -79,7 +79,7 @@ public struct ClosingService: Service {
                 }
                 if state.stopping {
                     if !state.ready.isEmpty {
-                        state.unstarted += state.ready
+                        state.unstarted += state.ready.map(\.order)
                         state.ready.removeAll()
                         await flush(&state)
                     }
@@ -146,16 +146,15 @@ public struct ClosingService: Service {
         }
         while !state.drained, state.inFlight + state.ready.count <= state.limit.limit {
             // The queued outcomes travel in the claim's transaction.
-            let writes = state.pending, now = clock.now()
+            let writes = state.pending, now = clock.now(), leaseUntil = now + settings.leaseMs
             claim = admissions(&state, now: now)
             guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, { [claim] in
-                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner,
-                                               leaseUntil: now + settings.leaseMs)
+                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
             }) else { return }
             noteRecorded(writes, recorded, &state)
             state.gate.started(claimed, now: now)
             if claimed.count < claim.limit { state.drained = true }
-            state.ready += claimed
+            state.ready += claimed.map { LoopState.Leased(order: $0, until: leaseUntil) }
             events.claimed(claimed.count)
             startReady(&group, &state, claim: claim)
         }
@@ -174,18 +173,34 @@ public struct ClosingService: Service {
         return claim
     }
 
-    /// Moves ready orders into free slots; those whose circuit opened meanwhile are given back
-    /// unstarted (their tokens were taken at claim and are not worth giving back).
+    /// Moves ready orders into free slots. Given back unstarted instead:
+    ///
+    /// | ready order                       | why                                                   |
+    /// |-----------------------------------|-------------------------------------------------------|
+    /// | its circuit opened meanwhile      | its merchant is paused (its rate token is lost)       |
+    /// | lease left < `settings.attemptMs` | another daemon could rescue it mid-call and send it twice |
+    ///
+    /// An order whose lease ran short is given back even while every slot is busy: it could only
+    /// wait longer. The next claim leases it afresh.
     private func startReady(_ group: inout Group, _ state: inout LoopState, claim: ClaimRequest) {
+        // A lease shorter than an attempt is refused by check-config; a fresh claim always starts.
+        let now = clock.now(), needed = min(settings.attemptMs, settings.leaseMs)
+        let (fresh, short) = state.ready.partitioned { now + needed <= $0.until }
+        if !short.isEmpty {
+            logger.notice("\(short.count) claimed order(s) waited for a free slot until their lease could not cover an attempt; given back, to be claimed again",
+                          metadata: ["orders": "\(short.count)", "limit": "\(state.limit.limit)"])
+            state.unstarted += short.map(\.order)
+        }
+        state.ready = fresh
         var started = 0
-        for order in state.ready {
+        for leased in state.ready {
             guard state.inFlight < state.limit.limit else { break }
             started += 1
-            if claim.excludedCircuits.contains(CircuitKey(order)) {
-                state.unstarted.append(order)
+            if claim.excludedCircuits.contains(CircuitKey(leased.order)) {
+                state.unstarted.append(leased.order)
                 continue
             }
-            launch(order, &group)
+            launch(leased.order, &group)
             state.inFlight += 1
         }
         state.ready.removeFirst(started)
