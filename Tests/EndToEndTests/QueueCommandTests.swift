@@ -47,7 +47,7 @@ import Testing
         #expect(overdue.output.contains("MCH_ID"), "a table with a header")
 
         let wrong = try await CLIHarness.run(["list", "--database", path, "--status", "sleeping"])
-        #expect(wrong.status != 0 && wrong.output.contains("not a status"))
+        #expect(wrong.status == 64 && wrong.output.contains("sleeping") && wrong.output.contains("pending"), "\(wrong.output)")
     }
 
     @Test func retryNowAbandonAndRequeueSayWhatTheyDidAndWhy() async throws {

@@ -346,14 +346,15 @@ public struct ClosingService: Service {
         do {
             let value = try await body()
             if state.databaseFailures > 0 {
-                logger.notice("database usable again", metadata: ["after_failures": "\(state.databaseFailures)"])
+                logger.notice("database usable again after \(state.databaseFailures) failed tries; \(state.pending.count) outcome(s) queued meanwhile",
+                              metadata: ["after_failures": "\(state.databaseFailures)", "queued_outcomes": "\(state.pending.count)"])
                 state.databaseFailures = 0
                 state.databaseRetryAt = 0
             }
             return value
         } catch {
             if state.databaseFailures == 0 {
-                logger.error("database error: work waits and resumes when it clears",
+                logger.error("database error while trying to \(what): \(error); work waits and resumes when it clears",
                              metadata: ["while": "\(what)", "error": "\(error)", "queued_outcomes": "\(state.pending.count)"])
             }
             state.databaseFailures += 1

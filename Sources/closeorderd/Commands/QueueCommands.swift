@@ -3,6 +3,10 @@ import Foundation
 import OrderClosing
 import SQLiteOrderStore
 
+/// `--status`: the parser checks it (a usage error, exit 64, like every other) and the generated
+/// shell completions offer its values.
+extension OrderStatus: ExpressibleByArgument {}
+
 /// `list`: the orders a filter selects, as a table or JSON.
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +16,7 @@ struct ListCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Only orders in this status (pending, closing, closed, paid, failed).") var status: String?
+    @Option(help: "Only orders in this status.") var status: OrderStatus?
     @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
     @Flag(help: "Only undecided orders past their own due time.") var overdue = false
     @Option(name: .customLong("older-than"), help: "Only orders placed at least this many seconds ago.") var olderThan: Int64?
@@ -21,13 +25,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         var filter = OrderFilter(mchID: mchID, overdueOnly: overdue, olderThanSeconds: olderThan, limit: limit)
-        if let status {
-            guard let parsed = OrderStatus(rawValue: status) else {
-                printError("list: --status \(status) is not a status (pending, closing, closed, paid, failed)")
-                throw ExitCode(2)
-            }
-            filter.status = parsed
-        }
+        filter.status = status
         let database = try await openOrExit(options)
         defer { database.close() }
         let now = SystemOrderClock().now()
@@ -137,8 +135,17 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Argument(help: "The merchant's mch_id.") var mchID: String
     @Option(help: "Why; shown in status and the daemons' logs.") var reason: String
+    @Flag(name: .customLong("unconfigured"), help: "Pause a merchant this config does not serve (another daemon's).")
+    var unconfigured = false
 
     func run() async throws {
+        // A typo must not pause nothing and say it paused something.
+        if options.database == nil, !unconfigured, let config = try? await DatabaseLocator(options: options).config(),
+           !config.merchants.contains(where: { $0.mchID == mchID }) {
+            printError("pause: merchant \(shown(mchID)) is not in the config (it serves \(config.merchants.map(\.mchID).sorted().joined(separator: ", "))); "
+                       + "nothing would change here. Check the mch_id, or pass --unconfigured for another daemon's merchant")
+            throw ExitCode(1)
+        }
         let database = try await openOrExit(options, readonly: false)
         defer { database.close() }
         try await database.store.pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
@@ -166,12 +173,5 @@ struct ResumeCommand: AsyncParsableCommand {
         }
         OperatorLog.notice("resume: merchant \(mchID) resumed", ["mch_id": "\(mchID)", "action": "resume"])
         print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
-    }
-}
-
-extension ConfigOptions {
-    /// The config's due policy, or the standard one when only --database is given.
-    func duePolicy() async -> DuePolicy {
-        database == nil ? await ConfigLoader(path: config).load().config.due : .standard
     }
 }

@@ -61,7 +61,11 @@ struct RunCommand: AsyncParsableCommand {
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config
-        logger.info("closeorderd starting", metadata: [
+        // The facts operators grep the journal's MESSAGE for, also as fields.
+        let backup = c.gateway.backupURL.map { " (backup \($0))" } ?? ""
+        let started = "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
+            + "\(c.merchants.map(\.mchID).joined(separator: ",")), WeChat Pay at \(c.gateway.primaryURL)\(backup), queue \(c.databaseDisplay)"
+        logger.info("\(started)", metadata: [
             "database": "\(c.databaseDisplay)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
             "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
             "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
