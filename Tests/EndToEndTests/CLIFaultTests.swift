@@ -144,4 +144,28 @@ import Testing
         #expect(show.output.contains("close_attempts (1):"), "\(show.output)")
         #expect(!show.output.contains("_(") && !show.output.contains("_ago"), "\(show.output)")
     }
+
+    /// `resume` clears a merchant's circuit row (issue 22.3): `status --check` stops warning.
+    @Test func resumeClearsAnOpenCircuit() async throws {
+        let folder = try CLIHarness.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (path, pool) = try await CLIDatabaseTests.migratedDatabase(in: folder)
+        let now = Int64(Date().timeIntervalSince1970) * 1000
+        let record = """
+            {"owner":"h:1:a","host":"h","pid":1,"bootID":"b","version":"t","startedMs":\(now),"intervalSeconds":30,"lastSeenMs":0}
+            """
+        let open = """
+            {"owner":"h:1:a","reason":"SIGNERROR","state":"open","untilMs":\(now + 600_000)}
+            """
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('daemon:h:1:a', ?, ?)", arguments: [record, now])
+            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, ?)", arguments: [open, now])
+        }
+        let before = try await CLIHarness.run(["status", "--check", "--database", path])
+        #expect(before.status == 1 && before.output.contains("merchant circuit open: 1900000109"), "\(before.output)")
+        let resume = try await CLIHarness.run(["resume", Self.mch, "--database", path])
+        #expect(resume.status == 0 && resume.output.contains("circuit 1900000109 cleared"), "\(resume.output)")
+        let after = try await CLIHarness.run(["status", "--check", "--database", path])
+        #expect(after.status == 0, "\(after.output)")
+    }
 }

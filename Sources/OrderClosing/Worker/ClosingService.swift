@@ -63,6 +63,7 @@ public struct ClosingService: Service {
         var state = LoopState(gate: MerchantGate(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable),
                               limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
         state.directoryVersion = merchants.version
+        state.servedMerchants = Set(merchants.profiles.keys)
         ClosingMetrics.concurrencyLimit(state.limit.limit)
         await announceUnavailableMerchants(merchants.unavailable, &state)
         await withTaskGroup(of: ChildResult.self) { group in
@@ -125,8 +126,14 @@ public struct ClosingService: Service {
             let before = state.gate.unavailable
             state.gate.update(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable)
             await announceUnavailableMerchants(merchants.unavailable.filter { before[$0.key] != $0.value }, &state)
-            for mchID in before.keys where merchants.unavailable[mchID] == nil {
-                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "closed", now: now) })
+            // A merchant whose key works again, or who left the config: its circuit row ends here.
+            let served = Set(merchants.profiles.keys)
+            let ended = Set(before.keys.filter { merchants.unavailable[$0] == nil }).union(state.servedMerchants.subtracting(served))
+            state.servedMerchants = served
+            let closed = PublishedCircuit(state: .closed, owner: settings.owner).encoded
+            for mchID in ended.sorted() {
+                ClosingMetrics.circuit(mchID: mchID, open: false)
+                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", closed, now: now) })
             }
         }
         var claim = admissions(&state, now: now)
@@ -372,14 +379,14 @@ public struct ClosingService: Service {
                          metadata: ["mch_id": "\(key.mchID)", "circuit": "open", "reason": "\(reason)",
                                     "until": "\(TimeText.iso8601(until))"].merging(key.subMchID.map { ["sub_mch_id": "\($0)"] } ?? [:]) { $1 })
             ClosingMetrics.circuit(mchID: key.description, open: true)
-            return ("circuit:\(key)", "open until \(TimeText.iso8601(until)): \(reason)")
+            return ("circuit:\(key)", PublishedCircuit(state: .open, untilMs: until, reason: reason, owner: settings.owner).encoded)
         case .halfOpen(let key):
             logger.notice("merchant \(key) pause over: probing with its next orders", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
-            return ("circuit:\(key)", "half_open")
+            return ("circuit:\(key)", PublishedCircuit(state: .halfOpen, owner: settings.owner).encoded)
         case .closed(let key):
             logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])
             ClosingMetrics.circuit(mchID: key.description, open: false)
-            return ("circuit:\(key)", "closed")
+            return ("circuit:\(key)", PublishedCircuit(state: .closed, owner: settings.owner).encoded)
         }
     }
 
@@ -403,7 +410,8 @@ public struct ClosingService: Service {
                          metadata: ["mch_id": "\(mchID)", "circuit": "unavailable", "reason": "\(reason)"])
             ClosingMetrics.circuit(mchID: mchID, open: true)
             let now = clock.now()
-            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "paused: \(reason)", now: now) })
+            let value = PublishedCircuit(state: .paused, reason: reason, owner: settings.owner).encoded
+            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", value, now: now) })
         }
     }
 

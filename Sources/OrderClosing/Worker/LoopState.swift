@@ -39,6 +39,8 @@ struct LoopState {
     var databaseFailures = 0
     /// The `MerchantDirectory` version the gate was built from.
     var directoryVersion = 0
+    /// The merchants that version serves: one that leaves the config gets its circuit row closed.
+    var servedMerchants: Set<String> = []
     /// When to read the operators' pauses again (once per poll interval).
     var nextPauseCheck: Int64 = 0
 
