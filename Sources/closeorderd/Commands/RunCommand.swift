@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             opened = try await OpenedQueue.open(checked.config, migrate: true, logger: logger)
         } catch {
-            logger.critical("cannot use the database", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
+            logger.critical("cannot use the database \(checked.config.databaseDisplay): \(error)", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
             printError("error: \(error)")
             throw ExitCode(1)
         }
