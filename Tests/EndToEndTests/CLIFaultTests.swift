@@ -48,7 +48,7 @@ import Testing
         #expect(check.status == 2, "\(check.output)")
         #expect(check.output.hasPrefix("closeorderd CRITICAL: the database is unreachable"), "\(check.output)")
         #expect(check.output.lowercased().contains("refused"), "no cause in words: \(check.output)")
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(Date().timeIntervalSince(started) < 20, "the probe is bounded by 5 s; the pool took a minute")
         withExtendedLifetime(port) {}
 
         // A SQLite file that is not there: nothing is being closed either.

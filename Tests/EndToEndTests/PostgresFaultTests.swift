@@ -18,7 +18,9 @@ import Testing
         let took = Date().timeIntervalSince(started)
         withExtendedLifetime(port) {}
         #expect(run.status == 1, "\(run.output)")
-        #expect(took < 5, "took \(took) s")
+        // The probe's bound is 5 s; the rest is starting a process on a loaded machine (the pool,
+        // before, said nothing for 67 s).
+        #expect(took < 20, "took \(took) s")
         #expect(run.output.contains("connection refused: nothing listens on 127.0.0.1:\(port.port)"), "\(run.output)")
         #expect(run.output.contains("cannot use the database postgresql://closeorderd@127.0.0.1"), "the cause is not in MESSAGE: \(run.output)")
     }
