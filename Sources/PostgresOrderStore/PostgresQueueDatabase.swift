@@ -1,4 +1,9 @@
 import Logging
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOSSL
 import OrderClosing
 import PostgresNIO
@@ -78,7 +83,7 @@ public final class PostgresQueueDatabase: Service, Sendable {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch {
-            let reason = Self.tlsProblem(error, url: url) ?? PostgresStoreError.reason(error)
+            let reason = Self.tlsProblem(error, url: url) ?? Self.connectionProblem(error, url: url) ?? PostgresStoreError.reason(error)
             throw PostgresStoreError("cannot connect to the PostgreSQL database \(url.display): \(reason)")
         }
     }
@@ -94,6 +99,33 @@ public final class PostgresQueueDatabase: Service, Sendable {
         if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let inner) = ssl, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
             let roots = url.sslRootCert.map { "sslrootcert (\($0))" } ?? "the system's trusted roots (no sslrootcert given)"
             return "TLS: the server's certificate is not signed by a CA in \(roots), or has expired [CERTIFICATE_VERIFY_FAILED]"
+        }
+        return nil
+    }
+
+    /// A failed connection in words, the library's text after them: "connection refused" leads
+    /// instead of "connection reset (error set): Connection refused (errno 111)".
+    public static func connectionProblem(_ error: any Error, url: PostgresURL) -> String? {
+        let underlying = (error as? PSQLError)?.underlying ?? error
+        let place = url.socketPath ?? "\(url.host ?? "localhost"):\(url.port)"
+        let text = "\(underlying)"
+        if let io = underlying as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED: return "connection refused: nothing listens on \(place) (is PostgreSQL running there, and is the port right?)"
+            case ENOENT where url.socketPath != nil: return "no PostgreSQL socket at \(place) (is PostgreSQL running?)"
+            case ETIMEDOUT: return "no answer from \(place) (timed out)"
+            case EHOSTUNREACH, ENETUNREACH: return "\(place) is unreachable (no route)"
+            default: break
+            }
+        }
+        if text.contains("Connection refused") || text.contains("errno 111") {
+            return "connection refused: nothing listens on \(place) (is PostgreSQL running there, and is the port right?)"
+        }
+        if let channel = underlying as? ChannelError, case .connectTimeout = channel {
+            return "no answer from \(place) within the connect timeout"
+        }
+        if text.contains("NIOConnectionError") || text.contains("resolution") {
+            return "cannot connect to \(place): \(text)"
         }
         return nil
     }

@@ -27,7 +27,7 @@ import Testing
                 VALUES (1, '1900000109', 'ESC-1', 1, 'closeorder', 1, 2, ?, 'retry', ?)
                 """, arguments: ["\u{1b}]0;title\u{07}", "bell\u{07}"])
             try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, 1), ('heartbeat', ?, 1)",
-                           arguments: ["open \u{1b}[2J", "pid 1\r\u{1b}[Kforged"])
+                           arguments: ["paused: \u{1b}[2J", "pid 1\r\u{1b}[Kforged"])
         }
         let show = try await CLIHarness.run(["show", "ESC-1", "--database", database])
         #expect(show.status == 0)
@@ -41,7 +41,7 @@ import Testing
         #expect(show.output.contains(#"conflict: C1 \u009b2J"#))
         #expect(show.output.contains(#"return_msg="\u001b]0;title\u0007""#) || show.output.contains(#"return_msg=\u001b]0;title\u0007"#),
                 "\(show.output.debugDescription)")
-        #expect(status.output.contains(#"open \u001b[2J"#), "\(status.output.debugDescription)")
+        #expect(status.output.contains(#"paused, \u001b[2J"#), "\(status.output.debugDescription)")
     }
 
     @Test func aMissingDatabaseFolderIsNamedInWords() async throws {

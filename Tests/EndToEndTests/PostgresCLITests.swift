@@ -74,7 +74,7 @@ struct PostgresCLITests {
         let show = try await cli("show", "DONE")
         #expect(show.status == 0, "\(show.output)")
         #expect(show.output.contains("status: closed") && show.output.contains("outcome: closed"), "\(show.output)")
-        #expect(show.output.contains("attempts:\n  attempt=1 operation=closeorder started="), "\(show.output)")
+        #expect(show.output.contains("close_attempts (1):\n  attempt=1 operation=closeorder started="), "\(show.output)")
         #expect(show.output.contains("duration_ms=1000 endpoint=https://api.mch.weixin.qq.com/pay/closeorder http_status=200"), "\(show.output)")
         let nobody = try await cli("show", "NOBODY")
         #expect(nobody.status == 1 && nobody.output.contains("show: no order with out_trade_no NOBODY"), "\(nobody.output)")

@@ -50,7 +50,9 @@ import WeChatPayV2
         let fixture = try await queue(kind)
         defer { fixture.remove() }
         let store = try operatorStore(fixture)
-        try await fixture.store.publish("circuit:\(Self.mchB)", "open until 2026-11-30T10:00:00.000Z: SIGNERROR: 签名错误", now: Self.now - 5_000)
+        // Open until a minute from now, by a daemon whose heartbeat is live: current (PublishedCircuit).
+        let open = PublishedCircuit(state: .open, untilMs: Self.now + 60_000, reason: "SIGNERROR: 签名错误", owner: "host-a:42:1")
+        try await fixture.store.publish("circuit:\(Self.mchB)", open.encoded, now: Self.now - 5_000)
         try await fixture.store.publish("heartbeat", "due=0 closing=0", now: Self.now)
         try await store.pause(mchID: Self.mchA, reason: "key rotation", now: Self.now)
         let daemon = DaemonRecord(owner: "host-a:42:1", host: "host-a", pid: 42, bootID: "boot", version: "1.0", startedMs: Self.dueMs,
@@ -66,7 +68,7 @@ import WeChatPayV2
         #expect(report.inDoubt == 1)
         #expect(report.failedLastDay == 1)
         let circuit = try #require(report.circuits[Self.mchB])
-        #expect(circuit.state == "open" && circuit.until == "2026-11-30T10:00:00.000Z" && circuit.reason == "SIGNERROR: 签名错误")
+        #expect(circuit.state == "open" && circuit.until == TimeText.iso8601(Self.now + 60_000) && circuit.reason == "SIGNERROR: 签名错误")
         #expect(circuit.since == TimeText.iso8601(Self.now - 5_000))
         #expect(report.pauses == [Self.mchA: "key rotation"])
         #expect(report.daemons.map(\.owner) == ["host-a:42:1"])

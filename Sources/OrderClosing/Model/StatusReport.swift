@@ -16,29 +16,24 @@ public struct StatusReport: Sendable, Codable {
         }
     }
 
-    /// A merchant's circuit as the daemon published it.
+    /// A merchant's circuit as a daemon published it (`PublishedCircuit`), while it is current.
     public struct Circuit: Sendable, Codable {
-        /// `closed`, `open`, `half_open`, or `paused` (its key cannot be used).
+        /// `open`, or `paused` (its key cannot be used).
         public let state: String
         /// ISO-8601: when an open circuit is probed again.
         public let until: String?
         public let reason: String?
         /// ISO-8601: when it was published.
         public let since: String
+        /// The daemon that published it.
+        public let owner: String?
 
-        /// Reads what `ClosingService` publishes: `open until ISO: reason`, `paused: reason`,
-        /// `half_open`, `closed`.
-        public init(published text: String, updatedMs: Int64) {
+        public init(_ circuit: PublishedCircuit, updatedMs: Int64) {
+            state = circuit.state.rawValue
+            until = circuit.untilMs.map(TimeText.iso8601)
+            reason = circuit.reason
             since = TimeText.iso8601(updatedMs)
-            if text.hasPrefix("open until "), let colon = text.range(of: ": ") {
-                state = "open"
-                until = String(text[text.index(text.startIndex, offsetBy: 11)..<colon.lowerBound])
-                reason = String(text[colon.upperBound...])
-            } else if text.hasPrefix("paused: ") {
-                (state, until, reason) = ("paused", nil, String(text.dropFirst(8)))
-            } else {
-                (state, until, reason) = (text, nil, nil)
-            }
+            owner = circuit.owner
         }
 
         /// One line for people.
@@ -75,7 +70,7 @@ public struct StatusReport: Sendable, Codable {
     ///
     /// | key prefix  | becomes                                  |
     /// |-------------|------------------------------------------|
-    /// | `circuit:`  | `circuits` (what a daemon published)     |
+    /// | `circuit:`  | `circuits` (published, still current)    |
     /// | `pause:`    | `pauses` (an operator's reason)          |
     /// | `daemon:`   | `daemons` (a heartbeat row, if readable) |
     /// | other       | `daemon` (heartbeat, endpoint …)         |
@@ -85,11 +80,14 @@ public struct StatusReport: Sendable, Codable {
         public var daemons: [Daemon] = []
         public var other: [String: String] = [:]
 
-        /// `rows` in key order; `decode` reads a heartbeat row's JSON (nil if it cannot).
+        /// `rows` in key order; `decode` reads a heartbeat row's JSON (nil if it cannot). Circuits
+        /// that are no longer current (`PublishedCircuit.isCurrent`: the pause is over, the daemon
+        /// that wrote it stopped) are left out.
         public init(rows: [(key: String, value: String, updatedMs: Int64)], now: Int64, decode: (String) -> DaemonRecord?) {
+            var published: [(key: String, circuit: PublishedCircuit, updatedMs: Int64)] = []
             for row in rows {
                 if row.key.hasPrefix("circuit:") {
-                    circuits[String(row.key.dropFirst(8))] = Circuit(published: row.value, updatedMs: row.updatedMs)
+                    published.append((String(row.key.dropFirst(8)), PublishedCircuit(published: row.value), row.updatedMs))
                 } else if row.key.hasPrefix("pause:") {
                     pauses[String(row.key.dropFirst(6))] = row.value
                 } else if row.key.hasPrefix("daemon:"), var record = decode(row.value) {
@@ -98,6 +96,10 @@ public struct StatusReport: Sendable, Codable {
                 } else {
                     other[row.key] = row.value
                 }
+            }
+            let live = Set(daemons.filter { !$0.stale }.map(\.owner))
+            for (key, circuit, updatedMs) in published where circuit.isCurrent(now: now, liveOwners: live) {
+                circuits[key] = Circuit(circuit, updatedMs: updatedMs)
             }
         }
     }

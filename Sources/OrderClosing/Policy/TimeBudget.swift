@@ -1,14 +1,17 @@
 /// How long one claimed order can take, worst case, from its claim to its outcome — the number
 /// a lease must outlast, or another daemon rescues an order that is still in flight and sends it
-/// twice. `check-config` refuses a lease shorter than an attempt and warns below the full budget.
+/// twice. `check-config` refuses a lease shorter than an attempt; the loop starts an order only
+/// while its lease covers an attempt, so a slow slot costs a re-claim, never a double send. Below
+/// `claimToOutcomeMs` (one call's wait plus an attempt) it warns: orders may be given back often.
 ///
 /// | stage                    | worst case                                   | defaults (5 s / 10 s, failover) |
 /// |--------------------------|----------------------------------------------|---------------------------------|
 /// | rate-limit wait          | 0: tokens are taken at claim                 | 0 s                             |
-/// | wait for a free slot     | one call (a batch is claimed one call ahead) | 15 s                            |
+/// | wait for a free slot     | lease − attempt: a claimed order whose lease | 30 s (then given back unsent)   |
+/// |                          | cannot cover an attempt is never started     |                                 |
 /// | close                    | connect to the primary + the backup's total  | 15 s                            |
 /// | query (ORDERPAID, codes) | the same again                               | 15 s                            |
-/// | claim to outcome         | the sum                                      | 45 s (lease 60 s)               |
+/// | claim to outcome         | at most the lease                            | 60 s (lease 60 s)               |
 ///
 /// Without failover a call is bounded by `total_timeout_ms` alone. Shutdown's grace should let a
 /// call finish; a call cut short by it is recorded in doubt and closed again later.

@@ -64,6 +64,7 @@ public struct ClosingService: Service {
         var state = LoopState(gate: MerchantGate(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable),
                               limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
         state.directoryVersion = merchants.version
+        state.servedMerchants = Set(merchants.profiles.keys)
         ClosingMetrics.concurrencyLimit(state.limit.limit)
         await announceUnavailableMerchants(merchants.unavailable, &state)
         await withTaskGroup(of: ChildResult.self) { group in
@@ -80,7 +81,7 @@ public struct ClosingService: Service {
                 }
                 if state.stopping {
                     if !state.ready.isEmpty {
-                        state.unstarted += state.ready
+                        state.unstarted += state.ready.map(\.order)
                         state.ready.removeAll()
                         await flush(&state)
                     }
@@ -127,8 +128,14 @@ public struct ClosingService: Service {
             let before = state.gate.unavailable
             state.gate.update(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable)
             await announceUnavailableMerchants(merchants.unavailable.filter { before[$0.key] != $0.value }, &state)
-            for mchID in before.keys where merchants.unavailable[mchID] == nil {
-                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "closed", now: now) })
+            // A merchant whose key works again, or who left the config: its circuit row ends here.
+            let served = Set(merchants.profiles.keys)
+            let ended = Set(before.keys.filter { merchants.unavailable[$0] == nil }).union(state.servedMerchants.subtracting(served))
+            state.servedMerchants = served
+            let closed = PublishedCircuit(state: .closed, owner: settings.owner).encoded
+            for mchID in ended.sorted() {
+                ClosingMetrics.circuit(mchID: mchID, open: false)
+                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", closed, now: now) })
             }
         }
         var claim = admissions(&state, now: now)
@@ -148,16 +155,15 @@ public struct ClosingService: Service {
         }
         while !state.drained, state.inFlight + state.ready.count <= state.limit.limit {
             // The queued outcomes travel in the claim's transaction.
-            let writes = state.pending, now = clock.now()
+            let writes = state.pending, now = clock.now(), leaseUntil = now + settings.leaseMs
             claim = admissions(&state, now: now)
             guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, { [claim] in
-                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner,
-                                               leaseUntil: now + settings.leaseMs)
+                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
             }) else { return }
             noteRecorded(writes, recorded, &state)
             state.gate.started(claimed, now: now)
             if claimed.count < claim.limit { state.drained = true }
-            state.ready += claimed
+            state.ready += claimed.map { LoopState.Leased(order: $0, until: leaseUntil) }
             events.claimed(claimed.count)
             startReady(&group, &state, claim: claim)
         }
@@ -176,18 +182,34 @@ public struct ClosingService: Service {
         return claim
     }
 
-    /// Moves ready orders into free slots; those whose circuit opened meanwhile are given back
-    /// unstarted (their tokens were taken at claim and are not worth giving back).
+    /// Moves ready orders into free slots. Given back unstarted instead:
+    ///
+    /// | ready order                       | why                                                   |
+    /// |-----------------------------------|-------------------------------------------------------|
+    /// | its circuit opened meanwhile      | its merchant is paused (its rate token is lost)       |
+    /// | lease left < `settings.attemptMs` | another daemon could rescue it mid-call and send it twice |
+    ///
+    /// An order whose lease ran short is given back even while every slot is busy: it could only
+    /// wait longer. The next claim leases it afresh.
     private func startReady(_ group: inout Group, _ state: inout LoopState, claim: ClaimRequest) {
+        // A lease shorter than an attempt is refused by check-config; a fresh claim always starts.
+        let now = clock.now(), needed = min(settings.attemptMs, settings.leaseMs)
+        let (fresh, short) = state.ready.partitioned { now + needed <= $0.until }
+        if !short.isEmpty {
+            logger.notice("\(short.count) claimed order(s) waited for a free slot until their lease could not cover an attempt; given back, to be claimed again",
+                          metadata: ["orders": "\(short.count)", "limit": "\(state.limit.limit)"])
+            state.unstarted += short.map(\.order)
+        }
+        state.ready = fresh
         var started = 0
-        for order in state.ready {
+        for leased in state.ready {
             guard state.inFlight < state.limit.limit else { break }
             started += 1
-            if claim.excludedCircuits.contains(CircuitKey(order)) {
-                state.unstarted.append(order)
+            if claim.excludedCircuits.contains(CircuitKey(leased.order)) {
+                state.unstarted.append(leased.order)
                 continue
             }
-            launch(order, &group)
+            launch(leased.order, &group)
             state.inFlight += 1
         }
         state.ready.removeFirst(started)
@@ -349,14 +371,15 @@ public struct ClosingService: Service {
         do {
             let value = try await body()
             if state.databaseFailures > 0 {
-                logger.notice("database usable again", metadata: ["after_failures": "\(state.databaseFailures)"])
+                logger.notice("database usable again after \(state.databaseFailures) failed tries; \(state.pending.count) outcome(s) queued meanwhile",
+                              metadata: ["after_failures": "\(state.databaseFailures)", "queued_outcomes": "\(state.pending.count)"])
                 state.databaseFailures = 0
                 state.databaseRetryAt = 0
             }
             return value
         } catch {
             if state.databaseFailures == 0 {
-                logger.error("database error: work waits and resumes when it clears",
+                logger.error("database error while trying to \(what): \(error); work waits and resumes when it clears",
                              metadata: ["while": "\(what)", "error": "\(error)", "queued_outcomes": "\(state.pending.count)"])
             }
             state.databaseFailures += 1
@@ -374,14 +397,14 @@ public struct ClosingService: Service {
                          metadata: ["mch_id": "\(key.mchID)", "circuit": "open", "reason": "\(reason)",
                                     "until": "\(TimeText.iso8601(until))"].merging(key.subMchID.map { ["sub_mch_id": "\($0)"] } ?? [:]) { $1 })
             ClosingMetrics.circuit(mchID: key.description, open: true)
-            return ("circuit:\(key)", "open until \(TimeText.iso8601(until)): \(reason)")
+            return ("circuit:\(key)", PublishedCircuit(state: .open, untilMs: until, reason: reason, owner: settings.owner).encoded)
         case .halfOpen(let key):
             logger.notice("merchant \(key) pause over: probing its setup with a query for a made-up order", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
-            return ("circuit:\(key)", "half_open")
+            return ("circuit:\(key)", PublishedCircuit(state: .halfOpen, owner: settings.owner).encoded)
         case .closed(let key):
             logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])
             ClosingMetrics.circuit(mchID: key.description, open: false)
-            return ("circuit:\(key)", "closed")
+            return ("circuit:\(key)", PublishedCircuit(state: .closed, owner: settings.owner).encoded)
         }
     }
 
@@ -405,7 +428,8 @@ public struct ClosingService: Service {
                          metadata: ["mch_id": "\(mchID)", "circuit": "unavailable", "reason": "\(reason)"])
             ClosingMetrics.circuit(mchID: mchID, open: true)
             let now = clock.now()
-            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", "paused: \(reason)", now: now) })
+            let value = PublishedCircuit(state: .paused, reason: reason, owner: settings.owner).encoded
+            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", value, now: now) })
         }
     }
 

@@ -13,6 +13,9 @@ public struct ClosingSettings: Sendable, Hashable {
     public var batchSize: Int = 16
     /// How long a claim is leased; a crashed daemon's orders are rescued after it.
     public var leaseMs: Int64 = 60_000
+    /// The worst case of one attempt (a close and a query: `TimeBudget.attemptMs`). A claimed
+    /// order starts only while its lease has this much left; otherwise it is given back.
+    public var attemptMs: Int64 = 30_000
     /// How often the worker looks for rows it was not told about (new or back-dated ones). Every
     /// order is due at least 5 minutes after it is written, so a slow poll loses nothing; it only
     /// delays rows written already overdue. At 5 s an idle daemon used 0.36 ms CPU per second (P3).

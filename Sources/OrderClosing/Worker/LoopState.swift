@@ -17,8 +17,9 @@ struct LoopState {
     var unstarted: [ClaimedOrder] = []
     /// Claimed and leased, waiting for a free slot: one batch ahead, so a finished call is
     /// replaced at once instead of after a claim's round trip to the database. Their rate tokens
-    /// are already taken, so they never wait for one.
-    var ready: [ClaimedOrder] = []
+    /// are already taken, so they never wait for one; one whose lease can no longer cover an
+    /// attempt (the limit shrank, calls ran long) is given back instead of started.
+    var ready: [Leased] = []
     var inFlight = 0
     /// The last claim came back short: nothing more is due until the next timer wakes the loop.
     /// While it is false, finished calls drive the loop and no timer or due-time query is needed.
@@ -38,8 +39,16 @@ struct LoopState {
     var databaseFailures = 0
     /// The `MerchantDirectory` version the gate was built from.
     var directoryVersion = 0
+    /// The merchants that version serves: one that leaves the config gets its circuit row closed.
+    var servedMerchants: Set<String> = []
     /// When to read the operators' pauses again (once per poll interval).
     var nextPauseCheck: Int64 = 0
+
+    /// A claimed order and the end of its lease (unix ms).
+    struct Leased {
+        let order: ClaimedOrder
+        let until: Int64
+    }
 
     init(gate: MerchantGate, limit: ConcurrencyLimit) {
         self.gate = gate
@@ -53,5 +62,14 @@ struct LoopState {
     /// | wait     | 250 ms | 500 ms | 1 s | 2 s | 4 s | 8 s | 16 s | 30 s |
     static func databaseBackoffMs(failures: Int) -> Int64 {
         min(Int64(250) << min(max(failures - 1, 0), 7), 30_000)
+    }
+}
+
+extension Array {
+    /// The elements that satisfy `keep`, and the rest, each in order.
+    func partitioned(_ keep: (Element) -> Bool) -> (kept: [Element], rest: [Element]) {
+        var kept: [Element] = [], rest: [Element] = []
+        for element in self { if keep(element) { kept.append(element) } else { rest.append(element) } }
+        return (kept, rest)
     }
 }

@@ -7,35 +7,71 @@ import PostgresOrderStore
 import SQLiteOrderStore
 import ServiceSupport
 
-/// Opens the database named by `--database` or the config's `database.path`.
+/// Opens the database named by `--database` or the config. The config is validated as `run`
+/// validates it (its keys aside, which an operator may not be able to read): a config `run` would
+/// refuse never sends a command to another database, such as the default SQLite path behind a
+/// `database.url` that did not parse.
 struct DatabaseLocator {
     let options: ConfigOptions
 
+    /// The config, or `OperatorDatabaseError.invalidConfig` naming every problem. With no config
+    /// file, `--database` alone names the queue (with the standard due policy); neither is an error.
+    func config() async throws -> DaemonConfig {
+        let loader = ConfigLoader(path: options.config)
+        guard loader.path != nil else {
+            if options.database != nil { return DaemonConfig() }
+            throw OperatorDatabaseError.invalidConfig(["no config file (--config, $CLOSEORDERD_CONFIG or \(ConfigLoader.defaultPath)) "
+                                                       + "and no --database: say which queue"])
+        }
+        let loaded = await loader.load()
+        guard loaded.problems.isEmpty else { throw OperatorDatabaseError.invalidConfig(loaded.problems) }
+        return loaded.config
+    }
+
     func path() async throws -> String {
-        if let database = options.database { return database }
-        let loaded = await ConfigLoader(path: options.config).load()
-        return loaded.config.databasePath
+        let config = try await config()
+        return options.database ?? config.databasePath
     }
 
     /// The config's `database.url`, unless `--database` names a SQLite file.
-    func postgres() async -> PostgresDatabaseConfig? {
-        guard options.database == nil else { return nil }
-        return await ConfigLoader(path: options.config).load().config.postgres
+    func postgres() async throws -> PostgresDatabaseConfig? {
+        let config = try await config()
+        return options.database == nil ? config.postgres : nil
     }
 
     func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
         let path = try await path()
         if let problem = DatabaseFolder.problem(for: path) { throw StoreErrorMessage(problem) }
+        if let denied = DatabaseFolder.denied(path, write: !readonly) { throw OperatorDatabaseError.permissionDenied(denied) }
         do {
             if migrate { return try SQLiteDatabase.openMigrated(path: path) }
             guard FileManager.default.fileExists(atPath: path) else {
-                throw StoreErrorMessage("no database at \(path) (run `closeorderd migrate` first, or pass --database)")
+                throw OperatorDatabaseError.unreachable("no database at \(path) (run `closeorderd migrate` first, or pass --database)")
             }
             return try SQLiteDatabase.openExisting(path: path, readonly: readonly)
-        } catch let error as StoreErrorMessage {
+        } catch let error as OperatorDatabaseError {
             throw error
         } catch {
             throw StoreErrorMessage("\(error)")
+        }
+    }
+}
+
+/// Why an operator command could not reach the queue, sorted as `status --check` reports it.
+enum OperatorDatabaseError: Error, CustomStringConvertible {
+    /// The config `run` would refuse: the command's own failure (UNKNOWN).
+    case invalidConfig([String])
+    /// This user may not read (or write) the database: the command's own failure (UNKNOWN).
+    case permissionDenied(String)
+    /// The database is not there or does not answer: what monitoring must hear (CRITICAL).
+    case unreachable(String)
+
+    var description: String {
+        switch self {
+        case .invalidConfig(let problems):
+            "the config is invalid (`run` would refuse it; `closeorderd check-config` says more): " + problems.joined(separator: "; ")
+        case .permissionDenied(let text): "permission denied: \(text)"
+        case .unreachable(let text): text
         }
     }
 }
@@ -51,6 +87,21 @@ enum DatabaseFolder {
             return "the folder \(folder) does not exist (database \(path)); create it, or name another with --database or database.path"
         }
         guard isFolder.boolValue else { return "\(folder) is not a folder (database \(path))" }
+        return nil
+    }
+
+    /// What this user may not do with the database at `path`, in words; nil if nothing is known
+    /// to be in the way. A folder it cannot search reads as "no database" to `fileExists`.
+    static func denied(_ path: String, write: Bool) -> String? {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let who = "uid \(getuid()), gid \(getgid())"
+        if access(folder, X_OK) != 0, errno == EACCES {
+            return "this user (\(who)) cannot enter \(folder), which holds the database \(path); run as a member of its group (closeorderd)"
+        }
+        guard access(path, F_OK) == 0 else { return nil }
+        if access(path, write ? R_OK | W_OK : R_OK) != 0, errno == EACCES {
+            return "this user (\(who)) cannot \(write ? "write" : "read") the database \(path); run as a member of its group (closeorderd)"
+        }
         return nil
     }
 }
@@ -74,11 +125,18 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        if let postgres = await DatabaseLocator(options: options).postgres() {
+        let locator = DatabaseLocator(options: options)
+        let postgres: PostgresDatabaseConfig?, path: String
+        do {
+            (postgres, path) = (try await locator.postgres(), try await locator.path())
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        if let postgres {
             try await migrate(postgres)
             return
         }
-        let path = try await DatabaseLocator(options: options).path()
         if let problem = DatabaseFolder.problem(for: path) {
             printError("error: \(problem)")
             throw ExitCode(1)
@@ -128,27 +186,24 @@ struct StatusCommand: AsyncParsableCommand {
             pauses {mch_id: reason}, daemons [{owner, host, pid, version, started_at, last_seen_at, \
             last_seen_seconds_ago, stale}]; times are ISO-8601 UTC. --check prints one line and exits \
             0 (ok), 1 (warning: overdue past --overdue-warning, a circuit open or merchant paused, orders failed \
-            in the last 24 h) or 2 (critical: overdue past --overdue-critical, or no live daemon).
+            in the last 24 h), 2 (critical: overdue past --overdue-critical, no live daemon, or the database \
+            unreachable) or 3 (unknown: the check itself failed — an invalid config, permission denied).
             """
     )
 
     @OptionGroup var options: ConfigOptions
     @Flag(help: "Print JSON instead of text.") var json = false
-    @Flag(help: "For monitoring: one line, exit 0 ok / 1 warning / 2 critical (see --help).") var check = false
+    @Flag(help: "For monitoring: one line, exit 0 ok / 1 warning / 2 critical / 3 unknown (see --help).") var check = false
     @Option(name: .customLong("overdue-warning"), help: "With --check: warn when the oldest overdue order is this many seconds past due.")
     var overdueWarning: Int64 = 300
     @Option(name: .customLong("overdue-critical"), help: "With --check: critical past this many seconds.") var overdueCritical: Int64 = 600
 
     func run() async throws {
+        if check { try await runCheck() }
         let database = try await openOrExit(options)
         defer { database.close() }
         let now = SystemOrderClock().now()
         let report = try await database.store.status(now: now)
-        if check {
-            let verdict = StatusCheck(overdueWarningSeconds: overdueWarning, overdueCriticalSeconds: overdueCritical).verdict(report)
-            print(verdict.line)
-            throw ExitCode(verdict.level.rawValue)
-        }
         if json {
             print(try encodeJSON(report))
             return
@@ -173,6 +228,23 @@ struct StatusCommand: AsyncParsableCommand {
                   + (daemon.stale ? " — STALE: missed three heartbeats" : ""))
         }
         if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(shown(heartbeat))") }
+    }
+}
+
+extension StatusCommand {
+    /// `--check`: always one line and the monitoring exit code, also when the report cannot be read.
+    func runCheck() async throws -> Never {
+        let verdict: (level: StatusCheck.Level, line: String)
+        do {
+            let database = try await OperatorDatabase.open(options, readonly: true)
+            defer { database.close() }
+            let report = try await database.store.status(now: SystemOrderClock().now())
+            verdict = StatusCheck(overdueWarningSeconds: overdueWarning, overdueCriticalSeconds: overdueCritical).verdict(report)
+        } catch {
+            verdict = StatusCheck.verdict(failure: error)
+        }
+        print(shown(verdict.line))
+        throw ExitCode(verdict.level.rawValue)
     }
 }
 
@@ -212,13 +284,15 @@ struct ShowCommand: AsyncParsableCommand {
             for column in detail.order.keys.sorted() where detail.order[column] != .null && !column.hasPrefix("lease") {
                 print("\(column): \(readable(column, detail.order[column]!))")
             }
-            print("attempts:")
+            print("close_attempts (\(detail.attempts.count)):")
             for attempt in detail.attempts {
                 let fields = ["attempt", "operation", "started_ms", "duration_ms", "endpoint", "http_status", "return_code",
                               "return_msg", "result_code", "err_code", "err_code_des", "outcome", "error"]
                 print("  " + fields.compactMap { key in
                     guard let value = attempt[key], value != .null else { return nil }
-                    return key == "started_ms" ? "started=\(readable(key, value).replacingOccurrences(of: " ", with: "_"))" : "\(key)=\(shown(value.description))"
+                    // key=value tokens hold no spaces: the start as ISO-8601 alone.
+                    if key == "started_ms", case .int(let ms) = value { return "started=\(TimeText.iso8601(ms))" }
+                    return "\(key)=\(shown(value.description))"
                 }.joined(separator: " "))
             }
         }

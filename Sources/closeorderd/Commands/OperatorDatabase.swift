@@ -19,11 +19,15 @@ struct OperatorDatabase {
     /// the file read-only (PostgreSQL's permissions are the server's business).
     static func open(_ options: ConfigOptions, readonly: Bool) async throws -> OperatorDatabase {
         let locator = DatabaseLocator(options: options)
-        let due = await options.duePolicy()
-        if let settings = await locator.postgres() {
+        let due = options.database == nil ? try await locator.config().due : .standard
+        if let settings = try await locator.postgres() {
             let logger = Logger(label: "closeorderd.cli", factory: { _ in SwiftLogNoOpLogHandler() })
             let database = try settings.open(logger: logger)
-            try await database.probe()
+            do {
+                try await database.probe(timeout: .seconds(5))
+            } catch {
+                throw OperatorDatabaseError.unreachable("\(error)")
+            }
             let task = Task { _ = try? await database.run() }
             do {
                 try await database.requireCurrentSchema()

@@ -3,6 +3,10 @@ import Foundation
 import OrderClosing
 import SQLiteOrderStore
 
+/// `--status`: the parser checks it (a usage error, exit 64, like every other) and the generated
+/// shell completions offer its values.
+extension OrderStatus: ExpressibleByArgument {}
+
 /// `list`: the orders a filter selects, as a table or JSON.
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +16,7 @@ struct ListCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Only orders in this status (pending, closing, closed, paid, failed).") var status: String?
+    @Option(help: "Only orders in this status.") var status: OrderStatus?
     @Option(name: .customLong("mch-id"), help: "Only this merchant's orders.") var mchID: String?
     @Flag(help: "Only undecided orders past their own due time.") var overdue = false
     @Option(name: .customLong("older-than"), help: "Only orders placed at least this many seconds ago.") var olderThan: Int64?
@@ -21,13 +25,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         var filter = OrderFilter(mchID: mchID, overdueOnly: overdue, olderThanSeconds: olderThan, limit: limit)
-        if let status {
-            guard let parsed = OrderStatus(rawValue: status) else {
-                printError("list: --status \(status) is not a status (pending, closing, closed, paid, failed)")
-                throw ExitCode(2)
-            }
-            filter.status = parsed
-        }
+        filter.status = status
         let database = try await openOrExit(options)
         defer { database.close() }
         let now = SystemOrderClock().now()
@@ -137,8 +135,17 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Argument(help: "The merchant's mch_id.") var mchID: String
     @Option(help: "Why; shown in status and the daemons' logs.") var reason: String
+    @Flag(name: .customLong("unconfigured"), help: "Pause a merchant this config does not serve (another daemon's).")
+    var unconfigured = false
 
     func run() async throws {
+        // A typo must not pause nothing and say it paused something.
+        if options.database == nil, !unconfigured, let config = try? await DatabaseLocator(options: options).config(),
+           !config.merchants.contains(where: { $0.mchID == mchID }) {
+            printError("pause: merchant \(shown(mchID)) is not in the config (it serves \(config.merchants.map(\.mchID).sorted().joined(separator: ", "))); "
+                       + "nothing would change here. Check the mch_id, or pass --unconfigured for another daemon's merchant")
+            throw ExitCode(1)
+        }
         let database = try await openOrExit(options, readonly: false)
         defer { database.close() }
         try await database.store.pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
@@ -150,8 +157,12 @@ struct PauseCommand: AsyncParsableCommand {
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",
-        abstract: "Resume a merchant paused with `pause`.",
-        discussion: "Exits 1 if the merchant was not paused."
+        abstract: "Resume a merchant paused with `pause`, and clear its circuit as `status` shows it.",
+        discussion: """
+            Also clears the merchant's circuit rows (open after WeChat refused its key, or paused for an unusable key), \
+            so `status --check` stops warning; a daemon that still finds the merchant failing opens it again. \
+            Exits 1 if the merchant was neither paused nor had a circuit open.
+            """
     )
 
     @OptionGroup var options: ConfigOptions
@@ -160,18 +171,19 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         let database = try await openOrExit(options, readonly: false)
         defer { database.close() }
-        guard try await database.store.resume(mchID: mchID) else {
-            print("resume: merchant \(shown(mchID)) was not paused")
+        let now = SystemOrderClock().now()
+        let wasPaused = try await database.store.resume(mchID: mchID)
+        let circuits = try await database.store.status(now: now).circuits.keys.filter { $0 == mchID || $0.hasPrefix(mchID + "/") }
+        let cleared = PublishedCircuit(state: .closed, reason: "cleared by an operator", owner: "operator").encoded
+        for key in circuits.sorted() {
+            try await database.store.publish("circuit:\(key)", cleared, now: now)
+            print("resume: circuit \(shown(key)) cleared")
+        }
+        guard wasPaused || !circuits.isEmpty else {
+            print("resume: merchant \(shown(mchID)) was not paused and has no open circuit")
             throw ExitCode(1)
         }
         OperatorLog.notice("resume: merchant \(mchID) resumed", ["mch_id": "\(mchID)", "action": "resume"])
         print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
-    }
-}
-
-extension ConfigOptions {
-    /// The config's due policy, or the standard one when only --database is given.
-    func duePolicy() async -> DuePolicy {
-        database == nil ? await ConfigLoader(path: config).load().config.due : .standard
     }
 }

@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             opened = try await OpenedQueue.open(checked.config, migrate: true, logger: logger)
         } catch {
-            logger.critical("cannot use the database", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
+            logger.critical("cannot use the database \(checked.config.databaseDisplay): \(error)", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
             printError("error: \(error)")
             throw ExitCode(1)
         }
@@ -61,7 +61,11 @@ struct RunCommand: AsyncParsableCommand {
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))
         let c = checked.config
-        logger.info("closeorderd starting", metadata: [
+        // The facts operators grep the journal's MESSAGE for, also as fields.
+        let backup = c.gateway.backupURL.map { " (backup \($0))" } ?? ""
+        let started = "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
+            + "\(c.merchants.map(\.mchID).joined(separator: ",")), WeChat Pay at \(c.gateway.primaryURL)\(backup), queue \(c.databaseDisplay)"
+        logger.info("\(started)", metadata: [
             "database": "\(c.databaseDisplay)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
             "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
             "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",

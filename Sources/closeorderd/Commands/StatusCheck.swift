@@ -10,12 +10,25 @@ import OrderClosing
 /// | oldest overdue order ≥ `overdueWarningSeconds`        | warning  |
 /// | a merchant circuit open, or a merchant paused         | warning  |
 /// | orders ended `failed` in the last 24 h                | warning  |
-/// | otherwise                                             | ok       |
+/// | otherwise (overdue orders below the warning: said so) | ok       |
+/// | the database unreachable or missing                   | critical |
+/// | the check's own failure: bad config, permission       | unknown  |
 struct StatusCheck {
     enum Level: Int32, Comparable {
-        case ok = 0, warning = 1, critical = 2
+        case ok = 0, warning = 1, critical = 2, unknown = 3
         static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
-        var word: String { ["OK", "WARNING", "CRITICAL"][Int(rawValue)] }
+        var word: String { ["OK", "WARNING", "CRITICAL", "UNKNOWN"][Int(rawValue)] }
+    }
+
+    /// The verdict when the report could not be read: UNKNOWN for the check's own failures,
+    /// CRITICAL for a database that is down or missing (nothing is being closed).
+    static func verdict(failure error: any Error) -> (level: Level, line: String) {
+        switch error as? OperatorDatabaseError {
+        case .invalidConfig, .permissionDenied:
+            return (.unknown, "closeorderd UNKNOWN: cannot check: \(error)")
+        case .unreachable, nil:
+            return (.critical, "closeorderd CRITICAL: the database is unreachable: \(error)")
+        }
     }
 
     let overdueWarningSeconds: Int64
@@ -38,7 +51,12 @@ struct StatusCheck {
         if report.failedLastDay > 0 { findings.append((.warning, "\(report.failedLastDay) order(s) failed in the last 24 h")) }
         let level = findings.map(\.0).max() ?? .ok
         let facts = findings.filter { $0.0 > .ok }.map(\.1)
-        let summary = facts.isEmpty ? "\(report.overdue) overdue, \(live.count) daemon(s) running" : facts.joined(separator: "; ")
+        var summary = facts.joined(separator: "; ")
+        if facts.isEmpty {
+            // Why overdue orders are still OK: an outage's first minutes, below the warning.
+            let why = report.oldestOverdue.map { " (the oldest \(Int64($0.overdueSeconds)) s past due; warning at \(overdueWarningSeconds) s)" } ?? ""
+            summary = "\(report.overdue) overdue\(why), \(live.count) daemon(s) running"
+        }
         return (level, "closeorderd \(level.word): \(summary)")
     }
 }

@@ -46,6 +46,7 @@ struct DaemonAssembly {
         router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(transport: transport), v3Merchants: v3Merchants)
         self.store = store
         var settings = config.closing
+        settings.attemptMs = config.timeBudget.attemptMs
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
         // container) from mistaking a dead predecessor's leases for its own.
         settings.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"

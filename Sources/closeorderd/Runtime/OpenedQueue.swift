@@ -22,6 +22,9 @@ struct OpenedQueue {
     static func open(_ config: DaemonConfig, migrate: Bool, logger: Logger) async throws -> OpenedQueue {
         if let settings = config.postgres {
             let database = try settings.open(logger: logger)
+            // One connection first: a wrong port or host is said within seconds, with its cause,
+            // instead of after the pool's minute of silent retries.
+            try await database.probe(timeout: .seconds(5))
             let task = Task { _ = try? await database.run() }
             do {
                 if migrate { try await database.migrate() } else { try await database.requireCurrentSchema() }
@@ -35,6 +38,25 @@ struct OpenedQueue {
         if let problem = DatabaseFolder.problem(for: config.databasePath) { throw StoreErrorMessage("database.path: \(problem)") }
         let pool = try SQLiteDatabase.openMigrated(path: config.databasePath, busyTimeoutSeconds: Double(config.busyTimeoutMs) / 1000)
         return OpenedQueue(store: SQLiteOrderStore(pool: pool, due: config.due), sqlite: pool, postgres: nil, nudges: nil, poolTask: nil)
+    }
+
+    /// `check-config --online`: connects to the queue the config names and hangs up; nil when
+    /// it answers, else why not in words (refused, unknown host, TLS, password, no such file).
+    static func connectionProblem(_ config: DaemonConfig, logger: Logger) async -> String? {
+        do {
+            if let settings = config.postgres {
+                try await settings.open(logger: logger).probe(timeout: .seconds(5))
+                return nil
+            }
+            guard FileManager.default.fileExists(atPath: config.databasePath) else {
+                return DatabaseFolder.problem(for: config.databasePath) ?? "no database at \(config.databasePath) yet (`closeorderd migrate` or `run` creates it)"
+            }
+            let pool = try SQLiteDatabase.openExisting(path: config.databasePath, readonly: true)
+            _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     /// The services the daemon runs for this queue: PostgreSQL's LISTEN.
