@@ -184,7 +184,7 @@ import WeChatPayV2
 
         await h.advance(to: H.dueMs(), thenRecorded: 3)
         #expect(h.gateway.probes.count == 1)
-        #expect(try h.database.published("circuit:\(H.mchA)")?.hasPrefix("open until") == true)
+        #expect(try h.database.published("circuit:\(H.mchA)").map(PublishedCircuit.init(published:))?.state == .open)
         await h.advance(to: H.dueMs(H.created + 2), thenRecorded: 4)
         #expect(h.callTimes("B-LATER") == [H.dueMs(H.created + 2)], "another merchant was held up")
         #expect(h.callTimes("A-LATER").isEmpty, "a paused merchant's order was sent")
@@ -197,7 +197,7 @@ import WeChatPayV2
         #expect(firstCallAfter.map { h.gateway.calls[$0].outTradeNo } == ScriptedGateway.Probe.callName(CircuitKey(mchID: H.mchA, subMchID: nil)))
         #expect(h.callTimes("A-LATER") == [reopen])
         #expect(try h.database.row("A-LATER")?["attempts"] as Int? == 1)
-        #expect(try h.database.published("circuit:\(H.mchA)") == "closed")
+        #expect(try h.database.published("circuit:\(H.mchA)").map(PublishedCircuit.init(published:))?.state == .closed)
         task.cancel()
         _ = await task.result
     }
