@@ -55,8 +55,8 @@ public struct OrderCloser: Sendable {
         let close = await gateway.closeOrder(reference, credentials: profile.credentials)
         let finished = clock.now()
         attempts.append(AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: started, finishedAt: finished,
-                                      endpoint: close.endpoint, response: close.summary, outcome: close.outcome.label,
-                                      error: errorText(close.outcome)))
+                                      endpoint: close.endpoint, response: close.summary, outcome: AuditOutcome(close.outcome),
+                                      error: AuditOutcome.words(close.outcome)))
 
         let change: OrderChange
         var signal = CircuitSignal.healthy
@@ -76,7 +76,9 @@ public struct OrderCloser: Sendable {
             let queryFinished = clock.now()
             attempts.append(AttemptRecord(call: .orderQuery, attempt: order.attempt, startedAt: queryStarted,
                                           finishedAt: queryFinished, endpoint: query.endpoint, response: query.summary,
-                                          outcome: queryLabel(query.outcome), error: nil))
+                                          outcome: AuditOutcome(query.outcome), error: AuditOutcome.words(query.outcome)))
+            // INVALID_REQUEST (v3) still counts as a refusal of this order, whatever the query found.
+            if case .unconfirmed(.rejected(let reason)) = close.outcome { signal = .orderRefused(orderID: order.id, reason: reason) }
             change = CloseDecision.afterQuery(order, because: because, query: query.outcome, now: queryFinished,
                                               retry: retry, jitterUnit: jitter())
             if case .contradiction(let text) = change {
@@ -88,7 +90,7 @@ public struct OrderCloser: Sendable {
             }
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
-        ClosingMetrics.attempt(outcome: close.outcome.label, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
+        ClosingMetrics.attempt(outcome: AuditOutcome(close.outcome).rawValue, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
         switch change {
         case .finish(.failed, _, _, _), .contradiction: ClosingMetrics.failed(mchID: order.mchID)
         default: break
@@ -138,7 +140,7 @@ public struct OrderCloser: Sendable {
         if case .retry = change, logger.logLevel > .warning { return }
         var fields = metadata(order)
         fields["attempt"] = .stringConvertible(order.attempt)
-        fields["outcome"] = "\(close.outcome.label)"
+        fields["outcome"] = "\(AuditOutcome(close.outcome).rawValue)"
         if let errCode = close.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
         if let endpoint = close.endpoint { fields["endpoint"] = "\(endpoint)" }
         fields["latency_ms"] = .stringConvertible(latencyMs)
@@ -168,18 +170,6 @@ public struct OrderCloser: Sendable {
 
     func metadata(_ order: ClaimedOrder) -> Logger.Metadata {
         ["out_trade_no": "\(order.outTradeNo)", "mch_id": "\(order.mchID)"]
-    }
-
-    func errorText(_ outcome: CloseOutcome) -> String? {
-        switch outcome {
-        case .retryable, .configurationError, .orderRejected, .unknownCode: outcome.description
-        default: nil
-        }
-    }
-
-    func queryLabel(_ outcome: QueryOutcome) -> String {
-        if case .state(let state, _) = outcome { return "trade_state:\(state.rawValue)" }
-        return outcome.description
     }
 
     func transactionID(of change: OrderChange) -> String? {
