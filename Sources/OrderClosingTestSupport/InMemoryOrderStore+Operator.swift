@@ -80,7 +80,7 @@ extension InMemoryOrderStore: OperatorStore {
                 "finished_ms": .int(attempt.finishedAt), "duration_ms": .int(attempt.finishedAt - attempt.startedAt),
                 "endpoint": text(attempt.endpoint), "http_status": response.httpStatus.map { .int(Int64($0)) } ?? .null,
                 "return_code": text(response.returnCode), "return_msg": text(response.returnMsg), "result_code": text(response.resultCode),
-                "err_code": text(response.errCode), "err_code_des": text(response.errCodeDes), "outcome": .text(attempt.outcome),
+                "err_code": text(response.errCode), "err_code_des": text(response.errCodeDes), "outcome": .text(attempt.outcome.rawValue),
                 "error": text(attempt.error), "verified": .int(response.verified ? 1 : 0)]
     }
 

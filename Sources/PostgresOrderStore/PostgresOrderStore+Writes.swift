@@ -77,7 +77,7 @@ extension PostgresOrderStore {
             VALUES (\(order.id), \(order.mchID), \(order.outTradeNo), \(attempt.attempt), \(attempt.call.rawValue),
                     \(attempt.startedAt), \(attempt.finishedAt), \(attempt.endpoint)::text, \(response.httpStatus)::bigint,
                     \(response.returnCode)::text, \(response.returnMsg)::text, \(response.resultCode)::text,
-                    \(response.errCode)::text, \(response.errCodeDes)::text, \(attempt.outcome), \(attempt.error)::text,
+                    \(response.errCode)::text, \(response.errCodeDes)::text, \(attempt.outcome.rawValue), \(attempt.error)::text,
                     \(response.verified ? 1 : 0))
             ON CONFLICT ON CONSTRAINT close_attempts_one_row_per_call DO NOTHING
             """, logger: logger)

@@ -221,7 +221,7 @@ public struct SQLiteOrderStore: OrderStore {
             """).execute(arguments: [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
                              attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
                              attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
-                             attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome, attempt.error,
+                             attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome.rawValue, attempt.error,
                              attempt.response.verified])
     }
 

@@ -39,28 +39,48 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case orderRejected(String)
     /// An err_code we do not know for closeorder (TRADE_STATE_ERROR, USERPAYING, …): query, never assume.
     case unknownCode(String)
+    /// A signed answer that would decide the order but is not bound to it (API v3: a 204, or an
+    /// error body, which names no order): a query, whose answer echoes the order, decides.
+    case unconfirmed(UnconfirmedClose)
 
-    /// A stable lower-case label, stored in `close_attempts.outcome` and used in logs and metrics.
-    public var label: String {
+    public var description: String {
         switch self {
         case .closed: "closed"
         case .alreadyClosed: "already_closed"
         case .notExist: "not_exist"
         case .paid: "paid"
-        case .retryable: "retry"
-        case .configurationError: "config_error"
-        case .orderRejected: "order_rejected"
-        case .unknownCode: "unknown_code"
-        }
-    }
-
-    public var description: String {
-        switch self {
         case .retryable(let reason): "retry (\(reason))"
         case .configurationError(let reason): "configuration error (\(reason))"
         case .orderRejected(let reason): "order rejected (\(reason))"
         case .unknownCode(let code): "unknown err_code \(code)"
-        default: label
+        case .unconfirmed(let claim): "\(claim), to be confirmed by a query"
+        }
+    }
+}
+
+/// What a close answer that names no order says (`CloseOutcome.unconfirmed`). API v3 answers are
+/// tied to their request only by signature and timestamp, so a signed one for another order of the
+/// same merchant could be replayed within its 300 s; each is therefore only a claim.
+///
+/// | claim         | v3 answer                        | decided by the query as                               |
+/// |---------------|----------------------------------|-------------------------------------------------------|
+/// | closed        | 204 No Content                   | CLOSED → `closed`; SUCCESS → `paid`; NOTPAY → close again |
+/// | alreadyClosed | ORDER_CLOSED                     | CLOSED → `already_closed`; SUCCESS → `paid`; NOTPAY → close again |
+/// | notExist      | ORDER_NOT_EXIST, ORDERNOTEXIST   | not exist → `not_exist`; SUCCESS → `paid`; NOTPAY → close again |
+/// | rejected      | INVALID_REQUEST (the catch-all)  | SUCCESS → `paid`; CLOSED → `already_closed`; else the refusal stands |
+public enum UnconfirmedClose: Sendable, Hashable, CustomStringConvertible {
+    case closed
+    case alreadyClosed
+    case notExist
+    /// The reason names the code and message.
+    case rejected(String)
+
+    public var description: String {
+        switch self {
+        case .closed: "HTTP 204 to the close"
+        case .alreadyClosed: "ORDER_CLOSED"
+        case .notExist: "ORDER_NOT_EXIST"
+        case .rejected(let reason): "WeChat refused this order: \(reason)"
         }
     }
 }

@@ -34,6 +34,7 @@ public struct V3Answer: Sendable, Hashable {
 /// | check                                                       | fails with        |
 /// |-------------------------------------------------------------|-------------------|
 /// | all four `Wechatpay-*` headers present and non-empty         | `verification`    |
+/// | timestamp is 1–18 decimal digits                             | `verification`    |
 /// | timestamp is unix seconds within ±300 s of now               | `staleTimestamp`  |
 /// | the serial names a key we hold                              | `unknownSerial`   |
 /// | RSA-SHA256 (PKCS#1 v1.5) over `TIMESTAMP\nNONCE\nBODY\n`     | `verification`    |
@@ -49,12 +50,13 @@ public enum AnswerVerifier {
               let signature = answer.signature, !signature.isEmpty, let serial = answer.serial, !serial.isEmpty else {
             throw V3Error(.verification, "the answer (HTTP \(answer.status)) lacks a Wechatpay-Timestamp, -Nonce, -Signature or -Serial header")
         }
-        guard let seconds = Int64(timestamp) else {
+        guard let seconds = unixSeconds(timestamp) else {
             throw V3Error(.verification, "the answer's Wechatpay-Timestamp \"\(timestamp.prefix(20))\" is not unix seconds")
         }
-        let skew = seconds - nowSeconds
-        guard abs(skew) <= maximumSkewSeconds else {
-            throw V3Error(.staleTimestamp, "the answer's Wechatpay-Timestamp is \(skew) s from now (more than \(maximumSkewSeconds) s: a replay or a wrong clock)")
+        // Checked: neither the header nor the clock may trap the daemon (issue 21: Int64.min did).
+        let (skew, overflow) = seconds.subtractingReportingOverflow(nowSeconds)
+        guard !overflow, skew.magnitude <= maximumSkewSeconds.magnitude else {
+            throw V3Error(.staleTimestamp, "the answer's Wechatpay-Timestamp is \(overflow ? "far" : "\(skew) s") from now (more than \(maximumSkewSeconds) s: a replay or a wrong clock)")
         }
         guard let key = keys.key(forSerial: serial) else {
             throw V3Error(.unknownSerial, "the answer is signed by serial \(serial.prefix(64)), which is not among the \(keys.mode.rawValue) held (\(keys.serials.joined(separator: ", ")))")
@@ -62,5 +64,13 @@ public enum AnswerVerifier {
         guard key.isValidSignature(signature, for: SigningMessage.answer(timestamp: timestamp, nonce: nonce, body: answer.body)) else {
             throw V3Error(.verification, "the answer's Wechatpay-Signature does not verify with \(serial.prefix(64))")
         }
+    }
+
+    /// Unix seconds as WeChat Pay writes them: 1–18 ASCII digits (no sign, space or other
+    /// numerals), so the value always fits an `Int64`.
+    static func unixSeconds(_ text: String) -> Int64? {
+        let digits = text.utf8
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
     }
 }

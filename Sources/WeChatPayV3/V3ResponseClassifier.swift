@@ -14,34 +14,35 @@ import WeChatPayV2
 /// | 429 or 5xx that does not verify (gateways answer these unsigned) | retry (HTTP n)         | retry (HTTP n)         | no       |
 /// | 401 that does not verify                                         | configuration error    | configuration error    | no       |
 /// | any other answer that does not verify (headers, ±5 min, serial, signature) | retry (not believed) | retry (not believed) | no |
-/// | close 204 No Content (or 200)                                    | query (`CLOSE_204`)¹   | –                      | yes      |
+/// | close 204 No Content (or 200)                                    | unconfirmed closed¹    | –                      | yes      |
 /// | query 200 with a known trade_state, out_trade_no and ids echoed  | –                      | trade_state            | yes      |
 /// | query 200 naming another order, or a trade_state without out_trade_no | –                 | retry (not believed)   | no       |
 /// | query 200 not JSON, or trade_state missing or unknown            | –                      | retry (unparseable)    | yes      |
 /// | error status whose body has no `code`                            | retry (HTTP n)         | retry (HTTP n)         | yes      |
-/// | ORDER_CLOSED                                                     | already closed         | unknown code           | yes      |
-/// | ORDER_NOT_EXIST, ORDERNOTEXIST                                   | not exist              | not exist              | yes      |
+/// | ORDER_CLOSED                                                     | unconfirmed already closed¹ | unknown code      | yes      |
+/// | ORDER_NOT_EXIST, ORDERNOTEXIST                                   | unconfirmed not exist¹ | not exist              | yes      |
 /// | SYSTEM_ERROR, BANK_ERROR                                         | retry                  | retry                  | yes      |
 /// | FREQUENCY_LIMITED (429)                                          | retry (pushback)       | retry (pushback)       | yes      |
 /// | SIGN_ERROR, NO_AUTH, MCH_NOT_EXISTS, APPID_MCHID_NOT_MATCH, any 401 | configuration error | configuration error    | yes      |
-/// | PARAM_ERROR, INVALID_REQUEST, INVALID_TRANSACTIONID, OPENID_MISMATCH | order rejected     | order rejected         | yes      |
+/// | INVALID_REQUEST (v3's catch-all)                                 | unconfirmed rejected¹  | order rejected         | yes      |
+/// | PARAM_ERROR, INVALID_TRANSACTIONID, OPENID_MISMATCH              | order rejected         | order rejected         | yes      |
 /// | USER_PAYING (202), TRADE_ERROR, OUT_TRADE_NO_USED, ACCOUNT_ERROR, NOT_ENOUGH, RULE_LIMIT | unknown code² | unknown code | yes |
 /// | any other code with a 4xx or 2xx status                          | unknown code²          | unknown code           | yes      |
 /// | any other code with 429 or 5xx                                   | retry (HTTP n)         | retry (HTTP n)         | yes      |
 ///
-/// ¹ A 204 comes back for a fresh close, for a repeated one, and (by community reports) for an
-/// order WeChat Pay never saw: only a query tells them apart, so the close reads as the unknown
-/// code `CLOSE_204` and `CloseDecision` queries (CLOSED → closed, SUCCESS → paid, not exist →
-/// closed, NOTPAY → close again).
+/// ¹ `CloseOutcome.unconfirmed`: an answer that would decide the order but is not bound to it, so
+/// `CloseDecision` queries first (`UnconfirmedClose` tabulates what each query answer decides).
+/// A 204 comes back for a fresh close, for a repeated one, and (by community reports) for an
+/// order WeChat Pay never saw; an error body names no order, so a signed `ORDER_CLOSED` for one
+/// order could be replayed for another of the merchant's within 300 s (issue 21).
 /// ² Codes that may mean the order is paid or in another state: query, never assume.
 ///
 /// Summaries carry the HTTP status, `code` as err_code and `message` as err_code_des.
 public enum V3ResponseClassifier {
-    /// The unknown code a 2xx close reads as: decide by a query.
-    public static let closeNoContent = "CLOSE_204"
-
     static let configurationCodes: Set<String> = ["SIGN_ERROR", "NO_AUTH", "MCH_NOT_EXISTS", "APPID_MCHID_NOT_MATCH"]
-    static let rejectionCodes: Set<String> = ["PARAM_ERROR", "INVALID_REQUEST", "INVALID_TRANSACTIONID", "OPENID_MISMATCH"]
+    static let rejectionCodes: Set<String> = ["PARAM_ERROR", "INVALID_TRANSACTIONID", "OPENID_MISMATCH"]
+    /// v3's catch-all refusal: the order may be paid (a missed notification), so the query decides.
+    static let catchAllCode = "INVALID_REQUEST"
     static let notExistCodes: Set<String> = ["ORDER_NOT_EXIST", "ORDERNOTEXIST"]
     static let systemCodes: Set<String> = ["SYSTEM_ERROR", "BANK_ERROR"]
     /// Documented codes that may mean the order is paid or in another state (query first).
@@ -53,14 +54,15 @@ public enum V3ResponseClassifier {
         case .failure(let early): return (early.close, early.summary)
         case .success(let summary):
             if (200...299).contains(answer.status), summary.errCode == nil {
-                return (.unknownCode(closeNoContent), summary)
+                return (.unconfirmed(.closed), summary)
             }
             switch errorMeaning(answer.status, summary) {
-            case .alreadyClosed: return (.alreadyClosed, summary)
-            case .notExist: return (.notExist, summary)
+            case .alreadyClosed: return (.unconfirmed(.alreadyClosed), summary)
+            case .notExist: return (.unconfirmed(.notExist), summary)
             case .retry(let reason): return (.retryable(reason), summary)
             case .configuration(let reason): return (.configurationError(reason), summary)
             case .rejected(let reason): return (.orderRejected(reason), summary)
+            case .catchAll(let reason): return (.unconfirmed(.rejected(reason)), summary)
             case .unknown(let code): return (.unknownCode(code), summary)
             }
         }
@@ -84,12 +86,12 @@ public enum V3ResponseClassifier {
         case .notExist: return (.notExist, summary)
         case .retry(let reason): return (.retryable(reason), summary)
         case .configuration(let reason): return (.configurationError(reason), summary)
-        case .rejected(let reason): return (.orderRejected(reason), summary)
+        case .rejected(let reason), .catchAll(let reason): return (.orderRejected(reason), summary)
         case .unknown(let code): return (.unknownCode(code), summary)
         }
     }
 
-    enum Meaning { case alreadyClosed, notExist, retry(RetryReason), configuration(String), rejected(String), unknown(String) }
+    enum Meaning { case alreadyClosed, notExist, retry(RetryReason), configuration(String), rejected(String), catchAll(String), unknown(String) }
 
     /// What a verified non-success answer means (the table's code rows).
     static func errorMeaning(_ status: Int, _ summary: ResponseSummary) -> Meaning {
@@ -107,6 +109,7 @@ public enum V3ResponseClassifier {
         case let code where configurationCodes.contains(code): return .configuration(reason)
         case _ where status == 401: return .configuration("HTTP 401 " + reason)
         case let code where rejectionCodes.contains(code): return .rejected(reason)
+        case catchAllCode: return .catchAll(reason)
         case _ where overloaded && !queryFirstCodes.contains(code): return .retry(.httpStatus(status))
         default: return .unknown(code)
         }

@@ -24,7 +24,8 @@ struct PostgresTLSTests {
         }
 
         let migrate = try await run("migrate", host: "localhost", ca: certificates.caPath)
-        #expect(migrate.status == 0 && migrate.output.contains("migrate: applied 1, 2, 3") && migrate.output.contains(" to postgresql://postgres@localhost:"), "\(migrate.output)")
+        #expect(migrate.status == 0 && migrate.output.contains("migrate: applied 1, 2, 3")
+                && migrate.output.contains(" to postgresql://postgres@localhost:"), "\(migrate.output)")
         let status = try await run("status", host: "localhost", ca: certificates.caPath)
         #expect(status.status == 0 && status.output.contains("overdue: 0"), "\(status.output)")
         // The connection really was TLS: the server says so for its own session.

@@ -103,11 +103,17 @@ import WeChatPayV3
             ("V3-STALE", [.staleTimestamp], "closed"),
             ("V3-SERIAL", [.unknownSerial], "closed"),
             ("V3-FORGED-PAID", [.forgedOrderPaid], "closed"),
-            ("V3-CLOSED", [.orderClosed], "already_closed"),
+            // A signed ORDER_CLOSED that is not about this open order (a replay): the query finds it
+            // NOTPAY, so it is closed again, and the next query confirms that close (issue 21).
+            ("V3-CLOSED", [.orderClosed], "closed"),
         ]
         for (name, faults, outcome) in faultCases {
             try order(name, C, createdAt: now - 400, faults: faults, status: "closed", outcome: outcome)
         }
+        // Issue 21's reproduction: a paid order whose close is answered with a validly signed
+        // ORDER_CLOSED or ORDER_NOT_EXIST (which name no order) ends paid, by the query.
+        try order("V3-PAID-REPLAY-CLOSED", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderClosed], status: "paid", outcome: "paid")
+        try order("V3-PAID-REPLAY-NOTEXIST", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderNotExist], status: "paid", outcome: "paid")
 
         let (daemon, notify) = try await world.startDaemon()
         let decided = try await eventually(timeout: .seconds(120)) {
@@ -126,8 +132,10 @@ import WeChatPayV3
             #expect(row["status"] as String == expectation.status, "\(expectation.outTradeNo): \(row)")
             #expect(row["outcome"] as String? == expectation.outcome, "\(expectation.outTradeNo): \(row)")
         }
-        let paid = try #require(rows.first { $0["out_trade_no"] == "V3-PAID" })
-        #expect(paid["transaction_id"] as String? == world.fake.transactionID(mchID: C, outTradeNo: "V3-PAID"))
+        for name in ["V3-PAID", "V3-PAID-REPLAY-CLOSED", "V3-PAID-REPLAY-NOTEXIST"] {
+            let paid = try #require(rows.first { $0["out_trade_no"] == name })
+            #expect(paid["transaction_id"] as String? == world.fake.transactionID(mchID: C, outTradeNo: name), "\(name): \(paid)")
+        }
         let bad = try #require(rows.first { $0["out_trade_no"] == "V3|BAD@ID" })
         #expect((bad["last_error"] as String?)?.contains("API v3") == true, "\(bad)")
 
@@ -157,7 +165,38 @@ import WeChatPayV3
             try Row.fetchAll(db, sql: "SELECT * FROM close_attempts").map { "\($0)" }.joined(separator: "\n")
         }
         #expect(!dump.contains("WECHATPAY2-SHA256-RSA2048") && !dump.contains(pemBody))
+        try Self.checkAuditVocabulary(merchant, log: log)
+        // A successful v3 close reads as such: the close `closed` (HTTP 204), its query `closed`.
+        let success = try await merchant.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT operation, http_status, outcome, error FROM close_attempts
+                WHERE out_trade_no = 'V3-NOW-0' AND mch_id = ? ORDER BY id
+                """, arguments: [C])
+        }
+        #expect(success.map { "\($0["operation"] as String) \($0["http_status"] as Int? ?? 0) \($0["outcome"] as String)" }
+                == ["closeorder 204 closed", "orderquery 200 closed"], "\(success)")
+        #expect(success.first?["error"] as String? == nil)
         try await world.shutdown()
+    }
+
+    /// `close_attempts.outcome` is one closed vocabulary for v2 and v3, close and query (README), the
+    /// words go in `error`, and no internal sentinel reaches the database or the log (issue 21).
+    static func checkAuditVocabulary(_ merchant: DatabasePool, log: String) throws {
+        let vocabulary: Set<String> = ["closed", "already_closed", "not_exist", "paid", "not_paid", "paying", "retry",
+                                       "config_error", "order_rejected", "unknown_code"]
+        let (outcomes, sentinels, queryErrors) = try merchant.read { db in
+            (Set(try String.fetchAll(db, sql: "SELECT DISTINCT outcome FROM close_attempts")),
+             try Int.fetchOne(db, sql: """
+                SELECT (SELECT count(*) FROM close_attempts WHERE outcome || coalesce(error, '') LIKE '%CLOSE_204%')
+                     + (SELECT count(*) FROM pending_orders WHERE coalesce(last_error, '') || coalesce(last_err_code, '') LIKE '%CLOSE_204%')
+                """) ?? -1,
+             try String?.fetchAll(db, sql: "SELECT error FROM close_attempts WHERE operation = 'orderquery' AND outcome = 'retry'"))
+        }
+        #expect(outcomes.isSubset(of: vocabulary), "outside the vocabulary: \(outcomes.subtracting(vocabulary))")
+        #expect(outcomes.contains("closed") && outcomes.contains("paid"), "\(outcomes)")
+        #expect(sentinels == 0, "CLOSE_204 in the database")
+        #expect(!log.contains("CLOSE_204"), "CLOSE_204 in the log")
+        #expect(queryErrors.allSatisfy { $0?.isEmpty == false }, "a query's retry without its reason in error")
     }
 
     /// Inserts due v3 orders the fake knows as unpaid.

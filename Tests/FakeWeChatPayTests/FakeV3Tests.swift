@@ -46,7 +46,7 @@ import WeChatPayV3
         #expect(answer.status == 204 && answer.body.isEmpty)
         try AnswerVerifier.verify(answer, keys: keys(fake), nowSeconds: Int64(Self.now))
         #expect(V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
-                == .unknownCode(V3ResponseClassifier.closeNoContent))
+                == .unconfirmed(.closed))
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0001") == .closed)
         #expect(fake.calls.last?.signatureValid == true && fake.calls.last?.acted == true)
         #expect(fake.violations.isEmpty)
@@ -123,7 +123,7 @@ import WeChatPayV3
         let outcomes = try (0..<3).map { _ in
             V3ResponseClassifier.classifyClose(try send(fake, request), request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
         }
-        #expect(outcomes == [.retryable(.systemError), .alreadyClosed, .notExist])
+        #expect(outcomes == [.retryable(.systemError), .unconfirmed(.alreadyClosed), .unconfirmed(.notExist)])
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0005") == .notPay)
     }
 

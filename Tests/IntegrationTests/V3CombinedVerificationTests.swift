@@ -49,7 +49,7 @@ import WeChatPayV3
         #expect(bothAfterSwitch.summary.verified, "\(bothAfterSwitch.outcome)")
         #expect(bothAfterSwitch.outcome == .state(.notPay, transactionID: nil))
         let close = await gateway.closeOrder(try order("SWITCH_5"), merchant: both)
-        #expect(close.summary.verified && close.outcome == .unknownCode(V3ResponseClassifier.closeNoContent))
+        #expect(close.summary.verified && close.outcome == .unconfirmed(.closed))
 
         // The combined merchant fetched certificates once, before its first call.
         let fetches = base.fake.calls.filter { $0.path == "/v3/certificates" }.count

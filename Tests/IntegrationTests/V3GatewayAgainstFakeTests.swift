@@ -57,7 +57,7 @@ import WeChatPayV3
         let world = try await Self.start(mode: mode)
         let order = try world.placeV3Order("V3_CLOSE_1")
         let close = await world.router.closeOrder(order, credentials: world.v3Credentials)
-        #expect(close.outcome == .unknownCode(V3ResponseClassifier.closeNoContent))
+        #expect(close.outcome == .unconfirmed(.closed))
         #expect(close.summary.verified && close.summary.httpStatus == 204)
         let query = await world.router.queryOrder(order, credentials: world.v3Credentials)
         #expect(query.outcome == .state(.closed, transactionID: nil))
@@ -75,7 +75,7 @@ import WeChatPayV3
         let v2 = await world.router.closeOrder(v2Order, credentials: world.base.credentials())
         #expect(v2.outcome == .closed)
         let v3 = await world.router.closeOrder(try world.placeV3Order("V3_ORDER_1"), credentials: world.v3Credentials)
-        #expect(v3.outcome == .unknownCode(V3ResponseClassifier.closeNoContent))
+        #expect(v3.outcome == .unconfirmed(.closed))
         #expect(world.base.fake.calls.map(\.path) == ["/pay/closeorder", "/v3/pay/transactions/out-trade-no/V3_ORDER_1/close"])
         try await world.base.shutdown()
     }
@@ -84,8 +84,8 @@ import WeChatPayV3
         (.systemError, "retry (SYSTEMERROR)"),
         (.http500, "retry (HTTP 500)"),
         (.http503, "retry (HTTP 503)"),
-        (.orderClosed, "already_closed"),
-        (.orderNotExist, "not_exist"),
+        (.orderClosed, "ORDER_CLOSED, to be confirmed by a query"),
+        (.orderNotExist, "ORDER_NOT_EXIST, to be confirmed by a query"),
         (.paramError, "order rejected (PARAM_ERROR: 参数格式校验错误)"),
     ]
 
@@ -141,7 +141,7 @@ import WeChatPayV3
         let world = try await Self.start(withBackup: true)
         try await world.base.primary.setOutage(true)
         let response = await world.router.closeOrder(try world.placeV3Order("V3_FAILOVER"), credentials: world.v3Credentials)
-        #expect(response.outcome == .unknownCode(V3ResponseClassifier.closeNoContent))
+        #expect(response.outcome == .unconfirmed(.closed))
         #expect(response.endpoint == world.base.backup.baseURL)
         #expect(world.base.fake.calls.count == 1)
         try await world.base.shutdown()

@@ -34,8 +34,8 @@ import WeChatPayV2
     ])
     func everyTradeStateHasItsDecision(state: TradeState, afterPaid: Expected, afterUnknown: Expected) {
         let query = QueryOutcome.state(state, transactionID: state == .success ? "4200000001" : nil)
-        let paid = CloseDecision.afterQuery(Self.order, because: "ORDERPAID", query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
-        let unknown = CloseDecision.afterQuery(Self.order, because: "TRADE_STATE_ERROR", query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        let paid = CloseDecision.afterQuery(Self.order, because: .orderPaid, query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        let unknown = CloseDecision.afterQuery(Self.order, because: .unknownCode("TRADE_STATE_ERROR"), query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
         #expect(Self.kind(paid) == afterPaid)
         #expect(Self.kind(unknown) == afterUnknown)
         if state == .success, case .finish(_, _, let transactionID, _) = paid { #expect(transactionID == "4200000001") }
@@ -62,21 +62,110 @@ import WeChatPayV2
     /// Issue 14: v3's 204 is decided by the query; an order WeChat never saw is closed (not_exist),
     /// as a close's ORDERNOTEXIST is, and a confirmed close reads `closed`.
     @Test func aV3NoContentCloseIsDecidedByTheQuery() {
-        func after(_ query: QueryOutcome?, because: String = "CLOSE_204") -> OrderChange {
+        func after(_ query: QueryOutcome?, because: CloseDecision.QueryReason = .unconfirmed(.closed)) -> OrderChange {
             CloseDecision.afterQuery(Self.order, because: because, query: query, now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
         }
-        #expect(CloseDecision.afterClose(Self.order, outcome: .unknownCode("CLOSE_204"), delivered: true, now: Self.now,
-                                         retry: RetryPolicy(), jitterUnit: 0.5) == .query(because: "CLOSE_204"))
+        #expect(CloseDecision.afterClose(Self.order, outcome: .unconfirmed(.closed), delivered: true, now: Self.now,
+                                         retry: RetryPolicy(), jitterUnit: 0.5) == .query(because: .unconfirmed(.closed)))
         guard case .finish(.closed, "closed"?, nil, nil) = after(.state(.closed, transactionID: nil)) else { Issue.record("not closed"); return }
         guard case .finish(.closed, "not_exist"?, nil, nil) = after(.notExist) else { Issue.record("not exist is not closed"); return }
-        guard case .finish(.closed, "already_closed"?, nil, nil) = after(.state(.closed, transactionID: nil), because: "TRADE_ERROR") else {
+        guard case .finish(.closed, "already_closed"?, nil, nil) = after(.state(.closed, transactionID: nil), because: .unknownCode("TRADE_ERROR")) else {
             Issue.record("an unknown code's CLOSED is not already_closed"); return
         }
         guard case .finish(.paid, "paid"?, "4200000001"?, nil) = after(.state(.success, transactionID: "4200000001")) else { Issue.record("not paid"); return }
         #expect(Self.kind(after(.state(.notPay, transactionID: nil))) == .retry)
         #expect(Self.kind(after(nil)) == .retry)
         // A signed ORDERPAID still stands against a query that finds no order.
-        #expect(Self.kind(after(.notExist, because: "ORDERPAID")) == .paid)
+        #expect(Self.kind(after(.notExist, because: .orderPaid)) == .paid)
+        // The retry's reason says what happened in words, never an internal name.
+        guard case .retry(_, let reason, _, _) = after(.state(.notPay, transactionID: nil)) else { Issue.record("not a retry"); return }
+        #expect(reason == "HTTP 204 to the close; query: trade_state NOTPAY")
+    }
+
+    /// Issue 21: v3 answers that name no order (a 204, ORDER_CLOSED, ORDER_NOT_EXIST, INVALID_REQUEST)
+    /// never decide an order by themselves; after the query, each row of the table.
+    @Test(arguments: [
+        // trade_state (nil: ORDER_NOT_EXIST; "-": no usable answer) → after 204, ORDER_CLOSED, ORDER_NOT_EXIST, INVALID_REQUEST
+        ("SUCCESS", "paid/paid", "paid/paid", "paid/paid", "paid/paid"),
+        ("REFUND", "paid/paid", "paid/paid", "paid/paid", "paid/paid"),
+        ("CLOSED", "closed/closed", "closed/already_closed", "closed/already_closed", "closed/already_closed"),
+        ("REVOKED", "closed/closed", "closed/already_closed", "closed/already_closed", "closed/already_closed"),
+        ("NOTPAY", "retry", "retry", "retry", "refused"),
+        ("PAYERROR", "retry", "retry", "retry", "refused"),
+        ("USERPAYING", "retry", "retry", "retry", "refused"),
+        ("ACCEPT", "retry", "retry", "retry", "refused"),
+        (nil, "closed/not_exist", "closed/not_exist", "closed/not_exist", "refused"),
+        ("-", "retry", "retry", "retry", "refused"),
+    ] as [(String?, String, String, String, String)])
+    func anUnconfirmedClaimIsDecidedByTheQuery(state: String?, after204: String, afterClosed: String, afterNotExist: String,
+                                               afterInvalid: String) {
+        let query: QueryOutcome? = switch state {
+        case nil: .notExist
+        case "-": .retryable(.httpStatus(500))
+        case let state?: .state(TradeState(rawValue: state)!, transactionID: "4200000001")
+        }
+        let claims: [(UnconfirmedClose, String)] = [(.closed, after204), (.alreadyClosed, afterClosed), (.notExist, afterNotExist),
+                                                    (.rejected("INVALID_REQUEST: 无效请求"), afterInvalid)]
+        for (claim, expected) in claims {
+            let next = CloseDecision.afterClose(Self.order, outcome: .unconfirmed(claim), delivered: true, now: Self.now,
+                                                retry: RetryPolicy(), jitterUnit: 0.5)
+            #expect(next == .query(because: .unconfirmed(claim)), "\(claim) decided without a query: \(next)")
+            let change = CloseDecision.afterQuery(Self.order, because: .unconfirmed(claim), query: query, now: Self.now,
+                                                  retry: RetryPolicy(), jitterUnit: 0.5)
+            let got: String = switch change {
+            case .finish(let status, let outcome?, let transactionID, _):
+                status == .paid && transactionID != "4200000001" ? "paid without its transaction_id" : "\(status.rawValue)/\(outcome)"
+            case .retry(_, let reason, _, false):
+                reason.hasPrefix("WeChat refused this order: INVALID_REQUEST: 无效请求; query: ") ? "refused" : "retry"
+            default: "\(change)"
+            }
+            #expect(got == expected, "\(claim), then \(String(describing: query)): \(change)")
+        }
+    }
+
+    /// The refusal still ends the order `failed` once its attempts are spent, with the reason.
+    @Test func anInvalidRequestThatTheQueryDoesNotOverruleFailsWhenTheAttemptsAreSpent() {
+        let last = ClaimedOrder(id: 1, mchID: "1900000109", appID: "wx2421b1c4370ec43b", outTradeNo: "T1", subMchID: nil,
+                                subAppID: nil, createdAt: 1_800_000_000, timeoutSeconds: 0, attempt: 10, inDoubt: false,
+                                firstAttemptAt: 1_800_000_305_000, leaseToken: "t")
+        let change = CloseDecision.afterQuery(last, because: .unconfirmed(.rejected("INVALID_REQUEST: 无效请求")),
+                                              query: .state(.notPay, transactionID: nil), now: Self.now, retry: RetryPolicy(), jitterUnit: 0.5)
+        guard case .finish(.failed, nil, nil, let reason?) = change else { Issue.record("got \(change)"); return }
+        #expect(reason.contains("WeChat refused this order: INVALID_REQUEST"), "\(reason)")
+    }
+
+    /// Issue 21's audit vocabulary: every close and query outcome maps to one word of the closed
+    /// list, and the internal name of v3's 204 is in none of them or their words.
+    @Test func everyOutcomeHasOneAuditWord() {
+        let closes: [(CloseOutcome, AuditOutcome, String?)] = [
+            (.closed, .closed, nil), (.alreadyClosed, .alreadyClosed, nil), (.notExist, .notExist, nil), (.paid, .paid, nil),
+            (.retryable(.frequencyLimited), .retry, "retry (FREQUENCY_LIMITED)"),
+            (.configurationError("SIGNERROR"), .configError, "configuration error (SIGNERROR)"),
+            (.orderRejected("PARAM_ERROR"), .orderRejected, "order rejected (PARAM_ERROR)"),
+            (.unknownCode("TRADE_ERROR"), .unknownCode, "unknown err_code TRADE_ERROR"),
+            (.unconfirmed(.closed), .closed, nil), (.unconfirmed(.alreadyClosed), .alreadyClosed, nil),
+            (.unconfirmed(.notExist), .notExist, nil),
+            (.unconfirmed(.rejected("INVALID_REQUEST: x")), .orderRejected, "order rejected (INVALID_REQUEST: x)"),
+        ]
+        for (close, word, words) in closes {
+            #expect(AuditOutcome(close) == word && AuditOutcome.words(close) == words, "\(close)")
+            #expect(!"\(AuditOutcome(close).rawValue) \(words ?? "")".contains("204"))
+        }
+        let queries: [(QueryOutcome, AuditOutcome, String?)] = TradeState.allCases.map { state in
+            let word: AuditOutcome = state.isPaid ? .paid : state.isFinallyUnpaid ? .closed : state.isPaymentInProgress ? .paying : .notPaid
+            return (.state(state, transactionID: "42"), word, "trade_state \(state.rawValue)")
+        } + [
+            (.notExist, .notExist, nil), (.retryable(.httpStatus(500)), .retry, "retry (HTTP 500)"),
+            (.configurationError("NO_AUTH"), .configError, "configuration error (NO_AUTH)"),
+            (.orderRejected("PARAM_ERROR"), .orderRejected, "order rejected (PARAM_ERROR)"),
+            (.unknownCode("ORDER_CLOSED"), .unknownCode, "unknown err_code ORDER_CLOSED"),
+        ]
+        for (query, word, words) in queries {
+            #expect(AuditOutcome(query) == word && AuditOutcome.words(query) == words, "\(query)")
+        }
+        #expect(Set(AuditOutcome.allCases.map(\.rawValue)) == ["closed", "already_closed", "not_exist", "paid", "not_paid", "paying",
+                                                             "retry", "config_error", "order_rejected", "unknown_code"])
+        #expect(ClosingMetrics.outcomes == AuditOutcome.allCases.map(\.rawValue))
     }
 
     @Test func anOrdersRefusalBacksOffAndNeverPausesTheMerchant() {

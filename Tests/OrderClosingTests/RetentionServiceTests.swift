@@ -19,7 +19,7 @@ import WeChatPayV2
         let attempt = { (order: ClaimedOrder) in
             AttemptRecord(call: .closeOrder, attempt: 1, startedAt: Self.dueMs, finishedAt: Self.dueMs + 1, endpoint: nil,
                           response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                          outcome: "closed", error: nil)
+                          outcome: .closed, error: nil)
         }
         _ = try await store.record(claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
                                                               attempts: [attempt($0)]) }, now: Self.dueMs)

@@ -21,7 +21,7 @@ import WeChatPayV2
     func finish(_ order: ClaimedOrder, _ change: OrderChange, on fixture: any StoreFixture, at now: Int64) async throws {
         let attempt = AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: now - 50, finishedAt: now, endpoint: "http://127.0.0.1:1",
                                     response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                                    outcome: "closed", error: nil)
+                                    outcome: .closed, error: nil)
         #expect(try await fixture.store.record([OrderWrite(order: order, change: change, attempts: [attempt])], now: now) == [.applied])
     }
 

@@ -486,6 +486,6 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
     func attempt(_ order: ClaimedOrder, _ response: ResponseSummary = ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true)) -> AttemptRecord {
         AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
-                      endpoint: "http://127.0.0.1:1", response: response, outcome: "closed", error: nil)
+                      endpoint: "http://127.0.0.1:1", response: response, outcome: .closed, error: nil)
     }
 }

@@ -143,7 +143,6 @@ struct ResponseFactory {
     @Test(arguments: merchantWide) func merchantSetupCodesAreConfigurationErrors(_ code: String) throws {
         let factory = try ResponseFactory.make()
         let close = factory.close(factory.business("FAIL", code))
-        #expect(close.label == "config_error")
         #expect(close.description == "configuration error (\(code): 描述)")
         #expect(factory.query(factory.business("FAIL", code)).description == "configuration error (\(code): 描述)")
     }
@@ -151,7 +150,6 @@ struct ResponseFactory {
     @Test(arguments: aboutTheOrder) func orderParameterCodesRejectOnlyTheOrder(_ code: String) throws {
         let factory = try ResponseFactory.make()
         let close = factory.close(factory.business("FAIL", code))
-        #expect(close.label == "order_rejected")
         #expect(close.description == "order rejected (\(code): 描述)")
         #expect(factory.query(factory.business("FAIL", code)).description == "order rejected (\(code): 描述)")
     }
@@ -160,7 +158,6 @@ struct ResponseFactory {
     func returnCodeFailAboutTheSignatureIsAConfigurationError(_ message: String) throws {
         let factory = try ResponseFactory.make()
         let fields = ["return_code": "FAIL", "return_msg": message]
-        #expect(factory.close(fields).label == "config_error")
         #expect(factory.close(fields).description == "configuration error (return_code FAIL: \(message))")
         #expect(factory.query(fields).description == "configuration error (return_code FAIL: \(message))")
     }
@@ -171,7 +168,6 @@ struct ResponseFactory {
         var fields = ["return_code": "FAIL"]
         if !message.isEmpty { fields["return_msg"] = message }
         let named = message.isEmpty ? "no return_msg" : message
-        #expect(factory.close(fields).label == "order_rejected")
         #expect(factory.close(fields).description == "order rejected (return_code FAIL: \(named))")
         #expect(factory.query(fields).description == "order rejected (return_code FAIL: \(named))")
     }

@@ -31,7 +31,7 @@ import Testing
         let (outcome, summary) = closeSummary(factory, ["return_code": "FAIL", "return_msg": "系统繁忙",
                                                         "result_code": "FAIL", "err_code": "ORDERPAID"])
         #expect(outcome != .paid)
-        #expect(outcome.label == "order_rejected")
+        #expect(outcome.description.hasPrefix("order rejected ("))
         #expect(!summary.verified)
         #expect(summary.errCode == "ORDERPAID")
     }

@@ -50,6 +50,24 @@ import WeChatPayV2
         try AnswerVerifier.verify(K.signed(status: 204, body: "", timestamp: K.now + skew), keys: K.keys, nowSeconds: K.now)
     }
 
+    /// Issue 21: `Wechatpay-Timestamp: -9223372036854775808` overflowed the skew subtraction and
+    /// killed the daemon (SIGILL) before the signature was looked at. A timestamp is unix seconds
+    /// in decimal digits; anything else is refused as not WeChat Pay's, and no value traps.
+    @Test(arguments: ["-9223372036854775808", "9223372036854775807", "-1", "+\(K.now)", " \(K.now)", "\(K.now) ",
+                      "\(K.now).0", "0x6925f1a0", "1e9", "99999999999999999999999", "\u{0661}\u{0667}\u{0666}\u{0664}"])
+    func aTimestampThatIsNotUnixSecondsIsRefusedWithoutATrap(_ timestamp: String) {
+        let signed = K.signed(status: 204, body: "")
+        let answer = V3Answer(status: 204, timestamp: timestamp, nonce: signed.nonce, signature: signed.signature,
+                              serial: signed.serial, body: [])
+        let error = #expect(throws: V3Error.self) { try AnswerVerifier.verify(answer, keys: K.keys, nowSeconds: K.now) }
+        #expect(error?.kind == .verification || error?.kind == .staleTimestamp, "\(String(describing: error))")
+        // The same for any clock: the skew is computed with checked arithmetic.
+        for now in [Int64.min, -1, 0, Int64.max] {
+            #expect(throws: V3Error.self) { try AnswerVerifier.verify(answer, keys: K.keys, nowSeconds: now) }
+        }
+        #expect(throws: V3Error.self) { try AnswerVerifier.verify(K.signed(status: 204, body: ""), keys: K.keys, nowSeconds: .min) }
+    }
+
     @Test func anUnknownSerialIsNamed() {
         let error = #expect(throws: V3Error.self) {
             try AnswerVerifier.verify(K.signed(status: 204, body: "", serial: "PUB_KEY_ID_9999"), keys: K.keys, nowSeconds: K.now)

@@ -19,9 +19,9 @@ import WeChatPayV2
     static let codes: [(status: Int, code: String, close: CloseOutcome, query: QueryOutcome)] = [
         (202, "USER_PAYING", .unknownCode("USER_PAYING"), .unknownCode("USER_PAYING")),
         (400, "APPID_MCHID_NOT_MATCH", .configurationError("APPID_MCHID_NOT_MATCH: 描述"), .configurationError("APPID_MCHID_NOT_MATCH: 描述")),
-        (400, "INVALID_REQUEST", .orderRejected("INVALID_REQUEST: 描述"), .orderRejected("INVALID_REQUEST: 描述")),
+        (400, "INVALID_REQUEST", .unconfirmed(.rejected("INVALID_REQUEST: 描述")), .orderRejected("INVALID_REQUEST: 描述")),
         (400, "MCH_NOT_EXISTS", .configurationError("MCH_NOT_EXISTS: 描述"), .configurationError("MCH_NOT_EXISTS: 描述")),
-        (400, "ORDER_CLOSED", .alreadyClosed, .unknownCode("ORDER_CLOSED")),
+        (400, "ORDER_CLOSED", .unconfirmed(.alreadyClosed), .unknownCode("ORDER_CLOSED")),
         (400, "PARAM_ERROR", .orderRejected("PARAM_ERROR: 描述"), .orderRejected("PARAM_ERROR: 描述")),
         (401, "SIGN_ERROR", .configurationError("SIGN_ERROR: 描述"), .configurationError("SIGN_ERROR: 描述")),
         (403, "ACCOUNT_ERROR", .unknownCode("ACCOUNT_ERROR"), .unknownCode("ACCOUNT_ERROR")),
@@ -30,8 +30,8 @@ import WeChatPayV2
         (403, "OUT_TRADE_NO_USED", .unknownCode("OUT_TRADE_NO_USED"), .unknownCode("OUT_TRADE_NO_USED")),
         (403, "RULE_LIMIT", .unknownCode("RULE_LIMIT"), .unknownCode("RULE_LIMIT")),
         (403, "TRADE_ERROR", .unknownCode("TRADE_ERROR"), .unknownCode("TRADE_ERROR")),
-        (404, "ORDER_NOT_EXIST", .notExist, .notExist),
-        (404, "ORDERNOTEXIST", .notExist, .notExist),
+        (404, "ORDER_NOT_EXIST", .unconfirmed(.notExist), .notExist),
+        (404, "ORDERNOTEXIST", .unconfirmed(.notExist), .notExist),
         (429, "FREQUENCY_LIMITED", .retryable(.frequencyLimited), .retryable(.frequencyLimited)),
         (500, "BANK_ERROR", .retryable(.systemError), .retryable(.systemError)),
         (500, "INVALID_TRANSACTIONID", .orderRejected("INVALID_TRANSACTIONID: 描述"), .orderRejected("INVALID_TRANSACTIONID: 描述")),
@@ -58,7 +58,7 @@ import WeChatPayV2
 
     @Test func aSignedCloseNoContentIsDecidedByAQuery() {
         let (outcome, summary) = Self.classifyClose(K.signed(status: 204, body: ""))
-        #expect(outcome == .unknownCode(V3ResponseClassifier.closeNoContent))
+        #expect(outcome == .unconfirmed(.closed))
         #expect(summary.verified && summary.httpStatus == 204 && summary.errCode == nil)
     }
 

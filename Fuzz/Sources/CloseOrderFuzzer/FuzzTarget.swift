@@ -159,7 +159,7 @@ private func checkStringOverload(_ decoded: [String: String]?, _ body: [UInt8]) 
 private func isTerminal(_ outcome: CloseOutcome) -> Bool {
     switch outcome {
     case .closed, .alreadyClosed, .notExist, .paid: true
-    case .retryable, .configurationError, .orderRejected, .unknownCode: false
+    case .retryable, .configurationError, .orderRejected, .unknownCode, .unconfirmed: false
     }
 }
 
@@ -232,7 +232,7 @@ private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credent
           "HTTP 503 classified as \(httpOutcome)", body)
 
     let (outcome, summary) = ResponseClassifier.classifyClose(httpStatus: 200, body: body, order: order, credentials: credentials)
-    _ = outcome.description; _ = outcome.label   // must not trap either
+    _ = outcome.description   // must not trap either
     checkSummary(summary, decoded, 200, body, believed: decoded.map { believable($0, credentials) } ?? false)
     let context = "[\(credentials.signType.rawValue)] close outcome \(outcome)"
 

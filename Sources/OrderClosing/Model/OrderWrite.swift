@@ -10,13 +10,13 @@ public struct AttemptRecord: Sendable, Hashable {
     public let finishedAt: Int64
     public let endpoint: String?
     public let response: ResponseSummary
-    /// `CloseOutcome.label`, or for queries `trade_state:…` / the query outcome.
-    public let outcome: String
-    /// The reason in words when the call did not give a usable answer.
+    /// What the answer said, in the one audit vocabulary (`AuditOutcome`).
+    public let outcome: AuditOutcome
+    /// The answer in words where the outcome does not say it all (`AuditOutcome.words`).
     public let error: String?
 
     public init(call: Call, attempt: Int, startedAt: Int64, finishedAt: Int64, endpoint: String?,
-                response: ResponseSummary, outcome: String, error: String?) {
+                response: ResponseSummary, outcome: AuditOutcome, error: String?) {
         self.call = call
         self.attempt = attempt
         self.startedAt = startedAt

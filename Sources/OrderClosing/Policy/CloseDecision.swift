@@ -1,5 +1,4 @@
 import WeChatPayV2
-import WeChatPayV3
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///
@@ -8,6 +7,7 @@ import WeChatPayV3
 /// | closed, ORDERCLOSED, NOTEXIST   | `closed` with the answer as outcome                        |
 /// | ORDERPAID (signed)              | query: the table below                                     |
 /// | unknown err_code                | query: the table below                                     |
+/// | unconfirmed (v3: 204, ORDER_CLOSED, ORDER_NOT_EXIST, INVALID_REQUEST) | query: the table below |
 /// | FREQUENCY_LIMITED, HTTP 429     | retry after ~1 s, attempt given back (pushback is not the order's) |
 /// | retryable, delivered            | backoff (burns the attempt), `failed` when spent           |
 /// | retryable, not delivered        | wait out the outage, attempt given back                    |
@@ -16,39 +16,62 @@ import WeChatPayV3
 ///
 /// After the query (`trade_state`, v2 and v3 alike):
 ///
-/// | trade_state        | after ORDERPAID                         | after an unknown code       |
-/// |--------------------|-----------------------------------------|-----------------------------|
-/// | SUCCESS, REFUND    | `paid`, transaction_id recorded         | `paid`, transaction_id      |
-/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict`    | `closed` (already_closed; `closed` after v3's 204) |
-/// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict`    | retry the close (backoff)   |
-/// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)     | retry later (backoff)       |
-/// | order not exist    | `paid` (a signed ORDERPAID stands)      | `closed` (not_exist)        |
-/// | no usable answer   | `paid` (a signed ORDERPAID stands)      | retry later (backoff)       |
+/// | trade_state        | after ORDERPAID                      | after an unknown code or an unconfirmed claim | after INVALID_REQUEST (v3) |
+/// |--------------------|--------------------------------------|-----------------------------------|------------------------------|
+/// | SUCCESS, REFUND    | `paid`, transaction_id recorded      | `paid`, transaction_id            | `paid`, transaction_id       |
+/// | CLOSED, REVOKED    | contradiction: `failed` + `conflict` | `closed` (already_closed; `closed` after v3's 204) | `closed` (already_closed) |
+/// | NOTPAY, PAYERROR   | contradiction: `failed` + `conflict` | retry the close (backoff)         | the refusal stands (backoff, then `failed`) |
+/// | USERPAYING, ACCEPT | `paid` (money is moving; no id yet)  | retry later (backoff)             | the refusal stands           |
+/// | order not exist    | `paid` (a signed ORDERPAID stands)   | `closed` (not_exist)              | the refusal stands           |
+/// | no usable answer   | `paid` (a signed ORDERPAID stands)   | retry later (backoff)             | the refusal stands           |
 ///
-/// "After an unknown code" includes v3's `CLOSE_204`: a 204 to a close does not tell a fresh
-/// close from a repeated one or from an order WeChat never saw, so the query decides.
+/// Unconfirmed claims are v3 answers that name no order (`UnconfirmedClose`): a 204 does not
+/// tell a fresh close from a repeated one or from an order WeChat never saw, and a signed
+/// ORDER_CLOSED, ORDER_NOT_EXIST or INVALID_REQUEST could be another order's, replayed. Only the
+/// query, whose answer echoes the order, decides; a paid order whose notification was missed
+/// ends `paid`, never `closed` or `failed`.
 ///
 /// A contradiction about money is never settled by the daemon: the order ends `failed` with the
 /// contradiction in `conflict` and `last_error`, logged at error level, for a person to check.
 public enum CloseDecision {
     public enum Next: Sendable, Hashable {
         case change(OrderChange)
-        /// Ask `pay/orderquery` before deciding; `errCode` is why.
-        case query(because: String)
+        /// Ask `pay/orderquery` before deciding.
+        case query(because: QueryReason)
         case pauseMerchant(reason: String)
     }
 
-    public static let orderPaid = "ORDERPAID"
+    /// Why a close is followed by a query; its description is the reason's words in `last_error`.
+    public enum QueryReason: Sendable, Hashable, CustomStringConvertible {
+        /// A signed ORDERPAID: believed on its own; the query adds the transaction id.
+        case orderPaid
+        /// An err_code closeorderd does not know: never assume.
+        case unknownCode(String)
+        /// A v3 answer that names no order: the query confirms or refutes it.
+        case unconfirmed(UnconfirmedClose)
+
+        public var description: String {
+            switch self {
+            case .orderPaid: "ORDERPAID"
+            case .unknownCode(let code): "err_code \(code)"
+            case .unconfirmed(let claim): claim.description
+            }
+        }
+    }
+
+    public static let orderPaid = QueryReason.orderPaid
 
     public static func afterClose(_ order: ClaimedOrder, outcome: CloseOutcome, delivered: Bool, now: Int64,
                                   retry: RetryPolicy, jitterUnit: Double) -> Next {
         switch outcome {
         case .closed, .alreadyClosed, .notExist:
-            return .change(.finish(.closed, outcome: outcome.label, transactionID: nil, reason: nil))
+            return .change(.finish(.closed, outcome: AuditOutcome(outcome).rawValue, transactionID: nil, reason: nil))
         case .paid:
-            return .query(because: orderPaid)
+            return .query(because: .orderPaid)
         case .unknownCode(let code):
-            return .query(because: code)
+            return .query(because: .unknownCode(code))
+        case .unconfirmed(let claim):
+            return .query(because: .unconfirmed(claim))
         case .configurationError(let reason):
             return .pauseMerchant(reason: reason)
         case .orderRejected(let reason):
@@ -70,10 +93,12 @@ public enum CloseDecision {
         }
     }
 
-    /// After ORDERPAID or an unknown code, what the query says settles it (the table above).
-    public static func afterQuery(_ order: ClaimedOrder, because: String, query: QueryOutcome?, now: Int64,
+    /// After ORDERPAID, an unknown code or an unconfirmed claim, what the query says settles it (the tables above).
+    public static func afterQuery(_ order: ClaimedOrder, because: QueryReason, query: QueryOutcome?, now: Int64,
                                   retry: RetryPolicy, jitterUnit: Double) -> OrderChange {
-        let paidClaimed = because == orderPaid
+        let paidClaimed = because == .orderPaid
+        // INVALID_REQUEST: only a paid or closed order overrules the refusal.
+        let refused: Bool = if case .unconfirmed(.rejected) = because { true } else { false }
         if case .state(let state, let transactionID) = query {
             switch state {
             case .success, .refund:
@@ -85,7 +110,7 @@ public enum CloseDecision {
                 }
                 if state == .closed || state == .revoked {
                     // After v3's 204 the query confirms this close; otherwise someone closed it before.
-                    let outcome = because == V3ResponseClassifier.closeNoContent ? "closed" : "already_closed"
+                    let outcome = because == .unconfirmed(.closed) ? "closed" : "already_closed"
                     return .finish(.closed, outcome: outcome, transactionID: nil, reason: nil)
                 }
             case .userPaying, .accept:
@@ -95,7 +120,7 @@ public enum CloseDecision {
                 }
             }
         }
-        if !paidClaimed, case .notExist = query {
+        if !paidClaimed, !refused, case .notExist = query {
             // As a close's ORDERNOTEXIST: an order WeChat never saw cannot be paid.
             return .finish(.closed, outcome: "not_exist", transactionID: nil, reason: nil)
         }
@@ -105,7 +130,7 @@ public enum CloseDecision {
                            reason: "ORDERPAID; the reconciling query gave \(query.map(String.init(describing:)) ?? "no answer")")
         }
         let seen = query.map { "; query: \($0)" } ?? ""
-        return retrying(order, reason: "err_code \(because)\(seen)", inDoubt: order.inDoubt, delivered: true,
+        return retrying(order, reason: "\(because)\(seen)", inDoubt: order.inDoubt, delivered: true,
                         now: now, retry: retry, jitterUnit: jitterUnit)
     }
 

@@ -36,8 +36,8 @@ public enum ClosingMetrics {
         "closeorderd_concurrency_limit": "Calls to WeChat Pay the adaptive limit allows in flight now (at most throughput.concurrency).",
     ]
 
-    /// The outcome labels `attempts_total` takes (`CloseOutcome.label`).
-    public static let outcomes = ["closed", "already_closed", "not_exist", "paid", "retry", "config_error", "order_rejected", "unknown_code"]
+    /// The outcome labels `attempts_total` takes: the audit vocabulary (`AuditOutcome`).
+    public static let outcomes = AuditOutcome.allCases.map(\.rawValue)
 
     /// Creates every series at zero for these merchants and endpoints.
     public static func start(merchants: [String], endpoints: [String]) {

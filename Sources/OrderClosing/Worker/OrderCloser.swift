@@ -55,8 +55,8 @@ public struct OrderCloser: Sendable {
         let close = await gateway.closeOrder(reference, credentials: profile.credentials)
         let finished = clock.now()
         attempts.append(AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: started, finishedAt: finished,
-                                      endpoint: close.endpoint, response: close.summary, outcome: close.outcome.label,
-                                      error: errorText(close.outcome)))
+                                      endpoint: close.endpoint, response: close.summary, outcome: AuditOutcome(close.outcome),
+                                      error: AuditOutcome.words(close.outcome)))
 
         let change: OrderChange
         var signal = CircuitSignal.healthy
@@ -82,9 +82,16 @@ public struct OrderCloser: Sendable {
             let queryFinished = clock.now()
             attempts.append(AttemptRecord(call: .orderQuery, attempt: order.attempt, startedAt: queryStarted,
                                           finishedAt: queryFinished, endpoint: query.endpoint, response: query.summary,
-                                          outcome: queryLabel(query.outcome), error: nil))
+                                          outcome: AuditOutcome(query.outcome), error: AuditOutcome.words(query.outcome)))
             change = CloseDecision.afterQuery(order, because: because, query: query.outcome, now: queryFinished,
                                               retry: retry, jitterUnit: jitter())
+            // INVALID_REQUEST (v3) the query did not settle stays a refusal of this order: evidence
+            // for the circuit to weigh, as a v2 order-level FAIL is.
+            if case .unconfirmed(.rejected) = close.outcome {
+                if case .finish(let status, _, _, _) = change, status != .failed {} else {
+                    signal = .orderRefused(orderID: order.id, appID: order.appID)
+                }
+            }
             if case .contradiction(let text) = change {
                 logger.error("WeChat contradicts itself about a payment: flagged for a person, not closed",
                              metadata: metadata(order).merging(["conflict": "\(text)"]) { $1 })
@@ -94,7 +101,7 @@ public struct OrderCloser: Sendable {
             }
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
-        ClosingMetrics.attempt(outcome: close.outcome.label, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
+        ClosingMetrics.attempt(outcome: AuditOutcome(close.outcome).rawValue, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
         switch change {
         case .finish(.failed, _, _, _), .contradiction: ClosingMetrics.failed(mchID: order.mchID)
         default: break
@@ -173,7 +180,7 @@ public struct OrderCloser: Sendable {
         if case .retry = change, logger.logLevel > .warning { return }
         var fields = metadata(order)
         fields["attempt"] = .stringConvertible(order.attempt)
-        fields["outcome"] = "\(close.outcome.label)"
+        fields["outcome"] = "\(AuditOutcome(close.outcome).rawValue)"
         if let errCode = close.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
         if let endpoint = close.endpoint { fields["endpoint"] = "\(endpoint)" }
         fields["latency_ms"] = .stringConvertible(latencyMs)
@@ -203,18 +210,6 @@ public struct OrderCloser: Sendable {
 
     func metadata(_ order: ClaimedOrder) -> Logger.Metadata {
         ["out_trade_no": "\(order.outTradeNo)", "mch_id": "\(order.mchID)"]
-    }
-
-    func errorText(_ outcome: CloseOutcome) -> String? {
-        switch outcome {
-        case .retryable, .configurationError, .orderRejected, .unknownCode: outcome.description
-        default: nil
-        }
-    }
-
-    func queryLabel(_ outcome: QueryOutcome) -> String {
-        if case .state(let state, _) = outcome { return "trade_state:\(state.rawValue)" }
-        return outcome.description
     }
 
     func transactionID(of change: OrderChange) -> String? {

@@ -1,1 +1,2 @@
-// Intentionally empty: FuzzerEntry exports only the C symbol CloseOrderFuzzer_main (see entry.c).
+// Intentionally empty: FuzzerEntry exports only the C symbols CloseOrderFuzzer_main and
+// V3AnswerFuzzer_main (see entry.c).
