@@ -263,6 +263,7 @@ CREATE TRIGGER pending_orders_decided_is_not_in_doubt
 BEFORE UPDATE OF status ON pending_orders
 FOR EACH ROW WHEN (NEW.in_doubt <> 0 AND NEW.status IN ('closed', 'paid', 'failed'))
 EXECUTE FUNCTION pending_orders_decided_is_not_in_doubt();
+"""#),
         PostgresMigration(version: 6, name: "0006_one_audit_vocabulary", sql: #"""
 -- closeorderd PostgreSQL schema, version 6: close_attempts.outcome is one closed vocabulary, the
 -- same for API v2 and v3 and for close and query rows, as SQLite's migration 6 makes it (its header

@@ -334,6 +334,8 @@ AFTER UPDATE OF status ON pending_orders
 WHEN NEW.in_doubt <> 0 AND NEW.status IN ('closed', 'paid', 'failed')
 BEGIN
     UPDATE pending_orders SET in_doubt = 0 WHERE id = NEW.id;
+END;
+"""#),
         Migration(version: 6, name: "0006_one_audit_vocabulary", sql: #"""
 -- closeorderd schema, version 6: close_attempts.outcome is one closed vocabulary, the same for API
 -- v2 and v3 and for close and query rows; the answer in words goes in error (README, "The audit

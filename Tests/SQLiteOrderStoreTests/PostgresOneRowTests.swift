@@ -56,6 +56,7 @@ struct PostgresOneRowTests {
             DROP FUNCTION pending_orders_due_terms_are_in_range();
             DROP FUNCTION pending_orders_decided_is_not_in_doubt();
             ALTER TABLE pending_orders DROP CONSTRAINT pending_orders_timeout_seconds_is_at_most_10_years;
+            ALTER TABLE close_attempts DROP CONSTRAINT close_attempts_outcome_is_one_vocabulary;
             DELETE FROM schema_migrations WHERE version >= 4;
             """)
         try await fixture.place("HUGE", createdAt: 1_700_000_000, timeout: 9_223_370_336_854_775)
