@@ -24,4 +24,23 @@ import Testing
         #expect(run.output.contains("connection refused: nothing listens on 127.0.0.1:\(port.port)"), "\(run.output)")
         #expect(run.output.contains("cannot use the database postgresql://closeorderd@127.0.0.1"), "the cause is not in MESSAGE: \(run.output)")
     }
+
+    /// `check-config --online` tries the database too: a wrong port is an error in words, exit 1.
+    @Test func checkConfigOnlineSaysTheDatabaseRefused() async throws {
+        let folder = try CLIHarness.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = try ReservedPort()
+        let config = CLIHarness.config(in: folder)
+        var text = try String(contentsOf: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"path\": \"\(folder.path)/orders.sqlite\"",
+                                         with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
+        CLIHarness.write(text, to: config)
+        let run = try await CLIHarness.run(["check-config", "--online", "--config", config.path], timeout: 30)
+        withExtendedLifetime(port) {}
+        #expect(run.status == 1, "\(run.output)")
+        #expect(run.output.contains("database postgresql://closeorderd@127.0.0.1:\(port.port)/shop"), "\(run.output)")
+        #expect(run.output.contains("FAILED: cannot connect to the PostgreSQL database"), "\(run.output)")
+        #expect(run.output.contains("connection refused: nothing listens on 127.0.0.1:\(port.port)"), "\(run.output)")
+        #expect(run.output.contains("check-config: the database failed the online check"), "\(run.output)")
+    }
 }

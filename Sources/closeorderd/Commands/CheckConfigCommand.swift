@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrderClosing
 import WeChatPayHTTP
 
@@ -12,7 +13,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
             merchant's key file or credential, and prints the effective settings with keys redacted. \
             Exits 1 if anything is wrong; `run` refuses to start with the same messages, except that a \
             merchant whose key is missing or unreadable only pauses that merchant there. \
-            With --online it also asks WeChat Pay (wechatpay.primary_url) about a made-up order per merchant: \
+            With --online it also connects to a PostgreSQL database.url and says why not if it cannot, \
+            and asks WeChat Pay (wechatpay.primary_url) about a made-up order per merchant: \
             ORDERNOTEXIST means the key works, a signature error means it does not.
             """
     )
@@ -31,13 +33,21 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         print(checked.summary())
         if online {
+            // PostgreSQL first: a wrong port or password is said here in words, not at `run`. (A
+            // SQLite file `run` creates; its folder is checked above.)
+            var databaseProblem: String?
+            if checked.config.postgres != nil {
+                var logger = Logger(label: "closeorderd")
+                logger.logLevel = .error
+                databaseProblem = await OpenedQueue.connectionProblem(checked.config, logger: logger)
+                print("database \(checked.config.databaseDisplay): \(databaseProblem.map { "FAILED: \($0)" } ?? "OK")")
+            }
             let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles, v3Merchants: checked.v3Merchants)
             for result in results { print("merchant \(result.mchID): \(result.ok ? "OK" : "FAILED"): \(shown(result.verdict))") }
             let failed = results.filter { !$0.ok }.count
-            guard failed == 0 else {
-                printError("check-config: \(failed) merchant(s) failed the online check")
-                throw ExitCode(1)
-            }
+            if failed > 0 { printError("check-config: \(failed) merchant(s) failed the online check") }
+            if databaseProblem != nil { printError("check-config: the database failed the online check") }
+            guard failed == 0, databaseProblem == nil else { throw ExitCode(1) }
         }
         print("check-config: OK (\(checked.source))")
     }

@@ -20,6 +20,8 @@ struct DaemonAssembly {
     let router: RoutingGateway
     let store: any OrderStore
     let services: [any Service]
+    /// `shutdown.grace_ms`: with `shutdownMargin`, the longest a stop may take (see `run`).
+    let shutdownGraceMs: Int64
 
     /// On the SQLite file behind `pool`.
     init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], pool: DatabasePool,
@@ -45,6 +47,7 @@ struct DaemonAssembly {
         gateway = WeChatPayHTTPGateway(transport: transport)
         router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(transport: transport), v3Merchants: v3Merchants)
         self.store = store
+        shutdownGraceMs = config.closing.shutdownGraceMs
         var settings = config.closing
         settings.attemptMs = config.timeBudget.attemptMs
         // host:pid:instance — the instance part keeps a restarted daemon that got the same pid (a
@@ -97,21 +100,59 @@ struct DaemonAssembly {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT has drained the loop.
+    /// After the grace period, what the stop may still take: the last writes' one try, the
+    /// HTTP client's shutdown. The unit's TimeoutStopSec (30 s) must exceed grace + margin.
+    static let shutdownMargin = Duration.seconds(2)
+
+    /// Runs until SIGTERM/SIGINT has drained the loop, and no longer than the grace period plus
+    /// `shutdownMargin` after the signal: a database that does not answer (an outage, a connection
+    /// postgres-nio never answers on) cannot hold the stop. What was not written by then stays for
+    /// a later daemon (leases expire and are rescued; the heartbeat row shows as stale).
+    ///
+    /// | signal, then                        | exit                                             |
+    /// |-------------------------------------|--------------------------------------------------|
+    /// | the group drains within the limit   | when it has drained                              |
+    /// | a wait on the database outlasts it  | at grace + 2 s, logging what was left undone     |
     func run(logger: Logger) async throws {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: serviceConfigurations,
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))
-        do {
-            try await group.run()
-        } catch {
+        let limit = Duration.milliseconds(shutdownGraceMs) + Self.shutdownMargin
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let (outcomes, report) = AsyncStream.makeStream(of: StopOutcome.self)
+        let running = Task {
+            do { try await group.run(); report.yield(.drained(nil)) } catch { report.yield(.drained(error)) }
+        }
+        let watch = Task {
+            for await _ in signals {
+                do { try await Task.sleep(for: limit) } catch { return }
+                report.yield(.overdue)
+                return
+            }
+        }
+        var iterator = outcomes.makeAsyncIterator()
+        let outcome = await iterator.next()
+        watch.cancel()
+        switch outcome {
+        case .drained(let error?):
             try? await client.shutdown()
             throw error
+        case .overdue:
+            logger.error("stopping: still waiting on the database \(limit) after the signal (shutdown.grace_ms \(shutdownGraceMs) + \(Self.shutdownMargin)); exiting without the last writes: in-flight orders stay leased until their lease expires, and this daemon's heartbeat row stays until a later daemon removes it")
+            running.cancel()
+            try? await client.shutdown()
+        case .drained(nil), nil:
+            try await client.shutdown()
         }
-        try await client.shutdown()
     }
+}
+
+/// How `DaemonAssembly.run` ended: the group drained (with its error), or the stop took too long.
+private enum StopOutcome: Sendable {
+    case drained((any Error)?)
+    case overdue
 }
 
 /// Sends STOPPING=1 as soon as a graceful shutdown starts.
