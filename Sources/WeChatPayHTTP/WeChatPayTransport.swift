@@ -141,7 +141,7 @@ public final class WeChatPayTransport: Sendable {
             last = (failure, baseURL)
             delivered = delivered || failure.mayHaveBeenSent
             switch failure.endpoint {
-            case .down: noteReachability(endpoint, reachable: false)
+            case .down: noteReachability(endpoint, reachable: false, cause: "\(failure.reason)")
             case .up: noteReachability(endpoint, reachable: true)
             case .unknown: break   // a local failure says nothing about the endpoint
             }
@@ -185,14 +185,16 @@ public final class WeChatPayTransport: Sendable {
         }
     }
 
-    private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool) {
+    /// A failover is a warning, not an error: calls go on through the backup at once. If the backup
+    /// fails too, the closing loop's outage line (error) says so.
+    private func noteReachability(_ endpoint: FailoverState.Endpoint, reachable: Bool, cause: String? = nil) {
         let change = failover.withLockedValue { $0.report(endpoint, reachable: reachable, now: clock.now()) }
         switch change {
         case .failedOver:
-            logger.error("failover: primary WeChat Pay endpoint unreachable, using the backup",
-                         metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)"])
+            logger.warning("failover: primary WeChat Pay endpoint \(settings.primaryURL) unreachable (\(cause ?? "no cause recorded")); using the backup \(settings.backupURL ?? "")",
+                           metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)", "cause": "\(cause ?? "")"])
         case .returnedToPrimary:
-            logger.notice("failover: primary WeChat Pay endpoint answers again, returning to it",
+            logger.notice("failover: primary WeChat Pay endpoint \(settings.primaryURL) answers again, returning to it",
                           metadata: ["endpoint": "\(settings.primaryURL)"])
         case nil:
             break

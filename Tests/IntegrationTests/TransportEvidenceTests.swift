@@ -66,7 +66,11 @@ import WeChatPayV2
             return
         }
         #expect(world.transport.currentEndpoint == world.backup.baseURL)
-        #expect(world.logs.messages(atLeast: .error).contains { $0.contains("primary WeChat Pay endpoint unreachable") })
+        // The MESSAGE names the cause (a failed handshake) and the backup; a warning, as the backup serves.
+        let failover = world.logs.messages(atLeast: .warning).filter { $0.contains("unreachable (connection error: cannot connect: ") }
+        #expect(failover.count == 1, "logged: \(world.logs.messages(atLeast: .notice))")
+        #expect(failover.first?.contains("using the backup \(world.backup.baseURL)") == true)
+        #expect(!world.logs.messages(atLeast: .error).contains { $0.contains("failover") })
         try await world.shutdown()
         try await primary.shutdown()
     }

@@ -23,7 +23,7 @@ final class WorkerHarness: Sendable {
 
     init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
          unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil,
-         store wrap: (any OrderStore) -> any OrderStore = { $0 }) throws {
+         store wrap: (any OrderStore) -> any OrderStore = { $0 }, logger given: Logger? = nil) throws {
         database = try ScratchDatabase()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
@@ -35,6 +35,7 @@ final class WorkerHarness: Sendable {
         ]
         var logger = Logger(label: "worker-test")
         logger.logLevel = .critical
+        if let given { logger = given }
         let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: retry, logger: logger, jitter: { 0.5 })
         let sink = eventSink
         let total = recordedTotal

@@ -35,6 +35,11 @@ public enum TimeText {
         return distance > 0 ? "in \(amount)" : "\(amount) ago"
     }
 
+    /// A length of time in the same units: `30 s`, `4 min`; under a second is `< 1 s`.
+    public static func duration(_ ms: Int64) -> String {
+        ms < 1000 ? "< 1 s" : String(relative(ms, now: 0).dropFirst(3))
+    }
+
     /// Both: `2026-11-30T09:28:22.000Z (in 52 s)`.
     public static func both(_ unixMs: Int64, now: Int64) -> String {
         "\(iso8601(unixMs)) (\(relative(unixMs, now: now)))"

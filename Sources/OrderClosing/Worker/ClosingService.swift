@@ -311,6 +311,7 @@ public struct ClosingService: Service {
             state.inFlight -= 1
             state.pending.append(write)
             let now = clock.now()
+            if let seen = processed.delivery { logOutage(state.outage.record(seen, now: now), &state) }
             if let change = state.gate.record(processed.circuit, for: CircuitKey(write.order), now: now) {
                 let (key, value) = report(change, now: now)
                 _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
@@ -367,6 +368,19 @@ public struct ClosingService: Service {
     }
 
     /// Runs one store call; on failure logs once per outage and backs off (250 ms doubling to 30 s).
+    /// The two lines an outage gets (`OutageLog`); each waiting order's own line is debug meanwhile.
+    private func logOutage(_ line: OutageLog.Line?, _ state: inout LoopState) {
+        switch line {
+        case .started(let cause):
+            logger.error("WeChat Pay unreachable, calls not delivered: \(cause); orders wait \(TimeText.duration(closer.retry.outageDelayMs)) between tries until it answers",
+                         metadata: ["outage": "started", "cause": "\(cause)"])
+        case .ended(let lastedMs, let waited):
+            logger.notice("WeChat Pay reachable again after \(TimeText.duration(lastedMs)); \(waited) order(s) waited out the outage",
+                          metadata: ["outage": "ended", "lasted_ms": "\(lastedMs)", "orders_waited": "\(waited)"])
+        case nil: break
+        }
+    }
+
     private func database<T>(_ what: String, _ state: inout LoopState, _ body: () async throws -> T) async -> T? {
         do {
             let value = try await body()

@@ -43,6 +43,8 @@ struct LoopState {
     var servedMerchants: Set<String> = []
     /// When to read the operators' pauses again (once per poll interval).
     var nextPauseCheck: Int64 = 0
+    /// Whether WeChat Pay is in an outage: the journal says so once at each end.
+    var outage = OutageLog()
 
     /// A claimed order and the end of its lease (unix ms).
     struct Leased {

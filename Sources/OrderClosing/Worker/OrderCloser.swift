@@ -35,6 +35,8 @@ public struct OrderCloser: Sendable {
         public let write: OrderWrite
         public let circuit: CircuitSignal
         public let load: ConcurrencyLimit.Sample
+        /// Whether the close reached WeChat Pay (nil: no call made), for `OutageLog`.
+        public var delivery: OutageLog.Seen? = nil
     }
 
     public func process(_ order: ClaimedOrder) async -> Processed {
@@ -106,8 +108,10 @@ public struct OrderCloser: Sendable {
         case .finish(.failed, _, _, _), .contradiction: ClosingMetrics.failed(mchID: order.mchID)
         default: break
         }
+        let delivery: OutageLog.Seen = close.delivered
+            ? .delivered : .notDelivered(orderID: order.id, cause: AuditOutcome.words(close.outcome) ?? "\(close.outcome)")
         return Processed(write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
-                         load: Self.load(close, latencyMs: finished - started))
+                         load: Self.load(close, latencyMs: finished - started), delivery: delivery)
     }
 
     /// Asks the probe's question (an order query for a made-up order) and says what the answer
@@ -177,7 +181,9 @@ public struct OrderCloser: Sendable {
         // Success lines are info, the rest warning or error: skip building them when filtered out.
         guard logger.logLevel <= .error else { return }
         if case .finish(let status, _, _, _) = change, status != .failed, logger.logLevel > .info { return }
-        if case .retry = change, logger.logLevel > .warning { return }
+        // Waiting out an outage: the loop's `OutageLog` says so once; each order's wait is debug.
+        let outage = !close.delivered
+        if case .retry = change, logger.logLevel > (outage ? .debug : .warning) { return }
         var fields = metadata(order)
         fields["attempt"] = .stringConvertible(order.attempt)
         fields["outcome"] = "\(AuditOutcome(close.outcome).rawValue)"
@@ -200,7 +206,8 @@ public struct OrderCloser: Sendable {
             fields["reason"] = "\(reason)"
             if inDoubt { fields["in_doubt"] = "true" }
             let doubt = inDoubt ? " (in doubt: WeChat may have acted)" : ""
-            logger.warning("\(subject): \(reason)\(doubt); retry \(TimeText.relative(at, now: clock.now()))", metadata: fields)
+            logger.log(level: outage ? .debug : .warning,
+                       "\(subject): \(reason)\(doubt); retry \(TimeText.relative(at, now: clock.now()))", metadata: fields)
         case .contradiction(let text):
             fields["status"] = "failed"
             fields["conflict"] = "\(text)"
