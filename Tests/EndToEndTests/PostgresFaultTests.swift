@@ -13,16 +13,17 @@ import Testing
         text = text.replacingOccurrences(of: "\"path\": \"\(folder.path)/orders.sqlite\"",
                                          with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
         CLIHarness.write(text, to: config)
-        let started = Date()
-        let run = try await CLIHarness.run(["run", "--config", config.path], timeout: 30)
-        let took = Date().timeIntervalSince(started)
+        // The daemon waits for the database (a server still starting at boot must not use up the
+        // unit's start limit), saying why within seconds; the harness stops it with SIGTERM after
+        // 20 s. The probe's bound is 5 s; the rest is starting a process on a loaded machine (the
+        // pool, before, said nothing for 67 s).
+        let run = try await CLIHarness.run(["run", "--config", config.path], timeout: 20)
         withExtendedLifetime(port) {}
-        #expect(run.status == 1, "\(run.output)")
-        // The probe's bound is 5 s; the rest is starting a process on a loaded machine (the pool,
-        // before, said nothing for 67 s).
-        #expect(took < 20, "took \(took) s")
+        #expect(run.status != 0, "\(run.output)")
         #expect(run.output.contains("connection refused: nothing listens on 127.0.0.1:\(port.port)"), "\(run.output)")
-        #expect(run.output.contains("cannot use the database postgresql://closeorderd@127.0.0.1"), "the cause is not in MESSAGE: \(run.output)")
+        #expect(run.output.contains("waiting for the database: cannot connect to the PostgreSQL database postgresql://closeorderd@127.0.0.1"),
+                "the cause is not in MESSAGE: \(run.output)")
+        #expect(run.output.components(separatedBy: "waiting for the database:").count == 2, "the same cause said twice: \(run.output)")
     }
 
     /// `check-config --online` tries the database too: a wrong port is an error in words, exit 1.

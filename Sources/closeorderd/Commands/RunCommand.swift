@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
         let notifier = SystemdNotifier()
         let opened: OpenedQueue
         do {
-            opened = try await OpenedQueue.open(checked.config, migrate: true, logger: logger)
+            opened = try await Self.openWaiting(checked.config, notifier: notifier, logger: logger)
         } catch {
             logger.critical("cannot use the database \(checked.config.databaseDisplay): \(error)", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
             printError("error: \(error)")
@@ -76,4 +76,37 @@ struct RunCommand: AsyncParsableCommand {
         try await assembly.run(logger: logger)
         logger.info("closeorderd stopped")
     }
+
+    /// Opens the queue; a PostgreSQL server that does not accept connections is waited for, its
+    /// cause logged at once and again whenever it changes, and shown in `systemctl status`.
+    /// SIGTERM is not trapped yet, so a stop ends the wait at once; systemd's TimeoutStartSec
+    /// bounds it, and a restart after that is one start in minutes, far from the start limit
+    /// (exiting at once, restarted every 5 s, a database down at boot for a minute used it up).
+    ///
+    /// | try     | 1 | 2 | 3 | 4 | 5  | 6 and later |
+    /// |---------|---|---|---|---|----|-------------|
+    /// | waits s | 1 | 2 | 4 | 8 | 16 | 30          |
+    static func openWaiting(_ config: DaemonConfig, notifier: SystemdNotifier, logger: Logger) async throws -> OpenedQueue {
+        var tries = 0
+        var said: String?
+        while true {
+            do {
+                let opened = try await OpenedQueue.open(config, migrate: true, logger: logger)
+                if said != nil { logger.notice("the database \(config.databaseDisplay) answers again: starting") }
+                return opened
+            } catch let unreachable as OpenedQueue.Unreachable {
+                let wait = min(30, 1 << min(tries, 5))
+                tries += 1
+                if unreachable.description != said {
+                    logger.error("waiting for the database: \(unreachable); trying again every \(wait) s up to 30 s",
+                                 metadata: ["database": "\(config.databaseDisplay)", "error": "\(unreachable)"])
+                    printError("error: \(unreachable) (waiting for it)")
+                    said = unreachable.description
+                }
+                notifier.status("waiting for the database: \(unreachable)")
+                try await Task.sleep(for: .seconds(wait))
+            }
+        }
+    }
+
 }

@@ -18,13 +18,24 @@ struct OpenedQueue {
     let nudges: QueueNudges?
     private let poolTask: Task<Void, Never>?
 
+    /// The PostgreSQL server did not accept a connection (refused, unknown host, TLS, password):
+    /// `run` waits for it rather than exiting, so a database still starting at boot cannot use up
+    /// the unit's start limit.
+    struct Unreachable: Error, CustomStringConvertible {
+        let description: String
+    }
+
     /// Opens (and with `migrate`, migrates; else requires a current schema).
     static func open(_ config: DaemonConfig, migrate: Bool, logger: Logger) async throws -> OpenedQueue {
         if let settings = config.postgres {
             let database = try settings.open(logger: logger)
             // One connection first: a wrong port or host is said within seconds, with its cause,
             // instead of after the pool's minute of silent retries.
-            try await database.probe(timeout: .seconds(5))
+            do {
+                try await database.probe(timeout: .seconds(5))
+            } catch {
+                throw Unreachable(description: "\(error)")
+            }
             let task = Task { _ = try? await database.run() }
             do {
                 if migrate { try await database.migrate() } else { try await database.requireCurrentSchema() }
