@@ -31,13 +31,6 @@ struct UnitFileTests {
         #expect(tmpfiles.contains("z \(keysFolder) 0700 closeorderd closeorderd -"), "\(tmpfiles)")
     }
 
-    /// libdispatch sets nice -2 on user-initiated worker threads; the unit's RLIMIT_NICE must allow
-    /// exactly that (no more), or each start logs "Failed to set thread priority … errno=13".
-    @Test func libdispatchMayRaiseItsWorkerThreadsToNiceMinusTwoAndNoFurther() throws {
-        let unit = try Self.lines("systemd/closeorderd.service")
-        #expect(Self.value("LimitNICE", in: unit) == ["-2"])
-    }
-
     @Test func anOperatorRestartingEveryFewSecondsIsNeverLockedOut() throws {
         let unit = try Self.lines("systemd/closeorderd.service")
         let burst = try #require(Self.value("StartLimitBurst", in: unit).first.flatMap { Int($0) })
