@@ -24,8 +24,10 @@ struct PostgresOutageShutdownTests {
         let status = await daemon.exitStatus(within: .seconds(90))
         let took = ContinuousClock.now - started
         #expect(status == 0, "\(daemon.log.suffix(3000))")
-        // The grace (3 s) plus starting to stop on a loaded machine; before, this took about a minute.
-        #expect(took < .seconds(3 + 4), "took \(took): \(daemon.log.suffix(3000))")
+        // The daemon's own bound is the grace (3 s) + 2 s; 10 s more is for delivering the signal
+        // and exiting on a loaded 2-core machine (the suite runs beside other daemons). Before the
+        // bound this took about a minute, so the check still tells the two apart.
+        #expect(took < .seconds(3 + 2 + 10), "took \(took): \(daemon.log.suffix(3000))")
         #expect(daemon.log.contains("closeorderd stopped"), "\(daemon.log.suffix(3000))")
         // Said in words: what the daemon gave up on, and what becomes of it.
         #expect(daemon.log.contains("still waiting on the database"), "\(daemon.log.suffix(3000))")

@@ -89,10 +89,8 @@ public struct OrderCloser: Sendable {
                                               retry: retry, jitterUnit: jitter())
             // INVALID_REQUEST (v3) the query did not settle stays a refusal of this order: evidence
             // for the circuit to weigh, as a v2 order-level FAIL is.
-            if case .unconfirmed(.rejected) = close.outcome {
-                if case .finish(let status, _, _, _) = change, status != .failed {} else {
-                    signal = .orderRefused(orderID: order.id, appID: order.appID)
-                }
+            if case .unconfirmed(.rejected) = close.outcome, !Self.settles(change) {
+                signal = .orderRefused(orderID: order.id, appID: order.appID)
             }
             if case .contradiction(let text) = change {
                 logger.error("WeChat contradicts itself about a payment: flagged for a person, not closed",
@@ -217,6 +215,12 @@ public struct OrderCloser: Sendable {
 
     func metadata(_ order: ClaimedOrder) -> Logger.Metadata {
         ["out_trade_no": "\(order.outTradeNo)", "mch_id": "\(order.mchID)"]
+    }
+
+    /// Whether the change ends the order as `closed` or `paid`: the query found WeChat's verdict.
+    static func settles(_ change: OrderChange) -> Bool {
+        if case .finish(let status, _, _, _) = change { return status != .failed }
+        return false
     }
 
     func transactionID(of change: OrderChange) -> String? {

@@ -36,10 +36,10 @@ struct CheckConfigCommand: AsyncParsableCommand {
             // PostgreSQL first: a wrong port or password is said here in words, not at `run`. (A
             // SQLite file `run` creates; its folder is checked above.)
             var databaseProblem: String?
-            if checked.config.postgres != nil {
+            if let postgres = checked.config.postgres {
                 var logger = Logger(label: "closeorderd")
                 logger.logLevel = .error
-                databaseProblem = await OpenedQueue.connectionProblem(checked.config, logger: logger)
+                databaseProblem = await OpenedQueue.connectionProblem(postgres, logger: logger)
                 print("database \(checked.config.databaseDisplay): \(databaseProblem.map { "FAILED: \($0)" } ?? "OK")")
             }
             let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles, v3Merchants: checked.v3Merchants)

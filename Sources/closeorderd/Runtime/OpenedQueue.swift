@@ -51,19 +51,13 @@ struct OpenedQueue {
         return OpenedQueue(store: SQLiteOrderStore(pool: pool, due: config.due), sqlite: pool, postgres: nil, nudges: nil, poolTask: nil)
     }
 
-    /// `check-config --online`: connects to the queue the config names and hangs up; nil when
-    /// it answers, else why not in words (refused, unknown host, TLS, password, no such file).
-    static func connectionProblem(_ config: DaemonConfig, logger: Logger) async -> String? {
+    /// `check-config --online`: connects to the PostgreSQL database once, as `open` does first,
+    /// and hangs up; nil when it answers, else why not in words (refused, unknown host, TLS,
+    /// password). A SQLite file needs no such check: `run` creates it, and its folder is checked
+    /// with the config.
+    static func connectionProblem(_ settings: PostgresDatabaseConfig, logger: Logger) async -> String? {
         do {
-            if let settings = config.postgres {
-                try await settings.open(logger: logger).probe(timeout: .seconds(5))
-                return nil
-            }
-            guard FileManager.default.fileExists(atPath: config.databasePath) else {
-                return DatabaseFolder.problem(for: config.databasePath) ?? "no database at \(config.databasePath) yet (`closeorderd migrate` or `run` creates it)"
-            }
-            let pool = try SQLiteDatabase.openExisting(path: config.databasePath, readonly: true)
-            _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
+            try await settings.open(logger: logger).probe(timeout: .seconds(5))
             return nil
         } catch {
             return "\(error)"
