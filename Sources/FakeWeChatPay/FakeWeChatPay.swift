@@ -163,7 +163,7 @@ public final class FakeWeChatPay: Sendable {
     public func handle(method: String, path: String, body: [UInt8]) -> Answer {
         let receivedAt = now()
         let (answer, arrived) = state.withLockedValue { state -> (Answer, [CheckedContinuation<Void, Never>]) in
-            var exchange = Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: path)
+            var exchange = V2Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: path)
             let action = exchange.run(method: method, body: body, state: &state)
             state.calls.append(exchange.record(answer: exchange.answerLabel))
             let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)

@@ -1,5 +1,5 @@
 /// What a scripted `FakeFault` does, whichever API is asked: whether the order's own rules run
-/// (the request is acted on) and what becomes of the answer. v2 (`Exchange`) and v3 (`V3Exchange`)
+/// (the request is acted on) and what becomes of the answer. v2 (`V2Exchange`) and v3 (`V3Exchange`)
 /// each only render the result in their own format; the decision is this one table.
 ///
 /// | fault                 | the order            | the answer                                                      |

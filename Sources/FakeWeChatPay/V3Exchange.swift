@@ -150,7 +150,7 @@ struct V3Exchange {
             }
         }
         let echo = Echo(merchant: merchant, subMchID: subMchID, outTradeNo: number)
-        var exchange = Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: "")
+        var exchange = V2Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, path: "")
         if let fault = exchange.nextFault(for: key, state: &state) {
             return apply(fault, isClose: isClose, key: key, echo: echo, signer: signer, state: &state)
         }
@@ -213,7 +213,7 @@ struct V3Exchange {
                 return signer.error(429, "FREQUENCY_LIMITED", "频率超限")
             case .paramError:
                 answerLabel = "PARAM_ERROR"
-                return signer.error(400, "PARAM_ERROR", Exchange.parameterRefusal)
+                return signer.error(400, "PARAM_ERROR", V2Exchange.parameterRefusal)
             }
         }
     }

@@ -27,36 +27,18 @@ public struct RetentionService: Service {
 
     public func run() async throws {
         var schedule = RetentionSchedule(settings: settings, now: clock.now())
+        let step = RetentionStep(store: store, clock: clock)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let finished: RetentionSchedule.Round?
-            switch schedule.next(now: clock.now(), idle: activity.isIdle) {
-            case .wait(let until):
-                do {
+            do {
+                finished = try await step.run(&schedule, idle: activity.isIdle) { until in
                     try await cancelWhenGracefulShutdown { try await clock.sleep(until: until) }
-                } catch {
-                    return
                 }
-                continue
-            case .prune(let cutoff, let limit):
-                let started = clock.now()
-                do {
-                    let pruned = try await store.pruneFinishedOrders(finishedBefore: cutoff, limit: limit)
-                    ClosingMetrics.pruned(pruned)
-                    schedule.pruned(pruned, startedAt: started, now: clock.now())
-                    finished = nil
-                } catch {
-                    logger.error("retention: could not delete old finished orders; will try again", metadata: ["error": "\(error)"])
-                    finished = schedule.failed(now: clock.now())
-                }
-            case .reclaim(let pages):
-                let started = clock.now()
-                do {
-                    let left = try await store.reclaimFreeSpace(pages: pages)
-                    finished = schedule.reclaimed(freeLeft: left, startedAt: started, now: clock.now())
-                } catch {
-                    logger.error("retention: could not give free space back; will try again", metadata: ["error": "\(error)"])
-                    finished = schedule.failed(now: clock.now())
-                }
+            } catch let failure as RetentionStep.Failure {
+                logger.error("retention: \(failure.doing); will try again", metadata: ["error": "\(failure.error)"])
+                finished = schedule.failed(now: clock.now())
+            } catch {
+                return   // the wait ended: cancelled, or a graceful shutdown
             }
             if let finished { report(finished) }
         }

@@ -70,19 +70,10 @@ struct PruneCommand: AsyncParsableCommand {
             return
         }
         var schedule = RetentionSchedule(settings: settings, now: clock.now())
+        let step = RetentionStep(store: store, clock: clock)
         var round: RetentionSchedule.Round?
         while round == nil {
-            let started = clock.now()
-            switch schedule.next(now: started, idle: true) {
-            case .wait(let until):
-                try await clock.sleep(until: until)
-            case .prune(let cutoff, let limit):
-                schedule.pruned(try await store.pruneFinishedOrders(finishedBefore: cutoff, limit: limit), startedAt: started, now: clock.now())
-            case .reclaim(let pages):
-                var left = 0
-                if pages > 0 { left = try await store.reclaimFreeSpace(pages: pages) }
-                round = schedule.reclaimed(freeLeft: left, startedAt: started, now: clock.now())
-            }
+            round = try await step.run(&schedule, idle: true) { until in try await clock.sleep(until: until) }
         }
         guard let round else { return }
         let line = "deleted \(round.pruned.total) order(s) \(before): \(round.pruned.byStatus); \(round.pruned.attempts) attempt(s), in \(round.batches) batch(es)"

@@ -2,7 +2,7 @@ import WeChatPayV2
 
 /// One request worked through WeChat Pay's rules, in order: parse, merchant, parameters, signature,
 /// faults, then the order's state. Runs under the fake's lock.
-struct Exchange {
+struct V2Exchange {
     let unknownOrders: UnknownOrderPolicy
     let receivedAt: Double
     let path: String
@@ -46,7 +46,7 @@ struct Exchange {
         let key = FakeWeChatPay.OrderKey(mchID: merchant.mchID, outTradeNo: outTradeNo)
         // Looked up once; the index stays valid because only `realRules` changes which orders exist.
         let known = state.orders.index(forKey: key)
-        let signer = AnswerSigner(merchant: merchant, signType: signType, appID: appID, subMchID: subMchID,
+        let signer = V2AnswerSigner(merchant: merchant, signType: signType, appID: appID, subMchID: subMchID,
                                   nonce: Nonce.make(using: &state.nonces))
         if operation == .closeOrder, let known, let createdAt = state.orders.values[known].createdAt {
             orderAge = receivedAt - createdAt
@@ -85,7 +85,7 @@ struct Exchange {
 
     /// Renders `FaultEffect`'s table in v2's XML: the decision is shared with v3.
     mutating func apply(_ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey,
-                        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: AnswerSigner,
+                        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
                         state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
         switch FaultEffect(fault) {
         case .resets:
@@ -130,7 +130,7 @@ struct Exchange {
     }
 
     mutating func realRules(_ operation: Operation, key: FakeWeChatPay.OrderKey,
-                            known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: AnswerSigner,
+                            known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
                             state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
         let order: FakeWeChatPay.Order
         if let known {
@@ -181,53 +181,5 @@ struct Exchange {
     mutating func notFound() -> FakeWeChatPay.Answer.Action {
         answerLabel = "HTTP404"
         return .respond(status: 404, body: Array("Not Found".utf8))
-    }
-}
-
-/// Builds answers signed the way WeChat signs them: with the merchant's key and the request's sign type.
-struct AnswerSigner {
-    let merchant: FakeMerchant
-    let signType: SignType
-    /// Echoed from the request.
-    let appID: String
-    let subMchID: String?
-    /// The answer's own `nonce_str`.
-    let nonce: String
-    var corrupt = false
-
-    func tampered() -> AnswerSigner {
-        var copy = self
-        copy.corrupt = true
-        return copy
-    }
-
-    func success(tradeState: String? = nil, outTradeNo: String? = nil, transactionID: String? = nil) -> [UInt8] {
-        var fields = ["result_code": "SUCCESS", "result_msg": "OK"]
-        fields["trade_state"] = tradeState
-        fields["out_trade_no"] = outTradeNo
-        fields["transaction_id"] = transactionID
-        return signed(fields)
-    }
-
-    func failure(_ errCode: String, _ description: String) -> [UInt8] {
-        signed(["result_code": "FAIL", "err_code": errCode, "err_code_des": description])
-    }
-
-    func signed(_ business: [String: String]) -> [UInt8] {
-        var fields = business
-        fields["return_code"] = "SUCCESS"
-        fields["return_msg"] = "OK"
-        fields["appid"] = appID
-        fields["mch_id"] = merchant.mchID
-        fields["sub_mch_id"] = subMchID
-        fields["nonce_str"] = nonce
-        var sign = Signer.sign(fields, type: signType, key: merchant.key)
-        if corrupt {
-            // Flip the last hex digit: a near miss, the hardest kind to notice.
-            let last = sign.removeLast()
-            sign.append(last == "0" ? "1" : "0")
-        }
-        fields["sign"] = sign
-        return (try? XMLBodyEncoder.encode(fields)) ?? []
     }
 }

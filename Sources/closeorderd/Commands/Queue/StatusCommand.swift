@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import OrderClosing
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show orders by status, the oldest overdue order, in-doubt orders and merchant circuits.",
+        discussion: """
+            Reads the database only; works whether or not the daemon is running. --json prints the same report as one \
+            object whose fields are stable for scripts: counts, overdue, oldest_overdue {out_trade_no, mch_id, \
+            overdue_seconds, due_at}, in_doubt, failed_last_day, circuits {key: {state, until, reason, since}}, \
+            pauses {mch_id: reason}, daemons [{owner, host, pid, version, started_at, last_seen_at, \
+            last_seen_seconds_ago, stale}]; times are ISO-8601 UTC. --check prints one line and exits \
+            0 (ok), 1 (warning: overdue past --overdue-warning, a circuit open or merchant paused, orders failed \
+            in the last 24 h), 2 (critical: overdue past --overdue-critical, no live daemon, or the database \
+            unreachable) or 3 (unknown: the check itself failed — an invalid config, permission denied).
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
+    @Flag(help: "For monitoring: one line, exit 0 ok / 1 warning / 2 critical / 3 unknown (see --help).") var check = false
+    @Option(name: .customLong("overdue-warning"), help: "With --check: warn when the oldest overdue order is this many seconds past due.")
+    var overdueWarning: Int64 = 300
+    @Option(name: .customLong("overdue-critical"), help: "With --check: critical past this many seconds.") var overdueCritical: Int64 = 600
+
+    func run() async throws {
+        if check { try await runCheck() }
+        let database = try await openOrExit(options)
+        defer { database.close() }
+        let now = SystemOrderClock().now()
+        let report = try await database.store.status(now: now)
+        if json {
+            print(try encodeJSON(report))
+            return
+        }
+        for status in OrderStatus.allCases {
+            print("\(status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(report.counts[status.rawValue] ?? 0)")
+        }
+        print("overdue: \(report.overdue) (undecided orders past their own due time)")
+        if let overdue = report.oldestOverdue {
+            print("oldest overdue: \(shown(overdue.outTradeNo)) (mch_id \(shown(overdue.mchID))), due \(overdue.dueAt), "
+                  + "\(TimeText.relative(now - Int64(overdue.overdueSeconds * 1000), now: now))")
+        }
+        print("in doubt: \(report.inDoubt)")
+        print("failed in the last 24 h: \(report.failedLastDay)")
+        if report.circuits.isEmpty { print("merchant circuits: all closed") }
+        for (mchID, reason) in report.pauses.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) paused by an operator: \(shown(reason))") }
+        for (mchID, circuit) in report.circuits.sorted(by: { $0.key < $1.key }) { print("merchant \(shown(mchID)) circuit: \(shown(circuit.text))") }
+        if report.daemons.isEmpty { print("daemons: none running (no heartbeat row)") }
+        for daemon in report.daemons {
+            let age = TimeText.relative(now - daemon.lastSeenSecondsAgo * 1000, now: now)
+            print("daemon \(shown(daemon.owner)) (\(shown(daemon.version)), pid \(daemon.pid)): started \(daemon.startedAt), last seen \(age)"
+                  + (daemon.stale ? " — STALE: missed three heartbeats" : ""))
+        }
+        if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(shown(heartbeat))") }
+    }
+}
+
+extension StatusCommand {
+    /// `--check`: always one line and the monitoring exit code, also when the report cannot be read.
+    func runCheck() async throws -> Never {
+        let verdict: (level: StatusCheck.Level, line: String)
+        do {
+            let database = try await OperatorDatabase.open(options, readonly: true)
+            defer { database.close() }
+            let report = try await database.store.status(now: SystemOrderClock().now())
+            verdict = StatusCheck(overdueWarningSeconds: overdueWarning, overdueCriticalSeconds: overdueCritical).verdict(report)
+        } catch {
+            verdict = StatusCheck.verdict(failure: error)
+        }
+        print(shown(verdict.line))
+        throw ExitCode(verdict.level.rawValue)
+    }
+}
