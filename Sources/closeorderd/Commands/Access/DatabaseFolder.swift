@@ -17,6 +17,10 @@ enum DatabaseFolder {
         return nil
     }
 
+    static func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path)
+    }
+
     /// What this user may not do with the database at `path`, in words; nil if nothing is known
     /// to be in the way. A folder it cannot search reads as "no database" to `fileExists`.
     static func denied(_ path: String, write: Bool) -> String? {

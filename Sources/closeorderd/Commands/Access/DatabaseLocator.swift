@@ -1,9 +1,5 @@
 import ArgumentParser
-import Foundation
-import GRDB
 import OrderClosing
-import PostgresOrderStore
-import SQLiteOrderStore
 
 /// Opens the database named by `--database` or the config. The config is validated as `run`
 /// validates it (its keys aside, which an operator may not be able to read): a config `run` would
@@ -26,31 +22,11 @@ struct DatabaseLocator {
         return loaded.config
     }
 
-    func path() async throws -> String {
+    /// The queue the options name, and the due policy to read it with (the standard one for a
+    /// `--database` given without a config).
+    func backend() async throws -> (QueueBackend, DuePolicy) {
         let config = try await config()
-        return options.database ?? config.databasePath
-    }
-
-    /// The config's `database.url`, unless `--database` names a SQLite file.
-    func postgres() async throws -> PostgresDatabaseConfig? {
-        let config = try await config()
-        return options.database == nil ? config.postgres : nil
-    }
-
-    func open(migrate: Bool = false, readonly: Bool = true) async throws -> DatabasePool {
-        let path = try await path()
-        if let problem = DatabaseFolder.problem(for: path) { throw StoreErrorMessage(problem) }
-        if let denied = DatabaseFolder.denied(path, write: !readonly) { throw OperatorDatabaseError.permissionDenied(denied) }
-        do {
-            if migrate { return try SQLiteDatabase.openMigrated(path: path) }
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw OperatorDatabaseError.unreachable("no database at \(path) (run `closeorderd migrate` first, or pass --database)")
-            }
-            return try SQLiteDatabase.openExisting(path: path, readonly: readonly)
-        } catch let error as OperatorDatabaseError {
-            throw error
-        } catch {
-            throw StoreErrorMessage("\(error)")
-        }
+        let due = options.database == nil ? config.due : .standard
+        return (QueueBackend(config, database: options.database), due)
     }
 }

@@ -36,11 +36,12 @@ struct CheckConfigCommand: AsyncParsableCommand {
             // PostgreSQL first: a wrong port or password is said here in words, not at `run`. (A
             // SQLite file `run` creates; its folder is checked above.)
             var databaseProblem: String?
-            if let postgres = checked.config.postgres {
+            let backend = QueueBackend(checked.config)
+            if case .postgres = backend {
                 var logger = Logger(label: "closeorderd")
                 logger.logLevel = .error
-                databaseProblem = await OpenedQueue.connectionProblem(postgres, logger: logger)
-                print("database \(checked.config.databaseDisplay): \(databaseProblem.map { "FAILED: \($0)" } ?? "OK")")
+                databaseProblem = await backend.connectionProblem(logger: logger)
+                print("database \(backend.display): \(databaseProblem.map { "FAILED: \($0)" } ?? "OK")")
             }
             let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles, v3Merchants: checked.v3Merchants)
             for result in results { print("merchant \(result.mchID): \(result.ok ? "OK" : "FAILED"): \(shown(result.verdict))") }

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import Logging
 import OrderClosing
-import SQLiteOrderStore
 import ServiceSupport
 import UnixSignals
 
@@ -41,39 +39,41 @@ struct RunCommand: AsyncParsableCommand {
                          metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
         }
         let notifier = SystemdNotifier()
-        let opened: OpenedQueue
+        let c = checked.config
+        let backend = QueueBackend(c)
+        var opened = false
         do {
-            opened = try await Self.openWaiting(checked.config, notifier: notifier, logger: logger)
-        } catch {
-            logger.critical("cannot use the database \(checked.config.databaseDisplay): \(error)", metadata: ["error": "\(error)", "database": "\(checked.config.databaseDisplay)"])
+            try await Self.withQueueWaiting(backend, due: c.due, notifier: notifier, logger: logger) { queue in
+                opened = true
+                if let file = queue.sqliteFile, let mode = try? await file.autoVacuumMode(), mode != .incremental {
+                    logger.notice("retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it")
+                }
+                // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
+                let hangups = await UnixSignalsSequence(trapping: .sighup)
+                let options = self.options
+                let assembly = try DaemonAssembly(config: c, profiles: checked.profiles, v3Merchants: checked.v3Merchants, store: queue.store,
+                                                  queueServices: queue.services(logger: logger), nudges: queue.nudges,
+                                                  notifier: notifier, logger: logger,
+                                                  reload: (hangups, { await CheckedConfig.load(options) }))
+                // The facts operators grep the journal's MESSAGE for, also as fields.
+                let backup = c.gateway.backupURL.map { " (backup \($0))" } ?? ""
+                let started = "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
+                    + "\(c.merchants.map(\.mchID).joined(separator: ",")), WeChat Pay at \(c.gateway.primaryURL)\(backup), queue \(backend.display)"
+                logger.info("\(started)", metadata: [
+                    "database": "\(backend.display)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
+                    "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
+                    "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
+                    "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",
+                ])
+                notifier.ready()
+                notifier.status("started: \(c.merchants.count) merchant(s)")
+                try await assembly.run(logger: logger)
+            }
+        } catch where !opened {
+            logger.critical("cannot use the database \(backend.display): \(error)", metadata: ["error": "\(error)", "database": "\(backend.display)"])
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        defer { opened.close() }
-        if let pool = opened.sqlite, let mode = try? await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }), mode != .incremental {
-            logger.notice("retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it")
-        }
-        // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let options = self.options
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, store: opened.store,
-                                          queueServices: opened.services(logger: logger), nudges: opened.nudges,
-                                          notifier: notifier, logger: logger,
-                                          reload: (hangups, { await CheckedConfig.load(options) }))
-        let c = checked.config
-        // The facts operators grep the journal's MESSAGE for, also as fields.
-        let backup = c.gateway.backupURL.map { " (backup \($0))" } ?? ""
-        let started = "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
-            + "\(c.merchants.map(\.mchID).joined(separator: ",")), WeChat Pay at \(c.gateway.primaryURL)\(backup), queue \(c.databaseDisplay)"
-        logger.info("\(started)", metadata: [
-            "database": "\(c.databaseDisplay)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
-            "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
-            "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
-            "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",
-        ])
-        notifier.ready()
-        notifier.status("started: \(c.merchants.count) merchant(s)")
-        try await assembly.run(logger: logger)
         logger.info("closeorderd stopped")
     }
 
@@ -86,20 +86,22 @@ struct RunCommand: AsyncParsableCommand {
     /// | try     | 1 | 2 | 3 | 4 | 5  | 6 and later |
     /// |---------|---|---|---|---|----|-------------|
     /// | waits s | 1 | 2 | 4 | 8 | 16 | 30          |
-    static func openWaiting(_ config: DaemonConfig, notifier: SystemdNotifier, logger: Logger) async throws -> OpenedQueue {
+    static func withQueueWaiting(_ backend: QueueBackend, due: DuePolicy, notifier: SystemdNotifier, logger: Logger,
+                                 _ body: (OpenedQueue) async throws -> Void) async throws {
         var tries = 0
         var said: String?
         while true {
             do {
-                let opened = try await OpenedQueue.open(config, migrate: true, logger: logger)
-                if said != nil { logger.notice("the database \(config.databaseDisplay) answers again: starting") }
-                return opened
-            } catch let unreachable as OpenedQueue.Unreachable {
+                return try await backend.withQueue(.daemon, due: due, logger: logger) { queue in
+                    if said != nil { logger.notice("the database \(backend.display) answers again: starting") }
+                    try await body(queue)
+                }
+            } catch let unreachable as QueueBackend.Unreachable {
                 let wait = min(30, 1 << min(tries, 5))
                 tries += 1
                 if unreachable.description != said {
                     logger.error("waiting for the database: \(unreachable); trying again every \(wait) s up to 30 s",
-                                 metadata: ["database": "\(config.databaseDisplay)", "error": "\(unreachable)"])
+                                 metadata: ["database": "\(backend.display)", "error": "\(unreachable)"])
                     printError("error: \(unreachable) (waiting for it)")
                     said = unreachable.description
                 }

@@ -22,10 +22,10 @@ struct PauseCommand: AsyncParsableCommand {
                        + "nothing would change here. Check the mch_id, or pass --unconfigured for another daemon's merchant")
             throw ExitCode(1)
         }
-        let database = try await openOrExit(options, readonly: false)
-        defer { database.close() }
-        try await database.store.pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
-        OperatorLog.notice("pause: merchant \(mchID) paused: \(reason)", ["mch_id": "\(mchID)", "action": "pause"])
-        print("pause: merchant \(shown(mchID)) paused (\(shown(reason))); its orders wait until `closeorderd resume \(shown(mchID))`")
+        try await withOperatorQueue(options, write: true) { database in
+            try await database.store.pause(mchID: mchID, reason: reason, now: SystemOrderClock().now())
+            OperatorLog.notice("pause: merchant \(mchID) paused: \(reason)", ["mch_id": "\(mchID)", "action": "pause"])
+            print("pause: merchant \(shown(mchID)) paused (\(shown(reason))); its orders wait until `closeorderd resume \(shown(mchID))`")
+        }
     }
 }

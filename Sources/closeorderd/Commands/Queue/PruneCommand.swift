@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import OrderClosing
 import SQLiteOrderStore
 
@@ -40,25 +39,25 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let database = try await openOrExit(options, readonly: dryRun)
-        defer { database.close() }
-        if vacuum, database.sqlite == nil {
-            printError("prune: --vacuum is for SQLite; on PostgreSQL autovacuum gives the space of deleted rows back by itself")
-            throw ExitCode(1)
-        }
-        do {
-            if let olderThan { try await prune(database.store, database.sqlite, days: olderThan) }
-            if vacuum, let pool = database.sqlite { try await switchVacuumMode(pool, store: SQLiteOrderStore(pool: pool)) }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            printError("prune: \(error)")
-            throw ExitCode(1)
+        try await withOperatorQueue(options, write: !dryRun) { database in
+            if vacuum, database.sqliteFile == nil {
+                printError("prune: --vacuum is for SQLite; on PostgreSQL autovacuum gives the space of deleted rows back by itself")
+                throw ExitCode(1)
+            }
+            do {
+                if let olderThan { try await prune(database.store, database.sqliteFile, days: olderThan) }
+                if vacuum, let file = database.sqliteFile { try await switchVacuumMode(file, store: database.store) }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                printError("prune: \(error)")
+                throw ExitCode(1)
+            }
         }
     }
 
-    /// `pool`: the SQLite file's, to say whether it gives space back; nil on PostgreSQL.
-    func prune(_ store: any OrderStore, _ pool: DatabasePool?, days: Int) async throws {
+    /// `file`: the SQLite file, to say whether it gives space back; nil on PostgreSQL.
+    func prune(_ store: any OrderStore, _ file: SQLiteQueueFile?, days: Int) async throws {
         let clock = SystemOrderClock()
         var settings = RetentionSchedule.Settings(keepDays: days)
         if vacuum { settings.reclaimPages = 0 }   // --vacuum gives everything back below
@@ -81,17 +80,16 @@ struct PruneCommand: AsyncParsableCommand {
         if round.pruned.total > 0 {
             OperatorLog.notice("prune: \(line)", ["action": "prune", "count": .stringConvertible(round.pruned.total)])
         }
-        if !vacuum, let pool, try await pool.read({ try SQLiteDatabase.autoVacuumMode($0) }) != .incremental {
+        if !vacuum, let file, try await file.autoVacuumMode() != .incremental {
             print("prune: this database keeps freed pages for reuse but does not give them back (auto_vacuum is not incremental); `closeorderd prune --vacuum` switches it once")
         }
     }
 
-    func switchVacuumMode(_ pool: DatabasePool, store: SQLiteOrderStore) async throws {
-        let sizeBefore = try await fileBytes(pool)
-        let mode = try await pool.read { try SQLiteDatabase.autoVacuumMode($0) }
-        if mode != .incremental {
+    func switchVacuumMode(_ file: SQLiteQueueFile, store: any OrderStore) async throws {
+        let sizeBefore = try await file.bytes()
+        if try await file.autoVacuumMode() != .incremental {
             print("prune: vacuum: rewriting the database (\(Self.mebibytes(sizeBefore))) to switch to incremental auto-vacuum; writes wait until it is done")
-            _ = try await pool.writeWithoutTransaction { try SQLiteDatabase.useIncrementalVacuum($0) }
+            try await file.useIncrementalVacuum()
             OperatorLog.notice("prune: the database was rewritten (VACUUM) to give space back from now on", ["action": "vacuum"])
         } else {
             var left = try await store.reclaimFreeSpace(pages: 256)
@@ -102,16 +100,10 @@ struct PruneCommand: AsyncParsableCommand {
                 left = next
             }
         }
-        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        let sizeAfter = try await fileBytes(pool)
+        try await file.checkpoint()
+        let sizeAfter = try await file.bytes()
         print("prune: vacuum: the database is \(Self.mebibytes(sizeAfter)) (was \(Self.mebibytes(sizeBefore))); free space is given back from now on")
     }
 
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-
-    func fileBytes(_ pool: DatabasePool) async throws -> Int {
-        try await pool.read { db in
-            (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0) * (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
-        }
-    }
 }

@@ -16,21 +16,21 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The merchant's mch_id.") var mchID: String
 
     func run() async throws {
-        let database = try await openOrExit(options, readonly: false)
-        defer { database.close() }
-        let now = SystemOrderClock().now()
-        let wasPaused = try await database.store.resume(mchID: mchID)
-        let circuits = try await database.store.status(now: now).circuits.keys.filter { $0 == mchID || $0.hasPrefix(mchID + "/") }
-        let cleared = PublishedCircuit(state: .closed, reason: "cleared by an operator", owner: "operator").encoded
-        for key in circuits.sorted() {
-            try await database.store.publish("circuit:\(key)", cleared, now: now)
-            print("resume: circuit \(shown(key)) cleared")
+        try await withOperatorQueue(options, write: true) { database in
+            let now = SystemOrderClock().now()
+            let wasPaused = try await database.store.resume(mchID: mchID)
+            let circuits = try await database.store.status(now: now).circuits.keys.filter { $0 == mchID || $0.hasPrefix(mchID + "/") }
+            let cleared = PublishedCircuit(state: .closed, reason: "cleared by an operator", owner: "operator").encoded
+            for key in circuits.sorted() {
+                try await database.store.publish("circuit:\(key)", cleared, now: now)
+                print("resume: circuit \(shown(key)) cleared")
+            }
+            guard wasPaused || !circuits.isEmpty else {
+                print("resume: merchant \(shown(mchID)) was not paused and has no open circuit")
+                throw ExitCode(1)
+            }
+            OperatorLog.notice("resume: merchant \(mchID) resumed", ["mch_id": "\(mchID)", "action": "resume"])
+            print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
         }
-        guard wasPaused || !circuits.isEmpty else {
-            print("resume: merchant \(shown(mchID)) was not paused and has no open circuit")
-            throw ExitCode(1)
-        }
-        OperatorLog.notice("resume: merchant \(mchID) resumed", ["mch_id": "\(mchID)", "action": "resume"])
-        print("resume: merchant \(shown(mchID)) resumed; running daemons pick it up within one poll interval")
     }
 }
