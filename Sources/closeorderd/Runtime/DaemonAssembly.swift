@@ -1,11 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Logging
 import Metrics
 import OrderClosing
 import Prometheus
-import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
 import UnixSignals
@@ -22,15 +20,6 @@ struct DaemonAssembly {
     let services: [any Service]
     /// `shutdown.grace_ms`: with `shutdownMargin`, the longest a stop may take (see `run`).
     let shutdownGraceMs: Int64
-
-    /// On the SQLite file behind `pool`.
-    init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], pool: DatabasePool,
-         clock: any OrderClock = SystemOrderClock(),
-         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
-         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
-        try self.init(config: config, profiles: profiles, v3Merchants: v3Merchants, store: SQLiteOrderStore(pool: pool, due: config.due), clock: clock,
-                      notifier: notifier, logger: logger, events: events, reload: reload)
-    }
 
     /// - Parameters:
     ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
