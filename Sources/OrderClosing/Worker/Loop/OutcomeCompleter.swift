@@ -10,7 +10,7 @@
 /// | a claim given back unstarted                             | at once (released)               |
 /// | ≥ `batchSize` outcomes                                   | at once                          |
 /// | queue drained and outcomes ≥ min(calls in flight, batch) | at once: a tail of n calls costs about log2(n) commits, not n |
-/// | otherwise                                                | with the next claim              |
+/// | otherwise (or nothing queued)                            | with the next claim              |
 /// | the loop is stopping                                     | after every finished call        |
 ///
 /// After the calls have ended (shutdown), what a refused write left queued is tried again on the
@@ -40,7 +40,7 @@ struct OutcomeCompleter: Equatable {
 
     /// Whether the queue is written now without waiting for a claim (the first table).
     func isDue(queueDrained: Bool, inFlight: Int, batchSize: Int) -> Bool {
-        !unstarted.isEmpty || outcomes.count >= batchSize || (queueDrained && outcomes.count >= min(inFlight, batchSize))
+        !unstarted.isEmpty || (!outcomes.isEmpty && (outcomes.count >= batchSize || (queueDrained && outcomes.count >= min(inFlight, batchSize))))
     }
 
     /// The write of `stage`, if it has something to write and the database may be asked.
