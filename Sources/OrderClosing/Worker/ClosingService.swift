@@ -6,8 +6,10 @@ import ServiceLifecycle
 ///
 /// Responsibilities are split as River splits them: `MerchantGate` decides what may be claimed
 /// (circuits, pauses, rate tokens: a claimed order starts at once, so its lease is spent on its
-/// call alone), `OrderCloser` executes one order, this loop completes (batches the writes), and
-/// `LeaseRescuer` — a service of its own — rescues other daemons' expired leases.
+/// call alone), `OrderCloser` executes one order, `OutcomeCompleter` batches the writes, and
+/// `LeaseRescuer` — a service of its own — rescues other daemons' expired leases. Every decision
+/// is `ClosingLoopMachine`'s (pure, table-tested); this service only carries out its actions:
+/// store calls, child tasks, timers, and `LoopJournal`'s lines.
 ///
 /// On graceful shutdown it stops claiming, gives in-flight calls `shutdownGraceMs` to finish and
 /// records them, gives back claims that never started, and returns; last writes the database
@@ -60,200 +62,88 @@ public struct ClosingService: Service {
     typealias Group = TaskGroup<ChildResult>
 
     public func run() async throws {
-        let merchants = directory.current
-        var state = LoopState(gate: MerchantGate(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable),
-                              limit: ConcurrencyLimit(ceiling: settings.concurrency, floor: settings.concurrencyFloor))
-        state.directoryVersion = merchants.version
-        state.servedMerchants = Set(merchants.profiles.keys)
-        ClosingMetrics.concurrencyLimit(state.limit.limit)
-        await announceUnavailableMerchants(merchants.unavailable, &state)
+        var machine = ClosingLoopMachine(settings: settings, merchants: directory.current)
+        let journal = LoopJournal(logger: logger, owner: settings.owner, outageDelayMs: closer.retry.outageDelayMs)
+        ClosingMetrics.concurrencyLimit(machine.concurrencyLimit)
         await withTaskGroup(of: ChildResult.self) { group in
             // Wakes the loop on SIGTERM even when every slot is busy with a long call.
             group.addTask {
                 try? await gracefulShutdown()
                 return .wake
             }
-            while true {
-                if !state.stopping, Task.isShuttingDownGracefully || Task.isCancelled {
-                    state.stopping = true
-                    state.graceDeadline = clock.now() + settings.shutdownGraceMs
-                    logger.info("stopping: no new claims; draining in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
-                }
-                if state.stopping {
-                    if !state.ready.isEmpty {
-                        state.unstarted += state.ready.map(\.order)
-                        state.ready.removeAll()
-                        await flush(&state)
+            calls: while true {
+                let now = clock.now()
+                switch machine.next(now: now) {
+                case .look:
+                    machine.looked(now: now, shuttingDown: Task.isShuttingDownGracefully || Task.isCancelled, merchants: directory.current)
+                case .report(let report):
+                    await tell(report, journal, &machine)
+                case .database(let call):
+                    await perform(call, journal, &machine)
+                case .start(let orders):
+                    for order in orders { launch(order, &group) }
+                case .probe(let probes):
+                    for probe in probes { group.addTask { [closer] in .probed(probe, await closer.probe(probe)) } }
+                case .armTimer(let wakeAt):
+                    group.addTask { [clock, nudges] in
+                        await cancelWhenGracefulShutdown { await Self.sleep(clock, until: wakeAt, orUntilNudgedBy: nudges) }
+                        return .wake
                     }
-                    if state.inFlight == 0 { break }
-                    armGracePeriod(&group, &state)
-                } else {
-                    await fillSlots(&group, &state)
-                    sendProbes(&group, &state)
-                    await scheduleWaker(&group, &state)
+                case .armGrace(let deadline):
+                    group.addTask { [clock] in
+                        try? await clock.sleep(until: deadline)
+                        return .graceOver
+                    }
+                case .cancelCalls(let inFlight):
+                    journal.graceOver(inFlight: inFlight)
+                    group.cancelAll()
+                case .wait(let inFlight):
+                    events.waiting(inFlight: inFlight)
+                    guard let result = await group.next() else {
+                        machine.callsEnded()
+                        continue
+                    }
+                    let now = clock.now()
+                    switch result {
+                    case .wake: machine.woken()
+                    case .graceOver: machine.graceOver()
+                    case .unstarted(let order): machine.callUnstarted(order)
+                    case .probed(let probe, let verdict): machine.probed(probe, verdict, now: now)
+                    case .done(let processed):
+                        machine.callFinished(processed.write, circuit: processed.circuit, load: processed.load,
+                                             delivery: processed.delivery, now: now)
+                    }
+                case .endCalls:
+                    break calls
                 }
-                events.waiting(inFlight: state.inFlight)
-                guard let result = await group.next() else { break }
-                await handle(result, &group, &state)
             }
             // Only timers can be left; they end when cancelled.
             group.cancelAll()
         }
-        await flush(&state)
-        await recordTheRest(&state)
-        if !state.pending.isEmpty || !state.unstarted.isEmpty {
-            logger.error("could not record every outcome before exiting; those orders will be rescued as in doubt",
-                         metadata: ["unrecorded": "\(state.pending.count + state.unstarted.count)"])
-        }
-        logger.info("closing service stopped")
-    }
-
-    /// Starts ready orders in free slots, and claims the next batch once a batch's worth of slots
-    /// is spoken for by neither a call nor a ready order.
-    ///
-    /// | in flight + ready | action                                                    |
-    /// |-------------------|-----------------------------------------------------------|
-    /// | ≤ limit           | record outcomes + claim `batchSize` more, one transaction |
-    /// | > limit           | wait: a batch is already queued                           |
-    ///
-    /// The limit is adaptive (`ConcurrencyLimit`), at most `settings.concurrency`.
-    ///
-    /// A claim that comes back short marks the queue drained: no more claims until a timer fires.
-    private func fillSlots(_ group: inout Group, _ state: inout LoopState) async {
-        let now = clock.now()
-        let merchants = directory.current
-        if merchants.version != state.directoryVersion {
-            // A reload: new rate limits and merchants; circuits are kept.
-            state.directoryVersion = merchants.version
-            let before = state.gate.unavailable
-            state.gate.update(merchants: Array(merchants.profiles.values), unavailable: merchants.unavailable)
-            await announceUnavailableMerchants(merchants.unavailable.filter { before[$0.key] != $0.value }, &state)
-            // A merchant whose key works again, or who left the config: its circuit row ends here.
-            let served = Set(merchants.profiles.keys)
-            let ended = Set(before.keys.filter { merchants.unavailable[$0] == nil }).union(state.servedMerchants.subtracting(served))
-            state.servedMerchants = served
-            let closed = PublishedCircuit(state: .closed, owner: settings.owner).encoded
-            for mchID in ended.sorted() {
-                ClosingMetrics.circuit(mchID: mchID, open: false)
-                _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", closed, now: now) })
+        while true {
+            switch machine.nextAfterCalls(now: clock.now()) {
+            case .report(let report):
+                await tell(report, journal, &machine)
+            case .database(let call):
+                await perform(call, journal, &machine)
+            case .sleep(let until):
+                do {
+                    try await clock.sleep(until: until)
+                    machine.slept(now: clock.now())
+                } catch {
+                    machine.sleepCancelled()   // the service group gave up waiting
+                }
+            case .exit(let unrecorded):
+                journal.stopped(unrecorded: unrecorded)
+                return
             }
         }
-        var claim = admissions(&state, now: now)
-        startReady(&group, &state, claim: claim)   // calls need no database
-        guard now >= state.databaseRetryAt else { return }
-        if now >= state.nextPauseCheck {
-            await refreshPauses(&state, now: now)
-            claim = admissions(&state, now: now)
-        }
-        if state.probeBeforeClaim, !state.drained {
-            state.probeBeforeClaim = false
-            guard let due = await database("find due orders", &state, { [claim] in try await store.nextDueTime(admittedBy: claim) }) else { return }
-            if (due ?? .max) > clock.now() {
-                state.drained = true
-                state.probedDueTime = .some(due)
-            }
-        }
-        while !state.drained, state.inFlight + state.ready.count <= state.limit.limit {
-            // The queued outcomes travel in the claim's transaction.
-            let writes = state.pending, now = clock.now(), leaseUntil = now + settings.leaseMs
-            claim = admissions(&state, now: now)
-            guard let (recorded, claimed) = await database("record outcomes and claim due orders", &state, { [claim] in
-                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
-            }) else { return }
-            noteRecorded(writes, recorded, &state)
-            state.gate.started(claimed, now: now)
-            if claimed.count < claim.limit { state.drained = true }
-            state.ready += claimed.map { LoopState.Leased(order: $0, until: leaseUntil) }
-            events.claimed(claimed.count)
-            startReady(&group, &state, claim: claim)
-        }
-        // No claim carried the outcomes: write a full batch, or, once drained, whatever outnumbers
-        // the calls still running (a tail of n calls costs about log2(n) commits, not n).
-        if !state.unstarted.isEmpty || state.pending.count >= settings.batchSize
-            || (state.drained && state.pending.count >= min(state.inFlight, settings.batchSize)) {
-            await flush(&state)
-        }
-    }
-
-    /// What a claim may take now; logs and publishes circuits that moved to half-open.
-    private func admissions(_ state: inout LoopState, now: Int64) -> ClaimRequest {
-        let (claim, changes) = state.gate.claimRequest(limit: settings.batchSize, now: now)
-        for change in changes { report(change, now: now) }
-        return claim
-    }
-
-    /// Moves ready orders into free slots. Given back unstarted instead:
-    ///
-    /// | ready order                       | why                                                   |
-    /// |-----------------------------------|-------------------------------------------------------|
-    /// | its circuit opened meanwhile      | its merchant is paused (its rate token is lost)       |
-    /// | lease left < `settings.attemptMs` | another daemon could rescue it mid-call and send it twice |
-    ///
-    /// An order whose lease ran short is given back even while every slot is busy: it could only
-    /// wait longer. The next claim leases it afresh.
-    private func startReady(_ group: inout Group, _ state: inout LoopState, claim: ClaimRequest) {
-        // A lease shorter than an attempt is refused by check-config; a fresh claim always starts.
-        let now = clock.now(), needed = min(settings.attemptMs, settings.leaseMs)
-        let (fresh, short) = state.ready.partitioned { now + needed <= $0.until }
-        if !short.isEmpty {
-            logger.notice("\(short.count) claimed order(s) waited for a free slot until their lease could not cover an attempt; given back, to be claimed again",
-                          metadata: ["orders": "\(short.count)", "limit": "\(state.limit.limit)"])
-            state.unstarted += short.map(\.order)
-        }
-        state.ready = fresh
-        var started = 0
-        for leased in state.ready {
-            guard state.inFlight < state.limit.limit else { break }
-            started += 1
-            if claim.excludedCircuits.contains(CircuitKey(leased.order)) {
-                state.unstarted.append(leased.order)
-                continue
-            }
-            launch(leased.order, &group)
-            state.inFlight += 1
-        }
-        state.ready.removeFirst(started)
     }
 
     private func launch(_ order: ClaimedOrder, _ group: inout Group) {
         group.addTask { [closer] in
             if Task.isCancelled { return .unstarted(order) }
             return .done(await closer.process(order))
-        }
-    }
-
-    /// Sends the setup probes circuits ask for (`MerchantCircuit`): one call each, counted in
-    /// flight like an order's, so shutdown drains it too.
-    private func sendProbes(_ group: inout Group, _ state: inout LoopState) {
-        for probe in state.gate.probesToSend(now: clock.now()) {
-            state.inFlight += 1
-            group.addTask { [closer] in .probed(probe, await closer.probe(probe)) }
-        }
-    }
-
-    /// One timer at a time: the next due time, the poll interval, a circuit's reopening, or a
-    /// database retry. None while every slot is busy, or while due work remains and calls are in
-    /// flight: each finished call wakes the loop, and it claims more.
-    private func scheduleWaker(_ group: inout Group, _ state: inout LoopState) async {
-        let now = clock.now()
-        let probed = state.probedDueTime   // fresh from this iteration's fillSlots, if any
-        state.probedDueTime = nil
-        guard !state.wakerRunning, state.inFlight < state.limit.limit else { return }
-        if !state.drained, state.inFlight > 0, state.databaseRetryAt <= now { return }
-        var wakeAt = now + settings.pollIntervalMs
-        if state.databaseRetryAt > now {
-            wakeAt = min(wakeAt, state.databaseRetryAt)
-        } else if state.drained {
-            let claim = admissions(&state, now: now)
-            var due = probed
-            if due == nil { due = await database("find due orders", &state, { try await store.nextDueTime(admittedBy: claim) }) }
-            if let due, let due { wakeAt = min(wakeAt, due) }
-        }
-        if let change = state.gate.nextChange(now: now) { wakeAt = min(wakeAt, change) }
-        state.wakerRunning = true
-        group.addTask { [clock, wakeAt, nudges] in
-            await cancelWhenGracefulShutdown { await Self.sleep(clock, until: wakeAt, orUntilNudgedBy: nudges) }
-            return .wake
         }
     }
 
@@ -271,206 +161,64 @@ public struct ClosingService: Service {
         }
     }
 
-    private func armGracePeriod(_ group: inout Group, _ state: inout LoopState) {
-        guard !state.graceArmed else { return }
-        state.graceArmed = true
-        let deadline = state.graceDeadline ?? clock.now() + settings.shutdownGraceMs
-        group.addTask { [clock] in
-            try? await clock.sleep(until: deadline)
-            return .graceOver
-        }
-    }
-
-    private func handle(_ result: ChildResult, _ group: inout Group, _ state: inout LoopState) async {
-        switch result {
-        case .wake:
-            state.wakerRunning = false
-            state.drained = false
-            state.probeBeforeClaim = true
-        case .graceOver:
-            if state.inFlight > 0 {
-                logger.warning("grace period over: cancelling in-flight calls", metadata: ["in_flight": "\(state.inFlight)"])
-                group.cancelAll()
+    /// Carries out one store call and tells the machine how it went.
+    private func perform(_ call: LoopDatabaseCall, _ journal: LoopJournal, _ machine: inout ClosingLoopMachine) async {
+        switch call {
+        case .readPauses:
+            if let pauses = await database(call.what, journal, &machine, { try await store.pausedMerchants() }) {
+                machine.pausesRead(pauses, now: clock.now())
             }
-        case .unstarted(let order):
-            state.inFlight -= 1
-            state.unstarted.append(order)
-            if state.stopping { await flush(&state) }
-        case .probed(let probe, let verdict):
-            state.inFlight -= 1
-            let now = clock.now()
-            if let change = state.gate.record(verdict, of: probe, now: now) {
-                let (key, value) = report(change, now: now)
-                _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
+        case .findDueTime(let claim):
+            if let due = await database(call.what, journal, &machine, { try await store.nextDueTime(admittedBy: claim) }) {
+                machine.dueTimeFound(due, now: clock.now())
             }
-        case .done(let processed):
-            let write = processed.write
-            let limitBefore = state.limit.limit
-            state.limit.record(processed.load, inFlight: state.inFlight, now: clock.now())
-            if state.limit.limit != limitBefore { ClosingMetrics.concurrencyLimit(state.limit.limit) }
-            state.inFlight -= 1
-            state.pending.append(write)
-            let now = clock.now()
-            if let seen = processed.delivery { logOutage(state.outage.record(seen, now: now), &state) }
-            if let change = state.gate.record(processed.circuit, for: CircuitKey(write.order), now: now) {
-                let (key, value) = report(change, now: now)
-                _ = await database("publish the circuit state", &state, { try await store.publish(key, value, now: now) })
+        case .recordAndClaim(let writes, let claim, let now, let leaseUntil):
+            if let result = await database(call.what, journal, &machine, {
+                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
+            }) {
+                noteRecorded(writes, result.recorded, journal)
+                machine.claimed(result.claimed, recorded: writes.count)
+                events.claimed(result.claimed.count)
             }
-            if state.stopping { await flush(&state) }
-        }
-    }
-
-    /// After the loop: outcomes and releases a refused write left queued are tried again on the
-    /// database backoff, the last try at the grace period's end. Every call this daemon made is
-    /// recorded (`close_attempts`) unless the database refuses for the whole grace period:
-    /// exiting at the first refusal lost the outcomes of a database restart's last seconds.
-    ///
-    /// | database after the refusal | result                                                   |
-    /// |----------------------------|----------------------------------------------------------|
-    /// | back within the grace      | recorded at the first backoff step after it came back    |
-    /// | down for the whole grace   | one last try at the grace's end; then exit, rows in doubt |
-    private func recordTheRest(_ state: inout LoopState) async {
-        guard let deadline = state.graceDeadline else { return }
-        while !state.pending.isEmpty || !state.unstarted.isEmpty, clock.now() < deadline {
-            do {
-                try await clock.sleep(until: min(state.databaseRetryAt, deadline))
-            } catch {
-                return   // cancelled: the service group gave up waiting
+        case .record(let writes):
+            if let results = await database(call.what, journal, &machine, { try await store.record(writes, now: clock.now()) }) {
+                noteRecorded(writes, results, journal)
+                machine.recorded(writes.count)
             }
-            state.databaseRetryAt = min(state.databaseRetryAt, clock.now())
-            await flush(&state)
-        }
-    }
-
-    /// Writes queued outcomes and releases; on a database error they stay queued for the next try.
-    private func flush(_ state: inout LoopState) async {
-        if !state.pending.isEmpty, clock.now() >= state.databaseRetryAt {
-            let writes = state.pending
-            if let results = await database("record outcomes", &state, { try await store.record(writes, now: clock.now()) }) {
-                noteRecorded(writes, results, &state)
-            }
-        }
-        if !state.unstarted.isEmpty, clock.now() >= state.databaseRetryAt {
-            let orders = state.unstarted
-            if await database("release unstarted claims", &state, { try await store.release(orders, now: clock.now()) }) != nil {
-                state.unstarted.removeFirst(orders.count)
+        case .release(let orders):
+            if await database(call.what, journal, &machine, { try await store.release(orders, now: clock.now()) }) != nil {
+                machine.released(orders.count)
             }
         }
     }
 
-    private func noteRecorded(_ writes: [OrderWrite], _ results: [WriteResult], _ state: inout LoopState) {
+    /// Says a report; publishes its `daemon_state` row, if it has one.
+    private func tell(_ report: LoopReport, _ journal: LoopJournal, _ machine: inout ClosingLoopMachine) async {
+        let now = clock.now()
+        guard let row = journal.tell(report, now: now) else { return }
+        let what = if case .circuit = report { "publish the circuit state" } else { "publish the merchant's state" }
+        _ = await database(what, journal, &machine, { try await store.publish(row.key, row.value, now: now) })
+    }
+
+    private func noteRecorded(_ writes: [OrderWrite], _ results: [WriteResult], _ journal: LoopJournal) {
         guard !writes.isEmpty else { return }
-        state.pending.removeFirst(writes.count)
-        for (write, result) in zip(writes, results) {
-            reportConflict(write, result)
-        }
+        for (write, result) in zip(writes, results) { journal.conflict(write, result) }
         events.recorded(writes)
     }
 
-    /// Runs one store call; on failure logs once per outage and backs off (250 ms doubling to 30 s).
-    /// The two lines an outage gets (`OutageLog`); each waiting order's own line is debug meanwhile.
-    private func logOutage(_ line: OutageLog.Line?, _ state: inout LoopState) {
-        switch line {
-        case .started(let cause):
-            logger.error("WeChat Pay unreachable, calls not delivered: \(cause); orders wait \(TimeText.duration(closer.retry.outageDelayMs)) between tries until it answers",
-                         metadata: ["outage": "started", "cause": "\(cause)"])
-        case .ended(let lastedMs, let waited):
-            logger.notice("WeChat Pay reachable again after \(TimeText.duration(lastedMs)); \(waited) order(s) waited out the outage",
-                          metadata: ["outage": "ended", "lasted_ms": "\(lastedMs)", "orders_waited": "\(waited)"])
-        case nil: break
-        }
-    }
-
-    private func database<T>(_ what: String, _ state: inout LoopState, _ body: () async throws -> T) async -> T? {
+    /// Runs one store call; tells the machine whether the database answered (its backoff) and
+    /// logs the first refusal of an outage and its end.
+    private func database<T>(_ what: String, _ journal: LoopJournal, _ machine: inout ClosingLoopMachine,
+                             _ body: () async throws -> T) async -> T? {
         do {
             let value = try await body()
-            if state.databaseFailures > 0 {
-                logger.notice("database usable again after \(state.databaseFailures) failed tries; \(state.pending.count) outcome(s) queued meanwhile",
-                              metadata: ["after_failures": "\(state.databaseFailures)", "queued_outcomes": "\(state.pending.count)"])
-                state.databaseFailures = 0
-                state.databaseRetryAt = 0
-            }
+            if let back = machine.databaseAnswered() { journal.databaseBack(afterFailures: back.failures, queuedOutcomes: back.queuedOutcomes) }
             return value
         } catch {
-            if state.databaseFailures == 0 {
-                logger.error("database error while trying to \(what): \(error); work waits and resumes when it clears",
-                             metadata: ["while": "\(what)", "error": "\(error)", "queued_outcomes": "\(state.pending.count)"])
+            if machine.databaseFailed(now: clock.now()) {
+                journal.databaseRefused(what, error, queuedOutcomes: machine.completer.outcomes.count)
             }
-            state.databaseFailures += 1
-            state.databaseRetryAt = clock.now() + LoopState.databaseBackoffMs(failures: state.databaseFailures)
             return nil
-        }
-    }
-
-    /// Logs a circuit's change; returns what `status` shows for it (`daemon_state`).
-    @discardableResult
-    private func report(_ change: MerchantGate.Change, now: Int64) -> (key: String, value: String) {
-        switch change {
-        case .opened(let key, let until, let reason):
-            logger.error("merchant \(key) paused until \(TimeText.both(until, now: now)): \(reason)",
-                         metadata: ["mch_id": "\(key.mchID)", "circuit": "open", "reason": "\(reason)",
-                                    "until": "\(TimeText.iso8601(until))"].merging(key.subMchID.map { ["sub_mch_id": "\($0)"] } ?? [:]) { $1 })
-            ClosingMetrics.circuit(mchID: key.description, open: true)
-            return ("circuit:\(key)", PublishedCircuit(state: .open, untilMs: until, reason: reason, owner: settings.owner).encoded)
-        case .halfOpen(let key):
-            logger.notice("merchant \(key) pause over: probing its setup with a query for a made-up order", metadata: ["mch_id": "\(key.mchID)", "circuit": "half_open"])
-            return ("circuit:\(key)", PublishedCircuit(state: .halfOpen, owner: settings.owner).encoded)
-        case .closed(let key):
-            logger.notice("merchant \(key) answers healthily again: resumed", metadata: ["mch_id": "\(key.mchID)", "circuit": "closed"])
-            ClosingMetrics.circuit(mchID: key.description, open: false)
-            return ("circuit:\(key)", PublishedCircuit(state: .closed, owner: settings.owner).encoded)
-        }
-    }
-
-    /// Reads the operators' pauses (shared by every daemon on the database) once per poll.
-    private func refreshPauses(_ state: inout LoopState, now: Int64) async {
-        state.nextPauseCheck = now + settings.pollIntervalMs
-        guard let pauses = await database("read the operators' pauses", &state, { try await store.pausedMerchants() }) else { return }
-        let (paused, resumed) = state.gate.setPaused(pauses)
-        for (mchID, reason) in paused.sorted(by: { $0.key < $1.key }) {
-            logger.warning("merchant \(mchID) paused by an operator: \(reason); its orders wait", metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
-        }
-        for mchID in resumed {
-            logger.notice("merchant \(mchID) resumed by an operator", metadata: ["mch_id": "\(mchID)"])
-        }
-    }
-
-    /// Says once, loudly, which merchants cannot be served, and shows it in `status`.
-    private func announceUnavailableMerchants(_ unavailable: [String: String], _ state: inout LoopState) async {
-        for (mchID, reason) in unavailable.sorted(by: { $0.key < $1.key }) {
-            logger.error("merchant \(mchID) cannot be served and is paused: \(reason); its orders wait, the other merchants are served",
-                         metadata: ["mch_id": "\(mchID)", "circuit": "unavailable", "reason": "\(reason)"])
-            ClosingMetrics.circuit(mchID: mchID, open: true)
-            let now = clock.now()
-            let value = PublishedCircuit(state: .paused, reason: reason, owner: settings.owner).encoded
-            _ = await database("publish the merchant's state", &state, { try await store.publish("circuit:\(mchID)", value, now: now) })
-        }
-    }
-
-    /// A write that lost its compare-and-set, said as what happened (`OrderWrite.lostCompareAndSet`):
-    /// the merchant's `paid` raced the close, or another daemon's rescue took the lease.
-    private func reportConflict(_ write: OrderWrite, _ result: WriteResult) {
-        let current: OrderStatus?, lostToRescue: Bool
-        switch result {
-        case .applied: return
-        case .conflict(let now): (current, lostToRescue) = (now, false)
-        case .leaseLost(let now): (current, lostToRescue) = (now, true)
-        }
-        var metadata: Logger.Metadata = ["out_trade_no": "\(write.order.outTradeNo)", "mch_id": "\(write.order.mchID)",
-                                         "status": "\(current?.rawValue ?? "missing")"]
-        if case .finish(_, let outcome?, _, _) = write.change { metadata["outcome"] = "\(outcome)" }
-        if case .contradiction(let text) = write.change {
-            metadata["conflict"] = "\(text)"
-            logger.error(lostToRescue
-                ? "WeChat contradicts itself about a payment, but the lease had expired and another daemon's rescue took the order; it asks WeChat again"
-                : "conflict: WeChat contradicts itself about a payment and the merchant marked the order paid meanwhile", metadata: metadata)
-        } else if lostToRescue {
-            logger.notice("the lease expired before this outcome was recorded and another daemon's rescue took the order (now \(current?.rawValue ?? "deleted")); the answer is kept in the audit only",
-                          metadata: metadata)
-        } else if case .finish(.closed, _, _, _) = write.change {
-            logger.error("conflict: the merchant marked the order paid while WeChat closed it", metadata: metadata)
-        } else {
-            logger.notice("the merchant marked the order paid while its close was in flight; the merchant's write was kept", metadata: metadata)
         }
     }
 }
