@@ -1,3 +1,4 @@
+import GatewayVocabulary
 /// Turns an HTTP answer into a typed outcome: decode strictly, verify, then read the codes.
 ///
 /// The whole map. "Merchant-wide" faults pause the merchant (every order of it would get the

@@ -1,5 +1,5 @@
 import Foundation
-import WeChatPayV2
+import GatewayVocabulary
 
 /// Turns a v3 answer into the outcomes v2 answers already map to (`CloseOutcome`, `QueryOutcome`),
 /// so the worker's decisions (`CloseDecision`) serve both APIs unchanged.

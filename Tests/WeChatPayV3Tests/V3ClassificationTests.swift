@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import Testing
 import WeChatPayV2
 @testable import WeChatPayV3

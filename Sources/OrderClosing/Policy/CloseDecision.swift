@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///

@@ -56,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
         // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let options = self.options
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants, store: opened.store,
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, store: opened.store,
                                           queueServices: opened.services(logger: logger), nudges: opened.nudges,
                                           notifier: notifier, logger: logger,
                                           reload: (hangups, { await CheckedConfig.load(options) }))

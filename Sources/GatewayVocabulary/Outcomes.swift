@@ -22,7 +22,7 @@ public enum RetryReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The typed meaning of an answer to `pay/closeorder` (design.md §3).
+/// The typed meaning of an answer to a close (v2 `pay/closeorder`, v3 `…/close`; design.md §3), whichever API gave it.
 public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case closed
     case alreadyClosed
@@ -112,7 +112,7 @@ public enum TradeState: String, Sendable, Hashable, CaseIterable {
     public var isPaymentInProgress: Bool { self == .userPaying || self == .accept }
 }
 
-/// The typed meaning of an answer to `pay/orderquery`.
+/// The typed meaning of an answer to an order query, whichever API gave it.
 public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
     case state(TradeState, transactionID: String?)
     case notExist
@@ -168,10 +168,5 @@ public struct ResponseSummary: Sendable, Hashable {
         self.errCode = errCode
         self.errCodeDes = errCodeDes
         self.verified = verified
-    }
-
-    init(httpStatus: Int, fields: [String: String]) {
-        self.init(httpStatus: httpStatus, returnCode: fields["return_code"], returnMsg: fields["return_msg"],
-                  resultCode: fields["result_code"], errCode: fields["err_code"], errCodeDes: fields["err_code_des"])
     }
 }
