@@ -31,8 +31,8 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case retryable(RetryReason)
     /// A merchant-wide setup fault (a wrong key, SIGNERROR, REQUIRE_POST_METHOD, XML_FORMAT_ERROR, a
     /// wrong appid or mch_id): every order of the merchant would get it. The reason names the code
-    /// or message.
-    case configurationError(String)
+    /// or message, and whether it is the signature (`SetupFault`).
+    case configurationError(SetupFault)
     /// A fault about this one order's own parameters (PARAM_ERROR, INVALID_REQUEST, LACK_PARAMS,
     /// NOAUTH, any other return_code FAIL such as "普通商户不允许传sub_mch_id"): it must not pause the
     /// merchant's other orders. The reason names the code or message.
@@ -118,7 +118,7 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
     case notExist
     case retryable(RetryReason)
     /// A merchant-wide setup fault, as `CloseOutcome.configurationError`.
-    case configurationError(String)
+    case configurationError(SetupFault)
     /// A fault about this order's own parameters, as `CloseOutcome.orderRejected`.
     case orderRejected(String)
     case unknownCode(String)

@@ -50,13 +50,13 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
 
     public func closeOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
         await call(.close, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyClose,
-                   failure: CloseOutcome.retryable, configuration: CloseOutcome.configurationError,
+                   failure: CloseOutcome.retryable, configuration: { CloseOutcome.configurationError(.other($0)) },
                    rejected: CloseOutcome.orderRejected)
     }
 
     public func queryOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<QueryOutcome> {
         await call(.query, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyQuery,
-                   failure: QueryOutcome.retryable, configuration: QueryOutcome.configurationError,
+                   failure: QueryOutcome.retryable, configuration: { QueryOutcome.configurationError(.other($0)) },
                    rejected: QueryOutcome.orderRejected)
     }
 

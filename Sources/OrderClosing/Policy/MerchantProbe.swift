@@ -50,8 +50,8 @@ public struct MerchantProbe: Sendable, Hashable {
             .proven("WeChat Pay answered ORDERNOTEXIST (signed) for a made-up order")
         case .state(let state, _):
             .proven("WeChat Pay answered trade_state \(state.rawValue) (signed) for a made-up order")
-        case .configurationError(let reason):
-            .refused(reason)
+        case .configurationError(let fault):
+            .refused(fault.reason)
         case .orderRejected(let reason):
             .refused("a made-up order with only the merchant's ids was refused: \(reason)")
         case .retryable(.badSignature(let reason)):

@@ -44,8 +44,7 @@ struct OnlineCheck {
         case .state(let state, _):
             return (mchID, true, "key works: WeChat Pay\(at) answered trade_state \(state.rawValue) for a made-up order")
         case .configurationError(let reason):
-            let signature = reason.contains("签名") || reason.uppercased().contains("SIGN")
-            return (mchID, false, signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
+            return (mchID, false, reason.kind == .signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
                                             : "the merchant's setup is refused\(at): \(reason)")
         case .orderRejected(let reason), .unknownCode(let reason):
             return (mchID, false, "unexpected answer\(at): \(reason)")
