@@ -32,15 +32,17 @@ let package = Package(
     ],
     targets: [
         // Pure WeChat Pay v2 protocol: fields, signing, XML, verification, classification.
+        // The words every API's adapter and the domain share: order key, outcomes, response summary.
+        .target(name: "GatewayVocabulary"),
         .target(
             name: "WeChatPayV2",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["GatewayVocabulary", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Pure WeChat Pay v3 protocol: signing messages, RSA signatures, answer verification, certificates, classification.
         .target(
             name: "WeChatPayV3",
             dependencies: [
-                "WeChatPayV2",
+                "GatewayVocabulary",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "OrderClosing",
             dependencies: [
-                "WeChatPayV2", "WeChatPayV3",
+                "GatewayVocabulary",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,7 +83,7 @@ let package = Package(
         .target(
             name: "WeChatPayHTTP",
             dependencies: [
-                "WeChatPayV2", "WeChatPayV3", "OrderClosing",
+                "GatewayVocabulary", "WeChatPayV2", "WeChatPayV3", "OrderClosing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -115,7 +117,7 @@ let package = Package(
         .target(
             name: "OrderClosingTestSupport",
             dependencies: [
-                "OrderClosing", "WeChatPayV2", "SQLiteOrderStore", "PostgresOrderStore",
+                "OrderClosing", "GatewayVocabulary", "WeChatPayV2", "SQLiteOrderStore", "PostgresOrderStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -139,15 +141,15 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayV2Tests",
-            dependencies: ["WeChatPayV2", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["WeChatPayV2", "GatewayVocabulary", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "WeChatPayV3Tests",
-            dependencies: ["WeChatPayV3", "WeChatPayV2", "FakeWeChatPay", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["WeChatPayV3", "WeChatPayV2", "GatewayVocabulary", "FakeWeChatPay", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "FakeWeChatPayTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3"]
+            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "GatewayVocabulary"]
         ),
         .testTarget(
             name: "OrderClosingTests",
@@ -165,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "WeChatPayHTTPTests",
             dependencies: [
-                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay",
+                "WeChatPayHTTP", "WeChatPayV3", "WeChatPayV2", "OrderClosing", "FakeWeChatPay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

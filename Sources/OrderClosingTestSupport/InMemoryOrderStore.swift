@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 import OrderClosing
-import WeChatPayV2
+import GatewayVocabulary
 
 /// An `OrderStore` in memory, with the semantics of the SQL stores (claim, lease, compare-and-set,
 /// rescue, release): a test double for unit tests of the loop, held to the same conformance suite

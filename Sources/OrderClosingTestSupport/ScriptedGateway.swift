@@ -1,6 +1,6 @@
 import OrderClosing
 import NIOConcurrencyHelpers
-import WeChatPayV2
+import GatewayVocabulary
 
 /// A `WeChatPayGateway` that answers from a script, records when each call came (on the injected
 /// clock), and can hold a call open until it is cancelled, to test draining.
@@ -14,7 +14,7 @@ public final class ScriptedGateway: WeChatPayGateway {
     }
 
     public struct Call: Sendable, Hashable {
-        public let operation: Operation
+        public let operation: AttemptRecord.Call
         public let outTradeNo: String
         public let at: Int64
     }
@@ -89,7 +89,7 @@ public final class ScriptedGateway: WeChatPayGateway {
         }
     }
 
-    public func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome> {
+    public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
         let step = record(.closeOrder, order.outTradeNo) { state in
             guard var queue = state.closeScripts[order.outTradeNo], !queue.isEmpty else { return CloseStep.answer(.closed) }
             let step = queue.removeFirst()
@@ -122,7 +122,7 @@ public final class ScriptedGateway: WeChatPayGateway {
         }
     }
 
-    public func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
+    public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         let outcome = record(.orderQuery, order.outTradeNo) { state in
             guard var queue = state.queryScripts[order.outTradeNo], !queue.isEmpty else {
                 return QueryOutcome.state(.notPay, transactionID: nil)
@@ -134,7 +134,7 @@ public final class ScriptedGateway: WeChatPayGateway {
         return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200), endpoint: endpoint)
     }
 
-    public func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         let now = clock.now()
         let outcome = record(.orderQuery, Probe.callName(probe.key)) { state in
             state.probes.append(Probe(key: probe.key, appID: appID, at: now))
@@ -148,7 +148,7 @@ public final class ScriptedGateway: WeChatPayGateway {
         return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, verified: verified), endpoint: endpoint)
     }
 
-    private func record<T>(_ operation: Operation, _ outTradeNo: String, _ pick: (inout State) -> T) -> T {
+    private func record<T>(_ operation: AttemptRecord.Call, _ outTradeNo: String, _ pick: (inout State) -> T) -> T {
         let now = clock.now()
         let (value, ready) = state.withLockedValue { state -> (T, [CheckedContinuation<Void, Never>]) in
             let value = pick(&state)

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix

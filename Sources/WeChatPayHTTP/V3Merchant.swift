@@ -1,9 +1,10 @@
 import NIOConcurrencyHelpers
+import OrderClosing
 import WeChatPayV3
 
 /// A merchant on API v3, as the gateway uses it: what signs its requests, and where the keys that
 /// verify WeChat Pay's answers come from.
-public struct V3Merchant: Sendable {
+public struct V3Merchant: MerchantHandle {
     public enum Verification: Sendable {
         /// The WeChat Pay public key and its `PUB_KEY_ID_…`, read from a file once.
         case publicKey(WeChatPayKeys)
@@ -24,6 +25,35 @@ public struct V3Merchant: Sendable {
     }
 
     public var mchID: String { credentials.mchID }
+    public var api: MerchantAPI { .v3 }
+
+    /// v3's id rules (`V3OrderReference`): `out_trade_no` 6–32 of `[0-9A-Za-z_-*]`.
+    public func refusal(of order: OrderKey) -> String? {
+        do {
+            _ = try V3OrderReference(order)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
+    /// Same signing key and serial, and the same way of verifying answers (public key id, or
+    /// platform certificates). The APIv3 key is not compared: it cannot be read back.
+    public func sameCredentials(as other: any MerchantHandle) -> Bool {
+        guard let other = other as? V3Merchant else { return false }
+        return credentials.mchID == other.credentials.mchID && credentials.serialNo == other.credentials.serialNo
+            && credentials.privateKey.publicKey.pem == other.credentials.privateKey.publicKey.pem
+            && verificationShape == other.verificationShape
+    }
+
+    /// The verification mode and, with a public key, its ids.
+    var verificationShape: String {
+        switch verification {
+        case .publicKey(let keys): "publicKey \(keys.serials)"
+        case .platformCertificates: "platformCertificates"
+        case .publicKeyAndPlatformCertificates(let keys, _, _): "both \(keys.serials)"
+        }
+    }
 
     /// The platform certificate cache, in either mode that fetches certificates.
     public var certificateCache: PlatformCertificateCache? {

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import AsyncHTTPClient
 import Logging
 import OrderClosing
@@ -34,6 +35,38 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
     /// The endpoint not in use (nil without failover).
     public var otherEndpoint: String? { transport.otherEndpoint }
 
+    /// The port: a `V2Merchant`'s order, checked against v2's rules (a row the worker let through
+    /// always passes; a handle of another API is refused, nothing sent).
+    public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
+        switch Self.unpack(order, merchant) {
+        case .success(let (reference, v2)): await closeOrder(reference, credentials: v2.credentials)
+        case .failure(let refusal): GatewayResponse(outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+    }
+
+    public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+        switch Self.unpack(order, merchant) {
+        case .success(let (reference, v2)): await queryOrder(reference, credentials: v2.credentials)
+        case .failure(let refusal): GatewayResponse(outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+    }
+
+    struct Refusal: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func unpack(_ order: OrderKey, _ merchant: any MerchantHandle) -> Result<(OrderReference, V2Merchant), Refusal> {
+        guard let v2 = merchant as? V2Merchant else {
+            return .failure(Refusal(description: "mch_id \(merchant.mchID) is on \(merchant.api), not API v2"))
+        }
+        do {
+            return .success((try OrderReference(order), v2))
+        } catch {
+            return .failure(Refusal(description: "API v2: \(error.message)"))
+        }
+    }
+
+    /// The v2 call, for a merchant's own credentials.
     public func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome> {
         await call(.closeOrder, order: order, credentials: credentials,
                    classify: ResponseClassifier.classifyClose, failure: CloseOutcome.retryable)

@@ -1,7 +1,7 @@
+import GatewayVocabulary
 import AsyncHTTPClient
 import Logging
 import OrderClosing
-import WeChatPayV2
 import WeChatPayV3
 
 /// API v3 on the shared `WeChatPayTransport`: signs the call (`SignedV3Request`), sends the close
@@ -11,7 +11,7 @@ import WeChatPayV3
 ///
 /// Platform certificates, for merchants that use them, are fetched before a call when
 /// `PlatformCertificateCache` says so; a fetch never counts as the order's attempt.
-public final class WeChatPayV3HTTPGateway: Sendable {
+public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
     /// Answers longer than this are not WeChat Pay's (a close answers nothing, a query ~1 KiB).
     static let maximumAnswerSize = 256 * 1024
 
@@ -29,20 +29,39 @@ public final class WeChatPayV3HTTPGateway: Sendable {
         self.init(transport: WeChatPayTransport(client: client, settings: settings, clock: clock, logger: logger))
     }
 
-    public func closeOrder(_ order: OrderReference, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
+    /// The port: a `V3Merchant`'s order (a handle of another API is refused, nothing sent).
+    public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
+        guard let v3 = merchant as? V3Merchant else {
+            return GatewayResponse(outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+        return await closeOrder(order, merchant: v3)
+    }
+
+    public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+        guard let v3 = merchant as? V3Merchant else {
+            return GatewayResponse(outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        }
+        return await queryOrder(order, merchant: v3)
+    }
+
+    static func notV3(_ merchant: any MerchantHandle) -> String {
+        "mch_id \(merchant.mchID) is on \(merchant.api), not API v3"
+    }
+
+    public func closeOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
         await call(.close, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyClose,
-                   failure: CloseOutcome.retryable, configuration: CloseOutcome.configurationError,
+                   failure: CloseOutcome.retryable, configuration: { CloseOutcome.configurationError(.other($0)) },
                    rejected: CloseOutcome.orderRejected)
     }
 
-    public func queryOrder(_ order: OrderReference, merchant: V3Merchant) async -> GatewayResponse<QueryOutcome> {
+    public func queryOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<QueryOutcome> {
         await call(.query, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyQuery,
-                   failure: QueryOutcome.retryable, configuration: QueryOutcome.configurationError,
+                   failure: QueryOutcome.retryable, configuration: { QueryOutcome.configurationError(.other($0)) },
                    rejected: QueryOutcome.orderRejected)
     }
 
     private func call<Outcome: Sendable>(
-        _ kind: V3Request.Call, order: OrderReference, merchant: V3Merchant,
+        _ kind: V3Request.Call, order: OrderKey, merchant: V3Merchant,
         classify: (V3Answer, V3Request, WeChatPayKeys, Int64) -> (Outcome, ResponseSummary),
         failure: (RetryReason) -> Outcome, configuration: (String) -> Outcome, rejected: (String) -> Outcome
     ) async -> GatewayResponse<Outcome> {

@@ -1,3 +1,5 @@
+import GatewayVocabulary
+
 /// The ids that name one order to WeChat Pay: the common part of close and query requests.
 ///
 /// Validated on construction: `out_trade_no` is 1–32 characters of `[0-9A-Za-z_-|*@]` with no
@@ -57,5 +59,17 @@ public struct OrderReference: Sendable, Hashable {
         guard !value.isEmpty else { throw .invalidField("\(name) is empty") }
         guard value.count <= 32 else { throw .invalidField("\(name) is longer than 32 characters") }
         guard value.trimmingWhitespace() == value else { throw .invalidField("\(name) has surrounding whitespace") }
+    }
+}
+
+extension OrderReference {
+    /// The v2 reference for a domain order key, checked against v2's rules.
+    public init(_ key: OrderKey) throws(ProtocolError) {
+        try self.init(appID: key.appID, mchID: key.mchID, outTradeNo: key.outTradeNo, subMchID: key.subMchID, subAppID: key.subAppID)
+    }
+
+    /// The domain's key for this order.
+    public var key: OrderKey {
+        OrderKey(appID: appID, mchID: mchID, outTradeNo: outTradeNo, subMchID: subMchID, subAppID: subAppID)
     }
 }

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 /// Turns an HTTP answer into a typed outcome: decode strictly, verify, then read the codes.
 ///
 /// The whole map. "Merchant-wide" faults pause the merchant (every order of it would get the
@@ -57,7 +58,7 @@ public enum ResponseClassifier {
         case "ORDERPAID": return (.paid, summary)
         case "SYSTEMERROR": return (.retryable(.systemError), summary)
         case "FREQUENCY_LIMITED": return (.retryable(.frequencyLimited), summary)
-        case let code where configurationCodes.contains(code): return (.configurationError(reason(summary, code)), summary)
+        case let code where configurationCodes.contains(code): return (.configurationError(fault(summary, code)), summary)
         case let code where rejectionCodes.contains(code): return (.orderRejected(reason(summary, code)), summary)
         default: return (.unknownCode(errCode), summary)
         }
@@ -85,7 +86,7 @@ public enum ResponseClassifier {
         case "ORDERNOTEXIST": return (.notExist, summary)
         case "SYSTEMERROR": return (.retryable(.systemError), summary)
         case "FREQUENCY_LIMITED": return (.retryable(.frequencyLimited), summary)
-        case let code where configurationCodes.contains(code): return (.configurationError(reason(summary, code)), summary)
+        case let code where configurationCodes.contains(code): return (.configurationError(fault(summary, code)), summary)
         case let code where rejectionCodes.contains(code): return (.orderRejected(reason(summary, code)), summary)
         default: return (.unknownCode(errCode), summary)
         }
@@ -95,7 +96,7 @@ public enum ResponseClassifier {
     struct Early: Error {
         let reason: Reason
         let summary: ResponseSummary
-        enum Reason { case retry(RetryReason), configuration(String), rejected(String) }
+        enum Reason { case retry(RetryReason), configuration(SetupFault), rejected(String) }
 
         var close: CloseOutcome {
             switch reason {
@@ -111,6 +112,11 @@ public enum ResponseClassifier {
             case .rejected(let m): .orderRejected(m)
             }
         }
+    }
+
+    /// A configuration err_code's fault: SIGNERROR is the signature.
+    static func fault(_ summary: ResponseSummary, _ code: String) -> SetupFault {
+        SetupFault(code == "SIGNERROR" ? .signature : .other, reason(summary, code))
     }
 
     /// "CODE: err_code_des", for a configuration error or rejection.
@@ -137,7 +143,7 @@ public enum ResponseClassifier {
             let message = summary.returnMsg.flatMap { $0.isEmpty ? nil : $0 }
             let reason = "return_code FAIL: \(message ?? "no return_msg")"
             let merchantWide = message.map(isSignatureFault) ?? false
-            return .failure(Early(reason: merchantWide ? .configuration(reason) : .rejected(reason), summary: summary))
+            return .failure(Early(reason: merchantWide ? .configuration(.signature(reason)) : .rejected(reason), summary: summary))
         case "SUCCESS":
             do {
                 try ResponseVerifier.verify(fields, for: order, credentials: credentials, operation: operation)

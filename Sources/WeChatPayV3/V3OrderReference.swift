@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// The ids that name one order to the v3 API: a direct merchant's `mchid`, or a service
 /// provider's `sp_mchid` with the order's `sub_mchid`.
@@ -28,8 +28,8 @@ public struct V3OrderReference: Sendable, Hashable {
         self.subMchID = subMchID
     }
 
-    /// The v3 reference for a v2 one (the worker's currency); appid plays no part in v3 close and query.
-    public init(_ order: OrderReference) throws(V3Error) {
+    /// The v3 reference for the domain's order key; appid plays no part in v3 close and query.
+    public init(_ order: OrderKey) throws(V3Error) {
         try self.init(mchID: order.mchID, outTradeNo: order.outTradeNo, subMchID: order.subMchID)
     }
 

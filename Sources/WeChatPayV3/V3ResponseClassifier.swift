@@ -1,5 +1,5 @@
 import Foundation
-import WeChatPayV2
+import GatewayVocabulary
 
 /// Turns a v3 answer into the outcomes v2 answers already map to (`CloseOutcome`, `QueryOutcome`),
 /// so the worker's decisions (`CloseDecision`) serve both APIs unchanged.
@@ -91,13 +91,13 @@ public enum V3ResponseClassifier {
         }
     }
 
-    enum Meaning { case alreadyClosed, notExist, retry(RetryReason), configuration(String), rejected(String), catchAll(String), unknown(String) }
+    enum Meaning { case alreadyClosed, notExist, retry(RetryReason), configuration(SetupFault), rejected(String), catchAll(String), unknown(String) }
 
     /// What a verified non-success answer means (the table's code rows).
     static func errorMeaning(_ status: Int, _ summary: ResponseSummary) -> Meaning {
         let overloaded = status == 429 || status >= 500
         guard let code = summary.errCode else {
-            if status == 401 { return .configuration("HTTP 401") }
+            if status == 401 { return .configuration(.signature("HTTP 401")) }
             return .retry(overloaded ? .httpStatus(status) : .unparseable("HTTP \(status) without a JSON {code, message}"))
         }
         let reason = code + (summary.errCodeDes.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? "")
@@ -106,8 +106,8 @@ public enum V3ResponseClassifier {
         case let code where notExistCodes.contains(code): return .notExist
         case let code where systemCodes.contains(code): return .retry(.systemError)
         case "FREQUENCY_LIMITED": return .retry(.frequencyLimited)
-        case let code where configurationCodes.contains(code): return .configuration(reason)
-        case _ where status == 401: return .configuration("HTTP 401 " + reason)
+        case let code where configurationCodes.contains(code): return .configuration(SetupFault(code == "SIGN_ERROR" ? .signature : .other, reason))
+        case _ where status == 401: return .configuration(.signature("HTTP 401 " + reason))
         case let code where rejectionCodes.contains(code): return .rejected(reason)
         case catchAllCode: return .catchAll(reason)
         case _ where overloaded && !queryFirstCodes.contains(code): return .retry(.httpStatus(status))
@@ -117,7 +117,7 @@ public enum V3ResponseClassifier {
 
     /// The early end of an answer that is not believed, in both vocabularies.
     struct Early: Error {
-        enum Reason { case retry(RetryReason), configuration(String) }
+        enum Reason { case retry(RetryReason), configuration(SetupFault) }
         let reason: Reason
         let summary: ResponseSummary
 
@@ -153,7 +153,7 @@ public enum V3ResponseClassifier {
         } catch {
             if answer.status == 401 {
                 let said = summary.errCode.map { " (\($0), unsigned)" } ?? " (unsigned)"
-                return .failure(Early(reason: .configuration("HTTP 401" + said + ": the merchant's request signature, serial or rights"), summary: summary))
+                return .failure(Early(reason: .configuration(.signature("HTTP 401" + said + ": the merchant's request signature, serial or rights")), summary: summary))
             }
             if answer.status == 429 || answer.status >= 500 {
                 return .failure(Early(reason: .retry(.httpStatus(answer.status)), summary: summary))

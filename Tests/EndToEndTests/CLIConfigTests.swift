@@ -67,6 +67,11 @@ import Testing
             let line = check.output.split(separator: "\n").first { $0.contains("retention.keep_days") } ?? ""
             #expect(line.contains(why), "keep_days \(value): \(check.output)")
         }
+        // The environment is read the same way: a value of the wrong type is named, not taken for absent.
+        let fromEnvironment = try await CLIHarness.run(["check-config", "--config", CLIHarness.config(in: folder).path],
+                                                       environment: ["CLOSEORDERD_RETENTION_KEEP_DAYS": "thirty"])
+        #expect(fromEnvironment.status == 1 && fromEnvironment.output.contains("retention.keep_days: has the wrong type"),
+                "\(fromEnvironment.output)")
         let typo = try await CLIHarness.run(["check-config", "--config", CLIHarness.config(in: folder, extra: #""retention": { "keep_day": 7 }"#).path])
         #expect(typo.status == 1 && typo.output.contains("did you mean retention.keep_days"), "\(typo.output)")
     }

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import FakeWeChatPay
 import Testing
 import WeChatPayV2

@@ -128,7 +128,7 @@ import WeChatPayV2
         let order = try fixture.placeOrder("WRONGKEY-1")
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials(key: try APIKey("00000000000000000000000000000000")))
         guard case .configurationError(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
-        #expect(reason.contains("签名错误"))
+        #expect(reason.kind == .signature && reason.reason.contains("签名错误"))
         #expect(fixture.fake.calls.last?.signatureValid == false)
         #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .notPay)
         try await fixture.shutdown()

@@ -17,12 +17,12 @@ import WeChatPayV3
         let base: FakeFixture
         let router: RoutingGateway
         let v3: WeChatPayV3HTTPGateway
-        let v3Credentials: MerchantCredentials
+        let v3Merchant: V3Merchant
 
-        func placeV3Order(_ outTradeNo: String) throws -> OrderReference {
+        func placeV3Order(_ outTradeNo: String) throws -> OrderKey {
             base.fake.addOrder(mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo,
                                createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
-            return try OrderReference(appID: FakeFixture.appID, mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo)
+            return try OrderReference(appID: FakeFixture.appID, mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo).key
         }
     }
 
@@ -35,9 +35,8 @@ import WeChatPayV3
         let v3 = WeChatPayV3HTTPGateway(transport: base.gateway.transport)
         let merchant = V3Merchant(credentials: try V3Credentials(mchID: v3MchID, serialNo: serial, privateKey: FakeV3Keys.merchant),
                                   verification: .publicKey(keys))
-        let router = RoutingGateway(v2: base.gateway, v3: v3, v3Merchants: [v3MchID: merchant])
-        let credentials = MerchantCredentials(mchID: v3MchID, signType: .hmacSHA256, key: try APIKey("unused-for-v3"))
-        return World(base: base, router: router, v3: v3, v3Credentials: credentials)
+        let router = RoutingGateway(adapters: [.v2: base.gateway, .v3: v3])
+        return World(base: base, router: router, v3: v3, v3Merchant: merchant)
     }
 
     /// A v2 call finds the primary down; the primary comes back before the probe is due. The next
@@ -46,22 +45,22 @@ import WeChatPayV3
     @Test func anOutageSeenByV2SendsV3ToTheBackup() async throws {
         let world = try await Self.start()
         try await world.base.primary.setOutage(true)
-        let v2 = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-1"), credentials: world.base.credentials())
+        let v2 = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-1").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(v2.outcome == .closed)
         #expect(v2.endpoint == world.base.backup.baseURL)
         try await world.base.primary.setOutage(false)
 
-        let v3 = await world.router.closeOrder(try world.placeV3Order("SHARED_V3_1"), credentials: world.v3Credentials)
+        let v3 = await world.router.closeOrder(try world.placeV3Order("SHARED_V3_1"), merchant: world.v3Merchant)
         #expect(v3.outcome == .unconfirmed(.closed))
         #expect(v3.endpoint == world.base.backup.baseURL)
         #expect(world.v3.transport.currentEndpoint == world.base.backup.baseURL)
 
         // Once the probe is due, a v3 call finds the primary again, and v2 follows.
         world.base.clock.advance(by: 30_000)
-        let probe = await world.router.queryOrder(try world.placeV3Order("SHARED_V3_2"), credentials: world.v3Credentials)
+        let probe = await world.router.queryOrder(try world.placeV3Order("SHARED_V3_2"), merchant: world.v3Merchant)
         #expect(probe.endpoint == world.base.primary.baseURL)
         #expect(world.base.gateway.currentEndpoint == world.base.primary.baseURL)
-        let after = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-2"), credentials: world.base.credentials())
+        let after = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-2").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(after.endpoint == world.base.primary.baseURL)
         try await world.base.shutdown()
     }
@@ -76,7 +75,7 @@ import WeChatPayV3
         let before = world.base.fake.calls.count
         let order = try world.placeV3Order("V3_SLOW_FO_1")
         world.base.fake.script(mchID: Self.v3MchID, outTradeNo: order.outTradeNo, [.slowAnswer])
-        let response = await world.router.closeOrder(order, credentials: world.v3Credentials)
+        let response = await world.router.closeOrder(order, merchant: world.v3Merchant)
         #expect(response.outcome == .retryable(.timeout(afterSending: true)))
         #expect(response.delivered)
         #expect(!response.summary.verified)
@@ -86,10 +85,10 @@ import WeChatPayV3
         #expect(sent.count == 1, "requests for one call: \(sent.map(\.path))")
 
         #expect(world.base.gateway.currentEndpoint == world.base.backup.baseURL)
-        let v3 = await world.router.closeOrder(try world.placeV3Order("V3_SLOW_FO_2"), credentials: world.v3Credentials)
+        let v3 = await world.router.closeOrder(try world.placeV3Order("V3_SLOW_FO_2"), merchant: world.v3Merchant)
         #expect(v3.outcome == .unconfirmed(.closed))
         #expect(v3.endpoint == world.base.backup.baseURL)
-        let v2 = await world.router.closeOrder(try world.base.placeOrder("V2_SLOW_FO_3"), credentials: world.base.credentials())
+        let v2 = await world.router.closeOrder(try world.base.placeOrder("V2_SLOW_FO_3").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(v2.outcome == .closed)
         #expect(v2.endpoint == world.base.backup.baseURL)
         try await world.base.shutdown()

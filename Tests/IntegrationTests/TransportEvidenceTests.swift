@@ -143,7 +143,7 @@ import WeChatPayV2
             let logger = Logger(label: "transport") { _ in logs }
             let client = try WeChatPayTransport.makeClient(settings: settings)
             let transport = WeChatPayTransport(client: client, settings: settings, clock: clock, logger: logger)
-            let profile = MerchantProfile(credentials: MerchantCredentials(mchID: FakeFixture.mchID, signType: .hmacSHA256, key: FakeFixture.key),
+            let profile = MerchantProfile(merchant: V2Merchant(credentials: MerchantCredentials(mchID: FakeFixture.mchID, signType: .hmacSHA256, key: FakeFixture.key)),
                                           appIDs: [FakeFixture.appID])
             var quiet = Logger(label: "closer")
             quiet.logLevel = .critical

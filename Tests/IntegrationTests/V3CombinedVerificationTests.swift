@@ -20,9 +20,9 @@ import WeChatPayV3
             base.fake.addV3Merchant(FakeV3Merchant(mchID: Self.mchID, serialNo: Self.serial, publicKey: FakeV3Keys.merchant.publicKey,
                                                    verification: mode, apiV3Key: Self.apiV3Key))
         }
-        func order(_ name: String) throws -> OrderReference {
+        func order(_ name: String) throws -> OrderKey {
             base.fake.addOrder(mchID: Self.mchID, outTradeNo: name, createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
-            return try OrderReference(appID: FakeFixture.appID, mchID: Self.mchID, outTradeNo: name)
+            return try OrderReference(appID: FakeFixture.appID, mchID: Self.mchID, outTradeNo: name).key
         }
         let identity = base.fake.v3Identity
         let publicKey = try WeChatPayKeys(publicKeyID: identity.publicKeyID, key: RSAPublicKey(pem: identity.publicKeyPEM))

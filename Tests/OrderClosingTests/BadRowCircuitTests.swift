@@ -93,7 +93,7 @@ import WeChatPayV2
     @Test func theGateHandsOutProbesAndWakesForThem() {
         let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
         let profiles = ["A", "B"].map {
-            MerchantProfile(credentials: MerchantCredentials(mchID: $0, signType: .md5, key: key), appIDs: ["wx"])
+            MerchantProfile(merchant: ScriptedMerchant($0), appIDs: ["wx"])
         }
         var gate = MerchantGate(merchants: profiles)
         let a = CircuitKey(mchID: "A", subMchID: nil), b = CircuitKey(mchID: "B", subMchID: "S1")

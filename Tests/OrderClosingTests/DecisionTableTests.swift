@@ -1,4 +1,5 @@
 import OrderClosing
+import OrderClosingTestSupport
 import Testing
 import WeChatPayV2
 
@@ -181,7 +182,7 @@ import WeChatPayV2
     @Test func theGateAdmitsByCircuitPauseAndRateToken() {
         let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
         func profile(_ mchID: String, rate: Double, burst: Double) -> MerchantProfile {
-            MerchantProfile(credentials: MerchantCredentials(mchID: mchID, signType: .md5, key: key), appIDs: ["wx"], ratePerSecond: rate, burst: burst)
+            MerchantProfile(merchant: ScriptedMerchant(mchID), appIDs: ["wx"], ratePerSecond: rate, burst: burst)
         }
         var gate = MerchantGate(merchants: [profile("A", rate: 100, burst: 100), profile("B", rate: 1, burst: 3)],
                                 unavailable: ["C": "no key"])

@@ -10,7 +10,7 @@ import WeChatPayV2
     static let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
 
     static func merchant(_ mchID: String, rate: Double = 100, burst: Double = 100) -> MerchantProfile {
-        MerchantProfile(credentials: MerchantCredentials(mchID: mchID, signType: .hmacSHA256, key: key), appIDs: [H.appID],
+        MerchantProfile(merchant: ScriptedMerchant(mchID), appIDs: [H.appID],
                         ratePerSecond: rate, burst: burst)
     }
 

@@ -30,8 +30,8 @@ final class WorkerHarness: Sendable {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
         let key = try APIKey("192006250b4c09247ec02edce69f6a2d")
         let profiles = merchants ?? [
-            MerchantProfile(credentials: MerchantCredentials(mchID: Self.mchA, signType: .hmacSHA256, key: key), appIDs: [Self.appID]),
-            MerchantProfile(credentials: MerchantCredentials(mchID: Self.mchB, signType: .md5, key: key), appIDs: [Self.appID]),
+            MerchantProfile(merchant: ScriptedMerchant(Self.mchA), appIDs: [Self.appID]),
+            MerchantProfile(merchant: ScriptedMerchant(Self.mchB), appIDs: [Self.appID]),
         ]
         var logger = Logger(label: "worker-test")
         logger.logLevel = .critical
@@ -92,7 +92,7 @@ final class WorkerHarness: Sendable {
         if wakes { await settle(recorded: expected, sourceLocation: sourceLocation) }
     }
 
-    func callTimes(_ outTradeNo: String, _ operation: Operation = .closeOrder) -> [Int64] {
+    func callTimes(_ outTradeNo: String, _ operation: AttemptRecord.Call = .closeOrder) -> [Int64] {
         gateway.calls.filter { $0.outTradeNo == outTradeNo && $0.operation == operation }.map(\.at)
     }
 

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import Testing
 @testable import WeChatPayV2
 
@@ -55,7 +56,7 @@ struct ResponseFactory {
         ("ORDERPAID", .paid),
         ("SYSTEMERROR", .retryable(.systemError)),
         ("FREQUENCY_LIMITED", .retryable(.frequencyLimited)),
-        ("SIGNERROR", .configurationError("SIGNERROR: 描述")),
+        ("SIGNERROR", .configurationError(.signature("SIGNERROR: 描述"))),
         ("REQUIRE_POST_METHOD", .configurationError("REQUIRE_POST_METHOD: 描述")),
         ("XML_FORMAT_ERROR", .configurationError("XML_FORMAT_ERROR: 描述")),
         ("TRADE_STATE_ERROR", .unknownCode("TRADE_STATE_ERROR")),
@@ -86,7 +87,7 @@ struct ResponseFactory {
         let factory = try ResponseFactory.make()
         let outcome = factory.close(["return_code": "FAIL", "return_msg": "签名错误，请检查后再试",
                                      "result_code": "FAIL", "err_code": "ORDERPAID"])
-        #expect(outcome == .configurationError("return_code FAIL: 签名错误，请检查后再试"))
+        #expect(outcome == .configurationError(.signature("return_code FAIL: 签名错误，请检查后再试")))
     }
 
     @Test func missingSignOnSuccessIsNotBelieved() throws {
@@ -145,6 +146,9 @@ struct ResponseFactory {
         let close = factory.close(factory.business("FAIL", code))
         #expect(close.description == "configuration error (\(code): 描述)")
         #expect(factory.query(factory.business("FAIL", code)).description == "configuration error (\(code): 描述)")
+        // Only SIGNERROR says the key or sign type is wrong (`check-config --online` names it so).
+        let kind: SetupFault.Kind = code == "SIGNERROR" ? .signature : .other
+        #expect(close == .configurationError(SetupFault(kind, "\(code): 描述")))
     }
 
     @Test(arguments: aboutTheOrder) func orderParameterCodesRejectOnlyTheOrder(_ code: String) throws {
@@ -159,6 +163,7 @@ struct ResponseFactory {
         let factory = try ResponseFactory.make()
         let fields = ["return_code": "FAIL", "return_msg": message]
         #expect(factory.close(fields).description == "configuration error (return_code FAIL: \(message))")
+        #expect(factory.close(fields) == .configurationError(.signature("return_code FAIL: \(message)")))
         #expect(factory.query(fields).description == "configuration error (return_code FAIL: \(message))")
     }
 

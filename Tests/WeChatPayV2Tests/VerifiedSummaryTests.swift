@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import Testing
 @testable import WeChatPayV2
 

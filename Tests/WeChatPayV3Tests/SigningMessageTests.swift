@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import Foundation
 import Testing
 import WeChatPayV2
@@ -86,10 +87,10 @@ import WeChatPayV2
         #expect(V3OrderReference.outTradeNoViolation("abc")?.contains("6 to 32") == true)
     }
 
-    @Test func aV2ReferenceBecomesAV3OneOrSaysWhyNot() throws {
-        let v2 = try OrderReference(appID: "wx2421b1c4370ec43b", mchID: "1900000109", outTradeNo: "A|1", subMchID: nil)
+    @Test func anOrderKeyBecomesAV3ReferenceOrSaysWhyNot() throws {
+        let v2 = OrderKey(appID: "wx2421b1c4370ec43b", mchID: "1900000109", outTradeNo: "A|1", subMchID: nil)
         #expect(throws: V3Error.self) { try V3OrderReference(v2) }
-        let partner = try OrderReference(appID: "wx2421b1c4370ec43b", mchID: "1900000109", outTradeNo: "order_0001", subMchID: "1900000110")
+        let partner = OrderKey(appID: "wx2421b1c4370ec43b", mchID: "1900000109", outTradeNo: "order_0001", subMchID: "1900000110")
         #expect(try V3OrderReference(partner).subMchID == "1900000110")
     }
 

@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import Testing
 import WeChatPayV2
 @testable import WeChatPayV3
@@ -23,7 +24,7 @@ import WeChatPayV2
         (400, "MCH_NOT_EXISTS", .configurationError("MCH_NOT_EXISTS: 描述"), .configurationError("MCH_NOT_EXISTS: 描述")),
         (400, "ORDER_CLOSED", .unconfirmed(.alreadyClosed), .unknownCode("ORDER_CLOSED")),
         (400, "PARAM_ERROR", .orderRejected("PARAM_ERROR: 描述"), .orderRejected("PARAM_ERROR: 描述")),
-        (401, "SIGN_ERROR", .configurationError("SIGN_ERROR: 描述"), .configurationError("SIGN_ERROR: 描述")),
+        (401, "SIGN_ERROR", .configurationError(.signature("SIGN_ERROR: 描述")), .configurationError(.signature("SIGN_ERROR: 描述"))),
         (403, "ACCOUNT_ERROR", .unknownCode("ACCOUNT_ERROR"), .unknownCode("ACCOUNT_ERROR")),
         (403, "NO_AUTH", .configurationError("NO_AUTH: 描述"), .configurationError("NO_AUTH: 描述")),
         (403, "NOT_ENOUGH", .unknownCode("NOT_ENOUGH"), .unknownCode("NOT_ENOUGH")),
@@ -41,7 +42,7 @@ import WeChatPayV2
         (400, "SOMETHING_NEW", .unknownCode("SOMETHING_NEW"), .unknownCode("SOMETHING_NEW")),
         (503, "SOMETHING_NEW", .retryable(.httpStatus(503)), .retryable(.httpStatus(503))),
         (429, "SOMETHING_NEW", .retryable(.httpStatus(429)), .retryable(.httpStatus(429))),
-        (401, "SOMETHING_NEW", .configurationError("HTTP 401 SOMETHING_NEW: 描述"), .configurationError("HTTP 401 SOMETHING_NEW: 描述")),
+        (401, "SOMETHING_NEW", .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述")), .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述"))),
     ]
 
     @Test(arguments: 0..<codes.count)
@@ -77,7 +78,7 @@ import WeChatPayV2
     @Test func anUnsigned401PausesTheMerchantButIsNotBelievedAsWeChatsWord() {
         let (outcome, summary) = Self.classifyClose(K.unsigned(status: 401, body: K.error("SIGN_ERROR")))
         guard case .configurationError(let reason) = outcome else { Issue.record("got \(outcome)"); return }
-        #expect(reason.contains("SIGN_ERROR") && reason.contains("unsigned"))
+        #expect(reason.kind == .signature && reason.reason.contains("SIGN_ERROR") && reason.reason.contains("unsigned"))
         #expect(!summary.verified && summary.errCode == "SIGN_ERROR")
     }
 

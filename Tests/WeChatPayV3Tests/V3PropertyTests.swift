@@ -1,3 +1,4 @@
+import GatewayVocabulary
 import PropertyBased
 import Testing
 @testable import WeChatPayV3

@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// The one closed vocabulary of `close_attempts.outcome`, the same for API v2 and v3 and for close
 /// and query rows (schema 6 refuses any other word, in both stores); the answer in words goes in

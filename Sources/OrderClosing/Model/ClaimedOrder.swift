@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// A row the daemon has leased: the order's columns plus the lease that guards every write to it.
 public struct ClaimedOrder: Sendable, Hashable {

@@ -1,15 +1,15 @@
-import WeChatPayV3
+/// Which WeChat Pay API serves a merchant. Stored once, in the merchant's handle
+/// (`MerchantHandle.api`, set by the adapter that made it); `RoutingGateway` dispatches on it.
+/// Open, not an enum: a new API declares its value beside its adapter, and the domain does not change.
+public struct MerchantAPI: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
 
-/// Which WeChat Pay API serves a merchant. The worker needs it only for the rows it can refuse
-/// before sending: v3's `out_trade_no` rule is narrower than v2's (`V3OrderReference`).
-public enum MerchantAPI: String, Sendable, Hashable, CaseIterable {
-    case v2, v3
-
-    /// Why a row's `out_trade_no` cannot be sent on this API, or nil when it can.
-    public func outTradeNoViolation(_ outTradeNo: String) -> String? {
-        switch self {
-        case .v2: nil
-        case .v3: V3OrderReference.outTradeNoViolation(outTradeNo)
-        }
+    public init(rawValue: String) {
+        self.rawValue = rawValue
     }
+
+    public static let v2 = MerchantAPI(rawValue: "v2")
+    public static let v3 = MerchantAPI(rawValue: "v3")
+
+    public var description: String { "API \(rawValue)" }
 }

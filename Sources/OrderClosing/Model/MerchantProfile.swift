@@ -1,24 +1,24 @@
-import WeChatPayV2
-
-/// A merchant the daemon may close orders for: its credentials and the app ids it owns.
-public struct MerchantProfile: Sendable, Hashable {
-    public let credentials: MerchantCredentials
+/// A merchant the daemon may close orders for: its handle (API and credentials, the adapter's),
+/// the app ids it owns, and its rate.
+public struct MerchantProfile: Sendable, Equatable {
+    public let merchant: any MerchantHandle
     public let appIDs: Set<String>
     /// Orders per second sent for this merchant (token bucket rate), and the burst allowed.
     public let ratePerSecond: Double
     public let burst: Double
-    /// v2 or v3. A v3 merchant's `credentials` carry only its mch_id that matters; the gateway
-    /// (`RoutingGateway`) holds its v3 keys.
-    public let api: MerchantAPI
 
-    public init(credentials: MerchantCredentials, appIDs: Set<String>, ratePerSecond: Double = 100, burst: Double = 100,
-                api: MerchantAPI = .v2) {
-        self.credentials = credentials
-        self.api = api
+    public init(merchant: any MerchantHandle, appIDs: Set<String>, ratePerSecond: Double = 100, burst: Double = 100) {
+        self.merchant = merchant
         self.appIDs = appIDs
         self.ratePerSecond = ratePerSecond
         self.burst = burst
     }
 
-    public var mchID: String { credentials.mchID }
+    public var mchID: String { merchant.mchID }
+    public var api: MerchantAPI { merchant.api }
+
+    public static func == (lhs: MerchantProfile, rhs: MerchantProfile) -> Bool {
+        lhs.merchant.sameCredentials(as: rhs.merchant) && lhs.appIDs == rhs.appIDs
+            && lhs.ratePerSecond == rhs.ratePerSecond && lhs.burst == rhs.burst
+    }
 }

@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// One call to WeChat Pay, as appended to `close_attempts`. Holds no sign and no key.
 public struct AttemptRecord: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// Pure decisions about a claimed order once WeChat has answered (design.md §3).
 ///
@@ -73,7 +73,7 @@ public enum CloseDecision {
         case .unconfirmed(let claim):
             return .query(because: .unconfirmed(claim))
         case .configurationError(let reason):
-            return .pauseMerchant(reason: reason)
+            return .pauseMerchant(reason: reason.reason)
         case .orderRejected(let reason):
             return .change(retrying(order, reason: "WeChat refused this order: \(reason)", inDoubt: order.inDoubt,
                                     delivered: true, now: now, retry: retry, jitterUnit: jitterUnit))

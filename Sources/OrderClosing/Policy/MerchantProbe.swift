@@ -1,4 +1,4 @@
-import WeChatPayV2
+import GatewayVocabulary
 
 /// A question whose answer proves or refutes a merchant's setup without touching an order: an
 /// order query for a made-up `out_trade_no`. `check-config --online` asks it of every merchant;
@@ -50,8 +50,8 @@ public struct MerchantProbe: Sendable, Hashable {
             .proven("WeChat Pay answered ORDERNOTEXIST (signed) for a made-up order")
         case .state(let state, _):
             .proven("WeChat Pay answered trade_state \(state.rawValue) (signed) for a made-up order")
-        case .configurationError(let reason):
-            .refused(reason)
+        case .configurationError(let fault):
+            .refused(fault.reason)
         case .orderRejected(let reason):
             .refused("a made-up order with only the merchant's ids was refused: \(reason)")
         case .retryable(.badSignature(let reason)):
@@ -66,11 +66,12 @@ public struct MerchantProbe: Sendable, Hashable {
     /// A made-up `out_trade_no`: "CHECK" and 24 random letters and digits, valid on API v2 and v3
     /// and never a real order's.
     public static func madeUpNumber() -> String {
-        "CHECK" + String(Nonce.make().prefix(24))
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        return "CHECK" + String((0..<24).map { _ in alphabet.randomElement()! })
     }
 
     /// The made-up order for `appID` (no sub_appid: it is not part of the setup).
-    public func madeUpOrder(appID: String, number: String) throws(ProtocolError) -> OrderReference {
-        try OrderReference(appID: appID, mchID: key.mchID, outTradeNo: number, subMchID: key.subMchID, subAppID: nil)
+    public func madeUpOrder(appID: String, number: String) -> OrderKey {
+        OrderKey(appID: appID, mchID: key.mchID, outTradeNo: number, subMchID: key.subMchID, subAppID: nil)
     }
 }

@@ -1,25 +1,28 @@
-import WeChatPayV2
+@_exported import GatewayVocabulary
 
-/// Speaks to WeChat Pay. One adapter: `WeChatPayHTTP`'s gateway; tests script their own.
+/// Speaks to WeChat Pay, whichever API the merchant uses. The daemon's adapter is
+/// `WeChatPayHTTP`'s `RoutingGateway` (one adapter per API, chosen by `MerchantHandle.api`);
+/// tests script their own.
 ///
-/// A gateway never decides an order's fate: it returns the typed outcome and what it saw.
+/// The domain hands an order's key and the merchant's handle; the adapter owns the credentials
+/// and its wire types. A gateway never decides an order's fate: it returns the typed outcome and what it saw.
 public protocol WeChatPayGateway: Sendable {
-    func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome>
-    func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome>
+    func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome>
+    func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome>
     /// Queries a made-up order (`MerchantProbe`) as `appID`: the answer proves or refutes the
     /// merchant's setup and touches no real order. No order owns it, so no audit row records it.
-    func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome>
+    func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome>
 }
 
 extension WeChatPayGateway {
     /// The order query (v2 `pay/orderquery`, v3 `GET …/out-trade-no/{no}`) for a fresh made-up number.
-    public func probeMerchant(_ probe: MerchantProbe, appID: String, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
-        do {
-            return await queryOrder(try probe.madeUpOrder(appID: appID, number: MerchantProbe.madeUpNumber()), credentials: credentials)
-        } catch {
-            return GatewayResponse(outcome: .retryable(.unparseable("probe not built: \(error.message)")), summary: ResponseSummary(),
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+        let order = probe.madeUpOrder(appID: appID, number: MerchantProbe.madeUpNumber())
+        if let refusal = merchant.refusal(of: order) {
+            return GatewayResponse(outcome: .retryable(.unparseable("probe not built: \(refusal)")), summary: ResponseSummary(),
                                    endpoint: nil, delivered: false)
         }
+        return await queryOrder(order, merchant: merchant)
     }
 }
 

@@ -1,6 +1,6 @@
 import Logging
 import Metrics
-import WeChatPayV2
+import GatewayVocabulary
 
 /// Works one claimed order through WeChat Pay: close, maybe query, and the decision.
 /// It writes nothing itself; it returns the write for the batcher, and tells the circuit what it saw.
@@ -40,7 +40,7 @@ public struct OrderCloser: Sendable {
     }
 
     public func process(_ order: ClaimedOrder) async -> Processed {
-        let reference: OrderReference
+        let reference: OrderKey
         let profile: MerchantProfile
         switch validate(order) {
         case .failure(let reason):
@@ -54,7 +54,7 @@ public struct OrderCloser: Sendable {
 
         var attempts: [AttemptRecord] = []
         let started = clock.now()
-        let close = await gateway.closeOrder(reference, credentials: profile.credentials)
+        let close = await gateway.closeOrder(reference, merchant: profile.merchant)
         let finished = clock.now()
         attempts.append(AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: started, finishedAt: finished,
                                       endpoint: close.endpoint, response: close.summary, outcome: AuditOutcome(close.outcome),
@@ -80,7 +80,7 @@ public struct OrderCloser: Sendable {
             signal = .configurationError(reason)
         case .query(let because):
             let queryStarted = clock.now()
-            let query = await gateway.queryOrder(reference, credentials: profile.credentials)
+            let query = await gateway.queryOrder(reference, merchant: profile.merchant)
             let queryFinished = clock.now()
             attempts.append(AttemptRecord(call: .orderQuery, attempt: order.attempt, startedAt: queryStarted,
                                           finishedAt: queryFinished, endpoint: query.endpoint, response: query.summary,
@@ -122,7 +122,7 @@ public struct OrderCloser: Sendable {
             return .inconclusive("no appid is configured for mch_id \(probe.key.mchID)")
         }
         let started = clock.now()
-        let answer = await gateway.probeMerchant(probe, appID: appID, credentials: profile.credentials)
+        let answer = await gateway.probeMerchant(probe, appID: appID, merchant: profile.merchant)
         let latencyMs = clock.now() - started
         let verdict = MerchantProbe.verdict(answer.outcome)
         var fields: Logger.Metadata = ["mch_id": "\(probe.key.mchID)", "appid": "\(appID)", "probe": "\(verdict)",
@@ -155,23 +155,19 @@ public struct OrderCloser: Sendable {
         return .success(latencyMs: latencyMs)
     }
 
-    func validate(_ order: ClaimedOrder) -> Result<(OrderReference, MerchantProfile), PolicyError> {
+    func validate(_ order: ClaimedOrder) -> Result<(OrderKey, MerchantProfile), PolicyError> {
         guard let profile = directory.current.profiles[order.mchID] else {
             return .failure(PolicyError("no API key is configured for mch_id \(order.mchID)"))
         }
         guard profile.appIDs.contains(order.appID) else {
             return .failure(PolicyError("appid \(order.appID) is not configured for mch_id \(order.mchID)"))
         }
-        if let violation = profile.api.outTradeNoViolation(order.outTradeNo) {
-            return .failure(PolicyError("the row cannot be sent on API v3: \(violation)"))
+        let key = OrderKey(appID: order.appID, mchID: order.mchID, outTradeNo: order.outTradeNo,
+                           subMchID: order.subMchID, subAppID: order.subAppID)
+        if let refusal = profile.merchant.refusal(of: key) {
+            return .failure(PolicyError("the row cannot be sent on \(profile.api): \(refusal)"))
         }
-        do {
-            let reference = try OrderReference(appID: order.appID, mchID: order.mchID, outTradeNo: order.outTradeNo,
-                                               subMchID: order.subMchID, subAppID: order.subAppID)
-            return .success((reference, profile))
-        } catch {
-            return .failure(PolicyError("the row cannot be sent: \(error.message)"))
-        }
+        return .success((key, profile))
     }
 
     /// One line per attempt: a sentence for people (the journal's MESSAGE), the facts as fields.

@@ -54,7 +54,7 @@ struct ConfigLoader {
                 return Loaded(config: DaemonConfig(), problems: ["\(path): cannot read the config file: \(Self.describe(error))"], warnings: [])
             }
         }
-        var reader = SettingsReader(reader: ConfigReader(providers: providers))
+        var reader = SettingsReader(reader: ConfigReader(providers: providers), providers: providers)
         let merchantIDs = Set(fileKeys.compactMap { key -> String? in
             let parts = key.split(separator: ".")
             return parts.count >= 2 && parts[0] == "merchants" ? String(parts[1]) : nil
@@ -141,6 +141,8 @@ struct ConfigLoader {
 /// A `ConfigReader` that collects a message naming the key for every value that is present but wrong.
 struct SettingsReader {
     let reader: ConfigReader
+    /// The reader's providers, asked whether a key is set at all (`isPresent`).
+    let providers: [any ConfigProvider]
     var problems: [String] = []
 
     mutating func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) -> Int {
@@ -184,14 +186,26 @@ struct SettingsReader {
 
     /// nil when the key is absent; records a problem when it is present but of the wrong type.
     private mutating func attempt<T>(_ key: String, _ read: () throws -> T) -> T? {
+        guard isPresent(key) else { return nil }
         do {
             return try read()
         } catch {
-            let message = "\(error)"
-            if !message.contains("Missing required config value") {
-                problems.append("\(key): has the wrong type or format (\(message))")
-            }
+            problems.append("\(key): has the wrong type or format (\(error))")
             return nil
+        }
+    }
+
+    /// Whether a provider holds `key`. A value of another type counts (the provider throws
+    /// reading it as text); only a key no provider has is absent. Asked of the providers, not
+    /// read from the library's error text.
+    func isPresent(_ key: String) -> Bool {
+        let absolute = AbsoluteConfigKey(ConfigKey(key))
+        return providers.contains { provider in
+            do {
+                return try provider.value(forKey: absolute, type: .string).value != nil
+            } catch {
+                return true
+            }
         }
     }
 }

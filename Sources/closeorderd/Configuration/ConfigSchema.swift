@@ -99,7 +99,7 @@ enum ConfigSchema {
         for appID in appIDs where appID.isEmpty || appID.count > 32 {
             r.problems.append("\(prefix).appids: \"\(appID)\" is not a valid appid (1–32 characters)")
         }
-        let api = r.choice("\(prefix).api", MerchantAPI.v2, MerchantAPI.init(rawValue:), expected: "v2, v3")
+        let api = r.choice("\(prefix).api", MerchantAPI.v2, { name in [MerchantAPI.v2, .v3].first { $0.rawValue == name } }, expected: "v2, v3")
         if api == .v3 {
             let v3 = V3MerchantConfig.read(&r, prefix: prefix)
             let rate = r.double("\(prefix).rate_per_second", 100, in: 0.01...100_000)

@@ -11,8 +11,6 @@ enum KeyLoader {
         /// mch_id → why its key cannot be used, naming the config key and the file.
         var unavailable: [String: String]
         var warnings: [String]
-        /// mch_id → the v3 keys of each v3 merchant with usable keys (`RoutingGateway`'s table).
-        var v3Merchants: [String: V3Merchant] = [:]
     }
 
     /// - Parameter credentials: where `*_credential` names are read from (the unit's source first).
@@ -21,9 +19,8 @@ enum KeyLoader {
         for merchant in merchants {
             if let v3 = merchant.v3 {
                 switch V3KeyLoader.load(merchant, v3, credentials: credentials, warnings: &result.warnings) {
-                case .success(let (profile, keys)):
+                case .success(let profile):
                     result.profiles.append(profile)
-                    result.v3Merchants[merchant.mchID] = keys
                 case .failure(let failure):
                     result.unavailable[merchant.mchID] = failure.message
                 }
@@ -44,7 +41,7 @@ enum KeyLoader {
                 let key = try APIKey(fileContents: text)
                 if let warning = KeyFile.lengthWarning(text, path: path) { result.warnings.append("\(configKey): \(warning)") }
                 result.profiles.append(MerchantProfile(
-                    credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key),
+                    merchant: V2Merchant(credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key)),
                     appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
             } catch let error as ProtocolError {
                 result.unavailable[merchant.mchID] = "\(configKey): the key in \(path) is unusable: \(error.message)"

@@ -1,7 +1,6 @@
 import Foundation
 import OrderClosing
 import WeChatPayHTTP
-import WeChatPayV2
 import WeChatPayV3
 
 /// Reads a v3 merchant's private key, and its WeChat Pay public key or APIv3 key, from files or
@@ -17,16 +16,12 @@ import WeChatPayV3
 ///
 /// A merchant may set both the public key and the APIv3 key (WeChat's staged switch): both are read.
 enum V3KeyLoader {
-    /// The v2 key a v3 merchant's `MerchantCredentials` carries: never used to sign (the routing
-    /// gateway sends a v3 merchant's orders to v3), and not a secret.
-    static let placeholderV2Key = try! APIKey("api-v3-merchant-has-no-v2-key")
-
     struct Failure: Error {
         let message: String
     }
 
     static func load(_ merchant: MerchantConfig, _ v3: V3MerchantConfig, credentials: CredentialFiles,
-                     warnings: inout [String]) -> Result<(MerchantProfile, V3Merchant), Failure> {
+                     warnings: inout [String]) -> Result<MerchantProfile, Failure> {
         let prefix = "merchants.\(merchant.mchID)"
         do {
             let privateKeyFile = try ReadableFile(v3.privateKey, configKey: "\(prefix).private_key_file",
@@ -55,10 +50,8 @@ enum V3KeyLoader {
                     try publicKey(file: file, id: id, prefix: prefix),
                     try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings), PlatformCertificateCache())
             }
-            let profile = MerchantProfile(
-                credentials: MerchantCredentials(mchID: merchant.mchID, signType: .hmacSHA256, key: placeholderV2Key),
-                appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst, api: .v3)
-            return .success((profile, V3Merchant(credentials: signing, verification: verification)))
+            return .success(MerchantProfile(merchant: V3Merchant(credentials: signing, verification: verification),
+                                            appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
         } catch let failure as Failure {
             return .failure(failure)
         } catch let failure as CredentialFiles.Failure {

@@ -25,7 +25,7 @@ struct DaemonAssembly {
     ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
     ///   - queueServices: what the queue runs beside the loop (PostgreSQL's LISTEN), and `nudges`, its wake-ups.
     ///   - reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
-    init(config: DaemonConfig, profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:], store: any OrderStore,
+    init(config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore,
          queueServices: [any Service] = [],
          nudges: QueueNudges? = nil, clock: any OrderClock = SystemOrderClock(),
          notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
@@ -34,7 +34,7 @@ struct DaemonAssembly {
         // One transport, so v2 and v3 merchants share one failover state (WeChatPayTransport says why).
         let transport = WeChatPayTransport(client: client, settings: config.gateway, clock: clock, logger: logger)
         gateway = WeChatPayHTTPGateway(transport: transport)
-        router = RoutingGateway(v2: gateway, v3: WeChatPayV3HTTPGateway(transport: transport), v3Merchants: v3Merchants)
+        router = RoutingGateway(adapters: [.v2: gateway, .v3: WeChatPayV3HTTPGateway(transport: transport)])
         self.store = store
         shutdownGraceMs = config.closing.shutdownGraceMs
         var settings = config.closing
@@ -67,7 +67,7 @@ struct DaemonAssembly {
         }
         if let reload {
             services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
-                                          logger: logger, load: reload.load, router: router))
+                                          logger: logger, load: reload.load))
         }
         self.services = services + queueServices + [heartbeat, retention, rescuer, closing]
     }

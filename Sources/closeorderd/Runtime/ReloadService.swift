@@ -22,8 +22,6 @@ struct ReloadService: Service {
     let logger: Logger
     /// Loads and checks the config as `run` did at start.
     let load: @Sendable () async -> CheckedConfig
-    /// Gets the reloaded v3 merchants' keys.
-    var router: RoutingGateway? = nil
 
     func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
@@ -43,7 +41,6 @@ struct ReloadService: Service {
             return
         }
         for warning in checked.warnings { logger.warning("\(warning)") }
-        router?.replaceV3Merchants(checked.v3Merchants)
         let (added, removed, changed) = directory.replace(profiles: checked.profiles, unavailable: checked.unavailableMerchants)
         let needRestart = Self.settingsNeedingRestart(running, checked.config)
         if !needRestart.isEmpty {

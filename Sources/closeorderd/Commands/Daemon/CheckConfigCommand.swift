@@ -43,7 +43,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
                 databaseProblem = await backend.connectionProblem(logger: logger)
                 print("database \(backend.display): \(databaseProblem.map { "FAILED: \($0)" } ?? "OK")")
             }
-            let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles, v3Merchants: checked.v3Merchants)
+            let results = try await OnlineCheck(settings: checked.config.gateway).run(checked.profiles)
             for result in results { print("merchant \(result.mchID): \(result.ok ? "OK" : "FAILED"): \(shown(result.verdict))") }
             let failed = results.filter { !$0.ok }.count
             if failed > 0 { printError("check-config: \(failed) merchant(s) failed the online check") }
@@ -62,8 +62,10 @@ struct CheckedConfig {
     var configProblems: [String]
     var warnings: [String]
     var source: String
-    /// The v3 merchants' keys (mch_id → keys), for the routing gateway.
-    var v3Merchants: [String: V3Merchant] = [:]
+    /// The v3 merchants' handles (mch_id → keys), for the fake's command.
+    var v3Merchants: [String: V3Merchant] {
+        Dictionary(profiles.compactMap { ($0.merchant as? V3Merchant).map { ($0.mchID, $0) } }, uniquingKeysWith: { $1 })
+    }
 
     /// Merchants whose key cannot be used: `run` serves the others, `check-config` refuses.
     var unavailableMerchants: [String: String] { config.unavailableMerchants }
@@ -87,8 +89,7 @@ struct CheckedConfig {
         let keys = KeyLoader.load(loaded.config.merchants, credentials: CredentialFiles(configPath: loader.path, environment: environment))
         loaded.config.unavailableMerchants = keys.unavailable
         return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
-                             warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment",
-                             v3Merchants: keys.v3Merchants)
+                             warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment")
     }
 
     /// The effective settings, secrets redacted (only where each key comes from is shown).

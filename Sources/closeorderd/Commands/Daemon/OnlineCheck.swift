@@ -18,19 +18,18 @@ import WeChatPayV2
 struct OnlineCheck {
     let settings: GatewaySettings
 
-    func run(_ profiles: [MerchantProfile], v3Merchants: [String: V3Merchant] = [:]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
+    func run(_ profiles: [MerchantProfile]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
         let logger = Logger(label: "check-config")
         // v3 merchants are asked on API v3 (a platform-certificate merchant first fetches /v3/certificates).
         let transport = WeChatPayTransport(client: client, settings: settings, clock: SystemOrderClock(), logger: logger)
-        let gateway = RoutingGateway(v2: WeChatPayHTTPGateway(transport: transport), v3: WeChatPayV3HTTPGateway(transport: transport),
-                                     v3Merchants: v3Merchants)
+        let gateway = RoutingGateway(transport: transport)
         var results: [(String, Bool, String)] = []
         for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
             guard let appID = profile.appIDs.sorted().first else { continue }
             // The daemon's circuit asks the same question (`MerchantProbe`).
             let probe = MerchantProbe(key: CircuitKey(mchID: profile.mchID, subMchID: nil), appID: appID)
-            let answer = await gateway.probeMerchant(probe, appID: appID, credentials: profile.credentials)
+            let answer = await gateway.probeMerchant(probe, appID: appID, merchant: profile.merchant)
             results.append(Self.verdict(profile.mchID, answer.outcome, endpoint: answer.endpoint))
         }
         try await client.shutdown()
@@ -45,8 +44,7 @@ struct OnlineCheck {
         case .state(let state, _):
             return (mchID, true, "key works: WeChat Pay\(at) answered trade_state \(state.rawValue) for a made-up order")
         case .configurationError(let reason):
-            let signature = reason.contains("签名") || reason.uppercased().contains("SIGN")
-            return (mchID, false, signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
+            return (mchID, false, reason.kind == .signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
                                             : "the merchant's setup is refused\(at): \(reason)")
         case .orderRejected(let reason), .unknownCode(let reason):
             return (mchID, false, "unexpected answer\(at): \(reason)")

@@ -51,7 +51,7 @@ struct RunCommand: AsyncParsableCommand {
                 // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
                 let hangups = await UnixSignalsSequence(trapping: .sighup)
                 let options = self.options
-                let assembly = try DaemonAssembly(config: c, profiles: checked.profiles, v3Merchants: checked.v3Merchants, store: queue.store,
+                let assembly = try DaemonAssembly(config: c, profiles: checked.profiles, store: queue.store,
                                                   queueServices: queue.services(logger: logger), nudges: queue.nudges,
                                                   notifier: notifier, logger: logger,
                                                   reload: (hangups, { await CheckedConfig.load(options) }))

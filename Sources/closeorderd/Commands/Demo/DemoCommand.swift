@@ -48,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: .logfmt, level: .info)
         let logger = Logger(label: "closeorderd")
         let wakeups = DemoProgress.wakeups()
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles, v3Merchants: checked.v3Merchants,
+        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles,
                                           store: SQLiteOrderStore(pool: pool, due: checked.config.due),
                                           notifier: SystemdNotifier(environment: [:]), logger: logger, events: wakeups.events)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

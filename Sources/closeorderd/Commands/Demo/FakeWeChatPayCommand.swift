@@ -74,8 +74,8 @@ struct FakeWeChatPayCommand: AsyncParsableCommand {
             }
             return fault
         }
-        let merchants = checked.profiles.filter { checked.v3Merchants[$0.mchID] == nil }.map {
-            FakeMerchant(mchID: $0.mchID, key: $0.credentials.key, appIDs: $0.appIDs)
+        let merchants = checked.profiles.compactMap { profile in
+            (profile.merchant as? V2Merchant).map { FakeMerchant(mchID: profile.mchID, key: $0.credentials.key, appIDs: profile.appIDs) }
         }
         let fake = FakeWeChatPay(merchants: merchants, unknownOrders: unknownOrders == "notpay" ? .notPay : .notExist,
                                  now: { Date().timeIntervalSince1970 })

@@ -22,7 +22,7 @@ public enum RetryReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The typed meaning of an answer to `pay/closeorder` (design.md §3).
+/// The typed meaning of an answer to a close (v2 `pay/closeorder`, v3 `…/close`; design.md §3), whichever API gave it.
 public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case closed
     case alreadyClosed
@@ -31,8 +31,8 @@ public enum CloseOutcome: Sendable, Hashable, CustomStringConvertible {
     case retryable(RetryReason)
     /// A merchant-wide setup fault (a wrong key, SIGNERROR, REQUIRE_POST_METHOD, XML_FORMAT_ERROR, a
     /// wrong appid or mch_id): every order of the merchant would get it. The reason names the code
-    /// or message.
-    case configurationError(String)
+    /// or message, and whether it is the signature (`SetupFault`).
+    case configurationError(SetupFault)
     /// A fault about this one order's own parameters (PARAM_ERROR, INVALID_REQUEST, LACK_PARAMS,
     /// NOAUTH, any other return_code FAIL such as "普通商户不允许传sub_mch_id"): it must not pause the
     /// merchant's other orders. The reason names the code or message.
@@ -112,13 +112,13 @@ public enum TradeState: String, Sendable, Hashable, CaseIterable {
     public var isPaymentInProgress: Bool { self == .userPaying || self == .accept }
 }
 
-/// The typed meaning of an answer to `pay/orderquery`.
+/// The typed meaning of an answer to an order query, whichever API gave it.
 public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
     case state(TradeState, transactionID: String?)
     case notExist
     case retryable(RetryReason)
     /// A merchant-wide setup fault, as `CloseOutcome.configurationError`.
-    case configurationError(String)
+    case configurationError(SetupFault)
     /// A fault about this order's own parameters, as `CloseOutcome.orderRejected`.
     case orderRejected(String)
     case unknownCode(String)
@@ -168,10 +168,5 @@ public struct ResponseSummary: Sendable, Hashable {
         self.errCode = errCode
         self.errCodeDes = errCodeDes
         self.verified = verified
-    }
-
-    init(httpStatus: Int, fields: [String: String]) {
-        self.init(httpStatus: httpStatus, returnCode: fields["return_code"], returnMsg: fields["return_msg"],
-                  resultCode: fields["result_code"], errCode: fields["err_code"], errCodeDes: fields["err_code_des"])
     }
 }
