@@ -35,6 +35,7 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     sizes.p5Orders = args.int("orders", sizes.p5Orders)
     sizes.p3Scheduled = args.int("scheduled", sizes.p3Scheduled)
     if let counts = args.values["daemons"] { sizes.daemons = counts.split(separator: ",").compactMap { Int($0) } }
+    if let counts = args.values["p5-daemons"] { sizes.p5Daemons = counts.split(separator: ",").compactMap { Int($0) } }
     let only = Set((args.values["only"] ?? "p1,p5,p3").split(separator: ",").map(String.init))
     let root = args.values["work"] ?? NSTemporaryDirectory() + "closeorderd-bench-postgres"
     try? FileManager.default.removeItem(atPath: root)
