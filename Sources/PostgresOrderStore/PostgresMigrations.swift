@@ -25,22 +25,22 @@ public enum PostgresMigrations {
     @discardableResult
     public static func migrate(_ connection: PostgresConnection, logger: Logger, upTo target: Int = latestVersion) async throws -> [Int] {
         do {
-            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            try await connection.send("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         } catch {
             throw PostgresStoreError("cannot take the migration lock: \(PostgresStoreError.reason(error))")
         }
         do {
             let applied = try await migrateLocked(connection, logger: logger, upTo: target)
-            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            try await connection.send("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
             return applied
         } catch {
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            _ = try? await connection.send("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
             throw error
         }
     }
 
     static func migrateLocked(_ connection: PostgresConnection, logger: Logger, upTo target: Int) async throws -> [Int] {
-        try await connection.query("""
+        try await connection.send("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version    INTEGER PRIMARY KEY,
                 name       TEXT    NOT NULL,
@@ -57,9 +57,9 @@ public enum PostgresMigrations {
             do {
                 try await connection.withTransaction(logger: logger) { connection in
                     for statement in statements(in: migration.sql) {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.send(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("""
+                    try await connection.send("""
                         INSERT INTO schema_migrations (version, name, applied_ms)
                         VALUES (\(migration.version), \(migration.name), (extract(epoch from clock_timestamp()) * 1000)::bigint)
                         """, logger: logger)
@@ -74,8 +74,7 @@ public enum PostgresMigrations {
 
     /// The schema version recorded in the ledger (0 for an empty database).
     public static func currentVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
-            .collect().first?.decode(Bool.self) ?? false
+        let exists = try await connection.send("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger).first?.decode(Bool.self) ?? false
         guard exists else { return 0 }
         return try await versions(connection, logger: logger).max() ?? 0
     }
@@ -89,11 +88,7 @@ public enum PostgresMigrations {
     }
 
     static func versions(_ connection: PostgresConnection, logger: Logger) async throws -> [Int] {
-        var result: [Int] = []
-        for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
-            result.append(version)
-        }
-        return result
+        try await connection.send("SELECT version FROM schema_migrations", logger: logger).map { try $0.decode(Int.self) }
     }
 
     /// The statements of a migration file. PostgresNIO sends one statement per query (the extended

@@ -45,7 +45,7 @@ extension PostgresOrderStore {
         var filterSQL = filter.sql(in: &statement)
         if let onlyID { filterSQL += " AND id = \(statement.bind(onlyID))::bigint" }
         let limit = statement.bind(limit)
-        let rows = try await connection.query(statement.query("""
+        let rows = try await connection.send(statement.query("""
             UPDATE pending_orders
             SET status = 'closing', lease_owner = \(owner)::text, lease_token = \(token)::text,
                 lease_expires_ms = \(clock.shifted(until)), attempts = attempts + 1,
@@ -57,7 +57,7 @@ extension PostgresOrderStore {
                 FOR UPDATE SKIP LOCKED)
             RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
                       attempts, in_doubt, first_attempt_ms
-            """), logger: logger).collect()
+            """), logger: logger)
         return try rows.map { row in
             let row = row.makeRandomAccess()
             return ClaimedOrder(id: try row.value("id"), mchID: try row.value("mch_id"), appID: try row.value("appid"),
@@ -85,9 +85,7 @@ extension PostgresOrderStore {
                 """)
         }
         func ids(_ query: PostgresQuery) async throws -> [Int64] {
-            var ids: [Int64] = []
-            for try await id in try await connection.query(query, logger: logger).decode(Int64.self) { ids.append(id) }
-            return ids
+            try await connection.send(query, logger: logger).map { try $0.decode(Int64.self) }
         }
         do {
             return try await savepoint(connection) {
@@ -111,7 +109,7 @@ extension PostgresOrderStore {
             RETURNING mch_id, out_trade_no
             """)
         let named = try? await savepoint(connection) {
-            try await connection.query(query, logger: logger).collect().first.map { try $0.decode((String, String).self) }
+            try await connection.send(query, logger: logger).first.map { try $0.decode((String, String).self) }
         }
         UnclaimableRow.log(logger, id: id, mchID: named?.0, outTradeNo: named?.1, reason: reason, failed: named != nil)
     }
@@ -119,14 +117,14 @@ extension PostgresOrderStore {
     /// Runs `body` in a savepoint: if it throws, only its own work is undone and the transaction
     /// goes on (PostgreSQL otherwise refuses every later statement of a failed transaction).
     func savepoint<T: Sendable>(_ connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
-        try await connection.query("SAVEPOINT closeorderd_row", logger: logger)
+        try await connection.send("SAVEPOINT closeorderd_row", logger: logger)
         do {
             let result = try await body()
-            try await connection.query("RELEASE SAVEPOINT closeorderd_row", logger: logger)
+            try await connection.send("RELEASE SAVEPOINT closeorderd_row", logger: logger)
             return result
         } catch {
-            try await connection.query("ROLLBACK TO SAVEPOINT closeorderd_row", logger: logger)
-            try await connection.query("RELEASE SAVEPOINT closeorderd_row", logger: logger)
+            try await connection.send("ROLLBACK TO SAVEPOINT closeorderd_row", logger: logger)
+            try await connection.send("RELEASE SAVEPOINT closeorderd_row", logger: logger)
             throw error
         }
     }

@@ -30,21 +30,21 @@ extension PostgresOrderStore: OperatorStore {
             """)
         return try await transaction { connection in
             var counts: [OrderStatus: Int] = [:]
-            for row in try await connection.query("SELECT status, count(*) FROM pending_orders GROUP BY status", logger: logger).collect() {
+            for row in try await connection.send("SELECT status, count(*) FROM pending_orders GROUP BY status", logger: logger) {
                 let (status, count) = try row.decode((String, Int64).self)
                 if let status = OrderStatus(rawValue: status) { counts[status] = Int(count) }
             }
-            guard let row = try await connection.query(facts, logger: logger).collect().first?.makeRandomAccess() else {
+            guard let row = try await connection.send(facts, logger: logger).first?.makeRandomAccess() else {
                 throw PostgresStoreError("the status query returned no row")
             }
             let now: Int64 = try row.value("now_ms")
-            let oldest = try await connection.query(oldestQuery, logger: logger).collect().first.map { row in
+            let oldest = try await connection.send(oldestQuery, logger: logger).first.map { row in
                 let row = row.makeRandomAccess()
                 return StatusReport.Overdue(outTradeNo: try row.value("out_trade_no"), mchID: try row.value("mch_id"),
                                             dueMs: try row.value("due_ms"), now: now)
             }
-            let rows = try await connection.query("SELECT key, value, updated_ms FROM daemon_state ORDER BY key COLLATE \"C\"",
-                                                  logger: logger).collect().map { row in
+            let rows = try await connection.send("SELECT key, value, updated_ms FROM daemon_state ORDER BY key COLLATE \"C\"",
+                                                  logger: logger).map { row in
                 let (key, value, updated) = try row.decode((String, String, Int64).self)
                 return (key: key, value: value, updatedMs: updated)
             }
@@ -62,10 +62,10 @@ extension PostgresOrderStore: OperatorStore {
         let orders = statement.query(sql + " ORDER BY mch_id COLLATE \"C\"")
         return try await transaction { connection in
             var details: [OrderDetail] = []
-            for row in try await connection.query(orders, logger: logger).collect() {
+            for row in try await connection.send(orders, logger: logger) {
                 let id: Int64 = try row.makeRandomAccess().value("id")
-                let attempts = try await connection.query("SELECT * FROM close_attempts WHERE order_id = \(id) ORDER BY id",
-                                                          logger: logger).collect()
+                let attempts = try await connection.send("SELECT * FROM close_attempts WHERE order_id = \(id) ORDER BY id",
+                                                          logger: logger)
                 details.append(OrderDetail(order: try Self.fields(row), attempts: try attempts.map(Self.fields)))
             }
             return details
@@ -103,7 +103,7 @@ extension PostgresOrderStore: OperatorStore {
                    \(ownDue) AS due_ms, \(clock.now) AS now_ms
             FROM pending_orders \(whereClause) ORDER BY created_at DESC, id DESC LIMIT \(limit)::bigint
             """)
-        return try await transaction { connection in try await connection.query(query, logger: logger).collect() }.map { row in
+        return try await transaction { connection in try await connection.send(query, logger: logger) }.map { row in
             let row = row.makeRandomAccess()
             return OrderLine(mchID: try row.value("mch_id"), outTradeNo: try row.value("out_trade_no"), status: try row.value("status"),
                              outcome: try row.value("outcome"), attempts: Int(try row.value("attempts", as: Int64.self)),
@@ -120,7 +120,7 @@ extension PostgresOrderStore: OperatorStore {
     public func resume(mchID: String) async throws -> Bool {
         let key = "pause:\(mchID)"
         return try await connection { connection in
-            try await connection.query("DELETE FROM daemon_state WHERE key = \(key) RETURNING key", logger: logger).collect()
+            try await connection.send("DELETE FROM daemon_state WHERE key = \(key) RETURNING key", logger: logger)
         }.count > 0
     }
 }

@@ -18,14 +18,14 @@ extension PostgresOrderStore {
                 var statement = PostgresStatement()
                 var sql = "SELECT id FROM pending_orders WHERE status = \(statement.bind(action.from.rawValue))::text"
                 if let mchID = selection.mchID { sql += " AND mch_id = \(statement.bind(mchID))::text" }
-                ids = try await connection.query(statement.query(sql + " ORDER BY id" + lock), logger: logger).collect()
+                ids = try await connection.send(statement.query(sql + " ORDER BY id" + lock), logger: logger)
                     .map { try $0.decode(Int64.self) }
             } else {
                 for outTradeNo in selection.outTradeNos {
                     var statement = PostgresStatement()
                     var sql = "SELECT id, mch_id, status FROM pending_orders WHERE out_trade_no = \(statement.bind(outTradeNo))::text"
                     if let mchID = selection.mchID { sql += " AND mch_id = \(statement.bind(mchID))::text" }
-                    let rows = try await connection.query(statement.query(sql + " ORDER BY mch_id COLLATE \"C\"" + lock), logger: logger).collect()
+                    let rows = try await connection.send(statement.query(sql + " ORDER BY mch_id COLLATE \"C\"" + lock), logger: logger)
                     if rows.isEmpty {
                         skipped.append(.init(outTradeNo: outTradeNo, mchID: nil, reason: OrderAction.noSuchOrder(mchID: selection.mchID)))
                     }
@@ -40,7 +40,7 @@ extension PostgresOrderStore {
                 }
             }
             guard !dryRun, !ids.isEmpty else { return OrderActionReport(moved: ids.count, skipped: skipped) }
-            let moved = try await connection.query(update(ids), logger: logger).collect().count
+            let moved = try await connection.send(update(ids), logger: logger).count
             return OrderActionReport(moved: moved, skipped: skipped)
         }
     }

@@ -24,15 +24,15 @@ extension PostgresOrderStore {
             FOR UPDATE SKIP LOCKED
             """)
         return try await transaction { connection in
-            let ids = try await connection.query(select, logger: logger).collect().map { try $0.decode(Int64.self) }
+            let ids = try await connection.send(select, logger: logger).map { try $0.decode(Int64.self) }
             guard !ids.isEmpty else { return PrunedOrders() }
-            let attempts = try await connection.query("""
+            let attempts = try await connection.send("""
                 WITH gone AS (DELETE FROM close_attempts WHERE order_id = ANY(\(ids)::bigint[]) RETURNING 1)
                 SELECT count(*) FROM gone
-                """, logger: logger).collect().first?.decode(Int64.self) ?? 0
-            let statuses = try await connection.query("""
+                """, logger: logger).first?.decode(Int64.self) ?? 0
+            let statuses = try await connection.send("""
                 DELETE FROM pending_orders WHERE id = ANY(\(ids)::bigint[]) RETURNING status
-                """, logger: logger).collect().map { try $0.decode(String.self) }
+                """, logger: logger).map { try $0.decode(String.self) }
             return PrunedOrders(orders: Self.counted(statuses), attempts: Int(attempts))
         }
     }
@@ -45,7 +45,7 @@ extension PostgresOrderStore {
                    coalesce(sum((SELECT count(*) FROM close_attempts a WHERE a.order_id = p.id)), 0)::bigint AS attempts
             FROM pending_orders p WHERE \(Self.finishedBefore) GROUP BY status
             """)
-        let rows = try await connection { connection in try await connection.query(query, logger: logger).collect() }
+        let rows = try await connection { connection in try await connection.send(query, logger: logger) }
         var result = PrunedOrders()
         for row in rows {
             let (status, count, attempts) = try row.decode((String, Int64, Int64).self)

@@ -1,84 +1,167 @@
+import Foundation
 import OrderClosing
 import PostgresNIO
 
 /// The daemon's writes: outcomes as compare-and-sets on the lease token, and the audit rows.
+///
+/// A batch is a few statements, not two round trips per order (issue 24): the outcomes in one
+/// `UPDATE … FROM jsonb_to_recordset(…)` per kind of change present, the audit rows in one
+/// `INSERT … SELECT`. The rows travel as one JSON array (postgres-nio has no array of NULL-able
+/// values; JSON keeps NULLs and is one bind). A write that lost its compare-and-set is looked at
+/// on its own, as before.
+///
+/// | statements per batch of n writes | before | now                                  |
+/// |----------------------------------|--------|--------------------------------------|
+/// | outcomes                         | n      | 1 per kind present (finish, retry, contradiction) |
+/// | audit rows (one per call)        | ≥ n    | 1                                    |
+/// | a lost compare-and-set           | 1–2    | 1–2 (unchanged)                      |
 extension PostgresOrderStore {
     func record(_ writes: [OrderWrite], now: Int64, on connection: PostgresConnection) async throws -> [WriteResult] {
+        guard !writes.isEmpty else { return [] }
+        // The same order twice in one batch: each write must see the one before it.
+        guard Set(writes.map(\.order.id)).count == writes.count else {
+            var results: [WriteResult] = []
+            for write in writes { results += try await record([write], now: now, on: connection) }
+            return results
+        }
+        var applied = Set<Int64>()
+        for kind in WriteKind.allCases {
+            let group = writes.filter { WriteKind($0.change) == kind }
+            if !group.isEmpty { applied.formUnion(try await apply(group, kind: kind, now: now, on: connection)) }
+        }
+        try await insertAttempts(of: writes, on: connection)
         var results: [WriteResult] = []
         for write in writes {
-            results.append(try await apply(write, now: now, on: connection))
-            for attempt in write.attempts { try await insert(attempt, order: write.order, on: connection) }
+            results.append(applied.contains(write.order.id) ? .applied : try await lostCompareAndSet(write, on: connection))
         }
         return results
     }
 
-    func apply(_ write: OrderWrite, now: Int64, on connection: PostgresConnection) async throws -> WriteResult {
-        // Only a verified answer's err_code is WeChat's word; an unverified one stays in the audit row.
-        let errCode = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
-        let order = write.order
+    enum WriteKind: CaseIterable {
+        case finish, retry, contradiction
+
+        init(_ change: OrderChange) {
+            switch change {
+            case .finish: self = .finish
+            case .retry: self = .retry
+            case .contradiction: self = .contradiction
+            }
+        }
+    }
+
+    /// One outcome as a JSON object for `jsonb_to_recordset` (absent keys read as NULL).
+    struct OutcomeRow: Encodable {
+        let id: Int64, token: String
+        var status: String?, outcome: String?, transaction_id: String?, reason: String?, err_code: String?
+        var refund = 0, rescued_may_take = false, retry_at: Int64?, in_doubt = 0
+
+        init(_ write: OrderWrite) {
+            id = write.order.id
+            token = write.order.leaseToken
+            // Only a verified answer's err_code is WeChat's word; an unverified one stays in the audit row.
+            err_code = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
+            switch write.change {
+            case .finish(let status, let outcome, let transactionID, let reason):
+                (self.status, self.outcome, transaction_id, self.reason) = (status.rawValue, outcome, transactionID, reason)
+                refund = write.attempts.isEmpty ? 1 : 0   // decided without a call: no attempt was made
+                // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
+                rescued_may_take = !write.attempts.isEmpty && status != .failed
+            case .retry(let at, let reason, let inDoubt, let refundAttempt):
+                (retry_at, self.reason, in_doubt, refund) = (at, reason, inDoubt ? 1 : 0, refundAttempt ? 1 : 0)
+            case .contradiction(let note):
+                reason = note
+            }
+        }
+    }
+
+    /// The compare-and-set of every write of one kind; returns the ids it applied to.
+    func apply(_ writes: [OrderWrite], kind: WriteKind, now: Int64, on connection: PostgresConnection) async throws -> Set<Int64> {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
-        let (id, token) = (statement.bind(order.id), statement.bind(order.leaseToken))
+        let rows = statement.bind(String(decoding: try JSONEncoder().encode(writes.map(OutcomeRow.init)), as: UTF8.self))
         let sql: String
-        switch write.change {
-        case .finish(let status, let outcome, let transactionID, let reason):
-            // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
-            let rescuedMayTakeIt = !write.attempts.isEmpty && status != .failed
+        switch kind {
+        case .finish:
             sql = """
-                UPDATE pending_orders
-                SET status = \(statement.bind(status.rawValue))::text, outcome = \(statement.bind(outcome))::text,
-                    transaction_id = coalesce(\(statement.bind(transactionID))::text, transaction_id),
-                    last_error = \(statement.bind(reason))::text, last_err_code = \(statement.bind(errCode))::text,
+                UPDATE pending_orders AS p
+                SET status = w.status, outcome = w.outcome, transaction_id = coalesce(w.transaction_id, p.transaction_id),
+                    last_error = w.reason, last_err_code = w.err_code, finished_ms = \(clock.now), in_doubt = 0,
+                    attempts = greatest(p.attempts - w.refund, 0),
+                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS w(id bigint, token text, status text, outcome text, transaction_id text,
+                                                           reason text, err_code text, refund bigint, rescued_may_take boolean)
+                WHERE p.id = w.id AND (p.lease_token = w.token AND p.status = 'closing'
+                    OR p.status = 'pending' AND p.lease_token IS NULL AND p.in_doubt = 1 AND w.rescued_may_take)
+                RETURNING p.id
+                """
+        case .retry:
+            sql = """
+                UPDATE pending_orders AS p
+                SET status = 'pending', retry_at_ms = \(clock.shifted("w.retry_at")), last_error = w.reason, last_err_code = w.err_code,
+                    in_doubt = greatest(p.in_doubt, w.in_doubt), attempts = greatest(p.attempts - w.refund, 0),
+                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS w(id bigint, token text, reason text, err_code text, retry_at bigint,
+                                                           in_doubt integer, refund bigint)
+                WHERE p.id = w.id AND p.lease_token = w.token AND p.status = 'closing'
+                RETURNING p.id
+                """
+        case .contradiction:
+            sql = """
+                UPDATE pending_orders AS p
+                SET status = 'failed', conflict = w.reason, last_error = w.reason, last_err_code = w.err_code,
                     finished_ms = \(clock.now), in_doubt = 0,
-                    attempts = greatest(attempts - \(statement.bind(write.attempts.isEmpty ? 1 : 0))::bigint, 0),   -- decided without a call: no attempt was made
                     lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = \(id)::bigint AND (lease_token = \(token)::text AND status = 'closing'
-                    OR status = 'pending' AND lease_token IS NULL AND in_doubt = 1 AND \(statement.bind(rescuedMayTakeIt))::boolean)
-                RETURNING id
-                """
-        case .retry(let at, let reason, let inDoubt, let refundAttempt):
-            sql = """
-                UPDATE pending_orders
-                SET status = 'pending', retry_at_ms = \(clock.shifted(statement.bind(at))), last_error = \(statement.bind(reason))::text,
-                    last_err_code = \(statement.bind(errCode))::text,
-                    in_doubt = greatest(in_doubt, \(statement.bind(inDoubt ? 1 : 0))::integer),
-                    attempts = greatest(attempts - \(statement.bind(refundAttempt ? 1 : 0))::bigint, 0),
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = \(id)::bigint AND lease_token = \(token)::text AND status = 'closing'
-                RETURNING id
-                """
-        case .contradiction(let text):
-            let note = statement.bind(text)
-            sql = """
-                UPDATE pending_orders
-                SET status = 'failed', conflict = \(note)::text, last_error = \(note)::text,
-                    last_err_code = \(statement.bind(errCode))::text, finished_ms = \(clock.now), in_doubt = 0,
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = \(id)::bigint AND lease_token = \(token)::text AND status = 'closing'
-                RETURNING id
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS w(id bigint, token text, reason text, err_code text)
+                WHERE p.id = w.id AND p.lease_token = w.token AND p.status = 'closing'
+                RETURNING p.id
                 """
         }
-        if try await connection.query(statement.query(sql), logger: logger).collect().count == 1 { return .applied }
-        // Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
-        let row = try await connection.query("SELECT status, outcome FROM pending_orders WHERE id = \(order.id)", logger: logger)
-            .collect().first.map { try $0.decode((String, String?).self) }
+        return Set(try await connection.send(statement.query(sql), logger: logger).map { try $0.decode(Int64.self) })
+    }
+
+    /// Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
+    func lostCompareAndSet(_ write: OrderWrite, on connection: PostgresConnection) async throws -> WriteResult {
+        let order = write.order
+        let row = try await connection.send("SELECT status, outcome FROM pending_orders WHERE id = \(order.id)", logger: logger)
+            .first.map { try $0.decode((String, String?).self) }
         let lost = write.lostCompareAndSet(current: row.flatMap { OrderStatus(rawValue: $0.0) }, outcome: row?.1)
         if let note = lost.conflict {
-            try await connection.query("UPDATE pending_orders SET conflict = \(note) WHERE id = \(order.id)", logger: logger)
+            _ = try await connection.send("UPDATE pending_orders SET conflict = \(note) WHERE id = \(order.id)", logger: logger)
         }
         return lost.result
     }
 
-    func insert(_ attempt: AttemptRecord, order: ClaimedOrder, on connection: PostgresConnection) async throws {
-        let response = attempt.response
-        try await connection.query("""
+    /// One audit row per call, as a JSON object for `jsonb_to_recordset`.
+    struct AttemptRow: Encodable {
+        let order_id: Int64, mch_id: String, out_trade_no: String, attempt: Int, operation: String
+        let started_ms: Int64, finished_ms: Int64, endpoint: String?, http_status: Int?
+        let return_code: String?, return_msg: String?, result_code: String?, err_code: String?, err_code_des: String?
+        let outcome: String, error: String?, verified: Int
+
+        init(_ attempt: AttemptRecord, order: ClaimedOrder) {
+            let response = attempt.response
+            (order_id, mch_id, out_trade_no) = (order.id, order.mchID, order.outTradeNo)
+            (self.attempt, operation, started_ms, finished_ms) = (attempt.attempt, attempt.call.rawValue, attempt.startedAt, attempt.finishedAt)
+            (endpoint, http_status) = (attempt.endpoint, response.httpStatus)
+            (return_code, return_msg, result_code) = (response.returnCode, response.returnMsg, response.resultCode)
+            (err_code, err_code_des) = (response.errCode, response.errCodeDes)
+            (outcome, error, verified) = (attempt.outcome.rawValue, attempt.error, response.verified ? 1 : 0)
+        }
+    }
+
+    /// Every call of the batch in one `INSERT`, in the batch's order (ids ascend as before).
+    func insertAttempts(of writes: [OrderWrite], on connection: PostgresConnection) async throws {
+        let rows = writes.flatMap { write in write.attempts.map { AttemptRow($0, order: write.order) } }
+        guard !rows.isEmpty else { return }
+        let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        _ = try await connection.send("""
             INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
                 endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error, verified)
-            VALUES (\(order.id), \(order.mchID), \(order.outTradeNo), \(attempt.attempt), \(attempt.call.rawValue),
-                    \(attempt.startedAt), \(attempt.finishedAt), \(attempt.endpoint)::text, \(response.httpStatus)::bigint,
-                    \(response.returnCode)::text, \(response.returnMsg)::text, \(response.resultCode)::text,
-                    \(response.errCode)::text, \(response.errCodeDes)::text, \(attempt.outcome.rawValue), \(attempt.error)::text,
-                    \(response.verified ? 1 : 0))
+            SELECT order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
+                endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error, verified
+            FROM jsonb_to_recordset(\(json)::jsonb) AS a(order_id bigint, mch_id text, out_trade_no text, attempt bigint,
+                operation text, started_ms bigint, finished_ms bigint, endpoint text, http_status bigint, return_code text,
+                return_msg text, result_code text, err_code text, err_code_des text, outcome text, error text, verified integer)
             ON CONFLICT ON CONSTRAINT close_attempts_one_row_per_call DO NOTHING
             """, logger: logger)
     }

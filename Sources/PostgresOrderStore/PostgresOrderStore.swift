@@ -61,7 +61,7 @@ public struct PostgresOrderStore: OrderStore {
 
     /// Gives back claims whose answer was lost; their attempt is not counted.
     func releaseUnanswered(_ tokens: Set<String>, on connection: PostgresConnection) async throws {
-        try await connection.query("""
+        try await connection.send("""
             UPDATE pending_orders
             SET status = 'pending', attempts = greatest(attempts - 1, 0),
                 lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
@@ -98,7 +98,7 @@ public struct PostgresOrderStore: OrderStore {
         guard !orders.isEmpty else { return }
         try await transaction { connection in
             for order in orders {
-                try await connection.query("""
+                try await connection.send("""
                     UPDATE pending_orders
                     SET status = 'pending', attempts = greatest(attempts - 1, 0),
                         lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
@@ -132,7 +132,7 @@ public struct PostgresOrderStore: OrderStore {
             WHERE status = 'closing' AND \(condition)
             RETURNING mch_id, out_trade_no
             """)
-        return try await connection { connection in try await connection.query(query, logger: logger).collect() }.map { row in
+        return try await connection { connection in try await connection.send(query, logger: logger) }.map { row in
             let row = row.makeRandomAccess()
             return RescuedOrder(mchID: try row.value("mch_id"), outTradeNo: try row.value("out_trade_no"))
         }
@@ -151,7 +151,7 @@ public struct PostgresOrderStore: OrderStore {
                 ORDER BY next_attempt_ms LIMIT 64) AS candidates
             """)
         let localNow = PostgresStoreClock.localNowMs()
-        guard let row = try await connection({ connection in try await connection.query(query, logger: logger).collect() }).first?.makeRandomAccess(),
+        guard let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?.makeRandomAccess(),
               let dueMs = try row.value("due_ms", as: Int64?.self) else { return nil }
         return try toCallerClock(dueMs, databaseNow: row.value("now_ms"), localNow: localNow)
     }
@@ -169,12 +169,12 @@ public struct PostgresOrderStore: OrderStore {
             INSERT INTO daemon_state (key, value, updated_ms) VALUES (\(key)::text, \(value)::text, \(clock.now))
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
             """)
-        try await connection { connection in _ = try await connection.query(query, logger: logger) }
+        try await connection { connection in _ = try await connection.send(query, logger: logger) }
     }
 
     public func pausedMerchants() async throws -> [String: String] {
         let rows = try await connection { connection in
-            try await connection.query("SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'", logger: logger).collect()
+            try await connection.send("SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'", logger: logger)
         }
         var paused: [String: String] = [:]
         for row in rows {
@@ -192,10 +192,10 @@ public struct PostgresOrderStore: OrderStore {
     public func daemons() async throws -> [DaemonRecord] {
         let localNow = PostgresStoreClock.localNowMs()
         let rows = try await connection { connection in
-            try await connection.query("""
+            try await connection.send("""
                 SELECT value, updated_ms, \(unescaped: PostgresStoreClock.databaseNowSQL) AS now_ms
                 FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key
-                """, logger: logger).collect()
+                """, logger: logger)
         }
         return try rows.compactMap { row in
             let (value, updated, databaseNow) = try row.decode((String, Int64, Int64).self)
@@ -207,7 +207,7 @@ public struct PostgresOrderStore: OrderStore {
 
     public func forget(daemon owner: String) async throws {
         try await connection { connection in
-            _ = try await connection.query("DELETE FROM daemon_state WHERE key = \(DaemonRecord.key(owner))", logger: logger)
+            _ = try await connection.send("DELETE FROM daemon_state WHERE key = \(DaemonRecord.key(owner))", logger: logger)
         }
     }
 
@@ -228,7 +228,7 @@ public struct PostgresOrderStore: OrderStore {
                   WHERE status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
                     AND \(ownDue) <= \(clock.now)) AS o
             """)
-        guard let row = try await connection({ connection in try await connection.query(query, logger: logger).collect() }).first?.makeRandomAccess() else {
+        guard let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?.makeRandomAccess() else {
             throw PostgresStoreError("the queue summary returned no row")
         }
         return QueueSummary(counts: ["due": try row.value("due"), "closing": try row.value("closing")],
@@ -243,14 +243,14 @@ public struct PostgresOrderStore: OrderStore {
     /// has rolled back already, and a statement sent on a dead connection is not worth waiting for.
     func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         try await connection { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.send("BEGIN", logger: logger)
             do {
                 let result = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.send("COMMIT", logger: logger)
                 return result
             } catch {
                 if !PostgresStoreError.endedTheConnection(error) {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await connection.send("ROLLBACK", logger: logger)
                 }
                 throw error
             }

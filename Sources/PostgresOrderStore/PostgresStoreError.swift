@@ -7,11 +7,23 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     public let description: String
     /// The server's SQLSTATE, when the server refused a statement.
     public let sqlState: String?
+    /// The connection is gone (closed by either side): the pool connects again for the next call.
+    let endsTheConnection: Bool
 
     public init(_ description: String, sqlState: String? = nil) {
+        self.init(description, sqlState: sqlState, endsTheConnection: false)
+    }
+
+    init(_ description: String, sqlState: String?, endsTheConnection: Bool) {
         self.description = description
         self.sqlState = sqlState
+        self.endsTheConnection = endsTheConnection
     }
+
+    /// A statement about to be sent on a connection already closed (see `PostgresConnection.send`).
+    static let connectionClosed = PostgresStoreError(
+        "PostgreSQL: the connection was closed (the server restarted or the network dropped it); connecting again",
+        sqlState: nil, endsTheConnection: true)
 
     /// Whether a row's own values caused it: a data exception (class 22, e.g. bigint out of range)
     /// or an integrity constraint (class 23). Anything else (a lost connection, a missing table,
@@ -56,6 +68,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     /// Whether `error` ended the connection (closed by either side, or a FATAL from the server,
     /// such as 57P01 at a restart), so nothing more can be sent on it.
     static func endedTheConnection(_ error: any Error) -> Bool {
+        if let error = error as? PostgresStoreError { return error.endsTheConnection }
         guard let error = error as? PSQLError else { return false }
         if [.serverClosedConnection, .clientClosedConnection, .connectionError].contains(error.code) { return true }
         return error.serverInfo?[.severity] == "FATAL" || error.serverInfo?[.severity] == "PANIC"

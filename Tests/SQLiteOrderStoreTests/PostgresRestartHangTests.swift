@@ -12,8 +12,9 @@ import Testing
 /// statement's promise. A connection held across the restart (the store's transaction between
 /// BEGIN and its next statement) or leased just before the pool saw the close waits forever.
 ///
-/// Pins today's behaviour: it fails the day postgres-nio answers such a statement (with an error);
-/// then the store's workaround (the last step here) can go.
+/// The first test pins postgres-nio's behaviour: it fails the day postgres-nio answers such a
+/// statement (with an error); then the store's workaround (`PostgresConnection.send`) can go. The
+/// second shows the workaround in the store: its next statement fails at once, not after 30 s.
 @Suite(.enabled(if: PostgresTestCluster.shouldRun, Comment(rawValue: PostgresTestCluster.missingMessage)))
 struct PostgresRestartHangTests {
     let logger = Logger(label: "closeorderd.test.restart-hang")
@@ -68,34 +69,57 @@ struct PostgresRestartHangTests {
             #expect(try await optionalResultWithin(.seconds(2)) { await asyncStatement.result } == nil,
                     "the async query on a closed connection got an answer")
 
-            // The workaround: the closed check and the write in one event-loop task. The check
-            // sees `isActive` false before NIO schedules the teardown, so the statement either
-            // reaches the handler (which fails it) or is refused here; it is never dropped.
-            let refused = try await resultWithin(.seconds(5)) {
-                await Result { try await Self.sendUnlessClosed("SELECT 1", on: held, logger: logger).get() }
-            }
+            // The store's workaround (`PostgresConnection.send`): the closed check and the write in
+            // one event-loop task. The check sees `isActive` false before NIO schedules the
+            // teardown, so the statement either reaches the handler (which fails it) or is
+            // refused there; it is never dropped.
+            let refused = try await resultWithin(.seconds(5)) { await Result { try await held.send("SELECT 1", logger: logger) } }
             guard case .failure(let refusal) = refused else { Issue.record("a closed connection answered"); return }
-            #expect(refusal is ConnectionClosed)
+            #expect(PostgresStoreError.endedTheConnection(refusal), "\(refusal)")
         }
         // The same path on a live connection answers as before.
-        let rows = try await client.withConnection { live in try await Self.sendUnlessClosed("SELECT 1", on: live, logger: logger).get() }
+        let rows = try await client.withConnection { live in try await live.send("SELECT 1", logger: logger) }
         #expect(rows.count == 1)
+    }
+
+    /// The store's transaction held across a restart (BEGIN answered, its next statement not sent
+    /// yet): that statement fails at once as a lost connection, and the next call connects again.
+    /// Before `PostgresConnection.send` it waited for the whole `operationTimeout` (here 25 s).
+    @Test func theStoresNextStatementAfterARestartFailsAtOnceAndTheNextCallReconnects() async throws {
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }
+        defer { cluster.stop() }
+        let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
+        let url = PostgresURL(user: cluster.user, host: "127.0.0.1", port: cluster.port, database: name, sslMode: .disable)
+        let database = try PostgresQueueDatabase(url: url, password: nil, logger: logger)
+        let pool = Task { _ = try? await database.run() }
+        defer { pool.cancel() }
+        try await database.migrate()
+        let store = PostgresOrderStore(client: database.client, operationTimeout: .seconds(25), logger: logger)
+
+        let started = ContinuousClock.now
+        let outcome = await Result {
+            try await store.transaction { connection in
+                try await PostgresTestCluster.offPool { cluster.stopServer() }
+                _ = try? await connection.closeFuture.get()
+                try await store.releaseUnanswered(["a lease token"], on: connection)
+            }
+        }
+        let waited = ContinuousClock.now - started
+        guard case .failure(let error) = outcome else { Issue.record("a statement was answered across a server stop"); return }
+        #expect(PostgresStoreError.endedTheConnection(error), "not taken for a lost connection: \(error)")
+        #expect(!"\(error)".contains("no answer within"), "\(error)")
+        #expect(waited < .seconds(15), "the statement waited \(waited) (the operation timeout is 25 s)")
+
+        // The server back: the next call gets a new connection from the pool.
+        try await PostgresTestCluster.offPool { try cluster.start() }
+        let paused = try await resultWithin(.seconds(30)) { await Result { try await store.pausedMerchants() } }
+        #expect(try paused.get().isEmpty)
     }
 
     /// The EventLoopFuture `query`: its write is handed to the event loop before it returns.
     static func send(_ sql: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
         connection.query(sql, logger: logger)
     }
-
-    /// `send`, refused at once on a connection already closed (see the test's last step).
-    static func sendUnlessClosed(_ sql: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
-        connection.eventLoop.flatSubmit {
-            guard !connection.isClosed else { return connection.eventLoop.makeFailedFuture(ConnectionClosed()) }
-            return send(sql, on: connection, logger: logger)
-        }
-    }
-
-    struct ConnectionClosed: Error {}
 
     /// Checks `condition` (the server's state: nothing to wait on but the data) until it holds, failing after 30 s.
     func waitFor(_ awaited: String, _ condition: () throws -> Bool) async throws {

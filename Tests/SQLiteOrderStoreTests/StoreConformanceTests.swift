@@ -290,6 +290,34 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(try await claim(fixture, at: retryAt).count == 2)
     }
 
+    /// One batch with every kind of change, in an order that is not the kinds' order, and one
+    /// order written twice (PostgreSQL writes a batch as one statement per kind, issue 24): each
+    /// write lands as if written one after the other, and the results keep the batch's order.
+    @Test(arguments: StoreKind.tested)
+    func aMixedBatchLandsAsIfWrittenInOrder(kind: StoreKind) async throws {
+        let fixture = try await kind.make()
+        defer { fixture.remove() }
+        for name in ["M1", "M2", "M3"] { try await fixture.place(name, createdAt: Self.created) }
+        let claimed = try await claim(fixture, at: Self.dueMs).sorted { $0.outTradeNo < $1.outTradeNo }
+        let retryAt = Self.dueMs + 10_000
+        let writes = [
+            OrderWrite(order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: true, refundAttempt: false), attempts: [attempt(claimed[0])]),
+            OrderWrite(order: claimed[1], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(claimed[1])]),
+            OrderWrite(order: claimed[2], change: .contradiction("ORDERPAID, then NOTPAY"), attempts: [attempt(claimed[2])]),
+            // M1 again, after its retry released the lease: this one lost the compare-and-set.
+            OrderWrite(order: claimed[0], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: []),
+        ]
+        let results = try await fixture.store.record(writes, now: Self.dueMs + 100)
+        #expect(results == [.applied, .applied, .applied, .leaseLost(current: .pending)])
+        let m1 = try #require(try await fixture.stored("M1"))
+        #expect(m1.status == .pending && m1.inDoubt && m1.nextAttemptMs == retryAt && m1.lastError == "SYSTEMERROR")
+        let m2 = try #require(try await fixture.stored("M2"))
+        #expect(m2.status == .closed && m2.outcome == "closed" && !m2.inDoubt)
+        let m3 = try #require(try await fixture.stored("M3"))
+        #expect(m3.status == .failed && m3.conflict == "ORDERPAID, then NOTPAY")
+        for name in ["M1", "M2", "M3"] { #expect(try await fixture.audit(name).count == 1, "\(name)") }
+    }
+
     @Test(arguments: StoreKind.tested)
     func releaseGivesBackUnstartedClaims(kind: StoreKind) async throws {
         let fixture = try await kind.make()

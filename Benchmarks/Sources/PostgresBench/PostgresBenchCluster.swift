@@ -23,6 +23,7 @@ final class PostgresBenchCluster: @unchecked Sendable {
     let directory: String
     let port: Int
     let bin: String
+    let settings: [String]
     private let runAs: [String]
     private let cgroup: String?
     private let server = Process()
@@ -39,7 +40,10 @@ final class PostgresBenchCluster: @unchecked Sendable {
             .first { manager.isExecutableFile(atPath: $0 + "/initdb") && manager.isExecutableFile(atPath: $0 + "/postgres") }
     }
 
-    init(directory: String) throws {
+    /// `settings`: extra `name=value` server settings (`-c`), e.g. `synchronous_commit=off` to
+    /// measure what that opt-in would give; none by default (PostgreSQL's own defaults).
+    init(directory: String, settings: [String] = []) throws {
+        self.settings = settings
         guard let bin = Self.binDirectory() else {
             throw BenchError("PostgreSQL server binaries (initdb, postgres) not found in $CLOSEORDERD_PG_BIN or /usr/lib/postgresql/*/bin (Debian: apt-get install postgresql)")
         }
@@ -72,7 +76,7 @@ final class PostgresBenchCluster: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         if geteuid() == 0, let account = getpwnam(Self.user) { _ = chown(logPath, account.pointee.pw_uid, account.pointee.pw_gid) }
         let postgres = runAs + [bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
-                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"]
+                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"] + settings.flatMap { ["-c", $0] }
         // The shell joins the cgroup, then becomes the server: everything it forks stays in it.
         let quoted = postgres.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         server.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -34,6 +34,8 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     sizes.p1Orders = args.int("orders", sizes.p1Orders)
     sizes.p5Orders = args.int("orders", sizes.p5Orders)
     sizes.p3Scheduled = args.int("scheduled", sizes.p3Scheduled)
+    if let counts = args.values["daemons"] { sizes.daemons = counts.split(separator: ",").compactMap { Int($0) } }
+    if let counts = args.values["p5-daemons"] { sizes.p5Daemons = counts.split(separator: ",").compactMap { Int($0) } }
     let only = Set((args.values["only"] ?? "p1,p5,p3").split(separator: ",").map(String.init))
     let root = args.values["work"] ?? NSTemporaryDirectory() + "closeorderd-bench-postgres"
     try? FileManager.default.removeItem(atPath: root)
@@ -41,7 +43,9 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     // PostgreSQL's user must reach its folder under the work folder.
     _ = chmod(root, 0o755)
     var env = Env(binary: binary, root: root)
-    let cluster = try PostgresBenchCluster(directory: root + "/postgres")
+    // `--pg-setting name=value[,name=value]`: a server setting to measure (e.g. synchronous_commit=off).
+    let settings = (args.values["pg-setting"] ?? "").split(separator: ",").map(String.init)
+    let cluster = try PostgresBenchCluster(directory: root + "/postgres", settings: settings)
     defer { cluster.stop() }
 
     let report = Report()
@@ -52,7 +56,8 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     report.header.append("daemon settings: its defaults (in-flight ceiling 256, batch 16, poll 5 s, pool of 8 connections) except log level `warning`; "
                          + "in P1 and P5 its metrics endpoint on loopback, read once at the end for each daemon's call count")
     report.header.append("server: \(cluster.version), one cluster for the whole run (initdb in the work folder, 127.0.0.1 over TCP, trust), "
-                         + "PostgreSQL's defaults: fsync on, synchronous_commit on, shared_buffers 128 MB; a fresh database per run")
+                         + "PostgreSQL's defaults: fsync on, synchronous_commit on, shared_buffers 128 MB; a fresh database per run"
+                         + (settings.isEmpty ? "" : "; **changed for this run: \(settings.joined(separator: ", "))**"))
     report.header.append("CPU: each daemon from \(BenchDaemon.exactCPU ? "its own cpuacct cgroup (ns)" : "/proc (10 ms ticks: no writable cpuacct cgroup)"); PostgreSQL from \(cluster.cpuSource); "
                          + "the fake from this driver's NIO-ELT thread; all from the fake's first close to the last outcome written")
     let loadBefore = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")

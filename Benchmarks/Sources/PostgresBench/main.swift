@@ -6,7 +6,7 @@ import Glibc
 // closeorderd-pg-bench: issue 15's PostgreSQL benchmarks of the real `closeorderd run` binary
 // (scripts/bench-postgres runs it; see PostgresSuite.swift for what each figure is).
 //
-//   closeorderd-pg-bench suite --daemon PATH [--quick] [--only p1,p5,p3] [--runs N] [--orders N] [--scheduled N]
+//   closeorderd-pg-bench suite --daemon PATH [--quick] [--only p1,p5,p3] [--runs N] [--orders N] [--scheduled N] [--daemons 1,2] [--p5-daemons 1] [--pg-setting synchronous_commit=off]
 //                              [--work DIR] [--report FILE] [--daemon-build "how it was built"]
 //   closeorderd-pg-bench inserter …   (the merchant's app, a second process started by the suite)
 
@@ -24,6 +24,6 @@ case "suite":
         exit(2)
     }
 default:
-    log("usage: closeorderd-pg-bench suite --daemon PATH [--quick] [--only p1,p5,p3] [--runs N] [--orders N] [--scheduled N] [--work DIR] [--report FILE]")
+    log("usage: closeorderd-pg-bench suite --daemon PATH [--quick] [--only p1,p5,p3] [--runs N] [--orders N] [--scheduled N] [--daemons 1,2] [--p5-daemons 1] [--pg-setting synchronous_commit=off] [--work DIR] [--report FILE]")
     exit(64)
 }
