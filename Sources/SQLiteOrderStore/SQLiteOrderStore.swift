@@ -162,11 +162,17 @@ public struct SQLiteOrderStore: OrderStore {
     // MARK: Writes
 
     static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
-        try writes.map { write in
-            let result = try apply(write, now: now, db: db)
-            for attempt in write.attempts { try insert(attempt, order: write.order, db: db) }
-            return result
+        let results = try writes.map { try apply($0, now: now, db: db) }
+        // The batch's audit rows in as few statements as possible: each statement costs SQLite a
+        // trigger frame and a step of its own (issue 24). Same rows, same order as one by one.
+        let attempts = writes.flatMap { write in write.attempts.map { (attempt: $0, order: write.order) } }
+        var start = attempts.startIndex
+        while start < attempts.endIndex {
+            let chunk = attempts[start..<min(start + WriteSQL.attemptsPerStatement, attempts.endIndex)]
+            try insert(chunk, db: db)
+            start = chunk.endIndex
         }
+        return results
     }
 
     static func apply(_ write: OrderWrite, now: Int64, db: Database) throws -> WriteResult {
@@ -175,33 +181,15 @@ public struct SQLiteOrderStore: OrderStore {
         let order = write.order
         switch write.change {
         case .finish(let status, let outcome, let transactionID, let reason):
-            try db.cachedStatement(sql: """
-                UPDATE pending_orders
-                SET status = ?, outcome = ?, transaction_id = coalesce(?, transaction_id), last_error = ?,
-                    last_err_code = ?, finished_ms = ?, attempts = max(attempts - ?, 0), in_doubt = 0,
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = ? AND (lease_token = ? AND status = 'closing'
-                                  OR status = 'pending' AND lease_token IS NULL AND in_doubt = 1 AND ?)
-                """).execute(arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
+            try db.cachedStatement(sql: WriteSQL.finish).execute(arguments: [status.rawValue, outcome, transactionID, reason, errCode, now,
                                          write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
                                          order.id, order.leaseToken,
                                          // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
                                          !write.attempts.isEmpty && status != .failed])
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
-            try db.cachedStatement(sql: """
-                UPDATE pending_orders
-                SET status = 'pending', retry_at_ms = ?, last_error = ?, last_err_code = ?,
-                    in_doubt = max(in_doubt, ?), attempts = max(attempts - ?, 0),
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken])
+            try db.cachedStatement(sql: WriteSQL.retry).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken])
         case .contradiction(let text):
-            try db.cachedStatement(sql: """
-                UPDATE pending_orders
-                SET status = 'failed', conflict = ?, last_error = ?, last_err_code = ?, finished_ms = ?, in_doubt = 0,
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE id = ? AND lease_token = ? AND status = 'closing'
-                """).execute(arguments: [text, text, errCode, now, order.id, order.leaseToken])
+            try db.cachedStatement(sql: WriteSQL.contradiction).execute(arguments: [text, text, errCode, now, order.id, order.leaseToken])
         }
         if db.changesCount == 1 { return .applied }
         // Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
@@ -213,16 +201,17 @@ public struct SQLiteOrderStore: OrderStore {
         return lost.result
     }
 
-    static func insert(_ attempt: AttemptRecord, order: ClaimedOrder, db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
-                endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error, verified)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
-                             attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
-                             attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
-                             attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome.rawValue, attempt.error,
-                             attempt.response.verified])
+    /// One `close_attempts` row per call, in one statement.
+    static func insert(_ rows: ArraySlice<(attempt: AttemptRecord, order: ClaimedOrder)>, db: Database) throws {
+        var arguments = StatementArguments()
+        for (attempt, order) in rows {
+            arguments += [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
+                          attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
+                          attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
+                          attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome.rawValue, attempt.error,
+                          attempt.response.verified]
+        }
+        try db.cachedStatement(sql: WriteSQL.attempts(rows.count)).execute(arguments: arguments)
     }
 
     /// `AND …` over merchants and circuits, with its arguments.
