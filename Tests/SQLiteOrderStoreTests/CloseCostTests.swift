@@ -29,7 +29,9 @@ import WeChatPayV2
         let due = DueSQL(.standard)
         // statement → most temporary b-trees allowed: one per CHECK over a list whose column it writes.
         let bounds: [(name: String, sql: String, most: Int)] = [
-            ("finish (status, outcome)", WriteSQL.finish, 2),
+            ("finish (status, outcome)", WriteSQL.finishes(1), 2),
+            // Once per batch: the CHECKs, plus the rows joined and returned.
+            ("finishes (16 in one statement)", WriteSQL.finishes(16) + " RETURNING pending_orders.id", 5),
             ("retry (status)", WriteSQL.retry, 1),
             ("contradiction (status)", WriteSQL.contradiction, 1),
             ("audit row", WriteSQL.attempts(1), 0),
@@ -46,10 +48,10 @@ import WeChatPayV2
         }
     }
 
-    /// A batch of 16 closes recorded with one call: one UPDATE per order (a compare-and-set on
-    /// its own lease) and one INSERT for all 16 audit rows, not one INSERT each (each statement
-    /// costs SQLite a step and, on this table, a trigger frame of its own).
-    @Test func aBatchsAuditRowsAreOneStatement() async throws {
+    /// A batch of 16 closes recorded with one call: one UPDATE for the 16 finishes (each row a
+    /// compare-and-set on its own lease) and one INSERT for the 16 audit rows, not 32 statements
+    /// (each costs SQLite a step, its triggers' frames and its CHECKs' temporary b-trees).
+    @Test func aBatchIsTwoStatements() async throws {
         let database = try ScratchDatabase()
         defer { database.remove() }
         for index in 0..<16 { try database.insert("BATCH-\(index)", createdAt: 1_800_000_000) }
@@ -67,10 +69,46 @@ import WeChatPayV2
         #expect(try await database.store.record(writes, now: now + 100).allSatisfy { $0 == .applied })
         try await database.pool.write { db in db.trace(options: []) { _ in } }
         let run = statements.lines.filter { $0.contains("pending_orders") || $0.contains("close_attempts") }
-        #expect(run.filter { $0.hasPrefix("UPDATE pending_orders") }.count == 16, "\(run)")
+        #expect(run.filter { $0.contains("UPDATE pending_orders") }.count == 1, "\(run)")
         #expect(run.filter { $0.hasPrefix("INSERT INTO close_attempts") }.count == 1, "\(run)")
         let audit = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT out_trade_no FROM close_attempts ORDER BY id") }
         #expect(audit == claimed.map(\.outTradeNo))
+        let closed = try await database.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closed' AND outcome = 'closed' AND finished_ms = ? AND lease_token IS NULL", arguments: [now + 100])
+        }
+        #expect(closed == 16)
+    }
+
+    /// In one statement, each finish is still its own compare-and-set: rows the merchant marked
+    /// paid meanwhile are not written and say so with the conflict, a row another daemon took is
+    /// `leaseLost`, and the others are applied — as when each was its own UPDATE.
+    @Test func aBatchsFinishesAreEachACompareAndSet() async throws {
+        let database = try ScratchDatabase()
+        defer { database.remove() }
+        for index in 0..<8 { try database.insert("CAS-\(index)", createdAt: 1_800_000_000) }
+        let now: Int64 = 1_800_000_400_000
+        let claimed = try await database.store.claimDue(ClaimRequest(limit: 8), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE pending_orders SET status = 'paid' WHERE out_trade_no IN ('CAS-1', 'CAS-5')")
+            try db.execute(sql: "UPDATE pending_orders SET lease_token = 'another daemon', lease_owner = 'other' WHERE out_trade_no = 'CAS-3'")
+        }
+        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: []) }
+        let results = Dictionary(uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), try await database.store.record(writes, now: now + 100)))
+        #expect(results["CAS-1"] == .conflict(current: .paid) && results["CAS-5"] == .conflict(current: .paid))
+        #expect(results["CAS-3"] == .leaseLost(current: .closing))
+        #expect(results.filter { $0.value == .applied }.count == 5)
+        let rows = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT out_trade_no, status, conflict, attempts FROM pending_orders ORDER BY out_trade_no")
+        }
+        for row in rows {
+            let name: String = row["out_trade_no"]
+            switch name {
+            case "CAS-1", "CAS-5": #expect(row["status"] == "paid" && row["conflict"] == "WeChat answered closed while the row was paid", "\(row)")
+            case "CAS-3": #expect(row["status"] == "closing", "\(row)")
+            // Decided without a call: the claim's attempt is given back.
+            default: #expect(row["status"] == "closed" && row["attempts"] == 0, "\(row)")
+            }
+        }
     }
 
     /// The rewritten rules of migration 7 refuse and accept what they did (the rest of this
