@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Issue 15's PostgreSQL figures: the merchant's inserter and the driver's reads (closeorderd-pg-bench only).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Issue 24's floor: the daemon's HTTP client alone (the same versions as the daemon's).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
@@ -52,6 +55,18 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/PostgresBench"
+        ),
+        // Issue 24: the loopback floor, an AsyncHTTPClient → NIO POST loop at the daemon's
+        // concurrency (client CPU per request), which scripts/bench runs beside P1.
+        .executableTarget(
+            name: "closeorderd-floor",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Floor"
         ),
         .executableTarget(
             name: "Micro",

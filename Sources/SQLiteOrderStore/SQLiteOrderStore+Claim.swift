@@ -59,17 +59,7 @@ extension SQLiteOrderStore {
     /// The claim itself; `onlyID` narrows it to one row (the row-by-row path).
     func claim(_ db: Database, now: Int64, limit: Int, lease: Lease, filter: (sql: String, arguments: StatementArguments),
                onlyID: Int64?) throws -> [ClaimedOrder] {
-        let sql = """
-            UPDATE pending_orders
-            SET status = 'closing', lease_owner = ?, lease_token = ?, lease_expires_ms = ?,
-                attempts = attempts + 1, first_attempt_ms = coalesce(first_attempt_ms, ?), last_attempt_ms = ?
-            WHERE id IN (
-                SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter.sql)\(onlyID == nil ? "" : " AND id = ?")
-                ORDER BY next_attempt_ms LIMIT ?)
-            RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
-                      attempts, in_doubt, first_attempt_ms
-            """
+        let sql = Self.claimSQL(due: due, filter: filter.sql, oneRow: onlyID != nil)
         var arguments: StatementArguments = [lease.owner, lease.token, lease.until, now, now, now]
         arguments += due.arguments
         arguments += [now]
@@ -82,5 +72,21 @@ extension SQLiteOrderStore {
                          timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
                          firstAttemptAt: row["first_attempt_ms"], leaseToken: lease.token)
         }
+    }
+
+    /// The claim's statement: the due rows (`filter`: `AND …` over merchants and circuits; `oneRow`
+    /// adds `AND id = ?`), leased and counted, returned.
+    static func claimSQL(due: DueSQL, filter: String, oneRow: Bool) -> String {
+        """
+        UPDATE pending_orders
+        SET status = 'closing', lease_owner = ?, lease_token = ?, lease_expires_ms = ?,
+            attempts = attempts + 1, first_attempt_ms = coalesce(first_attempt_ms, ?), last_attempt_ms = ?
+        WHERE id IN (
+            SELECT id FROM pending_orders
+            WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter)\(oneRow ? " AND id = ?" : "")
+            ORDER BY next_attempt_ms LIMIT ?)
+        RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
+                  attempts, in_doubt, first_attempt_ms
+        """
     }
 }

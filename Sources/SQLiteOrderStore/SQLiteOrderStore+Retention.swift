@@ -5,11 +5,11 @@ import OrderClosing
 /// deleted with their attempts in one short transaction per batch; space given back by
 /// incremental vacuum when the database is in that mode (`SQLiteDatabase.useIncrementalVacuum`).
 extension SQLiteOrderStore {
-    /// A finished row's finish time; the index's expression, word for word, so SQLite uses it. A
-    /// failed row with a `conflict` (WeChat contradicted itself about money) waits for a person
-    /// and is kept.
+    /// A finished row's finish time; the index's expression and WHERE (migration 7: finished is
+    /// "not pending or closing"), word for word, so SQLite uses it. A failed row with a `conflict`
+    /// (WeChat contradicted itself about money) waits for a person and is kept.
     static let finishedBefore = """
-        status IN ('closed', 'paid', 'failed') AND coalesce(finished_ms, created_at * 1000) < ? \
+        status NOT IN ('pending', 'closing') AND coalesce(finished_ms, created_at * 1000) < ? \
         AND (status <> 'failed' OR conflict IS NULL)
         """
 

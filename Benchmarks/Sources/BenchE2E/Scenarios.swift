@@ -11,7 +11,10 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 struct Env {
-    let binary: String
+    /// The daemon being run now (the baseline's while `alternate` runs it).
+    var binary: String
+    /// `--baseline-daemon`: an earlier build every figure is run against, alternating.
+    var baseline: String? = nil
     let shim: String?
     let root: String
     /// When set, `perf record` (cpu-clock samples, call graphs) follows the daemon from its first
