@@ -162,7 +162,8 @@ public struct SQLiteOrderStore: OrderStore {
     // MARK: Writes
 
     static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
-        try writes.map { write in
+        let now = try feedStamp(for: writes, db, now: now)   // finished_ms: above every committed one (the outcome feed)
+        return try writes.map { write in
             let result = try apply(write, now: now, db: db)
             for attempt in write.attempts { try insert(attempt, order: write.order, db: db) }
             return result

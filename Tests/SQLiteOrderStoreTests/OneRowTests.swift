@@ -70,7 +70,7 @@ import Testing
         try await database.pool.write { db in
             try db.execute(sql: "UPDATE pending_orders SET status = 'closed', outcome = 'closed', in_doubt = 1, finished_ms = 1 WHERE out_trade_no = 'DOUBTED'")
         }
-        #expect(try Migrations.migrate(database.pool) == [5, 6])
+        #expect(try Migrations.migrate(database.pool) == Migrations.embedded.map(\.version).filter { $0 > 4 })
         let rows = try database.pool.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM pending_orders").map { ($0["out_trade_no"] as String, $0) })
         }
