@@ -60,8 +60,8 @@ import WeChatPayV2
         #expect(appPaid["mch_id"] as? String == StoreFixtureDefaults.mchID && appPaid["outcome"] is NSNull)
 
         let now = StoreConformanceTests.dueMs
-        let order = try #require(try await fixture.store.claimDue(ClaimRequest(limit: 1), now: now, leaseOwner: "test", leaseUntil: now + 60_000).first)
-        #expect(order.outTradeNo == "WECHAT-PAID")
+        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 10), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        let order = try #require(claimed.first { $0.outTradeNo == "WECHAT-PAID" })
         _ = try await fixture.store.record([OrderWrite(order: order, change: .finish(.paid, outcome: "paid", transactionID: "4200000000202612070001", reason: nil),
                                                        attempts: [])], now: now + 100)
         let wechatPaid = try payload(await notifications.next())

@@ -23,6 +23,8 @@
 -- SERIALIZABLE a concurrent stamp is then a serialization failure (retried), never a low stamp.
 -- The stamp is remembered for the transaction in closeorderd.feed_stamp (set_config, local).
 -- The row is written a second time only when its stamp differs from what its writer set.
+-- A later migration that finishes rows and then alters pending_orders in one transaction must
+-- first say `SET CONSTRAINTS pending_orders_feed_stamp IMMEDIATE` (else: "pending trigger events").
 -- Statements are separated by a semicolon at the end of a line (the runner sends one at a time).
 
 CREATE TABLE closeorderd_feed_clock (
