@@ -48,8 +48,10 @@ BEGIN
         RETURNING last_ms INTO stamp;
         PERFORM set_config('closeorderd.feed_stamp', stamp::text, true);
     END IF;
-    UPDATE pending_orders SET finished_ms = stamp
-    WHERE id = NEW.id AND finished_ms IS DISTINCT FROM stamp AND status IN ('closed', 'paid', 'failed');
+    IF NEW.finished_ms IS DISTINCT FROM stamp THEN
+        UPDATE pending_orders SET finished_ms = stamp
+        WHERE id = NEW.id AND finished_ms IS DISTINCT FROM stamp AND status IN ('closed', 'paid', 'failed');
+    END IF;
     PERFORM pg_notify('closeorderd_outcomes', json_build_object(
         'id', NEW.id, 'finished_ms', stamp, 'mch_id', NEW.mch_id, 'out_trade_no', NEW.out_trade_no,
         'status', NEW.status, 'outcome', NEW.outcome, 'transaction_id', NEW.transaction_id)::text);
