@@ -52,7 +52,7 @@ extension SQLiteOrderStore {
                 lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
             WHERE id = ? AND status = 'pending'
             RETURNING mch_id, out_trade_no
-            """, arguments: [now, text, id])
+            """, arguments: [(try? Self.feedStamp(db, now: now)) ?? now, text, id])
         UnclaimableRow.log(logger, id: id, mchID: row?["mch_id"], outTradeNo: row?["out_trade_no"], reason: reason, failed: row != nil)
     }
 

@@ -31,7 +31,8 @@ extension SQLiteOrderStore {
                 }
             }
             guard !dryRun, !ids.isEmpty else { return OrderActionReport(moved: ids.count, skipped: skipped) }
-            let (assignment, arguments) = Self.assignment(action, now: now)
+            // An abandoned order enters the outcome feed: its finished_ms is the transaction's stamp.
+            let (assignment, arguments) = Self.assignment(action, now: try Self.feedStamp(for: action, db, now: now))
             var moved = 0
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 var chunkArguments = arguments

@@ -166,6 +166,7 @@ public struct SQLiteOrderStore: OrderStore {
     /// The finishes (most of a batch) go in one UPDATE, each row still a compare-and-set on its own
     /// lease; retries and contradictions one by one; then every audit row, in order, in one INSERT.
     static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
+        let now = try feedStamp(for: writes, db, now: now)   // finished_ms: above every committed one (the outcome feed)
         let finishes = writes.filter(\.isFinish)
         let together = finishes.count > 1 && Set(finishes.map(\.order.id)).count == finishes.count
         var finished: Set<Int64> = []

@@ -15,7 +15,7 @@ struct CloseOrderD: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, MigrateCommand.self, DemoCommand.self, StatusCommand.self, ShowCommand.self,
             RequeueCommand.self, ListCommand.self, RetryNowCommand.self, AbandonCommand.self, PauseCommand.self, ResumeCommand.self,
-            PruneCommand.self,
+            PruneCommand.self, WatchCommand.self,
             SignCommand.self, CheckConfigCommand.self, FakeWeChatPayCommand.self,
         ]
     )

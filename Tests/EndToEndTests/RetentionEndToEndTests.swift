@@ -22,7 +22,8 @@ import Testing
                                arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, name, createdAt])
                 let id = db.lastInsertedRowID
                 if status == "paid" {
-                    try db.execute(sql: "UPDATE pending_orders SET status = 'paid' WHERE id = ?", arguments: [id])
+                    // Since schema 8 the app's paid is stamped with its time (the outcome feed): back-dated here.
+                    try db.execute(sql: "UPDATE pending_orders SET status = 'paid', finished_ms = ? WHERE id = ?", arguments: [finishedMs, id])
                 } else {
                     try db.execute(sql: "UPDATE pending_orders SET status = ?, outcome = ?, attempts = 2, finished_ms = ? WHERE id = ?",
                                    arguments: [status, status == "closed" ? "closed" : nil, finishedMs, id])

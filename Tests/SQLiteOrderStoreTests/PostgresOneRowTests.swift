@@ -51,6 +51,10 @@ struct PostgresOneRowTests {
         defer { fixture.remove() }
         // Back to version 3, as an older closeorderd left it.
         try await fixture.psql("""
+            DROP TRIGGER pending_orders_feed_stamp ON pending_orders;
+            DROP FUNCTION closeorderd_feed_stamp();
+            DROP TABLE closeorderd_feed_clock;
+            DROP INDEX pending_orders_feed;
             DROP TRIGGER pending_orders_due_terms_are_in_range ON pending_orders;
             DROP TRIGGER pending_orders_decided_is_not_in_doubt ON pending_orders;
             DROP FUNCTION pending_orders_due_terms_are_in_range();

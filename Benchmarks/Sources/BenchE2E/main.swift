@@ -169,6 +169,7 @@ func suite(_ args: Arguments) async throws -> Int32 {
         report.notes.append("P1 wall time including daemon start-up: \(Spread(p1.ours.map { Double($0.closes) / $0.wallSeconds }).format()) closes/s")
     }
 
+    if only.contains("feed") { try await feedLatency(&env, sizes: sizes, report: report, problems: &problems) }
     if only.contains("p1v3") {
         try await p1v3(&env, sizes: sizes, report: report, problems: &problems)
     }

@@ -131,6 +131,7 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
         }
     }
 
+    if only.contains("feed") { try await postgresFeedLatency(&env, cluster, sizes: sizes, report: report, problems: &problems) }
     if only.contains("p3") {
         log("== PG P3: idle with \(sizes.p3Scheduled) orders scheduled an hour ahead")
         let r = try await runPostgresIdle(&env, cluster, scheduled: sizes.p3Scheduled, settleSeconds: sizes.p3Settle, slices: sizes.p3Slices, sliceSeconds: sizes.p3Slice)
