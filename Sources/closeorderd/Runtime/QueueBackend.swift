@@ -90,7 +90,8 @@ enum QueueBackend: Sendable {
                 let nudges = QueueNudges()
                 return try await body(OpenedQueue(
                     store: database.store(due: due, clock: .database), nudges: nudges,
-                    services: { logger in [PostgresQueueListener(database: database, nudges: nudges, logger: logger)] }))
+                    services: { logger in [PostgresQueueListener(database: database, nudges: nudges, logger: logger)] },
+                    watchSource: { WatchSource.postgres(database) }))
             }
         }
     }

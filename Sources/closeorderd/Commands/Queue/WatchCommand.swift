@@ -57,14 +57,14 @@ struct WatchCommand: AsyncParsableCommand {
                 throw ExitCode(64)
             }
         }
-        let source: WatchSource
-        do {
-            source = try await WatchSource.open(options)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(1)
+        try await withOperatorQueue(options) { queue in
+            let source = try queue.watchSource()
+            defer { source.close() }
+            try await follow(source, from: start)
         }
-        defer { source.close() }
+    }
+
+    func follow(_ source: WatchSource, from start: FeedCursor?) async throws {
         var cursor: FeedCursor
         if let start { cursor = start } else { cursor = try await source.feed.feedEnd() }
         printError("watch: from \(cursor)")
@@ -86,44 +86,35 @@ struct WatchCommand: AsyncParsableCommand {
     }
 }
 
-/// The feed and what wakes its reader, on the store the options name.
+/// The feed and what wakes its reader: made by `QueueBackend` for the queue it opened.
 struct WatchSource {
     let feed: any OutcomeFeed
     let wakeups: AsyncStream<Void>
     let close: @Sendable () -> Void
 
-    static func open(_ options: ConfigOptions) async throws -> WatchSource {
-        let locator = DatabaseLocator(options: options)
-        if let settings = try await locator.postgres() {
-            let logger = Logger(label: "closeorderd.watch", factory: { _ in SwiftLogNoOpLogHandler() })
-            let database = try settings.open(logger: logger)
-            do {
-                try await database.probe(timeout: .seconds(5))
-            } catch {
-                throw OperatorDatabaseError.unreachable("\(error)")
-            }
-            let pool = Task { _ = try? await database.run() }
-            try await database.requireCurrentSchema()
-            let notifications = database.outcomeNotifications { reason in printError("watch: LISTEN lost (\(reason)); reading every 5 s until it is back") }
-            let (wakeups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            let listener = Task {
-                for await _ in notifications { continuation.yield() }
-            }
-            let fallback = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(5))
-                    continuation.yield()
-                }
-            }
-            return WatchSource(feed: database.store(), wakeups: wakeups) {
-                listener.cancel()
-                fallback.cancel()
-                pool.cancel()
+    /// PostgreSQL: LISTEN on closeorderd_outcomes, and a read every 5 s in case a notification
+    /// was missed. The pool runs while the queue is open (`QueueBackend.withQueue`).
+    static func postgres(_ database: PostgresQueueDatabase) -> WatchSource {
+        let notifications = database.outcomeNotifications { reason in printError("watch: LISTEN lost (\(reason)); reading every 5 s until it is back") }
+        let (wakeups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let listener = Task {
+            for await _ in notifications { continuation.yield() }
+        }
+        let fallback = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                continuation.yield()
             }
         }
-        // Checks the path, the permissions and the schema as the other read-only commands do.
-        let path = try await locator.path()
-        _ = try await locator.open(readonly: true)
+        return WatchSource(feed: database.store(), wakeups: wakeups) {
+            listener.cancel()
+            fallback.cancel()
+        }
+    }
+
+    /// SQLite: one read-only connection that notices other processes' commits through
+    /// `PRAGMA data_version` (the path, permissions and schema were checked when the queue opened).
+    static func sqlite(path: String) throws -> WatchSource {
         let reader = try SQLiteFeedReader(path: path)
         let (wakeups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let watcher = Task {
