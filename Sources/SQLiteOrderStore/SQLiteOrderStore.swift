@@ -168,7 +168,9 @@ public struct SQLiteOrderStore: OrderStore {
     static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
         let now = try feedStamp(for: writes, db, now: now)   // finished_ms: above every committed one (the outcome feed)
         let finishes = writes.filter(\.isFinish)
-        let together = finishes.count > 1 && Set(finishes.map(\.order.id)).count == finishes.count
+        // Together only when no order is written twice in the batch: then the rows are disjoint and
+        // the finishes may go first without changing what any write finds.
+        let together = finishes.count > 1 && Set(writes.map(\.order.id)).count == writes.count
         var finished: Set<Int64> = []
         if together {
             var start = finishes.startIndex
