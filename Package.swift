@@ -63,7 +63,9 @@ let package = Package(
         // GRDB adapter: migrations, claim/lease/record, queries.
         .target(
             name: "SQLiteOrderStore",
-            dependencies: ["OrderClosing", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "OrderClosing", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // postgres-nio adapter: the shared queue for several app hosts and daemons (the only PostgresNIO importer).
         .target(
@@ -126,7 +128,8 @@ let package = Package(
         .executableTarget(
             name: "closeorderd",
             dependencies: [
-                "WeChatPayV2", "WeChatPayV3", "OrderClosing", "SQLiteOrderStore", "PostgresOrderStore", "WeChatPayHTTP", "FakeWeChatPay", "ServiceSupport",
+                "WeChatPayV2", "WeChatPayV3", "OrderClosing", "SQLiteOrderStore", "PostgresOrderStore", "WeChatPayHTTP",
+                "FakeWeChatPay", "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -145,7 +148,10 @@ let package = Package(
         ),
         .testTarget(
             name: "WeChatPayV3Tests",
-            dependencies: ["WeChatPayV3", "WeChatPayV2", "GatewayVocabulary", "FakeWeChatPay", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "WeChatPayV3", "WeChatPayV2", "GatewayVocabulary", "FakeWeChatPay",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "FakeWeChatPayTests",
@@ -181,7 +187,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "OrderClosingTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "OrderClosingTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -10,7 +10,8 @@ public struct FakeMerchant: Sendable {
     /// A service provider's authorised sub-merchants; empty means any. Others get a signed NOAUTH.
     public let subMerchants: Set<String>
 
-    public init(mchID: String, key: APIKey, appIDs: Set<String>, isServiceProvider: Bool = false, subMerchants: Set<String> = []) {
+    public init(mchID: String, key: APIKey, appIDs: Set<String>, isServiceProvider: Bool = false, subMerchants: Set<String> = [])
+    {
         self.mchID = mchID
         self.key = key
         self.appIDs = appIDs

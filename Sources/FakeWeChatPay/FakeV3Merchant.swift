@@ -22,8 +22,10 @@ public struct FakeV3Merchant: Sendable {
     /// A service provider's authorised sub-merchants; empty means any. Others get a signed NO_AUTH.
     public let subMerchants: Set<String>
 
-    public init(mchID: String, serialNo: String, publicKey: RSAPublicKey, verification: Verification = .publicKey,
-                apiV3Key: APIv3Key? = nil, isServiceProvider: Bool = false, subMerchants: Set<String> = []) {
+    public init(
+        mchID: String, serialNo: String, publicKey: RSAPublicKey, verification: Verification = .publicKey,
+        apiV3Key: APIv3Key? = nil, isServiceProvider: Bool = false, subMerchants: Set<String> = []
+    ) {
         self.mchID = mchID
         self.serialNo = serialNo
         self.publicKey = publicKey
@@ -54,10 +56,12 @@ public struct FakeV3Identity: Sendable {
         let serial: [UInt8] = [0x4F, 0xAC, 0xE0, 0x01, 0x20, 0x26, 0x11, 0x30]
         let notValidAfter = nowSeconds + 365 * 86_400
         // A self-signed certificate over a fresh key cannot fail to build.
-        let pem = try! PlatformCertificate.selfSigned(key: key, serial: serial, commonName: "Fake Tenpay.com Root CA",
-                                                      notValidBefore: nowSeconds - 86_400, notValidAfter: notValidAfter)
-        return FakeV3Identity(key: key, publicKeyID: "PUB_KEY_ID_0119000001092026113000000000",
-                              certificateSerial: "4FACE00120261130", certificatePEM: pem, certificateNotValidAfter: notValidAfter)
+        let pem = try! PlatformCertificate.selfSigned(
+            key: key, serial: serial, commonName: "Fake Tenpay.com Root CA",
+            notValidBefore: nowSeconds - 86_400, notValidAfter: notValidAfter)
+        return FakeV3Identity(
+            key: key, publicKeyID: "PUB_KEY_ID_0119000001092026113000000000",
+            certificateSerial: "4FACE00120261130", certificatePEM: pem, certificateNotValidAfter: notValidAfter)
     }
 
     /// The WeChat Pay public key in PEM, as the merchant platform offers it for download.

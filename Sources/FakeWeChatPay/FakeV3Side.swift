@@ -37,7 +37,8 @@ extension FakeWeChatPay {
         let merchants = v3.withLockedValue { $0.merchants }
         let (answer, arrived) = state.withLockedValue { state -> (Answer, [CheckedContinuation<Void, Never>]) in
             var exchange = V3Exchange(unknownOrders: unknownOrders, receivedAt: receivedAt, uri: uri, identity: identity)
-            let action = exchange.run(method: method, authorization: authorization, body: body, merchants: merchants, state: &state)
+            let action = exchange.run(
+                method: method, authorization: authorization, body: body, merchants: merchants, state: &state)
             state.calls.append(exchange.record())
             let delay = state.latency + (exchange.slow ? Self.slowAnswerDelay : .zero)
             return (Answer(action: action, delay: delay, gate: state.gate), state.takeArrivedWaiters())

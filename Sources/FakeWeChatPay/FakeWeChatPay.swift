@@ -10,8 +10,15 @@ public final class FakeWeChatPay: Sendable {
     /// How long a `.slowAnswer` is held back.
     public static let slowAnswerDelay: Duration = .seconds(30)
 
-    struct OrderKey: Hashable { let mchID: String; let outTradeNo: String }
-    struct Order { var state: FakeOrderState; let createdAt: Double?; var transactionID: String? }
+    struct OrderKey: Hashable {
+        let mchID: String
+        let outTradeNo: String
+    }
+    struct Order {
+        var state: FakeOrderState
+        let createdAt: Double?
+        var transactionID: String?
+    }
 
     struct State {
         var merchants: [String: FakeMerchant]
@@ -44,10 +51,14 @@ public final class FakeWeChatPay: Sendable {
     /// - Parameters:
     ///   - now: unix seconds; tests pass a controlled clock, used to judge early closes.
     ///   - seed: seeds the choice of rate faults, so a run can be repeated.
-    public init(merchants: [FakeMerchant], unknownOrders: UnknownOrderPolicy = .notExist, seed: UInt64 = 42,
-                now: @escaping @Sendable () -> Double) {
-        self.state = NIOLockedValueBox(State(merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
-                                 random: SplitMix64(seed: seed), nonces: SplitMix64(seed: UInt64.random(in: .min ... .max))))
+    public init(
+        merchants: [FakeMerchant], unknownOrders: UnknownOrderPolicy = .notExist, seed: UInt64 = 42,
+        now: @escaping @Sendable () -> Double
+    ) {
+        self.state = NIOLockedValueBox(
+            State(
+                merchants: Dictionary(merchants.map { ($0.mchID, $0) }, uniquingKeysWith: { $1 }),
+                random: SplitMix64(seed: seed), nonces: SplitMix64(seed: UInt64.random(in: .min ... .max))))
         self.unknownOrders = unknownOrders
         self.now = now
     }
@@ -58,7 +69,8 @@ public final class FakeWeChatPay: Sendable {
     public func addOrder(mchID: String, outTradeNo: String, createdAt: Double, state orderState: FakeOrderState = .notPay) {
         state.withLockedValue { state in
             let transactionID = orderState == .paid ? state.nextTransactionID() : nil
-            state.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)] = Order(state: orderState, createdAt: createdAt, transactionID: transactionID)
+            state.orders[OrderKey(mchID: mchID, outTradeNo: outTradeNo)] = Order(
+                state: orderState, createdAt: createdAt, transactionID: transactionID)
         }
     }
 
@@ -85,12 +97,17 @@ public final class FakeWeChatPay: Sendable {
 
     /// Queues faults for an order's next calls, one per call, before the real rules apply again.
     public func script(mchID: String, outTradeNo: String, _ faults: [FakeFault]) {
-        state.withLockedValue { $0.scripts[OrderKey(mchID: mchID, outTradeNo: outTradeNo), default: []].append(contentsOf: faults) }
+        state.withLockedValue {
+            $0.scripts[OrderKey(mchID: mchID, outTradeNo: outTradeNo), default: []].append(contentsOf: faults)
+        }
     }
 
     /// Answers a share `rate` (0…1) of unscripted calls with one of `faults`, chosen at random.
     public func setFaultRate(_ rate: Double, faults: [FakeFault]) {
-        state.withLockedValue { $0.faultRate = rate; $0.rateFaults = faults }
+        state.withLockedValue {
+            $0.faultRate = rate
+            $0.rateFaults = faults
+        }
     }
 
     /// Answers FREQUENCY_LIMITED (signed, not acted on) to every call above `perSecond`, counted

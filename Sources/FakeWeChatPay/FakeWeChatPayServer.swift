@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Serves a `FakeWeChatPay` over HTTP/1.1 on loopback with SwiftNIO.
 ///
@@ -83,7 +84,9 @@ public final class FakeWeChatPayServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Shared with the outage's `PortHold`, so the port changes hands without being free.
-            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1
+            )
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
@@ -122,8 +125,11 @@ final class FakeHTTPHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
-            let answer = path.hasPrefix("/v3/")
-                ? fake.handleV3(method: head.method.rawValue, uri: head.uri, authorization: head.headers.first(name: "Authorization"), body: body)
+            let answer =
+                path.hasPrefix("/v3/")
+                ? fake.handleV3(
+                    method: head.method.rawValue, uri: head.uri, authorization: head.headers.first(name: "Authorization"),
+                    body: body)
                 : fake.handle(method: head.method.rawValue, path: path, body: body)
             let keepAlive = head.isKeepAlive
             if answer.delay == .zero, answer.gate == nil {

@@ -20,8 +20,10 @@ struct V2Exchange {
     }
 
     func record(answer: String) -> FakeCall {
-        FakeCall(receivedAt: receivedAt, path: path, mchID: fields["mch_id"], outTradeNo: fields["out_trade_no"],
-                 nonce: fields["nonce_str"], sign: fields["sign"], signatureValid: signatureValid, orderAge: orderAge, answer: answer, acted: acted)
+        FakeCall(
+            receivedAt: receivedAt, path: path, mchID: fields["mch_id"], outTradeNo: fields["out_trade_no"],
+            nonce: fields["nonce_str"], sign: fields["sign"], signatureValid: signatureValid, orderAge: orderAge, answer: answer,
+            acted: acted)
     }
 
     mutating func run(method: String, body: [UInt8], state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
@@ -33,7 +35,9 @@ struct V2Exchange {
         guard let mchID = present("mch_id") else { return communicationFailure("缺少参数mch_id") }
         guard let sign = present("sign") else { return communicationFailure("缺少参数sign") }
         guard let merchant = state.merchants[mchID] else { return communicationFailure("mch_id参数错误") }
-        guard let signType = SignType(rawValue: fields["sign_type"] ?? "MD5") else { return communicationFailure("sign_type参数错误") }
+        guard let signType = SignType(rawValue: fields["sign_type"] ?? "MD5") else {
+            return communicationFailure("sign_type参数错误")
+        }
         signatureValid = Signer.isValid(sign: sign, for: fields, type: signType, key: merchant.key)
         guard signatureValid else { return communicationFailure("签名错误，请检查后再试") }
         guard let appID = present("appid") else { return communicationFailure("缺少参数appid") }
@@ -46,12 +50,15 @@ struct V2Exchange {
         let key = FakeWeChatPay.OrderKey(mchID: merchant.mchID, outTradeNo: outTradeNo)
         // Looked up once; the index stays valid because only `realRules` changes which orders exist.
         let known = state.orders.index(forKey: key)
-        let signer = V2AnswerSigner(merchant: merchant, signType: signType, appID: appID, subMchID: subMchID,
-                                  nonce: Nonce.make(using: &state.nonces))
+        let signer = V2AnswerSigner(
+            merchant: merchant, signType: signType, appID: appID, subMchID: subMchID,
+            nonce: Nonce.make(using: &state.nonces))
         if operation == .closeOrder, let known, let createdAt = state.orders.values[known].createdAt {
             orderAge = receivedAt - createdAt
             if receivedAt - createdAt < FakeWeChatPay.minimumCloseAge {
-                state.violations.append("closed \(key.outTradeNo) of \(key.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)")
+                state.violations.append(
+                    "closed \(key.outTradeNo) of \(key.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)"
+                )
             }
         }
         if let subMchID, !merchant.subMerchants.isEmpty, !merchant.subMerchants.contains(subMchID) {
@@ -79,14 +86,17 @@ struct V2Exchange {
             return fault
         }
         guard state.faultRate > 0, !state.rateFaults.isEmpty,
-              Double.random(in: 0..<1, using: &state.random) < state.faultRate else { return nil }
+            Double.random(in: 0..<1, using: &state.random) < state.faultRate
+        else { return nil }
         return state.rateFaults.randomElement(using: &state.random)
     }
 
     /// Renders `FaultEffect`'s table in v2's XML: the decision is shared with v3.
-    mutating func apply(_ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey,
-                        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
-                        state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
+    mutating func apply(
+        _ fault: FakeFault, operation: Operation, key: FakeWeChatPay.OrderKey,
+        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
+        state: inout FakeWeChatPay.State
+    ) -> FakeWeChatPay.Answer.Action {
         switch FaultEffect(fault) {
         case .resets:
             answerLabel = "RESET"
@@ -94,7 +104,8 @@ struct V2Exchange {
         case .acts(let spoil):
             // v2 answers carry no timestamp or serial: every spoiled answer is a bad signature.
             slow = spoil == .late
-            let action = realRules(operation, key: key, known: known, signer: spoil == .late ? signer : signer.tampered(), state: &state)
+            let action = realRules(
+                operation, key: key, known: known, signer: spoil == .late ? signer : signer.tampered(), state: &state)
             answerLabel = (spoil == .late ? "SLOW:" : "BADSIGN:") + answerLabel
             return action
         case .claims(let claim):
@@ -113,7 +124,9 @@ struct V2Exchange {
                 return .respond(status: 200, body: signer.tampered().failure("ORDERPAID", "订单已支付"))
             case .forgedSuccess:
                 answerLabel = "FORGED:SUCCESS"
-                return .respond(status: 200, body: signer.tampered().success(tradeState: "SUCCESS", transactionID: "4200000000000000000000000000"))
+                return .respond(
+                    status: 200,
+                    body: signer.tampered().success(tradeState: "SUCCESS", transactionID: "4200000000000000000000000000"))
             case .orderClosed:
                 answerLabel = "ORDERCLOSED"
                 return .respond(status: 200, body: signer.failure("ORDERCLOSED", "订单已关闭"))
@@ -129,9 +142,11 @@ struct V2Exchange {
         }
     }
 
-    mutating func realRules(_ operation: Operation, key: FakeWeChatPay.OrderKey,
-                            known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
-                            state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
+    mutating func realRules(
+        _ operation: Operation, key: FakeWeChatPay.OrderKey,
+        known: Dictionary<FakeWeChatPay.OrderKey, FakeWeChatPay.Order>.Index?, signer: V2AnswerSigner,
+        state: inout FakeWeChatPay.State
+    ) -> FakeWeChatPay.Answer.Action {
         let order: FakeWeChatPay.Order
         if let known {
             order = state.orders.values[known]
@@ -146,8 +161,11 @@ struct V2Exchange {
         case .orderQuery:
             if known == nil { state.orders[key] = order }
             answerLabel = "TRADE_STATE:" + order.state.rawValue
-            return .respond(status: 200, body: signer.success(tradeState: order.state.rawValue, outTradeNo: key.outTradeNo,
-                                                              transactionID: order.transactionID))
+            return .respond(
+                status: 200,
+                body: signer.success(
+                    tradeState: order.state.rawValue, outTradeNo: key.outTradeNo,
+                    transactionID: order.transactionID))
         case .closeOrder:
             switch order.state {
             case .paid:

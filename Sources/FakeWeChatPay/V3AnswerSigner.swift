@@ -17,10 +17,12 @@ struct V3AnswerSigner {
             let first = signature.removeFirst()
             signature.insert(first == "A" ? "B" : "A", at: signature.startIndex)
         }
-        return .respondV3(status: status, headers: [
-            V3Answer.timestampHeader: String(timestamp), V3Answer.nonceHeader: nonce,
-            V3Answer.signatureHeader: signature, V3Answer.serialHeader: serial,
-        ], body: body)
+        return .respondV3(
+            status: status,
+            headers: [
+                V3Answer.timestampHeader: String(timestamp), V3Answer.nonceHeader: nonce,
+                V3Answer.signatureHeader: signature, V3Answer.serialHeader: serial,
+            ], body: body)
     }
 
     func error(_ status: Int, _ code: String, _ message: String) -> FakeWeChatPay.Answer.Action {

@@ -43,8 +43,9 @@ struct V3Exchange {
 
     func record() -> FakeCall {
         let path = String(uri.split(separator: "?", maxSplits: 1).first ?? "")
-        return FakeCall(receivedAt: receivedAt, path: path, mchID: mchID, outTradeNo: outTradeNo, nonce: nonce, sign: signature,
-                        signatureValid: signatureValid, orderAge: orderAge, answer: answerLabel, acted: acted)
+        return FakeCall(
+            receivedAt: receivedAt, path: path, mchID: mchID, outTradeNo: outTradeNo, nonce: nonce, sign: signature,
+            signatureValid: signatureValid, orderAge: orderAge, answer: answerLabel, acted: acted)
     }
 
     static func route(method: String, uri: String) -> (Route, query: [String: String])? {
@@ -58,7 +59,9 @@ struct V3Exchange {
             }
         }
         if path == CertificateList.path, method == "GET" { return (.certificates, query) }
-        for (prefix, partner) in [("/v3/pay/transactions/out-trade-no/", false), ("/v3/pay/partner/transactions/out-trade-no/", true)] {
+        for (prefix, partner) in [
+            ("/v3/pay/transactions/out-trade-no/", false), ("/v3/pay/partner/transactions/out-trade-no/", true),
+        ] {
             guard path.hasPrefix(prefix) else { continue }
             let rest = path.dropFirst(prefix.count)
             if method == "POST", rest.hasSuffix("/close") {
@@ -71,10 +74,13 @@ struct V3Exchange {
         return nil
     }
 
-    mutating func run(method: String, authorization: String?, body: [UInt8], merchants: [String: FakeV3Merchant],
-                      state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
-        var signer = V3AnswerSigner(identity: identity, serial: identity.publicKeyID, timestamp: Int64(receivedAt),
-                                    nonce: Self.nonce(32, &state.nonces))
+    mutating func run(
+        method: String, authorization: String?, body: [UInt8], merchants: [String: FakeV3Merchant],
+        state: inout FakeWeChatPay.State
+    ) -> FakeWeChatPay.Answer.Action {
+        var signer = V3AnswerSigner(
+            identity: identity, serial: identity.publicKeyID, timestamp: Int64(receivedAt),
+            nonce: Self.nonce(32, &state.nonces))
         guard let routed = Self.route(method: method, uri: uri) else {
             answerLabel = "HTTP404"
             return .respondV3(status: 404, headers: [:], body: Array("Not Found".utf8))
@@ -91,12 +97,15 @@ struct V3Exchange {
             return signer.error(400, "MCH_NOT_EXISTS", "商户号不存在")
         }
         if merchant.verification == .platformCertificate { signer.serial = identity.certificateSerial }
-        if let message = fields.signingMessage(method: method, canonicalURL: uri, body: body), fields.serialNo == merchant.serialNo {
+        if let message = fields.signingMessage(method: method, canonicalURL: uri, body: body),
+            fields.serialNo == merchant.serialNo
+        {
             signatureValid = merchant.publicKey.isValidSignature(fields.signature, for: message)
         }
         guard signatureValid else { return unsigned401("签名错误") }
 
-        let number: String, partner: Bool
+        let number: String
+        let partner: Bool
         switch route {
         case .certificates:
             return certificates(merchant, signer: signer, nonces: &state.nonces)
@@ -146,7 +155,9 @@ struct V3Exchange {
         if isClose, let createdAt = state.orders[key]?.createdAt {
             orderAge = receivedAt - createdAt
             if receivedAt - createdAt < FakeWeChatPay.minimumCloseAge {
-                state.violations.append("closed \(number) of \(merchant.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)")
+                state.violations.append(
+                    "closed \(number) of \(merchant.mchID) at age \(receivedAt - createdAt)s (< \(Int(FakeWeChatPay.minimumCloseAge))s)"
+                )
             }
         }
         let echo = Echo(merchant: merchant, subMchID: subMchID, outTradeNo: number)
@@ -165,8 +176,10 @@ struct V3Exchange {
     }
 
     /// Renders `FaultEffect`'s table in v3's JSON and headers: the decision is shared with v2.
-    mutating func apply(_ fault: FakeFault, isClose: Bool, key: FakeWeChatPay.OrderKey, echo: Echo, signer: V3AnswerSigner,
-                        state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
+    mutating func apply(
+        _ fault: FakeFault, isClose: Bool, key: FakeWeChatPay.OrderKey, echo: Echo, signer: V3AnswerSigner,
+        state: inout FakeWeChatPay.State
+    ) -> FakeWeChatPay.Answer.Action {
         var signer = signer
         switch FaultEffect(fault) {
         case .resets:
@@ -175,10 +188,18 @@ struct V3Exchange {
         case .acts(let spoil):
             let label: String
             switch spoil {
-            case .late: slow = true; label = "SLOW"
-            case .badSignature: signer.corrupt = true; label = "BADSIGN"
-            case .staleTimestamp: signer.timestamp -= 600; label = "STALE"
-            case .unknownSerial: signer.serial = "PUB_KEY_ID_0000000000000000000000000000"; label = "UNKNOWNSERIAL"
+            case .late:
+                slow = true
+                label = "SLOW"
+            case .badSignature:
+                signer.corrupt = true
+                label = "BADSIGN"
+            case .staleTimestamp:
+                signer.timestamp -= 600
+                label = "STALE"
+            case .unknownSerial:
+                signer.serial = "PUB_KEY_ID_0000000000000000000000000000"
+                label = "UNKNOWNSERIAL"
             }
             let action = realRules(isClose: isClose, key: key, echo: echo, signer: signer, state: &state)
             answerLabel = label + ":" + answerLabel
@@ -201,7 +222,9 @@ struct V3Exchange {
             case .forgedSuccess:
                 signer.corrupt = true
                 answerLabel = "FORGED:SUCCESS"
-                return isClose ? signer.noContent() : signer.json(200, Self.queryBody(echo, state: "SUCCESS", transactionID: "4200000000000000000000000000"))
+                return isClose
+                    ? signer.noContent()
+                    : signer.json(200, Self.queryBody(echo, state: "SUCCESS", transactionID: "4200000000000000000000000000"))
             case .orderClosed:
                 answerLabel = "ORDER_CLOSED"
                 return signer.error(400, "ORDER_CLOSED", "订单已关闭")
@@ -218,8 +241,10 @@ struct V3Exchange {
         }
     }
 
-    mutating func realRules(isClose: Bool, key: FakeWeChatPay.OrderKey, echo: Echo, signer: V3AnswerSigner,
-                            state: inout FakeWeChatPay.State) -> FakeWeChatPay.Answer.Action {
+    mutating func realRules(
+        isClose: Bool, key: FakeWeChatPay.OrderKey, echo: Echo, signer: V3AnswerSigner,
+        state: inout FakeWeChatPay.State
+    ) -> FakeWeChatPay.Answer.Action {
         var order = state.orders[key]
         if order == nil, unknownOrders == .notPay {
             order = FakeWeChatPay.Order(state: .notPay, createdAt: nil, transactionID: nil)
@@ -263,8 +288,10 @@ struct V3Exchange {
         return body
     }
 
-    mutating func certificates(_ merchant: FakeV3Merchant, signer: V3AnswerSigner,
-                               nonces: inout SplitMix64) -> FakeWeChatPay.Answer.Action {
+    mutating func certificates(
+        _ merchant: FakeV3Merchant, signer: V3AnswerSigner,
+        nonces: inout SplitMix64
+    ) -> FakeWeChatPay.Answer.Action {
         guard let apiV3Key = merchant.apiV3Key else {
             answerLabel = "PARAM_ERROR"
             return signer.error(400, "PARAM_ERROR", "商户未设置 APIv3 密钥")
@@ -273,8 +300,10 @@ struct V3Exchange {
         // WeChat Pay signs this answer with a platform certificate.
         signer.serial = identity.certificateSerial
         answerLabel = "CERTIFICATES"
-        let entry = (serialNo: identity.certificateSerial, pem: identity.certificatePEM, effective: "2026-01-01T00:00:00+08:00",
-                     expire: "2027-01-01T00:00:00+08:00", nonce: Self.nonce(12, &nonces))
+        let entry = (
+            serialNo: identity.certificateSerial, pem: identity.certificatePEM, effective: "2026-01-01T00:00:00+08:00",
+            expire: "2027-01-01T00:00:00+08:00", nonce: Self.nonce(12, &nonces)
+        )
         // Sealing with a 12-character nonce cannot fail.
         let body = try! CertificateList.encode([entry], key: apiV3Key)
         return signer.signed(200, body: body)

@@ -125,7 +125,8 @@ public enum QueryOutcome: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .state(let state, let transactionID): "trade_state \(state.rawValue)" + (transactionID.map { " transaction_id \($0)" } ?? "")
+        case .state(let state, let transactionID):
+            "trade_state \(state.rawValue)" + (transactionID.map { " transaction_id \($0)" } ?? "")
         case .notExist: "not_exist"
         case .retryable(let reason): "retry (\(reason))"
         case .configurationError(let reason): "configuration error (\(reason))"
@@ -152,15 +153,20 @@ public struct ResponseSummary: Sendable, Hashable {
     public var verified: Bool
 
     /// An unverified summary (the codes of an answer nobody checked, or of no answer at all).
-    public init(httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
-                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil) {
-        self.init(httpStatus: httpStatus, returnCode: returnCode, returnMsg: returnMsg, resultCode: resultCode,
-                  errCode: errCode, errCodeDes: errCodeDes, verified: false)
+    public init(
+        httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
+        resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil
+    ) {
+        self.init(
+            httpStatus: httpStatus, returnCode: returnCode, returnMsg: returnMsg, resultCode: resultCode,
+            errCode: errCode, errCodeDes: errCodeDes, verified: false)
     }
 
     /// A summary that says whether it was verified (test doubles stand in for a checked answer).
-    public init(httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
-                resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil, verified: Bool) {
+    public init(
+        httpStatus: Int? = nil, returnCode: String? = nil, returnMsg: String? = nil,
+        resultCode: String? = nil, errCode: String? = nil, errCodeDes: String? = nil, verified: Bool
+    ) {
         self.httpStatus = httpStatus
         self.returnCode = returnCode
         self.returnMsg = returnMsg

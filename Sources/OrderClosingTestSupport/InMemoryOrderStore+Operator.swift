@@ -14,13 +14,18 @@ extension InMemoryOrderStore: OperatorStore {
             var rows = state.published.map { (key: $0.key, value: $0.value, updatedMs: state.publishedMs[$0.key] ?? 0) }
             rows += state.daemons.values.map { (key: DaemonRecord.key($0.owner), value: $0.owner, updatedMs: $0.lastSeenMs) }
             let daemons = state.daemons
-            let daemonState = StatusReport.DaemonState(rows: rows.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }, now: now) {
+            let daemonState = StatusReport.DaemonState(
+                rows: rows.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }, now: now
+            ) {
                 daemons[$0]
             }
-            return StatusReport(counts: counts, overdue: overdue.count, oldestOverdue: oldest,
-                                inDoubt: state.rows.filter { $0.inDoubt && [.pending, .closing].contains($0.status) }.count,
-                                failedLastDay: state.rows.filter { $0.status == .failed && ($0.finishedMs ?? .min) >= now - StatusReport.failedWindowMs }.count,
-                                state: daemonState)
+            return StatusReport(
+                counts: counts, overdue: overdue.count, oldestOverdue: oldest,
+                inDoubt: state.rows.filter { $0.inDoubt && [.pending, .closing].contains($0.status) }.count,
+                failedLastDay: state.rows.filter {
+                    $0.status == .failed && ($0.finishedMs ?? .min) >= now - StatusReport.failedWindowMs
+                }.count,
+                state: daemonState)
         }
     }
 
@@ -40,9 +45,10 @@ extension InMemoryOrderStore: OperatorStore {
             .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
             .prefix(filter.limit)
             .map { row in
-                OrderLine(mchID: row.mchID, outTradeNo: row.outTradeNo, status: row.status.rawValue, outcome: row.outcome,
-                          attempts: row.attempts, inDoubt: row.inDoubt, createdAt: row.createdAt, dueMs: ownDueMs(row),
-                          nextAttemptMs: row.nextAttemptMs, lastError: row.lastError, now: now)
+                OrderLine(
+                    mchID: row.mchID, outTradeNo: row.outTradeNo, status: row.status.rawValue, outcome: row.outcome,
+                    attempts: row.attempts, inDoubt: row.inDoubt, createdAt: row.createdAt, dueMs: ownDueMs(row),
+                    nextAttemptMs: row.nextAttemptMs, lastError: row.lastError, now: now)
             }
         }
     }
@@ -52,7 +58,9 @@ extension InMemoryOrderStore: OperatorStore {
             state.rows.filter { row in row.outTradeNo == outTradeNo && (mchID == nil || mchID == row.mchID) }
                 .sorted { Array($0.mchID.utf8).lexicographicallyPrecedes($1.mchID.utf8) }
                 .map { row in
-                    OrderDetail(order: Self.fields(row), attempts: state.audit.filter { $0.orderID == row.id }.map { Self.fields($0.record, of: row) })
+                    OrderDetail(
+                        order: Self.fields(row),
+                        attempts: state.audit.filter { $0.orderID == row.id }.map { Self.fields($0.record, of: row) })
                 }
         }
     }
@@ -61,44 +69,57 @@ extension InMemoryOrderStore: OperatorStore {
     static func fields(_ row: Row) -> [String: FieldValue] {
         func text(_ value: String?) -> FieldValue { value.map(FieldValue.text) ?? .null }
         func int(_ value: Int64?) -> FieldValue { value.map(FieldValue.int) ?? .null }
-        return ["id": .int(row.id), "mch_id": .text(row.mchID), "appid": .text(row.appID), "out_trade_no": .text(row.outTradeNo),
-                "sub_mch_id": text(row.subMchID), "sub_appid": text(row.subAppID), "created_at": .int(row.createdAt),
-                "timeout_seconds": .int(row.timeoutSeconds), "status": .text(row.status.rawValue), "outcome": text(row.outcome),
-                "attempts": .int(Int64(row.attempts)), "last_error": text(row.lastError), "last_err_code": text(row.lastErrCode),
-                "transaction_id": text(row.transactionID), "in_doubt": .int(row.inDoubt ? 1 : 0), "conflict": text(row.conflict),
-                "first_attempt_ms": int(row.firstAttemptMs), "last_attempt_ms": int(row.lastAttemptMs), "finished_ms": int(row.finishedMs),
-                "retry_at_ms": int(row.retryAtMs), "lease_owner": text(row.leaseOwner), "lease_token": text(row.leaseToken),
-                "lease_expires_ms": int(row.leaseExpiresMs), "next_attempt_ms": .int(row.nextAttemptMs)]
+        return [
+            "id": .int(row.id), "mch_id": .text(row.mchID), "appid": .text(row.appID), "out_trade_no": .text(row.outTradeNo),
+            "sub_mch_id": text(row.subMchID), "sub_appid": text(row.subAppID), "created_at": .int(row.createdAt),
+            "timeout_seconds": .int(row.timeoutSeconds), "status": .text(row.status.rawValue), "outcome": text(row.outcome),
+            "attempts": .int(Int64(row.attempts)), "last_error": text(row.lastError), "last_err_code": text(row.lastErrCode),
+            "transaction_id": text(row.transactionID), "in_doubt": .int(row.inDoubt ? 1 : 0), "conflict": text(row.conflict),
+            "first_attempt_ms": int(row.firstAttemptMs), "last_attempt_ms": int(row.lastAttemptMs),
+            "finished_ms": int(row.finishedMs),
+            "retry_at_ms": int(row.retryAtMs), "lease_owner": text(row.leaseOwner), "lease_token": text(row.leaseToken),
+            "lease_expires_ms": int(row.leaseExpiresMs), "next_attempt_ms": .int(row.nextAttemptMs),
+        ]
     }
 
     /// An audit row as the SQL stores' `close_attempts` holds it.
     static func fields(_ attempt: AttemptRecord, of row: Row) -> [String: FieldValue] {
         func text(_ value: String?) -> FieldValue { value.map(FieldValue.text) ?? .null }
         let response = attempt.response
-        return ["order_id": .int(row.id), "mch_id": .text(row.mchID), "out_trade_no": .text(row.outTradeNo),
-                "attempt": .int(Int64(attempt.attempt)), "operation": .text(attempt.call.rawValue), "started_ms": .int(attempt.startedAt),
-                "finished_ms": .int(attempt.finishedAt), "duration_ms": .int(attempt.finishedAt - attempt.startedAt),
-                "endpoint": text(attempt.endpoint), "http_status": response.httpStatus.map { .int(Int64($0)) } ?? .null,
-                "return_code": text(response.returnCode), "return_msg": text(response.returnMsg), "result_code": text(response.resultCode),
-                "err_code": text(response.errCode), "err_code_des": text(response.errCodeDes), "outcome": .text(attempt.outcome.rawValue),
-                "error": text(attempt.error), "verified": .int(response.verified ? 1 : 0)]
+        return [
+            "order_id": .int(row.id), "mch_id": .text(row.mchID), "out_trade_no": .text(row.outTradeNo),
+            "attempt": .int(Int64(attempt.attempt)), "operation": .text(attempt.call.rawValue),
+            "started_ms": .int(attempt.startedAt),
+            "finished_ms": .int(attempt.finishedAt), "duration_ms": .int(attempt.finishedAt - attempt.startedAt),
+            "endpoint": text(attempt.endpoint), "http_status": response.httpStatus.map { .int(Int64($0)) } ?? .null,
+            "return_code": text(response.returnCode), "return_msg": text(response.returnMsg),
+            "result_code": text(response.resultCode),
+            "err_code": text(response.errCode), "err_code_des": text(response.errCodeDes),
+            "outcome": .text(attempt.outcome.rawValue),
+            "error": text(attempt.error), "verified": .int(response.verified ? 1 : 0),
+        ]
     }
 
-    public func apply(_ action: OrderAction, to selection: OrderSelection, now: Int64, dryRun: Bool) async throws -> OrderActionReport {
+    public func apply(_ action: OrderAction, to selection: OrderSelection, now: Int64, dryRun: Bool) async throws
+        -> OrderActionReport
+    {
         state.withLockedValue { state in
             var skipped: [OrderActionReport.Skipped] = []
             var chosen: [Int] = []
             if selection.all {
                 chosen = state.rows.indices.filter { index in
-                    state.rows[index].status == action.from && (selection.mchID == nil || selection.mchID == state.rows[index].mchID)
+                    state.rows[index].status == action.from
+                        && (selection.mchID == nil || selection.mchID == state.rows[index].mchID)
                 }
             } else {
                 for outTradeNo in selection.outTradeNos {
                     let matches = state.rows.indices.filter { index in
-                        state.rows[index].outTradeNo == outTradeNo && (selection.mchID == nil || selection.mchID == state.rows[index].mchID)
+                        state.rows[index].outTradeNo == outTradeNo
+                            && (selection.mchID == nil || selection.mchID == state.rows[index].mchID)
                     }.sorted { Array(state.rows[$0].mchID.utf8).lexicographicallyPrecedes(state.rows[$1].mchID.utf8) }
                     if matches.isEmpty {
-                        skipped.append(.init(outTradeNo: outTradeNo, mchID: nil, reason: OrderAction.noSuchOrder(mchID: selection.mchID)))
+                        skipped.append(
+                            .init(outTradeNo: outTradeNo, mchID: nil, reason: OrderAction.noSuchOrder(mchID: selection.mchID)))
                     }
                     for index in matches {
                         if let why = action.refusal(status: state.rows[index].status.rawValue) {

@@ -1,6 +1,6 @@
+import GatewayVocabulary
 import NIOConcurrencyHelpers
 import OrderClosing
-import GatewayVocabulary
 
 /// An `OrderStore` in memory, with the semantics of the SQL stores (claim, lease, compare-and-set,
 /// rescue, release): a test double for unit tests of the loop, held to the same conformance suite
@@ -48,8 +48,10 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     // MARK: OrderStore
 
-    public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
-                               leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+    public func recordAndClaim(
+        _ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
+        leaseUntil: Int64
+    ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         state.withLockedValue { state in
             let recorded = writes.map { apply($0, now: now, &state) }
             state.nextToken += 1
@@ -72,10 +74,12 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
                 state.rows[index].firstAttemptMs = row.firstAttemptMs ?? now
                 state.rows[index].lastAttemptMs = now
                 let leased = state.rows[index]
-                claimed.append(ClaimedOrder(id: leased.id, mchID: leased.mchID, appID: leased.appID, outTradeNo: leased.outTradeNo,
-                                            subMchID: leased.subMchID, subAppID: leased.subAppID, createdAt: leased.createdAt,
-                                            timeoutSeconds: leased.timeoutSeconds, attempt: leased.attempts, inDoubt: leased.inDoubt,
-                                            firstAttemptAt: leased.firstAttemptMs ?? now, leaseToken: token))
+                claimed.append(
+                    ClaimedOrder(
+                        id: leased.id, mchID: leased.mchID, appID: leased.appID, outTradeNo: leased.outTradeNo,
+                        subMchID: leased.subMchID, subAppID: leased.subAppID, createdAt: leased.createdAt,
+                        timeoutSeconds: leased.timeoutSeconds, attempt: leased.attempts, inDoubt: leased.inDoubt,
+                        firstAttemptAt: leased.firstAttemptMs ?? now, leaseToken: token))
             }
             return (recorded, claimed)
         }
@@ -89,7 +93,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         state.withLockedValue { state in
             for order in orders {
                 guard let index = state.rows.firstIndex(where: { $0.id == order.id }),
-                      state.rows[index].leaseToken == order.leaseToken, state.rows[index].status == .closing else { continue }
+                    state.rows[index].leaseToken == order.leaseToken, state.rows[index].status == .closing
+                else { continue }
                 state.rows[index].status = .pending
                 state.rows[index].attempts = max(state.rows[index].attempts - 1, 0)
                 clearLease(&state.rows[index])
@@ -109,7 +114,10 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     public func pausedMerchants() async throws -> [String: String] {
         state.withLockedValue { state in
-            Dictionary(uniqueKeysWithValues: state.published.filter { $0.key.hasPrefix("pause:") }.map { (String($0.key.dropFirst(6)), $0.value) })
+            Dictionary(
+                uniqueKeysWithValues: state.published.filter { $0.key.hasPrefix("pause:") }.map {
+                    (String($0.key.dropFirst(6)), $0.value)
+                })
         }
     }
 
@@ -162,10 +170,11 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
             let dueRows = state.rows.filter { $0.status == .pending && dueMs($0) <= now }
             let overdue = state.rows.filter { [.pending, .closing].contains($0.status) }
                 .map { due.dueTime(createdAt: $0.createdAt, timeoutSeconds: $0.timeoutSeconds) }.filter { $0 <= now }
-            return QueueSummary(counts: ["due": dueRows.count, "closing": state.rows.filter { $0.status == .closing }.count],
-                                oldestDueLagMs: max(0, now - (dueRows.map(dueMs).min() ?? now)),
-                                inDoubt: dueRows.filter(\.inDoubt).count,
-                                overdue: overdue.count, oldestOverdueMs: max(0, now - (overdue.min() ?? now)))
+            return QueueSummary(
+                counts: ["due": dueRows.count, "closing": state.rows.filter { $0.status == .closing }.count],
+                oldestDueLagMs: max(0, now - (dueRows.map(dueMs).min() ?? now)),
+                inDoubt: dueRows.filter(\.inDoubt).count,
+                overdue: overdue.count, oldestOverdueMs: max(0, now - (overdue.min() ?? now)))
         }
     }
 
@@ -176,13 +185,15 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     /// Finished before `cutoff`, but for a failed row with a conflict, which waits for a person.
     func finished(before cutoff: Int64, _ state: State) -> [Row] {
-        state.rows.filter { $0.status.isTerminal && finishedMs($0) < cutoff && !($0.status == .failed && $0.conflict != nil) }.sorted { (finishedMs($0), $0.id) < (finishedMs($1), $1.id) }
+        state.rows.filter { $0.status.isTerminal && finishedMs($0) < cutoff && !($0.status == .failed && $0.conflict != nil) }
+            .sorted { (finishedMs($0), $0.id) < (finishedMs($1), $1.id) }
     }
 
     func tally(_ rows: [Row], _ state: State) -> PrunedOrders {
         let ids = Set(rows.map(\.id))
-        return PrunedOrders(orders: Dictionary(rows.map { ($0.status, 1) }, uniquingKeysWith: +),
-                            attempts: state.audit.filter { ids.contains($0.orderID) }.count)
+        return PrunedOrders(
+            orders: Dictionary(rows.map { ($0.status, 1) }, uniquingKeysWith: +),
+            attempts: state.audit.filter { ids.contains($0.orderID) }.count)
     }
 
     public func pruneFinishedOrders(finishedBefore cutoff: Int64, limit: Int) async throws -> PrunedOrders {
@@ -213,7 +224,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         let errCode = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
         switch write.change {
         case .finish(let status, let outcome, let transactionID, let reason):
-            let rescuedAwaitingVerdict = row.status == .pending && row.leaseToken == nil && row.inDoubt
+            let rescuedAwaitingVerdict =
+                row.status == .pending && row.leaseToken == nil && row.inDoubt
                 && !write.attempts.isEmpty && status != .failed
             guard leased || rescuedAwaitingVerdict else { return conflict(write, index, &state) }
             state.rows[index].status = status
@@ -259,22 +271,28 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     // MARK: StoreFixture
 
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
-                       subMchID: String? = nil) throws {
+    public func insert(
+        _ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+        subMchID: String? = nil
+    ) throws {
         state.withLockedValue { state in
             state.lastID += 1
             let id = state.lastID
-            state.rows.append(Row(id: id, mchID: mchID, appID: StoreFixtureDefaults.appID, outTradeNo: outTradeNo, subMchID: subMchID,
-                                  subAppID: nil, createdAt: createdAt, timeoutSeconds: timeout))
+            state.rows.append(
+                Row(
+                    id: id, mchID: mchID, appID: StoreFixtureDefaults.appID, outTradeNo: outTradeNo, subMchID: subMchID,
+                    subAppID: nil, createdAt: createdAt, timeoutSeconds: timeout))
         }
     }
 
     public func markPaid(_ outTradeNo: String, mchID: String = StoreFixtureDefaults.mchID) throws {
         state.withLockedValue { state in
-            for index in state.rows.indices where state.rows[index].mchID == mchID && state.rows[index].outTradeNo == outTradeNo
-                && [.pending, .closing].contains(state.rows[index].status) {
+            for index in state.rows.indices
+            where state.rows[index].mchID == mchID && state.rows[index].outTradeNo == outTradeNo
+                && [.pending, .closing].contains(state.rows[index].status)
+            {
                 state.rows[index].status = .paid
-                state.rows[index].inDoubt = false   // migration 5's trigger: a decided row is not in doubt
+                state.rows[index].inDoubt = false  // migration 5's trigger: a decided row is not in doubt
             }
         }
     }
@@ -282,9 +300,10 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     public func stored(_ outTradeNo: String) throws -> StoredOrder? {
         state.withLockedValue { state in
             state.rows.first { $0.outTradeNo == outTradeNo }.map { row in
-                StoredOrder(status: row.status, attempts: row.attempts, inDoubt: row.inDoubt, leaseOwner: row.leaseOwner,
-                            outcome: row.outcome, lastError: row.lastError, lastErrCode: row.lastErrCode, conflict: row.conflict,
-                            transactionID: row.transactionID, nextAttemptMs: row.nextAttemptMs)
+                StoredOrder(
+                    status: row.status, attempts: row.attempts, inDoubt: row.inDoubt, leaseOwner: row.leaseOwner,
+                    outcome: row.outcome, lastError: row.lastError, lastErrCode: row.lastErrCode, conflict: row.conflict,
+                    transactionID: row.transactionID, nextAttemptMs: row.nextAttemptMs)
             }
         }
     }
@@ -293,7 +312,9 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
         state.withLockedValue { state in
             guard let id = state.rows.first(where: { $0.outTradeNo == outTradeNo })?.id else { return [] }
             return state.audit.filter { $0.orderID == id }.map {
-                StoredAttempt(errCode: $0.record.response.errCode, returnCode: $0.record.response.returnCode, verified: $0.record.response.verified)
+                StoredAttempt(
+                    errCode: $0.record.response.errCode, returnCode: $0.record.response.returnCode,
+                    verified: $0.record.response.verified)
             }
         }
     }

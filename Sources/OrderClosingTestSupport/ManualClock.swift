@@ -1,5 +1,5 @@
-import OrderClosing
 import NIOConcurrencyHelpers
+import OrderClosing
 
 /// An `OrderClock` that moves only when a test says so. Sleepers wake when `advance` passes their
 /// deadline; `waitForSleepers` lets a test wait until the code under test is parked, instead of

@@ -15,7 +15,8 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
     public var store: any OrderStore { postgresStore }
     private let pool: Task<Void, Never>
 
-    public init(cluster: PostgresTestCluster? = nil, due: DuePolicy = .standard, clock: PostgresStoreClock = .caller) async throws {
+    public init(cluster: PostgresTestCluster? = nil, due: DuePolicy = .standard, clock: PostgresStoreClock = .caller) async throws
+    {
         // initdb and the server's start take seconds: waited for off the cooperative pool.
         let cluster = try await PostgresTestCluster.offPool { try cluster ?? PostgresTestCluster.shared() }
         let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
@@ -38,16 +39,21 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
     public var url: String { "postgresql://\(cluster.user)@127.0.0.1:\(cluster.port)/\(name)?sslmode=disable" }
 
     public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64, mchID: String, subMchID: String?) async throws {
-        try await psql("""
+        try await psql(
+            """
             INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)
             VALUES (:'mch', :'app', :'otn', nullif(:'sub', ''), :'created'::bigint, :'timeout'::bigint)
-            """, variables: ["mch": mchID, "app": StoreFixtureDefaults.appID, "otn": outTradeNo, "sub": subMchID ?? "",
-                                              "created": String(createdAt), "timeout": String(timeout)])
+            """,
+            variables: [
+                "mch": mchID, "app": StoreFixtureDefaults.appID, "otn": outTradeNo, "sub": subMchID ?? "",
+                "created": String(createdAt), "timeout": String(timeout),
+            ])
     }
 
     /// The merchant's "mark paid" statement from the README.
     public func markPaid(_ outTradeNo: String, mchID: String) async throws {
-        try await psql("""
+        try await psql(
+            """
             UPDATE pending_orders SET status = 'paid'
             WHERE mch_id = :'mch' AND out_trade_no = :'otn' AND status IN ('pending', 'closing')
             """, variables: ["mch": mchID, "otn": outTradeNo])
@@ -55,37 +61,42 @@ public final class PostgresScratchDatabase: StoreFixture, @unchecked Sendable {
 
     public func stored(_ outTradeNo: String) async throws -> StoredOrder? {
         guard let row = try await row(outTradeNo) else { return nil }
-        return StoredOrder(status: OrderStatus(rawValue: row["status"] as? String ?? "") ?? .failed,
-                           attempts: Int(Self.integer(row["attempts"]) ?? -1),
-                           inDoubt: Self.integer(row["in_doubt"]) == 1, leaseOwner: row["lease_owner"] as? String,
-                           outcome: row["outcome"] as? String, lastError: row["last_error"] as? String,
-                           lastErrCode: row["last_err_code"] as? String, conflict: row["conflict"] as? String,
-                           transactionID: row["transaction_id"] as? String,
-                           nextAttemptMs: Self.integer(row["next_attempt_ms"]) ?? -1)
+        return StoredOrder(
+            status: OrderStatus(rawValue: row["status"] as? String ?? "") ?? .failed,
+            attempts: Int(Self.integer(row["attempts"]) ?? -1),
+            inDoubt: Self.integer(row["in_doubt"]) == 1, leaseOwner: row["lease_owner"] as? String,
+            outcome: row["outcome"] as? String, lastError: row["last_error"] as? String,
+            lastErrCode: row["last_err_code"] as? String, conflict: row["conflict"] as? String,
+            transactionID: row["transaction_id"] as? String,
+            nextAttemptMs: Self.integer(row["next_attempt_ms"]) ?? -1)
     }
 
     public func audit(_ outTradeNo: String) async throws -> [StoredAttempt] {
         try await attempts(outTradeNo).map { row in
-            StoredAttempt(errCode: row["err_code"] as? String, returnCode: row["return_code"] as? String,
-                          verified: Self.integer(row["verified"]).map { $0 == 1 })
+            StoredAttempt(
+                errCode: row["err_code"] as? String, returnCode: row["return_code"] as? String,
+                verified: Self.integer(row["verified"]).map { $0 == 1 })
         }
     }
 
     public func published(_ key: String) async throws -> String? {
-        let output = try await psql("SELECT json_build_object('value', value) FROM daemon_state WHERE key = :'key'",
-                                      variables: ["key": key])
+        let output = try await psql(
+            "SELECT json_build_object('value', value) FROM daemon_state WHERE key = :'key'",
+            variables: ["key": key])
         return try Self.objects("[\(output.trimmingCharacters(in: .whitespacesAndNewlines))]").first?["value"] as? String
     }
 
     /// The row as JSON columns, or nil.
     public func row(_ outTradeNo: String) async throws -> [String: Any]? {
-        let output = try await psql("SELECT row_to_json(p) FROM pending_orders p WHERE out_trade_no = :'otn'",
-                                      variables: ["otn": outTradeNo])
+        let output = try await psql(
+            "SELECT row_to_json(p) FROM pending_orders p WHERE out_trade_no = :'otn'",
+            variables: ["otn": outTradeNo])
         return try Self.objects("[\(output.trimmingCharacters(in: .whitespacesAndNewlines))]").first
     }
 
     public func attempts(_ outTradeNo: String) async throws -> [[String: Any]] {
-        let output = try await psql("""
+        let output = try await psql(
+            """
             SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.id), '[]') FROM close_attempts a WHERE out_trade_no = :'otn'
             """, variables: ["otn": outTradeNo])
         return try Self.objects(output)

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A throw-away PostgreSQL server for the tests: `initdb` in a fresh temporary folder, `postgres`
@@ -112,7 +113,9 @@ public final class PostgresTestCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if geteuid() == 0 {
             guard let account = getpwnam("postgres") else {
-                throw ClusterError("running as root, the tests start PostgreSQL as the user postgres, which does not exist; install Debian's postgresql package or run the tests as an ordinary user")
+                throw ClusterError(
+                    "running as root, the tests start PostgreSQL as the user postgres, which does not exist; install Debian's postgresql package or run the tests as an ordinary user"
+                )
             }
             serverAccount = (account.pointee.pw_uid, account.pointee.pw_gid)
             guard chown(directory, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
@@ -125,8 +128,9 @@ public final class PostgresTestCluster: @unchecked Sendable {
         }
         reservation = try PortReservation()
         port = reservation.port
-        try run([bin + "/initdb", "-D", directory + "/data", "-U", user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-                what: "initdb")
+        try run(
+            [bin + "/initdb", "-D", directory + "/data", "-U", user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+            what: "initdb")
         if let serverCertificate {
             // PostgreSQL refuses a key file others can read, or one it does not own.
             for (source, name) in [(serverCertificate.certificatePath, "server.crt"), (serverCertificate.keyPath, "server.key")] {
@@ -135,7 +139,9 @@ public final class PostgresTestCluster: @unchecked Sendable {
                 _ = chmod(target, 0o600)
                 if let serverAccount { _ = chown(target, serverAccount.uid, serverAccount.gid) }
             }
-            tlsSettings = ["-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/server.crt", "-c", "ssl_key_file=\(directory)/server.key"]
+            tlsSettings = [
+                "-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/server.crt", "-c", "ssl_key_file=\(directory)/server.key",
+            ]
         }
         try start()
         watchForParentDeath()
@@ -147,9 +153,12 @@ public final class PostgresTestCluster: @unchecked Sendable {
         let logPath = directory + "/server.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         if let serverAccount { _ = chown(logPath, serverAccount.uid, serverAccount.gid) }
-        let arguments = [bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
-                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                         "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"] + tlsSettings
+        let arguments =
+            [
+                bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
+                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+            ] + tlsSettings
         let command = runAs + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -157,16 +166,24 @@ public final class PostgresTestCluster: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardError = log
         try process.run()
-        lock.withLock { server = process; stopped = false }
+        lock.withLock {
+            server = process
+            stopped = false
+        }
         // Ready when pg_isready says so; every check waits for the server's answer, with a deadline.
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if (try? run([bin + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", String(port), "-t", "5"], what: "pg_isready")) != nil { return }
+            if (try? run([bin + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", String(port), "-t", "5"], what: "pg_isready"))
+                != nil
+            {
+                return
+            }
             guard process.isRunning else { break }
             usleep(50_000)
         }
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw ClusterError("PostgreSQL did not accept connections on 127.0.0.1:\(port) within \(Int(timeout)) s; its log: \(text.suffix(2000))")
+        throw ClusterError(
+            "PostgreSQL did not accept connections on 127.0.0.1:\(port) within \(Int(timeout)) s; its log: \(text.suffix(2000))")
     }
 
     /// Stops the server: `fast` (SIGINT: transactions rolled back, clean shutdown) or `immediate`
@@ -194,7 +211,10 @@ public final class PostgresTestCluster: @unchecked Sendable {
 
     /// A new, empty database; its name.
     public func createDatabase() throws -> String {
-        let name = lock.withLock { databases += 1; return "test_\(databases)_\(UUID().uuidString.prefix(8).lowercased())" }
+        let name = lock.withLock {
+            databases += 1
+            return "test_\(databases)_\(UUID().uuidString.prefix(8).lowercased())"
+        }
         try psql("CREATE DATABASE \(name)", database: "postgres")
         return name
     }
@@ -208,8 +228,10 @@ public final class PostgresTestCluster: @unchecked Sendable {
     /// SQL writes `:'name'`, so values are never pasted into the SQL text.
     @discardableResult
     public func psql(_ sql: String, database: String, variables: [String: String] = [:]) throws -> String {
-        var arguments = [bin + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port),
-                         "-U", user, "-d", database]
+        var arguments = [
+            bin + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port),
+            "-U", user, "-d", database,
+        ]
         for (name, value) in variables.sorted(by: { $0.key < $1.key }) { arguments += ["-v", "\(name)=\(value)"] }
         return try run(arguments, what: "psql", input: sql)
     }
@@ -225,8 +247,12 @@ public final class PostgresTestCluster: @unchecked Sendable {
         // Input and errors go through files, output through a pipe read to its end: no pipe can
         // fill up and block the tool.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-pg-io-\(UUID().uuidString)")
-        let inputPath = scratch.path + ".in", errorPath = scratch.path + ".err"
-        defer { try? FileManager.default.removeItem(atPath: inputPath); try? FileManager.default.removeItem(atPath: errorPath) }
+        let inputPath = scratch.path + ".in"
+        let errorPath = scratch.path + ".err"
+        defer {
+            try? FileManager.default.removeItem(atPath: inputPath)
+            try? FileManager.default.removeItem(atPath: errorPath)
+        }
         _ = FileManager.default.createFile(atPath: inputPath, contents: Data((input ?? "").utf8))
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let output = Pipe()
@@ -250,8 +276,11 @@ public final class PostgresTestCluster: @unchecked Sendable {
         let watcher = Process()
         watcher.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The postmaster's pid is read when the time comes: a restarted server has a new one.
-        watcher.arguments = ["-c", "cat >/dev/null; kill -QUIT $(head -1 '\(directory)/data/postmaster.pid' 2>/dev/null) \(pid) 2>/dev/null; "
-                             + "sleep 1; rm -rf '\(directory)'"]
+        watcher.arguments = [
+            "-c",
+            "cat >/dev/null; kill -QUIT $(head -1 '\(directory)/data/postmaster.pid' 2>/dev/null) \(pid) 2>/dev/null; "
+                + "sleep 1; rm -rf '\(directory)'",
+        ]
         let pipe = Pipe()
         watcher.standardInput = pipe
         watcher.standardOutput = FileHandle.nullDevice

@@ -21,33 +21,40 @@ public struct ScratchDatabase: StoreFixture {
 
     /// Inserts an order as the merchant's app would; returns its id.
     @discardableResult
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = "1900000109",
-                appID: String = "wx2421b1c4370ec43b") throws -> Int64 {
+    public func insert(
+        _ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = "1900000109",
+        appID: String = "wx2421b1c4370ec43b"
+    ) throws -> Int64 {
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
-                VALUES (?, ?, ?, ?, ?)
-                """, arguments: [mchID, appID, outTradeNo, createdAt, timeout])
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
+                    VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [mchID, appID, outTradeNo, createdAt, timeout])
             return db.lastInsertedRowID
         }
     }
 
-    public func insert(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
-                       subMchID: String?) throws {
+    public func insert(
+        _ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+        subMchID: String?
+    ) throws {
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [mchID, StoreFixtureDefaults.appID, outTradeNo, subMchID, createdAt, timeout])
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [mchID, StoreFixtureDefaults.appID, outTradeNo, subMchID, createdAt, timeout])
         }
     }
 
     public func stored(_ outTradeNo: String) throws -> StoredOrder? {
         try row(outTradeNo).map { row in
-            StoredOrder(status: OrderStatus(rawValue: row["status"]) ?? .failed, attempts: row["attempts"], inDoubt: row["in_doubt"],
-                        leaseOwner: row["lease_owner"], outcome: row["outcome"], lastError: row["last_error"],
-                        lastErrCode: row["last_err_code"], conflict: row["conflict"], transactionID: row["transaction_id"],
-                        nextAttemptMs: row["next_attempt_ms"])
+            StoredOrder(
+                status: OrderStatus(rawValue: row["status"]) ?? .failed, attempts: row["attempts"], inDoubt: row["in_doubt"],
+                leaseOwner: row["lease_owner"], outcome: row["outcome"], lastError: row["last_error"],
+                lastErrCode: row["last_err_code"], conflict: row["conflict"], transactionID: row["transaction_id"],
+                nextAttemptMs: row["next_attempt_ms"])
         }
     }
 
@@ -64,19 +71,24 @@ public struct ScratchDatabase: StoreFixture {
     /// The merchant's "mark paid" statement from the README.
     public func markPaid(_ outTradeNo: String, mchID: String = "1900000109") throws {
         try pool.write { db in
-            try db.execute(sql: """
-                UPDATE pending_orders SET status = 'paid'
-                WHERE mch_id = ? AND out_trade_no = ? AND status IN ('pending', 'closing')
-                """, arguments: [mchID, outTradeNo])
+            try db.execute(
+                sql: """
+                    UPDATE pending_orders SET status = 'paid'
+                    WHERE mch_id = ? AND out_trade_no = ? AND status IN ('pending', 'closing')
+                    """, arguments: [mchID, outTradeNo])
         }
     }
 
     public func row(_ outTradeNo: String) throws -> Row? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = ?", arguments: [outTradeNo]) }
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM pending_orders WHERE out_trade_no = ?", arguments: [outTradeNo])
+        }
     }
 
     public func attempts(_ outTradeNo: String) throws -> [Row] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM close_attempts WHERE out_trade_no = ? ORDER BY id", arguments: [outTradeNo]) }
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM close_attempts WHERE out_trade_no = ? ORDER BY id", arguments: [outTradeNo])
+        }
     }
 
     public func remove() {

@@ -1,6 +1,6 @@
-import OrderClosing
-import NIOConcurrencyHelpers
 import GatewayVocabulary
+import NIOConcurrencyHelpers
+import OrderClosing
 
 /// A `WeChatPayGateway` that answers from a script, records when each call came (on the injected
 /// clock), and can hold a call open until it is cancelled, to test draining.
@@ -101,8 +101,9 @@ public final class ScriptedGateway: WeChatPayGateway {
             // Stands in for a signed answer, except where the outcome says it was not believed.
             var verified = true
             if case .retryable = outcome { verified = false }
-            return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, errCode: errCode, verified: verified),
-                                   endpoint: endpoint, delivered: delivered)
+            return GatewayResponse(
+                outcome: outcome, summary: ResponseSummary(httpStatus: 200, errCode: errCode, verified: verified),
+                endpoint: endpoint, delivered: delivered)
         case .held:
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let go = state.withLockedValue { state -> Bool in
@@ -134,7 +135,9 @@ public final class ScriptedGateway: WeChatPayGateway {
         return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200), endpoint: endpoint)
     }
 
-    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<
+        QueryOutcome
+    > {
         let now = clock.now()
         let outcome = record(.orderQuery, Probe.callName(probe.key)) { state in
             state.probes.append(Probe(key: probe.key, appID: appID, at: now))
@@ -145,7 +148,8 @@ public final class ScriptedGateway: WeChatPayGateway {
         }
         var verified = true
         if case .retryable = outcome { verified = false }
-        return GatewayResponse(outcome: outcome, summary: ResponseSummary(httpStatus: 200, verified: verified), endpoint: endpoint)
+        return GatewayResponse(
+            outcome: outcome, summary: ResponseSummary(httpStatus: 200, verified: verified), endpoint: endpoint)
     }
 
     private func record<T>(_ operation: AttemptRecord.Call, _ outTradeNo: String, _ pick: (inout State) -> T) -> T {

@@ -23,8 +23,10 @@ public enum StoreFixtureDefaults {
 
 extension StoreFixture {
     /// `insert` with the defaults (named apart, so a concrete fixture's own helpers keep their names).
-    public func place(_ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
-                      subMchID: String? = nil) async throws {
+    public func place(
+        _ outTradeNo: String, createdAt: Int64, timeout: Int64 = 0, mchID: String = StoreFixtureDefaults.mchID,
+        subMchID: String? = nil
+    ) async throws {
         try await insert(outTradeNo, createdAt: createdAt, timeout: timeout, mchID: mchID, subMchID: subMchID)
     }
 
@@ -47,8 +49,10 @@ public struct StoredOrder: Sendable, Hashable {
     public let transactionID: String?
     public let nextAttemptMs: Int64
 
-    public init(status: OrderStatus, attempts: Int, inDoubt: Bool, leaseOwner: String?, outcome: String?, lastError: String?,
-                lastErrCode: String?, conflict: String?, transactionID: String?, nextAttemptMs: Int64) {
+    public init(
+        status: OrderStatus, attempts: Int, inDoubt: Bool, leaseOwner: String?, outcome: String?, lastError: String?,
+        lastErrCode: String?, conflict: String?, transactionID: String?, nextAttemptMs: Int64
+    ) {
         self.status = status
         self.attempts = attempts
         self.inDoubt = inDoubt

@@ -21,8 +21,10 @@ struct PostgresDueSQL {
 
     /// `AND …` over merchants and circuits. Arrays keep the statement text the same whatever their
     /// length, so PostgreSQL plans it once per shape.
-    static func filter(excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>, onlyMerchant: String?,
-                       in statement: inout PostgresStatement) -> String {
+    static func filter(
+        excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>, onlyMerchant: String?,
+        in statement: inout PostgresStatement
+    ) -> String {
         var sql = ""
         if let onlyMerchant {
             sql += " AND mch_id = \(statement.bind(onlyMerchant))::text"
@@ -32,7 +34,8 @@ struct PostgresDueSQL {
         }
         if !excludedCircuits.isEmpty {
             let keys = excludedCircuits.sorted()
-            let merchants = statement.bind(keys.map(\.mchID)), subs = statement.bind(keys.map { $0.subMchID ?? "" })
+            let merchants = statement.bind(keys.map(\.mchID))
+            let subs = statement.bind(keys.map { $0.subMchID ?? "" })
             sql += " AND (mch_id, coalesce(sub_mch_id, '')) NOT IN (SELECT * FROM unnest(\(merchants)::text[], \(subs)::text[]))"
         }
         return sql

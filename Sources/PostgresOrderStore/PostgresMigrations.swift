@@ -23,7 +23,9 @@ public enum PostgresMigrations {
 
     /// Applies what is missing, up to `target`, and returns the versions applied now.
     @discardableResult
-    public static func migrate(_ connection: PostgresConnection, logger: Logger, upTo target: Int = latestVersion) async throws -> [Int] {
+    public static func migrate(_ connection: PostgresConnection, logger: Logger, upTo target: Int = latestVersion) async throws
+        -> [Int]
+    {
         do {
             try await connection.send("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
         } catch {
@@ -40,7 +42,8 @@ public enum PostgresMigrations {
     }
 
     static func migrateLocked(_ connection: PostgresConnection, logger: Logger, upTo target: Int) async throws -> [Int] {
-        try await connection.send("""
+        try await connection.send(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version    INTEGER PRIMARY KEY,
                 name       TEXT    NOT NULL,
@@ -53,13 +56,14 @@ public enum PostgresMigrations {
         }
         var appliedNow: [Int] = []
         for migration in embedded.sorted(by: { $0.version < $1.version })
-            where migration.version <= target && !applied.contains(migration.version) {
+        where migration.version <= target && !applied.contains(migration.version) {
             do {
                 try await connection.withTransaction(logger: logger) { connection in
                     for statement in statements(in: migration.sql) {
                         try await connection.send(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.send("""
+                    try await connection.send(
+                        """
                         INSERT INTO schema_migrations (version, name, applied_ms)
                         VALUES (\(migration.version), \(migration.name), (extract(epoch from clock_timestamp()) * 1000)::bigint)
                         """, logger: logger)
@@ -74,7 +78,9 @@ public enum PostgresMigrations {
 
     /// The schema version recorded in the ledger (0 for an empty database).
     public static func currentVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let exists = try await connection.send("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger).first?.decode(Bool.self) ?? false
+        let exists =
+            try await connection.send("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger).first?.decode(
+                Bool.self) ?? false
         guard exists else { return 0 }
         return try await versions(connection, logger: logger).max() ?? 0
     }

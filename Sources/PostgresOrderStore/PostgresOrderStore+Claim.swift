@@ -9,10 +9,14 @@ extension PostgresOrderStore {
     /// and counted. A row another daemon is claiming right now is skipped, not waited for; the
     /// locked row is checked again after the lock, so a row claimed meanwhile is not taken twice.
     /// `rowByRow`: each candidate in its own savepoint (the retry after a row's fault).
-    func claimBatch(_ connection: PostgresConnection, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
-                    excludedCircuits: Set<CircuitKey>, onlyMerchant: String?, rowByRow: Bool) async throws -> [ClaimedOrder] {
+    func claimBatch(
+        _ connection: PostgresConnection, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
+        excludedCircuits: Set<CircuitKey>, onlyMerchant: String?, rowByRow: Bool
+    ) async throws -> [ClaimedOrder] {
         let filter = Filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits, onlyMerchant: onlyMerchant)
-        guard rowByRow else { return try await claim(connection, now: now, limit: limit, lease: lease, filter: filter, onlyID: nil) }
+        guard rowByRow else {
+            return try await claim(connection, now: now, limit: limit, lease: lease, filter: filter, onlyID: nil)
+        }
         var claimed: [ClaimedOrder] = []
         for id in try await candidates(connection, now: now, limit: limit, filter: filter) {
             do {
@@ -30,14 +34,17 @@ extension PostgresOrderStore {
         let excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>, onlyMerchant: String?
 
         func sql(in statement: inout PostgresStatement) -> String {
-            PostgresDueSQL.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits,
-                                  onlyMerchant: onlyMerchant, in: &statement)
+            PostgresDueSQL.filter(
+                excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits,
+                onlyMerchant: onlyMerchant, in: &statement)
         }
     }
 
     /// The claim itself; `onlyID` narrows it to one row.
-    func claim(_ connection: PostgresConnection, now: Int64, limit: Int, lease: Lease, filter: Filter,
-               onlyID: Int64?) async throws -> [ClaimedOrder] {
+    func claim(
+        _ connection: PostgresConnection, now: Int64, limit: Int, lease: Lease, filter: Filter,
+        onlyID: Int64?
+    ) async throws -> [ClaimedOrder] {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
         let (owner, token, until) = (statement.bind(lease.owner), statement.bind(lease.token), statement.bind(lease.until))
@@ -45,27 +52,30 @@ extension PostgresOrderStore {
         var filterSQL = filter.sql(in: &statement)
         if let onlyID { filterSQL += " AND id = \(statement.bind(onlyID))::bigint" }
         let limit = statement.bind(limit)
-        let rows = try await connection.send(statement.query("""
-            UPDATE pending_orders
-            SET status = 'closing', lease_owner = \(owner)::text, lease_token = \(token)::text,
-                lease_expires_ms = \(clock.shifted(until)), attempts = attempts + 1,
-                first_attempt_ms = coalesce(first_attempt_ms, \(clock.now)), last_attempt_ms = \(clock.now)
-            WHERE id IN (
-                SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) AND \(due) <= \(clock.now) \(filterSQL)
-                ORDER BY next_attempt_ms LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
-                      attempts, in_doubt, first_attempt_ms
-            """), logger: logger)
+        let rows = try await connection.send(
+            statement.query(
+                """
+                UPDATE pending_orders
+                SET status = 'closing', lease_owner = \(owner)::text, lease_token = \(token)::text,
+                    lease_expires_ms = \(clock.shifted(until)), attempts = attempts + 1,
+                    first_attempt_ms = coalesce(first_attempt_ms, \(clock.now)), last_attempt_ms = \(clock.now)
+                WHERE id IN (
+                    SELECT id FROM pending_orders
+                    WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) AND \(due) <= \(clock.now) \(filterSQL)
+                    ORDER BY next_attempt_ms LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING id, mch_id, appid, out_trade_no, sub_mch_id, sub_appid, created_at, timeout_seconds,
+                          attempts, in_doubt, first_attempt_ms
+                """), logger: logger)
         return try rows.map { row in
             let row = row.makeRandomAccess()
-            return ClaimedOrder(id: try row.value("id"), mchID: try row.value("mch_id"), appID: try row.value("appid"),
-                                outTradeNo: try row.value("out_trade_no"), subMchID: try row.value("sub_mch_id"),
-                                subAppID: try row.value("sub_appid"), createdAt: try row.value("created_at"),
-                                timeoutSeconds: try row.value("timeout_seconds"), attempt: try row.value("attempts"),
-                                inDoubt: try row.value("in_doubt", as: Int.self) != 0,
-                                firstAttemptAt: try row.value("first_attempt_ms"), leaseToken: lease.token)
+            return ClaimedOrder(
+                id: try row.value("id"), mchID: try row.value("mch_id"), appID: try row.value("appid"),
+                outTradeNo: try row.value("out_trade_no"), subMchID: try row.value("sub_mch_id"),
+                subAppID: try row.value("sub_appid"), createdAt: try row.value("created_at"),
+                timeoutSeconds: try row.value("timeout_seconds"), attempt: try row.value("attempts"),
+                inDoubt: try row.value("in_doubt", as: Int.self) != 0,
+                firstAttemptAt: try row.value("first_attempt_ms"), leaseToken: lease.token)
         }
     }
 
@@ -78,7 +88,8 @@ extension PostgresOrderStore {
             let due = dueOnly ? "AND \(self.due.due(in: &statement)) <= \(clock.now)" : ""
             let filterSQL = filter.sql(in: &statement)
             let limit = statement.bind(limit)
-            return statement.query("""
+            return statement.query(
+                """
                 SELECT id FROM pending_orders
                 WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) \(due) \(filterSQL)
                 ORDER BY next_attempt_ms LIMIT \(limit)
@@ -101,7 +112,8 @@ extension PostgresOrderStore {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
         let (text, row) = (statement.bind(UnclaimableRow.lastError(reason)), statement.bind(id))
-        let query = statement.query("""
+        let query = statement.query(
+            """
             UPDATE pending_orders
             SET status = 'failed', finished_ms = \(clock.now), in_doubt = 0, last_error = \(text)::text,
                 lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL

@@ -12,30 +12,35 @@ extension PostgresOrderStore: OutcomeFeed {
 
     public func finishedOrders(after cursor: FeedCursor, limit: Int) async throws -> [FinishedOrder] {
         let rows = try await connection { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 SELECT id, finished_ms, mch_id, sub_mch_id, out_trade_no, status, outcome, transaction_id, conflict, last_error, attempts
                 FROM pending_orders
                 WHERE finished_ms IS NOT NULL AND (finished_ms, id) > (\(cursor.finishedMs)::bigint, \(cursor.id)::bigint)
                   AND status IN ('closed', 'paid', 'failed')
                 ORDER BY finished_ms, id
                 LIMIT \(limit)::bigint
-                """, logger: logger).collect()
+                """, logger: logger
+            ).collect()
         }
         return try rows.map { row in
             let (id, finishedMs, mchID, subMchID, outTradeNo, status, outcome, transactionID, conflict, lastError, attempts) =
                 try row.decode((Int64, Int64, String, String?, String, String, String?, String?, String?, String?, Int64).self)
-            return FinishedOrder(id: id, finishedMs: finishedMs, mchID: mchID, subMchID: subMchID, outTradeNo: outTradeNo,
-                                 status: OrderStatus(rawValue: status) ?? .failed, outcome: outcome, transactionID: transactionID,
-                                 conflict: conflict, lastError: lastError, attempts: Int(attempts))
+            return FinishedOrder(
+                id: id, finishedMs: finishedMs, mchID: mchID, subMchID: subMchID, outTradeNo: outTradeNo,
+                status: OrderStatus(rawValue: status) ?? .failed, outcome: outcome, transactionID: transactionID,
+                conflict: conflict, lastError: lastError, attempts: Int(attempts))
         }
     }
 
     public func feedEnd() async throws -> FeedCursor {
         let rows = try await connection { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 SELECT finished_ms, id FROM pending_orders WHERE finished_ms IS NOT NULL
                 ORDER BY finished_ms DESC, id DESC LIMIT 1
-                """, logger: logger).collect()
+                """, logger: logger
+            ).collect()
         }
         guard let row = rows.first else { return .start }
         let (finishedMs, id) = try row.decode((Int64, Int64).self)
@@ -76,7 +81,9 @@ extension PostgresQueueDatabase {
     }
 
     /// One connection, for tests that hold transactions open side by side.
-    func withSession<Result: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> Result) async throws -> Result {
+    func withSession<Result: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> Result) async throws
+        -> Result
+    {
         try await connection { connection in try await body(PostgresSession(connection: connection, logger: logger)) }
     }
 }

@@ -18,13 +18,15 @@ extension PostgresOrderStore: OperatorStore {
             status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
             AND \(ownDue) <= \(clock.now)
             """
-        let facts = statement.query("""
+        let facts = statement.query(
+            """
             SELECT \(clock.now) AS now_ms,
                    (SELECT count(*) FROM pending_orders WHERE \(overdue)) AS overdue,
                    (SELECT count(*) FROM pending_orders WHERE in_doubt = 1 AND status IN ('pending', 'closing')) AS in_doubt,
                    (SELECT count(*) FROM pending_orders WHERE status = 'failed' AND finished_ms >= \(clock.now) - \(window)::bigint) AS failed
             """)
-        let oldestQuery = statement.query("""
+        let oldestQuery = statement.query(
+            """
             SELECT out_trade_no, mch_id, \(ownDue) AS due_ms, \(clock.now) AS now_ms FROM pending_orders
             WHERE \(overdue) ORDER BY due_ms LIMIT 1
             """)
@@ -40,18 +42,25 @@ extension PostgresOrderStore: OperatorStore {
             let now: Int64 = try row.value("now_ms")
             let oldest = try await connection.send(oldestQuery, logger: logger).first.map { row in
                 let row = row.makeRandomAccess()
-                return StatusReport.Overdue(outTradeNo: try row.value("out_trade_no"), mchID: try row.value("mch_id"),
-                                            dueMs: try row.value("due_ms"), now: now)
+                return StatusReport.Overdue(
+                    outTradeNo: try row.value("out_trade_no"), mchID: try row.value("mch_id"),
+                    dueMs: try row.value("due_ms"), now: now)
             }
-            let rows = try await connection.send("SELECT key, value, updated_ms FROM daemon_state ORDER BY key COLLATE \"C\"",
-                                                  logger: logger).map { row in
+            let rows = try await connection.send(
+                "SELECT key, value, updated_ms FROM daemon_state ORDER BY key COLLATE \"C\"",
+                logger: logger
+            ).map { row in
                 let (key, value, updated) = try row.decode((String, String, Int64).self)
                 return (key: key, value: value, updatedMs: updated)
             }
-            let state = StatusReport.DaemonState(rows: rows, now: now) { try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8)) }
-            return StatusReport(counts: counts, overdue: Int(try row.value("overdue", as: Int64.self)), oldestOverdue: oldest,
-                                inDoubt: Int(try row.value("in_doubt", as: Int64.self)), failedLastDay: Int(try row.value("failed", as: Int64.self)),
-                                state: state)
+            let state = StatusReport.DaemonState(rows: rows, now: now) {
+                try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8))
+            }
+            return StatusReport(
+                counts: counts, overdue: Int(try row.value("overdue", as: Int64.self)), oldestOverdue: oldest,
+                inDoubt: Int(try row.value("in_doubt", as: Int64.self)),
+                failedLastDay: Int(try row.value("failed", as: Int64.self)),
+                state: state)
         }
     }
 
@@ -64,8 +73,9 @@ extension PostgresOrderStore: OperatorStore {
             var details: [OrderDetail] = []
             for row in try await connection.send(orders, logger: logger) {
                 let id: Int64 = try row.makeRandomAccess().value("id")
-                let attempts = try await connection.send("SELECT * FROM close_attempts WHERE order_id = \(id) ORDER BY id",
-                                                          logger: logger)
+                let attempts = try await connection.send(
+                    "SELECT * FROM close_attempts WHERE order_id = \(id) ORDER BY id",
+                    logger: logger)
                 details.append(OrderDetail(order: try Self.fields(row), attempts: try attempts.map(Self.fields)))
             }
             return details
@@ -76,7 +86,10 @@ extension PostgresOrderStore: OperatorStore {
     static func fields(_ row: PostgresRow) throws -> [String: FieldValue] {
         var fields: [String: FieldValue] = [:]
         for cell in row {
-            guard cell.bytes != nil else { fields[cell.columnName] = .null; continue }
+            guard cell.bytes != nil else {
+                fields[cell.columnName] = .null
+                continue
+            }
             switch cell.dataType {
             case .int2, .int4, .int8: fields[cell.columnName] = .int(try cell.decode(Int64.self, context: .default))
             case .float4, .float8: fields[cell.columnName] = .double(try cell.decode(Double.self, context: .default))
@@ -95,21 +108,25 @@ extension PostgresOrderStore: OperatorStore {
         if let status = filter.status { conditions.append("status = \(statement.bind(status.rawValue))::text") }
         if let mchID = filter.mchID { conditions.append("mch_id = \(statement.bind(mchID))::text") }
         if filter.overdueOnly { conditions.append("status IN ('pending', 'closing') AND \(ownDue) <= \(clock.now)") }
-        if let age = filter.olderThanSeconds { conditions.append("created_at <= \(clock.now) / 1000 - \(statement.bind(age))::bigint") }
+        if let age = filter.olderThanSeconds {
+            conditions.append("created_at <= \(clock.now) / 1000 - \(statement.bind(age))::bigint")
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let limit = statement.bind(filter.limit)
-        let query = statement.query("""
+        let query = statement.query(
+            """
             SELECT mch_id, out_trade_no, status, outcome, attempts, in_doubt, created_at, next_attempt_ms, last_error,
                    \(ownDue) AS due_ms, \(clock.now) AS now_ms
             FROM pending_orders \(whereClause) ORDER BY created_at DESC, id DESC LIMIT \(limit)::bigint
             """)
         return try await transaction { connection in try await connection.send(query, logger: logger) }.map { row in
             let row = row.makeRandomAccess()
-            return OrderLine(mchID: try row.value("mch_id"), outTradeNo: try row.value("out_trade_no"), status: try row.value("status"),
-                             outcome: try row.value("outcome"), attempts: Int(try row.value("attempts", as: Int64.self)),
-                             inDoubt: try row.value("in_doubt", as: Int.self) != 0, createdAt: try row.value("created_at"),
-                             dueMs: try row.value("due_ms"), nextAttemptMs: try row.value("next_attempt_ms"),
-                             lastError: try row.value("last_error"), now: try row.value("now_ms"))
+            return OrderLine(
+                mchID: try row.value("mch_id"), outTradeNo: try row.value("out_trade_no"), status: try row.value("status"),
+                outcome: try row.value("outcome"), attempts: Int(try row.value("attempts", as: Int64.self)),
+                inDoubt: try row.value("in_doubt", as: Int.self) != 0, createdAt: try row.value("created_at"),
+                dueMs: try row.value("due_ms"), nextAttemptMs: try row.value("next_attempt_ms"),
+                lastError: try row.value("last_error"), now: try row.value("now_ms"))
         }
     }
 

@@ -7,7 +7,9 @@ import PostgresNIO
 /// the UPDATE still checks the status, as SQLite's does. "Now" (a requeued order's due time,
 /// an abandoned one's finish) is the store's clock, the one the daemons claim by.
 extension PostgresOrderStore {
-    public func apply(_ action: OrderAction, to selection: OrderSelection, now: Int64, dryRun: Bool) async throws -> OrderActionReport {
+    public func apply(_ action: OrderAction, to selection: OrderSelection, now: Int64, dryRun: Bool) async throws
+        -> OrderActionReport
+    {
         let lock = dryRun ? "" : " FOR UPDATE"
         let update = Self.update(action, now: now, clock: clock)
         let logger = logger
@@ -23,11 +25,14 @@ extension PostgresOrderStore {
             } else {
                 for outTradeNo in selection.outTradeNos {
                     var statement = PostgresStatement()
-                    var sql = "SELECT id, mch_id, status FROM pending_orders WHERE out_trade_no = \(statement.bind(outTradeNo))::text"
+                    var sql =
+                        "SELECT id, mch_id, status FROM pending_orders WHERE out_trade_no = \(statement.bind(outTradeNo))::text"
                     if let mchID = selection.mchID { sql += " AND mch_id = \(statement.bind(mchID))::text" }
-                    let rows = try await connection.send(statement.query(sql + " ORDER BY mch_id COLLATE \"C\"" + lock), logger: logger)
+                    let rows = try await connection.send(
+                        statement.query(sql + " ORDER BY mch_id COLLATE \"C\"" + lock), logger: logger)
                     if rows.isEmpty {
-                        skipped.append(.init(outTradeNo: outTradeNo, mchID: nil, reason: OrderAction.noSuchOrder(mchID: selection.mchID)))
+                        skipped.append(
+                            .init(outTradeNo: outTradeNo, mchID: nil, reason: OrderAction.noSuchOrder(mchID: selection.mchID)))
                     }
                     for row in rows {
                         let (id, mchID, status) = try row.decode((Int64, String, String).self)
@@ -59,12 +64,15 @@ extension PostgresOrderStore {
                     last_error = 'requeued by an operator; was: ' || coalesce(last_error, 'no error')
                     """
             case .retryNow:
-                assignment = "retry_at_ms = \(clock.now), last_error = 'retried now by an operator; was: ' || coalesce(last_error, 'no error')"
+                assignment =
+                    "retry_at_ms = \(clock.now), last_error = 'retried now by an operator; was: ' || coalesce(last_error, 'no error')"
             case .abandon(let reason):
-                assignment = "status = 'failed', finished_ms = \(clock.now), in_doubt = 0, last_error = 'abandoned by an operator: ' || \(statement.bind(reason))::text"
+                assignment =
+                    "status = 'failed', finished_ms = \(clock.now), in_doubt = 0, last_error = 'abandoned by an operator: ' || \(statement.bind(reason))::text"
             }
             let (from, list) = (statement.bind(action.from.rawValue), statement.bind(ids))
-            return statement.query("""
+            return statement.query(
+                """
                 UPDATE pending_orders SET \(assignment)
                 WHERE status = \(from)::text AND id = ANY(\(list)::bigint[])
                 RETURNING id

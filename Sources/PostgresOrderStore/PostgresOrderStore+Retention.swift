@@ -18,7 +18,8 @@ extension PostgresOrderStore {
         var statement = PostgresStatement()
         _ = statement.bind(cutoff)
         _ = statement.bind(limit)
-        let select = statement.query("""
+        let select = statement.query(
+            """
             SELECT id FROM pending_orders WHERE \(Self.finishedBefore)
             ORDER BY coalesce(finished_ms, created_at * 1000) LIMIT $2
             FOR UPDATE SKIP LOCKED
@@ -26,13 +27,18 @@ extension PostgresOrderStore {
         return try await transaction { connection in
             let ids = try await connection.send(select, logger: logger).map { try $0.decode(Int64.self) }
             guard !ids.isEmpty else { return PrunedOrders() }
-            let attempts = try await connection.send("""
-                WITH gone AS (DELETE FROM close_attempts WHERE order_id = ANY(\(ids)::bigint[]) RETURNING 1)
-                SELECT count(*) FROM gone
-                """, logger: logger).first?.decode(Int64.self) ?? 0
-            let statuses = try await connection.send("""
+            let attempts =
+                try await connection.send(
+                    """
+                    WITH gone AS (DELETE FROM close_attempts WHERE order_id = ANY(\(ids)::bigint[]) RETURNING 1)
+                    SELECT count(*) FROM gone
+                    """, logger: logger
+                ).first?.decode(Int64.self) ?? 0
+            let statuses = try await connection.send(
+                """
                 DELETE FROM pending_orders WHERE id = ANY(\(ids)::bigint[]) RETURNING status
-                """, logger: logger).map { try $0.decode(String.self) }
+                """, logger: logger
+            ).map { try $0.decode(String.self) }
             return PrunedOrders(orders: Self.counted(statuses), attempts: Int(attempts))
         }
     }
@@ -40,7 +46,8 @@ extension PostgresOrderStore {
     public func countFinishedOrders(finishedBefore cutoff: Int64) async throws -> PrunedOrders {
         var statement = PostgresStatement()
         _ = statement.bind(cutoff)
-        let query = statement.query("""
+        let query = statement.query(
+            """
             SELECT status, count(*) AS n,
                    coalesce(sum((SELECT count(*) FROM close_attempts a WHERE a.order_id = p.id)), 0)::bigint AS attempts
             FROM pending_orders p WHERE \(Self.finishedBefore) GROUP BY status

@@ -63,7 +63,7 @@ extension PostgresOrderStore {
             switch write.change {
             case .finish(let status, let outcome, let transactionID, let reason):
                 (self.status, self.outcome, transaction_id, self.reason) = (status.rawValue, outcome, transactionID, reason)
-                refund = write.attempts.isEmpty ? 1 : 0   // decided without a call: no attempt was made
+                refund = write.attempts.isEmpty ? 1 : 0  // decided without a call: no attempt was made
                 // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
                 rescued_may_take = !write.attempts.isEmpty && status != .failed
             case .retry(let at, let reason, let inDoubt, let refundAttempt):
@@ -75,7 +75,8 @@ extension PostgresOrderStore {
     }
 
     /// The compare-and-set of every write of one kind; returns the ids it applied to.
-    func apply(_ writes: [OrderWrite], kind: WriteKind, now: Int64, on connection: PostgresConnection) async throws -> Set<Int64> {
+    func apply(_ writes: [OrderWrite], kind: WriteKind, now: Int64, on connection: PostgresConnection) async throws -> Set<Int64>
+    {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
         let rows = statement.bind(String(decoding: try JSONEncoder().encode(writes.map(OutcomeRow.init)), as: UTF8.self))
@@ -141,7 +142,9 @@ extension PostgresOrderStore {
         init(_ attempt: AttemptRecord, order: ClaimedOrder) {
             let response = attempt.response
             (order_id, mch_id, out_trade_no) = (order.id, order.mchID, order.outTradeNo)
-            (self.attempt, operation, started_ms, finished_ms) = (attempt.attempt, attempt.call.rawValue, attempt.startedAt, attempt.finishedAt)
+            (self.attempt, operation, started_ms, finished_ms) = (
+                attempt.attempt, attempt.call.rawValue, attempt.startedAt, attempt.finishedAt
+            )
             (endpoint, http_status) = (attempt.endpoint, response.httpStatus)
             (return_code, return_msg, result_code) = (response.returnCode, response.returnMsg, response.resultCode)
             (err_code, err_code_des) = (response.errCode, response.errCodeDes)
@@ -154,7 +157,8 @@ extension PostgresOrderStore {
         let rows = writes.flatMap { write in write.attempts.map { AttemptRow($0, order: write.order) } }
         guard !rows.isEmpty else { return }
         let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
-        _ = try await connection.send("""
+        _ = try await connection.send(
+            """
             INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
                 endpoint, http_status, return_code, return_msg, result_code, err_code, err_code_des, outcome, error, verified)
             SELECT order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,

@@ -23,8 +23,10 @@ public struct PostgresOrderStore: OrderStore {
     let unansweredClaims = NIOLockedValueBox<Set<String>>([])
 
     /// `client` must be running (`client.run()`, or in the daemon's service group).
-    public init(client: PostgresClient, due: DuePolicy = .standard, clock: PostgresStoreClock = .database,
-                operationTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "closeorderd.postgres")) {
+    public init(
+        client: PostgresClient, due: DuePolicy = .standard, clock: PostgresStoreClock = .database,
+        operationTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "closeorderd.postgres")
+    ) {
         self.client = client
         self.operationTimeout = operationTimeout
         self.due = PostgresDueSQL(policy: due)
@@ -32,8 +34,10 @@ public struct PostgresOrderStore: OrderStore {
         self.logger = logger
     }
 
-    public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
-                               leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+    public func recordAndClaim(
+        _ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
+        leaseOwner: String, leaseUntil: Int64
+    ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let lease = Lease(owner: leaseOwner, token: UUID().uuidString, until: leaseUntil)
         let unanswered = unansweredClaims.withLockedValue { $0 }
         do {
@@ -61,7 +65,8 @@ public struct PostgresOrderStore: OrderStore {
 
     /// Gives back claims whose answer was lost; their attempt is not counted.
     func releaseUnanswered(_ tokens: Set<String>, on connection: PostgresConnection) async throws {
-        try await connection.send("""
+        try await connection.send(
+            """
             UPDATE pending_orders
             SET status = 'pending', attempts = greatest(attempts - 1, 0),
                 lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
@@ -69,21 +74,25 @@ public struct PostgresOrderStore: OrderStore {
             """, logger: logger)
     }
 
-    func claimAndRecord(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, lease: Lease, rowByRow: Bool,
-                        on connection: PostgresConnection) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+    func claimAndRecord(
+        _ writes: [OrderWrite], claim: ClaimRequest, now: Int64, lease: Lease, rowByRow: Bool,
+        on connection: PostgresConnection
+    ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let recorded = try await record(writes, now: now, on: connection)
         // Rate-limited merchants first, each up to its tokens, so a backlog elsewhere cannot starve them.
         var claimed: [ClaimedOrder] = []
         for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
         where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
-            claimed += try await claimBatch(connection, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
-                                            excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID,
-                                            rowByRow: rowByRow)
+            claimed += try await claimBatch(
+                connection, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
+                excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID,
+                rowByRow: rowByRow)
         }
         if claimed.count < claim.limit {
-            claimed += try await claimBatch(connection, now: now, limit: claim.limit - claimed.count, lease: lease,
-                                            excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
-                                            excludedCircuits: claim.excludedCircuits, onlyMerchant: nil, rowByRow: rowByRow)
+            claimed += try await claimBatch(
+                connection, now: now, limit: claim.limit - claimed.count, lease: lease,
+                excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
+                excludedCircuits: claim.excludedCircuits, onlyMerchant: nil, rowByRow: rowByRow)
         }
         return (recorded, claimed)
     }
@@ -98,7 +107,8 @@ public struct PostgresOrderStore: OrderStore {
         guard !orders.isEmpty else { return }
         try await transaction { connection in
             for order in orders {
-                try await connection.send("""
+                try await connection.send(
+                    """
                     UPDATE pending_orders
                     SET status = 'pending', attempts = greatest(attempts - 1, 0),
                         lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
@@ -120,12 +130,15 @@ public struct PostgresOrderStore: OrderStore {
         }
     }
 
-    func rescue(now: Int64, why: String, where condition: (inout PostgresStatement, ClockSQL) -> String) async throws -> [RescuedOrder] {
+    func rescue(now: Int64, why: String, where condition: (inout PostgresStatement, ClockSQL) -> String) async throws
+        -> [RescuedOrder]
+    {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
         let reason = statement.bind(why)
         let condition = condition(&statement, clock)
-        let query = statement.query("""
+        let query = statement.query(
+            """
             UPDATE pending_orders
             SET status = 'pending', in_doubt = 1, retry_at_ms = \(clock.now), last_error = \(reason)::text,
                 lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
@@ -142,17 +155,22 @@ public struct PostgresOrderStore: OrderStore {
         let excluded = claim.excludedMerchants.union(claim.merchantLimits.filter { $0.value <= 0 }.keys)
         var statement = PostgresStatement()
         let due = self.due.due(in: &statement)
-        let filter = PostgresDueSQL.filter(excludedMerchants: excluded, excludedCircuits: claim.excludedCircuits,
-                                           onlyMerchant: nil, in: &statement)
-        let query = statement.query("""
+        let filter = PostgresDueSQL.filter(
+            excludedMerchants: excluded, excludedCircuits: claim.excludedCircuits,
+            onlyMerchant: nil, in: &statement)
+        let query = statement.query(
+            """
             SELECT min(\(due)) AS due_ms, \(PostgresStoreClock.databaseNowSQL) AS now_ms FROM (
                 SELECT next_attempt_ms, created_at, timeout_seconds FROM pending_orders
                 WHERE status = 'pending' \(filter)
                 ORDER BY next_attempt_ms LIMIT 64) AS candidates
             """)
         let localNow = PostgresStoreClock.localNowMs()
-        guard let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?.makeRandomAccess(),
-              let dueMs = try row.value("due_ms", as: Int64?.self) else { return nil }
+        guard
+            let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?
+                .makeRandomAccess(),
+            let dueMs = try row.value("due_ms", as: Int64?.self)
+        else { return nil }
         return try toCallerClock(dueMs, databaseNow: row.value("now_ms"), localNow: localNow)
     }
 
@@ -165,7 +183,8 @@ public struct PostgresOrderStore: OrderStore {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
         let (key, value) = (statement.bind(key), statement.bind(value))
-        let query = statement.query("""
+        let query = statement.query(
+            """
             INSERT INTO daemon_state (key, value, updated_ms) VALUES (\(key)::text, \(value)::text, \(clock.now))
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
             """)
@@ -192,7 +211,8 @@ public struct PostgresOrderStore: OrderStore {
     public func daemons() async throws -> [DaemonRecord] {
         let localNow = PostgresStoreClock.localNowMs()
         let rows = try await connection { connection in
-            try await connection.send("""
+            try await connection.send(
+                """
                 SELECT value, updated_ms, \(unescaped: PostgresStoreClock.databaseNowSQL) AS now_ms
                 FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key
                 """, logger: logger)
@@ -214,10 +234,12 @@ public struct PostgresOrderStore: OrderStore {
     public func summary(now: Int64) async throws -> QueueSummary {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
-        let due = self.due.due(in: &statement), ownDue = self.due.ownDue(in: &statement)
+        let due = self.due.due(in: &statement)
+        let ownDue = self.due.ownDue(in: &statement)
         // Only due rows, rows in flight and overdue rows are counted: index ranges that stay small
         // while a million orders wait for their time, so a heartbeat costs nothing extra.
-        let query = statement.query("""
+        let query = statement.query(
+            """
             SELECT d.due, greatest(0, \(clock.now) - coalesce(d.oldest, \(clock.now))) AS due_lag, d.in_doubt,
                    (SELECT count(*) FROM pending_orders WHERE status = 'closing') AS closing,
                    o.overdue, greatest(0, \(clock.now) - coalesce(o.oldest, \(clock.now))) AS overdue_lag
@@ -228,12 +250,16 @@ public struct PostgresOrderStore: OrderStore {
                   WHERE status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
                     AND \(ownDue) <= \(clock.now)) AS o
             """)
-        guard let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?.makeRandomAccess() else {
+        guard
+            let row = try await connection({ connection in try await connection.send(query, logger: logger) }).first?
+                .makeRandomAccess()
+        else {
             throw PostgresStoreError("the queue summary returned no row")
         }
-        return QueueSummary(counts: ["due": try row.value("due"), "closing": try row.value("closing")],
-                            oldestDueLagMs: try row.value("due_lag"), inDoubt: try row.value("in_doubt"),
-                            overdue: try row.value("overdue"), oldestOverdueMs: try row.value("overdue_lag"))
+        return QueueSummary(
+            counts: ["due": try row.value("due"), "closing": try row.value("closing")],
+            oldestDueLagMs: try row.value("due_lag"), inDoubt: try row.value("in_doubt"),
+            overdue: try row.value("overdue"), oldestOverdueMs: try row.value("overdue_lag"))
     }
 
     // MARK: Plumbing
@@ -241,7 +267,9 @@ public struct PostgresOrderStore: OrderStore {
     /// Runs `body` in one transaction on one pooled connection (see `connection(_:)`). After an
     /// error that ended the connection (a restart, a network cut) no ROLLBACK is sent: the server
     /// has rolled back already, and a statement sent on a dead connection is not worth waiting for.
-    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws
+        -> Result
+    {
         try await connection { connection in
             try await connection.send("BEGIN", logger: logger)
             do {
@@ -261,7 +289,9 @@ public struct PostgresOrderStore: OrderStore {
     /// last row. Past it the call fails (an outage, which the loop waits out), its connection is
     /// closed, and the task is cancelled and left behind: whatever postgres-nio waits on (a lease,
     /// a connection the server ended at a restart), the loop and SIGTERM are never held up.
-    func connection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    func connection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws
+        -> Result
+    {
         let (client, timeout, logger) = (client, operationTimeout, logger)
         let used = NIOLockedValueBox<PostgresConnection?>(nil)
         let work = Task {
@@ -300,7 +330,8 @@ public struct PostgresOrderStore: OrderStore {
         } catch let error as PostgresStoreError {
             throw error
         } catch {
-            throw PostgresStoreError("PostgreSQL: \(PostgresStoreError.reason(error))", sqlState: PostgresStoreError.sqlState(of: error))
+            throw PostgresStoreError(
+                "PostgreSQL: \(PostgresStoreError.reason(error))", sqlState: PostgresStoreError.sqlState(of: error))
         }
     }
 }

@@ -1,13 +1,14 @@
 import Logging
 import NIOCore
 import NIOPosix
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOSSL
 import OrderClosing
 import PostgresNIO
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One PostgreSQL database holding the queue: its connection pool (a `Service` the daemon runs in
 /// its service group), the migrations, and the `OrderStore` on it. The rest of closeorderd sees
@@ -28,8 +29,9 @@ public final class PostgresQueueDatabase: Service, Sendable {
         if let socketPath = url.socketPath {
             configuration = .init(unixSocketPath: socketPath, username: url.user, password: password, database: url.database)
         } else {
-            configuration = .init(host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
-                                  database: url.database, tls: try Self.tls(for: url))
+            configuration = .init(
+                host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
+                database: url.database, tls: try Self.tls(for: url))
         }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
@@ -74,16 +76,20 @@ public final class PostgresQueueDatabase: Service, Sendable {
         if let socketPath = url.socketPath {
             configuration = .init(unixSocketPath: socketPath, username: url.user, password: password, database: url.database)
         } else {
-            let tls = try Self.tlsConfiguration(for: url).map { PostgresConnection.Configuration.TLS.require(try NIOSSLContext(configuration: $0)) }
-            configuration = .init(host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
-                                  database: url.database, tls: tls ?? .disable)
+            let tls = try Self.tlsConfiguration(for: url).map {
+                PostgresConnection.Configuration.TLS.require(try NIOSSLContext(configuration: $0))
+            }
+            configuration = .init(
+                host: url.host ?? "localhost", port: url.port, username: url.user, password: password,
+                database: url.database, tls: tls ?? .disable)
         }
         configuration.options.connectTimeout = .seconds(Int64(timeout.components.seconds))
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch {
-            let reason = Self.tlsProblem(error, url: url) ?? Self.connectionProblem(error, url: url) ?? PostgresStoreError.reason(error)
+            let reason =
+                Self.tlsProblem(error, url: url) ?? Self.connectionProblem(error, url: url) ?? PostgresStoreError.reason(error)
             throw PostgresStoreError("cannot connect to the PostgreSQL database \(url.display): \(reason)")
         }
     }
@@ -93,10 +99,13 @@ public final class PostgresQueueDatabase: Service, Sendable {
     static func tlsProblem(_ error: any Error, url: PostgresURL) -> String? {
         let underlying = (error as? PSQLError)?.underlying ?? error
         if let extra = underlying as? NIOSSLExtraError, extra == .failedToValidateHostname {
-            return "TLS: the server's certificate does not name the host \(url.host ?? "localhost") (sslmode=verify-full checks the name; "
+            return
+                "TLS: the server's certificate does not name the host \(url.host ?? "localhost") (sslmode=verify-full checks the name; "
                 + "connect by a name the certificate holds, or use sslmode=verify-ca)"
         }
-        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let inner) = ssl, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
+        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let inner) = ssl,
+            "\(inner)".contains("CERTIFICATE_VERIFY_FAILED")
+        {
             let roots = url.sslRootCert.map { "sslrootcert (\($0))" } ?? "the system's trusted roots (no sslrootcert given)"
             return "TLS: the server's certificate is not signed by a CA in \(roots), or has expired [CERTIFICATE_VERIFY_FAILED]"
         }
@@ -111,7 +120,8 @@ public final class PostgresQueueDatabase: Service, Sendable {
         let text = "\(underlying)"
         if let io = underlying as? IOError {
             switch io.errnoCode {
-            case ECONNREFUSED: return "connection refused: nothing listens on \(place) (is PostgreSQL running there, and is the port right?)"
+            case ECONNREFUSED:
+                return "connection refused: nothing listens on \(place) (is PostgreSQL running there, and is the port right?)"
             case ENOENT where url.socketPath != nil: return "no PostgreSQL socket at \(place) (is PostgreSQL running?)"
             case ETIMEDOUT: return "no answer from \(place) (timed out)"
             case EHOSTUNREACH, ENETUNREACH: return "\(place) is unreachable (no route)"

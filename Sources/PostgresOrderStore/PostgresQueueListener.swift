@@ -40,8 +40,9 @@ public struct PostgresQueueListener: Service {
                     if Task.isCancelled { return }
                     failures += 1
                     if failures == 1 {
-                        logger.warning("lost the LISTEN connection to PostgreSQL; polling until it is back",
-                                       metadata: ["error": "\(PostgresStoreError.reason(error))"])
+                        logger.warning(
+                            "lost the LISTEN connection to PostgreSQL; polling until it is back",
+                            metadata: ["error": "\(PostgresStoreError.reason(error))"])
                     }
                 }
                 try await Task.sleep(for: .seconds(min(30, 1 << min(failures, 5))))

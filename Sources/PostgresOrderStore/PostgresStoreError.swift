@@ -75,10 +75,13 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     }
 
     static func newerSchema(found: Int, known: Int) -> PostgresStoreError {
-        PostgresStoreError("the PostgreSQL database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd")
+        PostgresStoreError(
+            "the PostgreSQL database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd"
+        )
     }
 
     static func notMigrated(found: Int, known: Int) -> PostgresStoreError {
-        PostgresStoreError("the PostgreSQL database has schema version \(found), but \(known) is needed; run `closeorderd migrate`")
+        PostgresStoreError(
+            "the PostgreSQL database has schema version \(found), but \(known) is needed; run `closeorderd migrate`")
     }
 }

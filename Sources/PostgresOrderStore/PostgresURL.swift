@@ -35,8 +35,10 @@ public struct PostgresURL: Sendable, Hashable {
     /// `allow_plaintext=true`: the operator accepts `sslmode=disable` to a host that is not this one.
     public var allowPlaintext: Bool
 
-    public init(user: String, host: String?, port: Int = 5432, socketDirectory: String? = nil, database: String,
-                sslMode: SSLMode, sslRootCert: String? = nil, allowPlaintext: Bool = false) {
+    public init(
+        user: String, host: String?, port: Int = 5432, socketDirectory: String? = nil, database: String,
+        sslMode: SSLMode, sslRootCert: String? = nil, allowPlaintext: Bool = false
+    ) {
         self.allowPlaintext = allowPlaintext
         self.user = user
         self.host = host
@@ -54,7 +56,8 @@ public struct PostgresURL: Sendable, Hashable {
     public var display: String {
         let place = socketDirectory.map { "?host=\($0)&port=\(port)" } ?? ""
         let hostPart = host.map { "\($0.contains(":") ? "[\($0)]" : $0):\(port)" } ?? ""
-        let query = socketDirectory == nil ? "?sslmode=\(sslMode.rawValue)\(allowPlaintext ? "&allow_plaintext=true" : "")" : place
+        let query =
+            socketDirectory == nil ? "?sslmode=\(sslMode.rawValue)\(allowPlaintext ? "&allow_plaintext=true" : "")" : place
         return "postgresql://\(user)@\(hostPart)/\(database)\(query)"
     }
 
@@ -67,23 +70,31 @@ public struct PostgresURL: Sendable, Hashable {
             throw PostgresURLError("database.url is not a valid URL: \(Self.redacted(text))")
         }
         if components.password != nil {
-            throw PostgresURLError("database.url must not hold a password; name a file with database.password_file, or pass it as the systemd credential db-password (LoadCredential=)")
+            throw PostgresURLError(
+                "database.url must not hold a password; name a file with database.password_file, or pass it as the systemd credential db-password (LoadCredential=)"
+            )
         }
         guard let user = components.user, !user.isEmpty else {
             throw PostgresURLError("database.url needs a user: postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full")
         }
         let database = String(components.path.drop { $0 == "/" })
         guard !database.isEmpty, !database.contains("/") else {
-            throw PostgresURLError("database.url needs a database name after the host: postgresql://\(user)@HOST:PORT/DATABASE?sslmode=verify-full")
+            throw PostgresURLError(
+                "database.url needs a database name after the host: postgresql://\(user)@HOST:PORT/DATABASE?sslmode=verify-full")
         }
         var query: [String: String] = [:]
         for item in components.queryItems ?? [] {
-            guard let value = item.value, !value.isEmpty else { throw PostgresURLError("database.url parameter \(item.name) has no value") }
-            guard query.updateValue(value, forKey: item.name) == nil else { throw PostgresURLError("database.url names \(item.name) twice") }
+            guard let value = item.value, !value.isEmpty else {
+                throw PostgresURLError("database.url parameter \(item.name) has no value")
+            }
+            guard query.updateValue(value, forKey: item.name) == nil else {
+                throw PostgresURLError("database.url names \(item.name) twice")
+            }
         }
         let known: Set<String> = ["sslmode", "sslrootcert", "host", "port", "allow_plaintext"]
         if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
-            throw PostgresURLError("database.url parameter \(unknown) is not supported (known: \(known.sorted().joined(separator: ", ")))")
+            throw PostgresURLError(
+                "database.url parameter \(unknown) is not supported (known: \(known.sorted().joined(separator: ", ")))")
         }
         var port = components.port ?? 5432
         if let text = query["port"] {
@@ -93,13 +104,15 @@ public struct PostgresURL: Sendable, Hashable {
         guard (1...65535).contains(port) else { throw PostgresURLError("database.url port must be 1-65535, got \(port)") }
         let socketDirectory = query["host"]
         if let socketDirectory, !socketDirectory.hasPrefix("/") {
-            throw PostgresURLError("database.url host= must be the absolute path of the server's socket folder, got \(socketDirectory)")
+            throw PostgresURLError(
+                "database.url host= must be the absolute path of the server's socket folder, got \(socketDirectory)")
         }
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 }
         guard (host == nil) != (socketDirectory == nil) else {
-            throw PostgresURLError(host == nil
-                ? "database.url needs a host (postgresql://USER@HOST:PORT/DATABASE) or a socket folder (?host=/run/postgresql)"
-                : "database.url names both a host and a socket folder (host=); keep one")
+            throw PostgresURLError(
+                host == nil
+                    ? "database.url needs a host (postgresql://USER@HOST:PORT/DATABASE) or a socket folder (?host=/run/postgresql)"
+                    : "database.url names both a host and a socket folder (host=); keep one")
         }
         let mode: SSLMode
         if socketDirectory != nil {
@@ -109,10 +122,14 @@ public struct PostgresURL: Sendable, Hashable {
             mode = .disable
         } else {
             guard let text = query["sslmode"] else {
-                throw PostgresURLError("database.url needs sslmode: verify-full (with sslrootcert=CA_FILE) for a server over the network, or disable for one on this host")
+                throw PostgresURLError(
+                    "database.url needs sslmode: verify-full (with sslrootcert=CA_FILE) for a server over the network, or disable for one on this host"
+                )
             }
             guard let parsed = SSLMode(rawValue: text) else {
-                throw PostgresURLError("database.url sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)")
+                throw PostgresURLError(
+                    "database.url sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)"
+                )
             }
             mode = parsed
         }
@@ -126,23 +143,28 @@ public struct PostgresURL: Sendable, Hashable {
         case let other?: throw PostgresURLError("database.url allow_plaintext must be true or false, got \(other)")
         }
         if mode == .disable, let host, !Self.isLoopback(host), !allowPlaintext {
-            throw PostgresURLError("database.url: sslmode=disable would send the queue and the password in clear text to \(host), "
-                + "which is not this machine; use sslmode=verify-full (with sslrootcert=CA_FILE), or, on a network you trust, "
-                + "say so with allow_plaintext=true")
+            throw PostgresURLError(
+                "database.url: sslmode=disable would send the queue and the password in clear text to \(host), "
+                    + "which is not this machine; use sslmode=verify-full (with sslrootcert=CA_FILE), or, on a network you trust, "
+                    + "say so with allow_plaintext=true")
         }
-        self.init(user: user, host: host, port: port, socketDirectory: socketDirectory, database: database,
-                  sslMode: mode, sslRootCert: query["sslrootcert"], allowPlaintext: allowPlaintext)
+        self.init(
+            user: user, host: host, port: port, socketDirectory: socketDirectory, database: database,
+            sslMode: mode, sslRootCert: query["sslrootcert"], allowPlaintext: allowPlaintext)
     }
 
     /// What an operator should know about a URL that is accepted.
     public var warnings: [String] {
         var found: [String] = []
         if sslMode == .require {
-            found.append("sslmode=require encrypts but checks no certificate: whoever can intercept the connection to "
-                + "\(host ?? "the server") can read and change the queue; use sslmode=verify-full with sslrootcert=CA_FILE")
+            found.append(
+                "sslmode=require encrypts but checks no certificate: whoever can intercept the connection to "
+                    + "\(host ?? "the server") can read and change the queue; use sslmode=verify-full with sslrootcert=CA_FILE")
         }
         if sslMode == .disable, allowPlaintext, let host, !Self.isLoopback(host) {
-            found.append("sslmode=disable with allow_plaintext=true: the queue and the password cross the network to \(host) in clear text")
+            found.append(
+                "sslmode=disable with allow_plaintext=true: the queue and the password cross the network to \(host) in clear text"
+            )
         }
         return found
     }

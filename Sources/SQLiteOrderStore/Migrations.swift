@@ -21,24 +21,27 @@ public enum Migrations {
             // mode can only be set before the first table (an old database: `prune --vacuum`).
             // `SQLiteDatabase.open` sets it before WAL; the VACUUM (of an empty file) is for other writers.
             if try SQLiteDatabase.isEmpty(db) { try SQLiteDatabase.useIncrementalVacuum(db) }
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version    INTEGER PRIMARY KEY,
-                    name       TEXT    NOT NULL,
-                    applied_ms INTEGER NOT NULL
-                ) STRICT
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version    INTEGER PRIMARY KEY,
+                        name       TEXT    NOT NULL,
+                        applied_ms INTEGER NOT NULL
+                    ) STRICT
+                    """)
             let applied = try Set(Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
             if let newest = applied.max(), newest > latestVersion {
                 throw StoreError.newerSchema(found: newest, known: latestVersion)
             }
             var appliedNow: [Int] = []
             for migration in embedded.sorted(by: { $0.version < $1.version })
-                where migration.version <= target && !applied.contains(migration.version) {
+            where migration.version <= target && !applied.contains(migration.version) {
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: migration.sql)
-                    try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-                                   arguments: [migration.version, migration.name])
+                    try db.execute(
+                        sql:
+                            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                        arguments: [migration.version, migration.name])
                     return .commit
                 }
                 appliedNow.append(migration.version)

@@ -1,8 +1,9 @@
 import GRDB
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Opens the merchant's database: one WAL pool per process, a busy timeout so short lock waits
@@ -49,9 +50,9 @@ public enum SQLiteDatabase {
     static func createIfMissing(path: String) {
         guard !path.isEmpty, !path.hasPrefix(":"), !path.hasPrefix("file:") else { return }
         #if canImport(Glibc)
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
         #else
-        let fd = Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+            let fd = Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
         #endif
         guard fd >= 0 else { return }
         // open() applied the umask; fchmod() does not.

@@ -8,9 +8,12 @@ extension SQLiteOrderStore {
     /// One `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`: the due rows, leased and counted.
     /// If one row makes that statement fail (`isOneRowsFault`), the batch is claimed row by row
     /// instead, and the row that fails ends `failed` with the reason: never an outage of the queue.
-    func claimBatch(_ db: Database, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
-                    excludedCircuits: Set<CircuitKey>, onlyMerchant: String?) throws -> [ClaimedOrder] {
-        let filter = Self.filter(excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits, onlyMerchant: onlyMerchant)
+    func claimBatch(
+        _ db: Database, now: Int64, limit: Int, lease: Lease, excludedMerchants: Set<String>,
+        excludedCircuits: Set<CircuitKey>, onlyMerchant: String?
+    ) throws -> [ClaimedOrder] {
+        let filter = Self.filter(
+            excludedMerchants: excludedMerchants, excludedCircuits: excludedCircuits, onlyMerchant: onlyMerchant)
         do {
             // A statement that fails undoes only itself (SQLite's ABORT): the transaction goes on.
             return try claim(db, now: now, limit: limit, lease: lease, filter: filter, onlyID: nil)
@@ -20,11 +23,13 @@ extension SQLiteOrderStore {
             arguments += [now]
             arguments += filter.arguments
             arguments += [limit]
-            let candidates = try Int64.fetchAll(db, sql: """
-                SELECT id FROM pending_orders
-                WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter.sql)
-                ORDER BY next_attempt_ms LIMIT ?
-                """, arguments: arguments)
+            let candidates = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM pending_orders
+                    WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ? \(filter.sql)
+                    ORDER BY next_attempt_ms LIMIT ?
+                    """, arguments: arguments)
             var claimed: [ClaimedOrder] = []
             for id in candidates {
                 do {
@@ -46,19 +51,24 @@ extension SQLiteOrderStore {
     /// Ends a row that cannot be claimed `failed`, with the reason, and says so in the log.
     func fail(_ db: Database, id: Int64, now: Int64, because reason: String) {
         let text = UnclaimableRow.lastError(reason)
-        let row = try? Row.fetchOne(db, sql: """
-            UPDATE pending_orders
-            SET status = 'failed', finished_ms = ?, in_doubt = 0, last_error = ?,
-                lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-            WHERE id = ? AND status = 'pending'
-            RETURNING mch_id, out_trade_no
-            """, arguments: [(try? Self.feedStamp(db, now: now)) ?? now, text, id])
-        UnclaimableRow.log(logger, id: id, mchID: row?["mch_id"], outTradeNo: row?["out_trade_no"], reason: reason, failed: row != nil)
+        let row = try? Row.fetchOne(
+            db,
+            sql: """
+                UPDATE pending_orders
+                SET status = 'failed', finished_ms = ?, in_doubt = 0, last_error = ?,
+                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                WHERE id = ? AND status = 'pending'
+                RETURNING mch_id, out_trade_no
+                """, arguments: [(try? Self.feedStamp(db, now: now)) ?? now, text, id])
+        UnclaimableRow.log(
+            logger, id: id, mchID: row?["mch_id"], outTradeNo: row?["out_trade_no"], reason: reason, failed: row != nil)
     }
 
     /// The claim itself; `onlyID` narrows it to one row (the row-by-row path).
-    func claim(_ db: Database, now: Int64, limit: Int, lease: Lease, filter: (sql: String, arguments: StatementArguments),
-               onlyID: Int64?) throws -> [ClaimedOrder] {
+    func claim(
+        _ db: Database, now: Int64, limit: Int, lease: Lease, filter: (sql: String, arguments: StatementArguments),
+        onlyID: Int64?
+    ) throws -> [ClaimedOrder] {
         let sql = Self.claimSQL(due: due, filter: filter.sql, oneRow: onlyID != nil)
         var arguments: StatementArguments = [lease.owner, lease.token, lease.until, now, now, now]
         arguments += due.arguments
@@ -67,10 +77,11 @@ extension SQLiteOrderStore {
         if let onlyID { arguments += [onlyID] }
         arguments += [limit]
         return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-            ClaimedOrder(id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
-                         subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
-                         timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
-                         firstAttemptAt: row["first_attempt_ms"], leaseToken: lease.token)
+            ClaimedOrder(
+                id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
+                subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
+                timeoutSeconds: row["timeout_seconds"], attempt: row["attempts"], inDoubt: row["in_doubt"],
+                firstAttemptAt: row["first_attempt_ms"], leaseToken: lease.token)
         }
     }
 

@@ -59,18 +59,23 @@ public enum SQLiteFeed {
 
     static func finishedOrders(_ db: Database, after cursor: FeedCursor, limit: Int) throws -> [FinishedOrder] {
         try Row.fetchAll(db.cachedStatement(sql: query), arguments: [cursor.finishedMs, cursor.id, limit]).map { row in
-            FinishedOrder(id: row["id"], finishedMs: row["finished_ms"], mchID: row["mch_id"], subMchID: row["sub_mch_id"],
-                          outTradeNo: row["out_trade_no"], status: OrderStatus(rawValue: row["status"]) ?? .failed,
-                          outcome: row["outcome"], transactionID: row["transaction_id"], conflict: row["conflict"],
-                          lastError: row["last_error"], attempts: row["attempts"])
+            FinishedOrder(
+                id: row["id"], finishedMs: row["finished_ms"], mchID: row["mch_id"], subMchID: row["sub_mch_id"],
+                outTradeNo: row["out_trade_no"], status: OrderStatus(rawValue: row["status"]) ?? .failed,
+                outcome: row["outcome"], transactionID: row["transaction_id"], conflict: row["conflict"],
+                lastError: row["last_error"], attempts: row["attempts"])
         }
     }
 
     static func end(_ db: Database) throws -> FeedCursor {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT finished_ms, id FROM pending_orders WHERE finished_ms IS NOT NULL
-            ORDER BY finished_ms DESC, id DESC LIMIT 1
-            """) else { return .start }
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT finished_ms, id FROM pending_orders WHERE finished_ms IS NOT NULL
+                    ORDER BY finished_ms DESC, id DESC LIMIT 1
+                    """)
+        else { return .start }
         return FeedCursor(finishedMs: row["finished_ms"], id: row["id"])
     }
 }

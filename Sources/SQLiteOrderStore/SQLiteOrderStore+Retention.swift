@@ -27,21 +27,27 @@ extension SQLiteOrderStore {
             try db.cachedStatement(sql: "DELETE FROM close_attempts WHERE order_id IN (\(Self.oldestFinished))")
                 .execute(arguments: [cutoff, limit])
             let attempts = db.changesCount
-            let statuses = try String.fetchAll(db.cachedStatement(sql: """
-                DELETE FROM pending_orders WHERE id IN (\(Self.oldestFinished)) RETURNING status
-                """), arguments: [cutoff, limit])
+            let statuses = try String.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        DELETE FROM pending_orders WHERE id IN (\(Self.oldestFinished)) RETURNING status
+                        """), arguments: [cutoff, limit])
             return PrunedOrders(orders: Self.counted(statuses), attempts: attempts)
         }
     }
 
     public func countFinishedOrders(finishedBefore cutoff: Int64) async throws -> PrunedOrders {
         try await pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM pending_orders WHERE \(Self.finishedBefore) GROUP BY status",
-                                        arguments: [cutoff])
-            let attempts = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM close_attempts
-                WHERE order_id IN (SELECT id FROM pending_orders WHERE \(Self.finishedBefore))
-                """, arguments: [cutoff]) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT status, count(*) AS n FROM pending_orders WHERE \(Self.finishedBefore) GROUP BY status",
+                arguments: [cutoff])
+            let attempts =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM close_attempts
+                        WHERE order_id IN (SELECT id FROM pending_orders WHERE \(Self.finishedBefore))
+                        """, arguments: [cutoff]) ?? 0
             var orders: [OrderStatus: Int] = [:]
             for row in rows { if let status = OrderStatus(rawValue: row["status"]) { orders[status] = row["n"] } }
             return PrunedOrders(orders: orders, attempts: attempts)

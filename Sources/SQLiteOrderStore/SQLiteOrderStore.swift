@@ -16,8 +16,10 @@ public struct SQLiteOrderStore: OrderStore {
         self.logger = logger
     }
 
-    public func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
-                               leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+    public func recordAndClaim(
+        _ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
+        leaseOwner: String, leaseUntil: Int64
+    ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
         let token = UUID().uuidString
         let lease = Lease(owner: leaseOwner, token: token, until: leaseUntil)
         return try await pool.write { db in
@@ -26,13 +28,15 @@ public struct SQLiteOrderStore: OrderStore {
             var claimed: [ClaimedOrder] = []
             for (mchID, limit) in claim.merchantLimits.sorted(by: { $0.key < $1.key })
             where limit > 0 && claimed.count < claim.limit && !claim.excludedMerchants.contains(mchID) {
-                claimed += try claimBatch(db, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
-                                          excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
+                claimed += try claimBatch(
+                    db, now: now, limit: min(limit, claim.limit - claimed.count), lease: lease,
+                    excludedMerchants: [], excludedCircuits: claim.excludedCircuits, onlyMerchant: mchID)
             }
             if claimed.count < claim.limit {
-                claimed += try claimBatch(db, now: now, limit: claim.limit - claimed.count, lease: lease,
-                                          excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
-                                          excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
+                claimed += try claimBatch(
+                    db, now: now, limit: claim.limit - claimed.count, lease: lease,
+                    excludedMerchants: claim.excludedMerchants.union(claim.merchantLimits.keys),
+                    excludedCircuits: claim.excludedCircuits, onlyMerchant: nil)
             }
             return (recorded, claimed)
         }
@@ -47,42 +51,50 @@ public struct SQLiteOrderStore: OrderStore {
     public func release(_ orders: [ClaimedOrder], now: Int64) async throws {
         try await pool.write { db in
             for order in orders {
-                try db.execute(sql: """
-                    UPDATE pending_orders
-                    SET status = 'pending', attempts = max(attempts - 1, 0),
-                        lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                    WHERE id = ? AND lease_token = ? AND status = 'closing'
-                    """, arguments: [order.id, order.leaseToken])
+                try db.execute(
+                    sql: """
+                        UPDATE pending_orders
+                        SET status = 'pending', attempts = max(attempts - 1, 0),
+                            lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                        WHERE id = ? AND lease_token = ? AND status = 'closing'
+                        """, arguments: [order.id, order.leaseToken])
             }
         }
     }
 
     public func rescueExpiredLeases(now: Int64, sparing: String?) async throws -> [RescuedOrder] {
-        try await rescue(where: "lease_expires_ms < ? AND lease_owner IS NOT ?", [now, sparing], now: now,
-                         why: LeaseRescue.expired)
+        try await rescue(
+            where: "lease_expires_ms < ? AND lease_owner IS NOT ?", [now, sparing], now: now,
+            why: LeaseRescue.expired)
     }
 
     public func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
-        try await rescue(where: "lease_owner = ?", [owner], now: now,
-                         why: LeaseRescue.holderGone)
+        try await rescue(
+            where: "lease_owner = ?", [owner], now: now,
+            why: LeaseRescue.holderGone)
     }
 
-    func rescue(where condition: String, _ arguments: StatementArguments, now: Int64, why: String) async throws -> [RescuedOrder] {
+    func rescue(where condition: String, _ arguments: StatementArguments, now: Int64, why: String) async throws -> [RescuedOrder]
+    {
         try await pool.write { db in
-            try Row.fetchAll(db, sql: """
-                UPDATE pending_orders
-                SET status = 'pending', in_doubt = 1, retry_at_ms = ?, last_error = ?,
-                    lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
-                WHERE status = 'closing' AND \(condition)
-                RETURNING mch_id, out_trade_no
-                """, arguments: [now, why] + arguments).map { RescuedOrder(mchID: $0["mch_id"], outTradeNo: $0["out_trade_no"]) }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE pending_orders
+                    SET status = 'pending', in_doubt = 1, retry_at_ms = ?, last_error = ?,
+                        lease_owner = NULL, lease_token = NULL, lease_expires_ms = NULL
+                    WHERE status = 'closing' AND \(condition)
+                    RETURNING mch_id, out_trade_no
+                    """, arguments: [now, why] + arguments
+            ).map { RescuedOrder(mchID: $0["mch_id"], outTradeNo: $0["out_trade_no"]) }
         }
     }
 
     public func pausedMerchants() async throws -> [String: String] {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM daemon_state WHERE key LIKE 'pause:%'")
-            return Dictionary(rows.map { (String(($0["key"] as String).dropFirst(6)), $0["value"] as String) }, uniquingKeysWith: { $1 })
+            return Dictionary(
+                rows.map { (String(($0["key"] as String).dropFirst(6)), $0["value"] as String) }, uniquingKeysWith: { $1 })
         }
     }
 
@@ -93,11 +105,13 @@ public struct SQLiteOrderStore: OrderStore {
 
     public func daemons() async throws -> [DaemonRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT value, updated_ms FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key").compactMap { row in
-                guard var record = try? JSONDecoder().decode(DaemonRecord.self, from: Data((row["value"] as String).utf8)) else { return nil }
-                record.lastSeenMs = row["updated_ms"]
-                return record
-            }
+            try Row.fetchAll(db, sql: "SELECT value, updated_ms FROM daemon_state WHERE key LIKE 'daemon:%' ORDER BY key")
+                .compactMap { row in
+                    guard var record = try? JSONDecoder().decode(DaemonRecord.self, from: Data((row["value"] as String).utf8))
+                    else { return nil }
+                    record.lastSeenMs = row["updated_ms"]
+                    return record
+                }
         }
     }
 
@@ -113,21 +127,24 @@ public struct SQLiteOrderStore: OrderStore {
         var arguments = due.arguments
         arguments += filter.arguments
         return try await pool.read { [arguments] db in
-            try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT min(\(due.sql)) FROM (
-                    SELECT next_attempt_ms, created_at, timeout_seconds FROM pending_orders
-                    WHERE status = 'pending' \(filter.sql)
-                    ORDER BY next_attempt_ms LIMIT 64)
-                """), arguments: arguments)
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT min(\(due.sql)) FROM (
+                            SELECT next_attempt_ms, created_at, timeout_seconds FROM pending_orders
+                            WHERE status = 'pending' \(filter.sql)
+                            ORDER BY next_attempt_ms LIMIT 64)
+                        """), arguments: arguments)
         }
     }
 
     public func publish(_ key: String, _ value: String, now: Int64) async throws {
         try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO daemon_state (key, value, updated_ms) VALUES (?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
-                """, arguments: [key, value, now])
+            try db.execute(
+                sql: """
+                    INSERT INTO daemon_state (key, value, updated_ms) VALUES (?, ?, ?)
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
+                    """, arguments: [key, value, now])
         }
     }
 
@@ -139,15 +156,18 @@ public struct SQLiteOrderStore: OrderStore {
                 SELECT \(due.sql) AS due_ms, in_doubt FROM pending_orders
                 WHERE status = 'pending' AND next_attempt_ms <= ? AND \(due.sql) <= ?
                 """
-            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS due, min(due_ms) AS oldest, coalesce(sum(in_doubt), 0) AS in_doubt FROM (\(dueRows))",
-                                       arguments: Self.dueSummaryArguments(due, now: now))
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT count(*) AS due, min(due_ms) AS oldest, coalesce(sum(in_doubt), 0) AS in_doubt FROM (\(dueRows))",
+                arguments: Self.dueSummaryArguments(due, now: now))
             let closing = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'") ?? 0
             let oldest: Int64? = row?["oldest"]
             let overdue = try Row.fetchOne(db, sql: OverdueSQL.summary, arguments: OverdueSQL.arguments(due.policy, now: now))
             let oldestOverdue: Int64? = overdue?["oldest"]
-            return QueueSummary(counts: ["due": row?["due"] ?? 0, "closing": closing],
-                                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: row?["in_doubt"] ?? 0,
-                                overdue: overdue?["overdue"] ?? 0, oldestOverdueMs: max(0, now - (oldestOverdue ?? now)))
+            return QueueSummary(
+                counts: ["due": row?["due"] ?? 0, "closing": closing],
+                oldestDueLagMs: max(0, now - (oldest ?? now)), inDoubt: row?["in_doubt"] ?? 0,
+                overdue: overdue?["overdue"] ?? 0, oldestOverdueMs: max(0, now - (oldestOverdue ?? now)))
         }
     }
 
@@ -166,7 +186,7 @@ public struct SQLiteOrderStore: OrderStore {
     /// The finishes (most of a batch) go in one UPDATE, each row still a compare-and-set on its own
     /// lease; retries and contradictions one by one; then every audit row, in order, in one INSERT.
     static func record(_ writes: [OrderWrite], now: Int64, db: Database) throws -> [WriteResult] {
-        let now = try feedStamp(for: writes, db, now: now)   // finished_ms: above every committed one (the outcome feed)
+        let now = try feedStamp(for: writes, db, now: now)  // finished_ms: above every committed one (the outcome feed)
         let finishes = writes.filter(\.isFinish)
         // Together only when no order is written twice in the batch: then the rows are disjoint and
         // the finishes may go first without changing what any write finds.
@@ -204,9 +224,13 @@ public struct SQLiteOrderStore: OrderStore {
             arguments += [now]
             try db.cachedStatement(sql: WriteSQL.finishes(1)).execute(arguments: arguments)
         case .retry(let at, let reason, let inDoubt, let refundAttempt):
-            try db.cachedStatement(sql: WriteSQL.retry).execute(arguments: [at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken])
+            try db.cachedStatement(sql: WriteSQL.retry).execute(arguments: [
+                at, reason, errCode, inDoubt ? 1 : 0, refundAttempt ? 1 : 0, order.id, order.leaseToken,
+            ])
         case .contradiction(let text):
-            try db.cachedStatement(sql: WriteSQL.contradiction).execute(arguments: [text, text, errCode, now, order.id, order.leaseToken])
+            try db.cachedStatement(sql: WriteSQL.contradiction).execute(arguments: [
+                text, text, errCode, now, order.id, order.leaseToken,
+            ])
         }
         return db.changesCount == 1 ? .applied : try settleLost(write, db: db)
     }
@@ -216,8 +240,10 @@ public struct SQLiteOrderStore: OrderStore {
         var arguments = StatementArguments()
         for write in finishes { arguments += finishValues(write) }
         arguments += [now]
-        return try Set(Int64.fetchAll(db.cachedStatement(sql: WriteSQL.finishes(finishes.count) + " RETURNING pending_orders.id"),
-                                      arguments: arguments))
+        return try Set(
+            Int64.fetchAll(
+                db.cachedStatement(sql: WriteSQL.finishes(finishes.count) + " RETURNING pending_orders.id"),
+                arguments: arguments))
     }
 
     /// One finish's row of `WriteSQL.finishes`' VALUES.
@@ -225,17 +251,20 @@ public struct SQLiteOrderStore: OrderStore {
         guard case .finish(let status, let outcome, let transactionID, let reason) = write.change else { return [] }
         // Only a verified answer's err_code is WeChat's word; an unverified one stays in the audit row.
         let errCode = write.attempts.last.flatMap { $0.response.verified ? $0.response.errCode : nil }
-        return [write.order.id, write.order.leaseToken, status.rawValue, outcome, transactionID, reason, errCode,
-                write.attempts.isEmpty ? 1 : 0,   // decided without a call: no attempt was made
-                // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
-                !write.attempts.isEmpty && status != .failed]
+        return [
+            write.order.id, write.order.leaseToken, status.rawValue, outcome, transactionID, reason, errCode,
+            write.attempts.isEmpty ? 1 : 0,  // decided without a call: no attempt was made
+            // A rescued row takes WeChat's verdict (closed, paid), not a local decision.
+            !write.attempts.isEmpty && status != .failed,
+        ]
     }
 
     /// Lost the compare-and-set: the merchant marked it paid, or another daemon's rescue took it.
     static func settleLost(_ write: OrderWrite, db: Database) throws -> WriteResult {
         let order = write.order
         let row = try Row.fetchOne(db, sql: "SELECT status, outcome FROM pending_orders WHERE id = ?", arguments: [order.id])
-        let lost = write.lostCompareAndSet(current: (row?["status"] as String?).flatMap(OrderStatus.init(rawValue:)), outcome: row?["outcome"])
+        let lost = write.lostCompareAndSet(
+            current: (row?["status"] as String?).flatMap(OrderStatus.init(rawValue:)), outcome: row?["outcome"])
         if let note = lost.conflict {
             try db.execute(sql: "UPDATE pending_orders SET conflict = ? WHERE id = ?", arguments: [note, order.id])
         }
@@ -246,19 +275,24 @@ public struct SQLiteOrderStore: OrderStore {
     static func insert(_ rows: ArraySlice<(attempt: AttemptRecord, order: ClaimedOrder)>, db: Database) throws {
         var arguments = StatementArguments()
         for (attempt, order) in rows {
-            arguments += [order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
-                          attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
-                          attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
-                          attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome.rawValue, attempt.error,
-                          attempt.response.verified]
+            arguments += [
+                order.id, order.mchID, order.outTradeNo, attempt.attempt, attempt.call.rawValue,
+                attempt.startedAt, attempt.finishedAt, attempt.endpoint, attempt.response.httpStatus,
+                attempt.response.returnCode, attempt.response.returnMsg, attempt.response.resultCode,
+                attempt.response.errCode, attempt.response.errCodeDes, attempt.outcome.rawValue, attempt.error,
+                attempt.response.verified,
+            ]
         }
         try db.cachedStatement(sql: WriteSQL.attempts(rows.count)).execute(arguments: arguments)
     }
 
     /// `AND …` over merchants and circuits, with its arguments.
-    static func filter(excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>,
-                       onlyMerchant: String?) -> (sql: String, arguments: StatementArguments) {
-        var sql = "", arguments = StatementArguments()
+    static func filter(
+        excludedMerchants: Set<String>, excludedCircuits: Set<CircuitKey>,
+        onlyMerchant: String?
+    ) -> (sql: String, arguments: StatementArguments) {
+        var sql = ""
+        var arguments = StatementArguments()
         if let onlyMerchant {
             sql += " AND mch_id = ?"
             arguments += [onlyMerchant]
@@ -268,7 +302,8 @@ public struct SQLiteOrderStore: OrderStore {
             arguments += StatementArguments(excludedMerchants.sorted())
         }
         if !excludedCircuits.isEmpty {
-            sql += " AND (mch_id, coalesce(sub_mch_id, '')) NOT IN (VALUES \(Array(repeating: "(?, ?)", count: excludedCircuits.count).joined(separator: ", ")))"
+            sql +=
+                " AND (mch_id, coalesce(sub_mch_id, '')) NOT IN (VALUES \(Array(repeating: "(?, ?)", count: excludedCircuits.count).joined(separator: ", ")))"
             for key in excludedCircuits.sorted() { arguments += [key.mchID, key.subMchID ?? ""] }
         }
         return (sql, arguments)

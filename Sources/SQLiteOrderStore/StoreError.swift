@@ -3,7 +3,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let description: String
 
     static func newerSchema(found: Int, known: Int) -> StoreError {
-        StoreError(description: "the database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd")
+        StoreError(
+            description:
+                "the database has schema version \(found), newer than this closeorderd knows (\(known)); upgrade closeorderd")
     }
 
     static func notMigrated(found: Int, known: Int) -> StoreError {

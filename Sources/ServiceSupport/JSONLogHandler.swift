@@ -51,7 +51,8 @@ public struct JSONLogHandler: LogHandler {
         line += ",\"level\":" + quote(record.level.rawValue)
         line += ",\"msg\":" + quote(record.message)
         for (key, value) in record.fields {
-            line += "," + quote(LogRecord.key(key, avoiding: fixedKeys)) + ":"
+            line +=
+                "," + quote(LogRecord.key(key, avoiding: fixedKeys)) + ":"
                 + (record.numericKeys.contains(key) ? value : quote(value))
         }
         return line + "}"

@@ -34,13 +34,15 @@ struct JournalDatagram {
     /// and names starting with a digit get a `META_` prefix so metadata can never forge
     /// `PRIORITY` or `MESSAGE`.
     static func fieldName(forMetadataKey key: String, reserved: Set<String>) -> String {
-        var name = String(String.UnicodeScalarView(key.unicodeScalars.map { scalar -> Unicode.Scalar in
-            switch scalar {
-            case "a"..."z": return Unicode.Scalar(scalar.value - 0x20)!
-            case "A"..."Z", "0"..."9", "_": return scalar
-            default: return "_"
-            }
-        }))
+        var name = String(
+            String.UnicodeScalarView(
+                key.unicodeScalars.map { scalar -> Unicode.Scalar in
+                    switch scalar {
+                    case "a"..."z": return Unicode.Scalar(scalar.value - 0x20)!
+                    case "A"..."Z", "0"..."9", "_": return scalar
+                    default: return "_"
+                    }
+                }))
         name = String(name.drop { $0 == "_" })
         if name.isEmpty {
             name = "META"

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Sends each event to journald over its native protocol, one datagram per event, so every
 /// metadata key becomes a field: `journalctl -u closeorderd OUT_TRADE_NO=T1` finds one order's

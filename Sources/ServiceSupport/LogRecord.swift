@@ -31,15 +31,18 @@ struct LogRecord {
         }
         self.level = event.level
         self.message = event.message.description
-        self.fields = merged
+        self.fields =
+            merged
             .map { (key: $0.key, value: Self.flatten($0.value)) }
             .sorted { $0.key < $1.key }
-        self.numericKeys = Set(merged.compactMap { key, value in
-            guard case .stringConvertible(let convertible) = value,
-                  convertible is any BinaryInteger || (convertible as? any BinaryFloatingPoint).map({ Double($0).isFinite }) == true
-            else { return nil }
-            return key
-        })
+        self.numericKeys = Set(
+            merged.compactMap { key, value in
+                guard case .stringConvertible(let convertible) = value,
+                    convertible is any BinaryInteger
+                        || (convertible as? any BinaryFloatingPoint).map({ Double($0).isFinite }) == true
+                else { return nil }
+                return key
+            })
     }
 
     init(level: Logger.Level, message: String, fields: [(key: String, value: String)]) {

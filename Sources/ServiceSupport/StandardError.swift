@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes whole lines to file descriptor 2.
 ///
@@ -21,9 +22,9 @@ enum StandardError {
                 var offset = 0
                 while offset < buffer.count {
                     #if canImport(Glibc)
-                    let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                        let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
                     #else
-                    let written = Darwin.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                        let written = Darwin.write(2, buffer.baseAddress! + offset, buffer.count - offset)
                     #endif
                     if written > 0 {
                         offset += written

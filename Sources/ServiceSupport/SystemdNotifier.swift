@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Tells systemd about the service's state (`sd_notify(3)`): `READY=1` so `systemctl start`
 /// returns only once the daemon can work, `STATUS=` for `systemctl status`, `WATCHDOG=1`

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Sends single datagrams to `AF_UNIX` `SOCK_DGRAM` sockets: the transport of both the journal's
@@ -20,11 +20,11 @@ enum UnixDatagram {
     /// An unbound datagram socket, close-on-exec so children never inherit it; -1 on failure.
     static func openSocket() -> Int32 {
         #if canImport(Glibc)
-        return socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            return socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         #else
-        let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
-        if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return fd
+            let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
+            if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return fd
         #endif
     }
 
@@ -34,9 +34,9 @@ enum UnixDatagram {
         guard fd >= 0 else { return .failure(SendError(code: EBADF)) }
         guard let (address, length) = address(for: path) else { return .failure(SendError(code: EINVAL)) }
         #if canImport(Glibc)
-        let flags = Int32(MSG_NOSIGNAL)
+            let flags = Int32(MSG_NOSIGNAL)
         #else
-        let flags: Int32 = 0
+            let flags: Int32 = 0
         #endif
         while true {
             let sent = bytes.withUnsafeBytes { buffer in

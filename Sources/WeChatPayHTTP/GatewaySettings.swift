@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where and how patiently the gateway talks to WeChat Pay.
@@ -53,19 +54,23 @@ public struct GatewaySettings: Sendable, Hashable {
         // A URL with userinfo is never echoed: the part before the @ may be a password.
         let shown = url.contains("@") ? "the URL" : "\"\(url)\""
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              let host = components.percentEncodedHost, !host.isEmpty else {
+            let host = components.percentEncodedHost, !host.isEmpty
+        else {
             return "\(shown) is not an absolute URL (scheme://host[:port])"
         }
         if components.percentEncodedUser != nil || components.percentEncodedPassword != nil {
             return "the URL must not contain a user name or password (user@host)"
         }
-        if components.percentEncodedQuery != nil { return "\(shown) must not have a query (?…): the API path is appended to the URL" }
+        if components.percentEncodedQuery != nil {
+            return "\(shown) must not have a query (?…): the API path is appended to the URL"
+        }
         if components.percentEncodedFragment != nil { return "\(shown) must not have a fragment (#…)" }
         if !(components.percentEncodedPath.isEmpty || components.percentEncodedPath == "/") {
             return "\(shown) must not have a path (the API path is appended to scheme://host[:port])"
         }
         let hostCharacters = host.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || ".-:[]".unicodeScalars.contains($0)
         }
         guard hostCharacters else { return "\(shown) does not have a valid host name" }
         switch scheme {

@@ -25,21 +25,29 @@ public final class RoutingGateway: WeChatPayGateway {
 
     public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
         guard let adapter = adapters[merchant.api] else {
-            return GatewayResponse(outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil,
+                delivered: false)
         }
         return await adapter.closeOrder(order, merchant: merchant)
     }
 
     public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         guard let adapter = adapters[merchant.api] else {
-            return GatewayResponse(outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil,
+                delivered: false)
         }
         return await adapter.queryOrder(order, merchant: merchant)
     }
 
-    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<
+        QueryOutcome
+    > {
         guard let adapter = adapters[merchant.api] else {
-            return GatewayResponse(outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .configurationError(.other(Self.unserved(merchant))), summary: ResponseSummary(), endpoint: nil,
+                delivered: false)
         }
         return await adapter.probeMerchant(probe, appID: appID, merchant: merchant)
     }

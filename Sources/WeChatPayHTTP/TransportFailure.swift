@@ -1,5 +1,5 @@
-import GatewayVocabulary
 import AsyncHTTPClient
+import GatewayVocabulary
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -44,8 +44,11 @@ struct TransportFailure: Error, Sendable {
             if Self.isConnectFailure(error) {
                 self.init(.connection("cannot connect: \(Self.describe(error))"), endpoint: .down, sent: false)
             } else if let error = error as? HTTPClientError, error == .getConnectionFromPoolTimeout {
-                self.init(.connection("no free connection in the local connection pool within the connect timeout (this machine's concurrency, not WeChat Pay)"),
-                          endpoint: .unknown, sent: false)
+                self.init(
+                    .connection(
+                        "no free connection in the local connection pool within the connect timeout (this machine's concurrency, not WeChat Pay)"
+                    ),
+                    endpoint: .unknown, sent: false)
             } else if let error = error as? HTTPClientError, error == .deadlineExceeded {
                 self.init(.timeout(afterSending: false), endpoint: .unknown, sent: false)
             } else if Self.isCancellation(error) {
@@ -63,8 +66,9 @@ struct TransportFailure: Error, Sendable {
             if let error = error as? HTTPClientError, [.deadlineExceeded, .readTimeout, .writeTimeout].contains(error) {
                 self.init(.timeout(afterSending: true), endpoint: .up, sent: true)
             } else {
-                self.init(.connection("the answer was cut off: \(Self.isCancellation(error) ? "cancelled" : Self.describe(error))"),
-                          endpoint: .up, sent: true)
+                self.init(
+                    .connection("the answer was cut off: \(Self.isCancellation(error) ? "cancelled" : Self.describe(error))"),
+                    endpoint: .up, sent: true)
             }
         }
     }

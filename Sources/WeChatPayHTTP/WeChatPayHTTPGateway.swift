@@ -1,5 +1,5 @@
-import GatewayVocabulary
 import AsyncHTTPClient
+import GatewayVocabulary
 import Logging
 import OrderClosing
 import WeChatPayV2
@@ -40,14 +40,18 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
     public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
         switch Self.unpack(order, merchant) {
         case .success(let (reference, v2)): await closeOrder(reference, credentials: v2.credentials)
-        case .failure(let refusal): GatewayResponse(outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        case .failure(let refusal):
+            GatewayResponse(
+                outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
     }
 
     public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         switch Self.unpack(order, merchant) {
         case .success(let (reference, v2)): await queryOrder(reference, credentials: v2.credentials)
-        case .failure(let refusal): GatewayResponse(outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
+        case .failure(let refusal):
+            GatewayResponse(
+                outcome: .orderRejected(refusal.description), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
     }
 
@@ -68,13 +72,15 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
 
     /// The v2 call, for a merchant's own credentials.
     public func closeOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<CloseOutcome> {
-        await call(.closeOrder, order: order, credentials: credentials,
-                   classify: ResponseClassifier.classifyClose, failure: CloseOutcome.retryable)
+        await call(
+            .closeOrder, order: order, credentials: credentials,
+            classify: ResponseClassifier.classifyClose, failure: CloseOutcome.retryable)
     }
 
     public func queryOrder(_ order: OrderReference, credentials: MerchantCredentials) async -> GatewayResponse<QueryOutcome> {
-        await call(.orderQuery, order: order, credentials: credentials,
-                   classify: ResponseClassifier.classifyQuery, failure: QueryOutcome.retryable)
+        await call(
+            .orderQuery, order: order, credentials: credentials,
+            classify: ResponseClassifier.classifyQuery, failure: QueryOutcome.retryable)
     }
 
     private func call<Outcome: Sendable>(
@@ -86,8 +92,9 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
         do {
             signed = try SignedRequest(operation, order: order, credentials: credentials, nonce: Nonce.make())
         } catch {
-            return GatewayResponse(outcome: failure(.unparseable("request not built: \(error.message)")),
-                                   summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: failure(.unparseable("request not built: \(error.message)")),
+                summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         let request = WeChatPayTransport.Request(
             method: .POST, path: operation.path,
@@ -99,8 +106,9 @@ public final class WeChatPayHTTPGateway: WeChatPayGateway {
             let (outcome, summary) = classify(answer.status, answer.body, order, credentials)
             return GatewayResponse(outcome: outcome, summary: summary, endpoint: exchange.endpoint)
         case .failure(let transportFailure):
-            return GatewayResponse(outcome: failure(transportFailure.reason), summary: ResponseSummary(),
-                                   endpoint: exchange.endpoint, delivered: exchange.delivered)
+            return GatewayResponse(
+                outcome: failure(transportFailure.reason), summary: ResponseSummary(),
+                endpoint: exchange.endpoint, delivered: exchange.delivered)
         }
     }
 }

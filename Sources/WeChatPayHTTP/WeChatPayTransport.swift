@@ -78,7 +78,8 @@ public final class WeChatPayTransport: Sendable {
         self.settings = settings
         self.clock = clock
         self.logger = logger
-        self.failover = NIOLockedValueBox(FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
+        self.failover = NIOLockedValueBox(
+            FailoverState(hasBackup: settings.backupURL != nil, probeIntervalMs: settings.probeIntervalMs))
     }
 
     /// An HTTP client with the settings' timeouts and trust: the system store, or `caFile` alone,
@@ -97,8 +98,9 @@ public final class WeChatPayTransport: Sendable {
         if let caFile = settings.caFile {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .milliseconds(settings.connectTimeoutMs)))
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(settings.connectTimeoutMs)))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(settings.maxConnections, 1)
         configuration.decompression = .disabled
@@ -143,13 +145,14 @@ public final class WeChatPayTransport: Sendable {
             switch failure.endpoint {
             case .down: noteReachability(endpoint, reachable: false, cause: "\(failure.reason)")
             case .up: noteReachability(endpoint, reachable: true)
-            case .unknown: break   // a local failure says nothing about the endpoint
+            case .unknown: break  // a local failure says nothing about the endpoint
             }
             // A timeout after sending marks the endpoint down for later calls, but this call
             // ends here: WeChat may have the request, and a second one would be a second
             // close that the audit table does not show.
             guard FailoverState.triesNextEndpoint(unreachable: failure.unreachable, mayHaveBeenSent: failure.mayHaveBeenSent),
-                  !Task.isCancelled else { break }
+                !Task.isCancelled
+            else { break }
         }
         // The plan is never empty, so `last` is set.
         let failure = last?.failure ?? TransportFailure(CancellationError(), progress: .notWritten)
@@ -163,7 +166,8 @@ public final class WeChatPayTransport: Sendable {
     private func execute(_ request: Request, at baseURL: String) async -> Result<Answer, TransportFailure> {
         let http: HTTPClient.Request
         do {
-            var built = try HTTPClient.Request(url: baseURL + request.path, method: request.method, body: request.body.map { .bytes($0) })
+            var built = try HTTPClient.Request(
+                url: baseURL + request.path, method: request.method, body: request.body.map { .bytes($0) })
             for (name, value) in request.headers { built.headers.add(name: name, value: value) }
             http = built
         } catch {
@@ -178,8 +182,10 @@ public final class WeChatPayTransport: Sendable {
                 task.cancel()
             }
             var body = response.body ?? ByteBuffer()
-            return .success(Answer(status: Int(response.status.code), headers: response.headers,
-                                   body: body.readBytes(length: body.readableBytes) ?? []))
+            return .success(
+                Answer(
+                    status: Int(response.status.code), headers: response.headers,
+                    body: body.readBytes(length: body.readableBytes) ?? []))
         } catch {
             return .failure(TransportFailure(error, progress: recorder.progress))
         }
@@ -191,11 +197,15 @@ public final class WeChatPayTransport: Sendable {
         let change = failover.withLockedValue { $0.report(endpoint, reachable: reachable, now: clock.now()) }
         switch change {
         case .failedOver:
-            logger.warning("failover: primary WeChat Pay endpoint \(settings.primaryURL) unreachable (\(cause ?? "no cause recorded")); using the backup \(settings.backupURL ?? "")",
-                           metadata: ["endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)", "cause": "\(cause ?? "")"])
+            logger.warning(
+                "failover: primary WeChat Pay endpoint \(settings.primaryURL) unreachable (\(cause ?? "no cause recorded")); using the backup \(settings.backupURL ?? "")",
+                metadata: [
+                    "endpoint": "\(settings.backupURL ?? "")", "primary": "\(settings.primaryURL)", "cause": "\(cause ?? "")",
+                ])
         case .returnedToPrimary:
-            logger.notice("failover: primary WeChat Pay endpoint \(settings.primaryURL) answers again, returning to it",
-                          metadata: ["endpoint": "\(settings.primaryURL)"])
+            logger.notice(
+                "failover: primary WeChat Pay endpoint \(settings.primaryURL) answers again, returning to it",
+                metadata: ["endpoint": "\(settings.primaryURL)"])
         case nil:
             break
         }

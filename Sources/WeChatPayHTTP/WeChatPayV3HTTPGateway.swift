@@ -1,5 +1,5 @@
-import GatewayVocabulary
 import AsyncHTTPClient
+import GatewayVocabulary
 import Logging
 import OrderClosing
 import WeChatPayV3
@@ -32,14 +32,16 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
     /// The port: a `V3Merchant`'s order (a handle of another API is refused, nothing sent).
     public func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
         guard let v3 = merchant as? V3Merchant else {
-            return GatewayResponse(outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         return await closeOrder(order, merchant: v3)
     }
 
     public func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         guard let v3 = merchant as? V3Merchant else {
-            return GatewayResponse(outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .orderRejected(Self.notV3(merchant)), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         return await queryOrder(order, merchant: v3)
     }
@@ -49,15 +51,17 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
     }
 
     public func closeOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<CloseOutcome> {
-        await call(.close, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyClose,
-                   failure: CloseOutcome.retryable, configuration: { CloseOutcome.configurationError(.other($0)) },
-                   rejected: CloseOutcome.orderRejected)
+        await call(
+            .close, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyClose,
+            failure: CloseOutcome.retryable, configuration: { CloseOutcome.configurationError(.other($0)) },
+            rejected: CloseOutcome.orderRejected)
     }
 
     public func queryOrder(_ order: OrderKey, merchant: V3Merchant) async -> GatewayResponse<QueryOutcome> {
-        await call(.query, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyQuery,
-                   failure: QueryOutcome.retryable, configuration: { QueryOutcome.configurationError(.other($0)) },
-                   rejected: QueryOutcome.orderRejected)
+        await call(
+            .query, order: order, merchant: merchant, classify: V3ResponseClassifier.classifyQuery,
+            failure: QueryOutcome.retryable, configuration: { QueryOutcome.configurationError(.other($0)) },
+            rejected: QueryOutcome.orderRejected)
     }
 
     private func call<Outcome: Sendable>(
@@ -69,7 +73,8 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
         do {
             reference = try V3OrderReference(order)
         } catch {
-            return GatewayResponse(outcome: rejected("API v3: \(error.message)"), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: rejected("API v3: \(error.message)"), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         let keys: WeChatPayKeys
         switch await verificationKeys(merchant) {
@@ -88,11 +93,13 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
             }
             return GatewayResponse(outcome: outcome, summary: summary, endpoint: result.endpoint)
         case .failure(.notBuilt(let problem)):
-            return GatewayResponse(outcome: failure(.unparseable("request not built: \(problem)")), summary: ResponseSummary(),
-                                   endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: failure(.unparseable("request not built: \(problem)")), summary: ResponseSummary(),
+                endpoint: nil, delivered: false)
         case .failure(.transport(let transportFailure)):
-            return GatewayResponse(outcome: failure(transportFailure.reason), summary: ResponseSummary(),
-                                   endpoint: result.endpoint, delivered: result.delivered)
+            return GatewayResponse(
+                outcome: failure(transportFailure.reason), summary: ResponseSummary(),
+                endpoint: result.endpoint, delivered: result.delivered)
         }
     }
 
@@ -117,8 +124,10 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
     /// The held platform certificates (fetched when due), with the public key when the merchant
     /// configured both. With the public key, a failed fetch never stops a call: it is retried
     /// hourly (or a minute after an answer names an unknown serial) while the public key verifies.
-    private func certificateKeys(_ merchant: V3Merchant, apiV3Key: APIv3Key, cache: PlatformCertificateCache,
-                                 publicKey: WeChatPayKeys?) async -> Result<WeChatPayKeys, KeyProblem> {
+    private func certificateKeys(
+        _ merchant: V3Merchant, apiV3Key: APIv3Key, cache: PlatformCertificateCache,
+        publicKey: WeChatPayKeys?
+    ) async -> Result<WeChatPayKeys, KeyProblem> {
         func withPublicKey(_ certificates: WeChatPayKeys?) -> WeChatPayKeys? {
             guard let publicKey else { return certificates }
             return certificates.map { publicKey.adding($0) } ?? publicKey
@@ -132,21 +141,28 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
             let held = cache.install(fetched, now: clock.now())
             let expired = Set(fetched.serials).subtracting(held.serials).sorted()
             if held.serials.isEmpty {
-                logger.error("platform certificates fetched, but every one listed has expired; trying again in a minute",
-                             metadata: ["mch_id": "\(merchant.mchID)", "expired": "\(expired.joined(separator: ","))"])
+                logger.error(
+                    "platform certificates fetched, but every one listed has expired; trying again in a minute",
+                    metadata: ["mch_id": "\(merchant.mchID)", "expired": "\(expired.joined(separator: ","))"])
             } else {
-                logger.info("platform certificates fetched", metadata: [
-                    "mch_id": "\(merchant.mchID)", "serials": "\(held.serials.joined(separator: ","))",
-                    "expired_dropped": "\(expired.joined(separator: ","))",
-                ])
+                logger.info(
+                    "platform certificates fetched",
+                    metadata: [
+                        "mch_id": "\(merchant.mchID)", "serials": "\(held.serials.joined(separator: ","))",
+                        "expired_dropped": "\(expired.joined(separator: ","))",
+                    ])
             }
             return .success(withPublicKey(held) ?? held)
         case .failure(let problem):
-            cache.fetchFailed(now: clock.now(), retryAfterMs: publicKey == nil ? PlatformCertificateCache.retryAfterFailureMs
-                                                                               : PlatformCertificateCache.refreshIntervalMs)
+            cache.fetchFailed(
+                now: clock.now(),
+                retryAfterMs: publicKey == nil
+                    ? PlatformCertificateCache.retryAfterFailureMs
+                    : PlatformCertificateCache.refreshIntervalMs)
             if let keys = withPublicKey(cache.keys) {
-                logger.warning("platform certificates not refreshed; verifying with the \(keys.mode.rawValue) held: \(problem.message)",
-                               metadata: ["mch_id": "\(merchant.mchID)"])
+                logger.warning(
+                    "platform certificates not refreshed; verifying with the \(keys.mode.rawValue) held: \(problem.message)",
+                    metadata: ["mch_id": "\(merchant.mchID)"])
                 return .success(keys)
             }
             return .failure(problem)
@@ -157,8 +173,10 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
     /// the certificates it carries (the AEAD tag already proves the APIv3 key's holder made them),
     /// or with the WeChat Pay public key when the merchant configured both (WeChat may sign it so
     /// during its switch).
-    func fetchCertificates(credentials: V3Credentials, apiV3Key: APIv3Key,
-                           alsoTrusting publicKey: WeChatPayKeys? = nil) async -> Result<WeChatPayKeys, KeyProblem> {
+    func fetchCertificates(
+        credentials: V3Credentials, apiV3Key: APIv3Key,
+        alsoTrusting publicKey: WeChatPayKeys? = nil
+    ) async -> Result<WeChatPayKeys, KeyProblem> {
         let request = V3Request(certificatesFor: credentials.mchID)
         let result = await exchange(request, credentials: credentials)
         guard case .success(let answer) = result.answer else {
@@ -166,7 +184,8 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
         }
         guard answer.status == 200 else {
             let configuration = answer.status == 401 || answer.status == 403 || answer.status == 400
-            return .failure(KeyProblem(message: "GET /v3/certificates answered HTTP \(answer.status)", isConfiguration: configuration))
+            return .failure(
+                KeyProblem(message: "GET /v3/certificates answered HTTP \(answer.status)", isConfiguration: configuration))
         }
         do {
             let keys = WeChatPayKeys(certificates: try CertificateList.decode(answer.body, key: apiV3Key))
@@ -209,9 +228,10 @@ public final class WeChatPayV3HTTPGateway: WeChatPayGateway {
         var headers = [("Accept", "application/json")]
         if !request.body.isEmpty { headers.append(("Content-Type", "application/json")) }
         headers += [("Authorization", signed.authorization), ("User-Agent", "closeorderd")]
-        let outgoing = WeChatPayTransport.Request(method: request.method == "POST" ? .POST : .GET, path: request.canonicalURL,
-                                                  headers: headers, body: request.body.isEmpty ? nil : request.body,
-                                                  maximumAnswerSize: Self.maximumAnswerSize)
+        let outgoing = WeChatPayTransport.Request(
+            method: request.method == "POST" ? .POST : .GET, path: request.canonicalURL,
+            headers: headers, body: request.body.isEmpty ? nil : request.body,
+            maximumAnswerSize: Self.maximumAnswerSize)
         let exchange = await transport.send(outgoing)
         switch exchange.result {
         case .success(let answer):

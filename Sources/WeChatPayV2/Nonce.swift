@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `nonce_str`: 32 alphanumerics, fresh for every attempt (every attempt is re-signed).
@@ -18,7 +18,7 @@ public enum Nonce {
     public static func make() -> String {
         make { buffer in
             #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
-            if getentropy(buffer.baseAddress, buffer.count) == 0 { return }
+                if getentropy(buffer.baseAddress, buffer.count) == 0 { return }
             #endif
             // No getentropy (or it failed): the standard generator, which traps rather than
             // hand out predictable bytes.

@@ -12,7 +12,9 @@ public struct OrderReference: Sendable, Hashable {
     public let subMchID: String?
     public let subAppID: String?
 
-    public init(appID: String, mchID: String, outTradeNo: String, subMchID: String? = nil, subAppID: String? = nil) throws(ProtocolError) {
+    public init(appID: String, mchID: String, outTradeNo: String, subMchID: String? = nil, subAppID: String? = nil)
+        throws(ProtocolError)
+    {
         try Self.checkOutTradeNo(outTradeNo)
         try Self.checkField("appid", appID)
         try Self.checkField("mch_id", mchID)
@@ -65,7 +67,8 @@ public struct OrderReference: Sendable, Hashable {
 extension OrderReference {
     /// The v2 reference for a domain order key, checked against v2's rules.
     public init(_ key: OrderKey) throws(ProtocolError) {
-        try self.init(appID: key.appID, mchID: key.mchID, outTradeNo: key.outTradeNo, subMchID: key.subMchID, subAppID: key.subAppID)
+        try self.init(
+            appID: key.appID, mchID: key.mchID, outTradeNo: key.outTradeNo, subMchID: key.subMchID, subAppID: key.subAppID)
     }
 
     /// The domain's key for this order.

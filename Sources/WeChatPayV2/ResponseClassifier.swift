@@ -1,4 +1,5 @@
 import GatewayVocabulary
+
 /// Turns an HTTP answer into a typed outcome: decode strictly, verify, then read the codes.
 ///
 /// The whole map. "Merchant-wide" faults pause the merchant (every order of it would get the
@@ -41,8 +42,10 @@ public enum ResponseClassifier {
         returnMsg.contains("签名") || returnMsg.lowercased().contains("sign")
     }
 
-    public static func classifyClose(httpStatus: Int, body: [UInt8], order: OrderReference,
-                                     credentials: MerchantCredentials) -> (CloseOutcome, ResponseSummary) {
+    public static func classifyClose(
+        httpStatus: Int, body: [UInt8], order: OrderReference,
+        credentials: MerchantCredentials
+    ) -> (CloseOutcome, ResponseSummary) {
         let summary: ResponseSummary
         switch believedFields(.closeOrder, httpStatus: httpStatus, body: body, order: order, credentials: credentials) {
         case .failure(let early): return (early.close, early.summary)
@@ -64,8 +67,10 @@ public enum ResponseClassifier {
         }
     }
 
-    public static func classifyQuery(httpStatus: Int, body: [UInt8], order: OrderReference,
-                                     credentials: MerchantCredentials) -> (QueryOutcome, ResponseSummary) {
+    public static func classifyQuery(
+        httpStatus: Int, body: [UInt8], order: OrderReference,
+        credentials: MerchantCredentials
+    ) -> (QueryOutcome, ResponseSummary) {
         let fields: [String: String]
         let summary: ResponseSummary
         switch believedFields(.orderQuery, httpStatus: httpStatus, body: body, order: order, credentials: credentials) {
@@ -126,8 +131,10 @@ public enum ResponseClassifier {
 
     /// The decoded and verified fields, with their summary (read once, not again by each caller).
     /// Only this path marks the summary verified.
-    static func believedFields(_ operation: Operation, httpStatus: Int, body: [UInt8], order: OrderReference,
-                               credentials: MerchantCredentials) -> Result<(fields: [String: String], summary: ResponseSummary), Early> {
+    static func believedFields(
+        _ operation: Operation, httpStatus: Int, body: [UInt8], order: OrderReference,
+        credentials: MerchantCredentials
+    ) -> Result<(fields: [String: String], summary: ResponseSummary), Early> {
         guard httpStatus == 200 else {
             return .failure(Early(reason: .retry(.httpStatus(httpStatus)), summary: ResponseSummary(httpStatus: httpStatus)))
         }
@@ -143,7 +150,8 @@ public enum ResponseClassifier {
             let message = summary.returnMsg.flatMap { $0.isEmpty ? nil : $0 }
             let reason = "return_code FAIL: \(message ?? "no return_msg")"
             let merchantWide = message.map(isSignatureFault) ?? false
-            return .failure(Early(reason: merchantWide ? .configuration(.signature(reason)) : .rejected(reason), summary: summary))
+            return .failure(
+                Early(reason: merchantWide ? .configuration(.signature(reason)) : .rejected(reason), summary: summary))
         case "SUCCESS":
             do {
                 try ResponseVerifier.verify(fields, for: order, credentials: credentials, operation: operation)

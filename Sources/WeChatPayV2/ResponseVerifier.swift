@@ -17,8 +17,10 @@
 /// that did not name it. `return_code=FAIL` answers are unsigned by WeChat, so they are never
 /// believed as a statement about an order (the classifier reads them as faults only).
 public enum ResponseVerifier {
-    public static func verify(_ fields: [String: String], for order: OrderReference, credentials: MerchantCredentials,
-                              operation: Operation = .closeOrder) throws(ProtocolError) {
+    public static func verify(
+        _ fields: [String: String], for order: OrderReference, credentials: MerchantCredentials,
+        operation: Operation = .closeOrder
+    ) throws(ProtocolError) {
         guard let returnCode = fields["return_code"] else { throw .verification("the response has no return_code") }
         guard returnCode == "SUCCESS" else { return }
         guard let sign = fields["sign"], !sign.isEmpty else {
@@ -33,7 +35,8 @@ public enum ResponseVerifier {
         try checkEcho("sub_mch_id", fields, order.subMchID)
         if let subAppID = order.subAppID { try checkEcho("sub_appid", fields, subAppID) }
         if operation == .orderQuery, let state = fields["trade_state"], !state.isEmpty,
-           (fields["out_trade_no"] ?? "").isEmpty {
+            (fields["out_trade_no"] ?? "").isEmpty
+        {
             throw .verification("the query answer gives trade_state \(state) but names no out_trade_no")
         }
     }

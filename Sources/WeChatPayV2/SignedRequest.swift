@@ -17,7 +17,9 @@ public struct SignedRequest: Sendable {
 
     /// Signs `order` for `operation` with `credentials` and `nonce`
     /// (from `Nonce.make()`; passed in so the core stays free of randomness).
-    public init(_ operation: Operation, order: OrderReference, credentials: MerchantCredentials, nonce: String) throws(ProtocolError) {
+    public init(_ operation: Operation, order: OrderReference, credentials: MerchantCredentials, nonce: String)
+        throws(ProtocolError)
+    {
         guard order.mchID == credentials.mchID else {
             throw .invalidField("the order's mch_id \(order.mchID) is not the credentials' \(credentials.mchID)")
         }

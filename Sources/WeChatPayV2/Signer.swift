@@ -47,7 +47,8 @@ public enum Signer {
     /// spec asks for). Each name's first eight bytes, read once as a big-endian number, decide
     /// nearly every comparison without touching the strings again.
     static func inNameOrder(_ fields: [String: String], where include: (String, String) -> Bool)
-        -> [(name: String, value: String, prefix: UInt64)] {
+        -> [(name: String, value: String, prefix: UInt64)]
+    {
         var sorted: [(name: String, value: String, prefix: UInt64)] = []
         sorted.reserveCapacity(fields.count)
         for (name, value) in fields where include(name, value) {

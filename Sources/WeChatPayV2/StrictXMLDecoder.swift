@@ -111,7 +111,10 @@ private struct Reader {
         }
         let name = try readName()
         skipWhitespace()
-        if hasPrefix("/>") { index += 2; return (name, true) }
+        if hasPrefix("/>") {
+            index += 2
+            return (name, true)
+        }
         guard index < bytes.count, bytes[index] == UInt8(ascii: ">") else {
             if index >= bytes.count { throw truncated("<\(text(name))>") }
             throw .malformedXML("element <\(text(name))> has attributes or a bad tag")
@@ -162,7 +165,9 @@ private struct Reader {
                 continue
             } else {
                 let start = index
-                repeat { index += 1 } while index < bytes.count && bytes[index] != UInt8(ascii: "<") && bytes[index] != UInt8(ascii: "&")
+                repeat {
+                    index += 1
+                } while index < bytes.count && bytes[index] != UInt8(ascii: "<") && bytes[index] != UInt8(ascii: "&")
                 next = start..<index
             }
             if piece == nil, joined == nil {

@@ -14,9 +14,13 @@ public enum XMLBodyEncoder {
         out.append(contentsOf: "<xml>".utf8)
         for (name, value, _) in sorted {
             guard isPlainName(name) else { throw .invalidField("field name \"\(name)\" is not a plain XML name") }
-            out.append(UInt8(ascii: "<")); out.append(contentsOf: name.utf8); out.append(UInt8(ascii: ">"))
+            out.append(UInt8(ascii: "<"))
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: ">"))
             appendCDATA(value, to: &out)
-            out.append(contentsOf: "</".utf8); out.append(contentsOf: name.utf8); out.append(UInt8(ascii: ">"))
+            out.append(contentsOf: "</".utf8)
+            out.append(contentsOf: name.utf8)
+            out.append(UInt8(ascii: ">"))
         }
         out.append(contentsOf: "</xml>".utf8)
         return out

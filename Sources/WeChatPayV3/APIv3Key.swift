@@ -38,19 +38,23 @@ public enum AEADResource {
             throw V3Error(.certificate, "the encrypted resource's ciphertext is not base64 of at least 17 bytes")
         }
         do {
-            let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: Array(nonce.utf8)),
-                                            ciphertext: combined.dropLast(16), tag: combined.suffix(16))
+            let box = try AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: Array(nonce.utf8)),
+                ciphertext: combined.dropLast(16), tag: combined.suffix(16))
             return Array(try AES.GCM.open(box, using: key.key, authenticating: Array(associatedData.utf8)))
         } catch {
-            throw V3Error(.certificate, "the encrypted resource does not decrypt with the APIv3 key (wrong key, nonce or associated data)")
+            throw V3Error(
+                .certificate, "the encrypted resource does not decrypt with the APIv3 key (wrong key, nonce or associated data)")
         }
     }
 
     /// Encrypts `plaintext` (the fake's side); `nonce` is 12 characters chosen by the caller.
-    public static func seal(_ plaintext: [UInt8], nonce: String, associatedData: String, key: APIv3Key) throws(V3Error) -> String {
+    public static func seal(_ plaintext: [UInt8], nonce: String, associatedData: String, key: APIv3Key) throws(V3Error) -> String
+    {
         do {
-            let box = try AES.GCM.seal(plaintext, using: key.key, nonce: AES.GCM.Nonce(data: Array(nonce.utf8)),
-                                       authenticating: Array(associatedData.utf8))
+            let box = try AES.GCM.seal(
+                plaintext, using: key.key, nonce: AES.GCM.Nonce(data: Array(nonce.utf8)),
+                authenticating: Array(associatedData.utf8))
             return base64Encode(Array(box.ciphertext) + Array(box.tag))
         } catch {
             throw V3Error(.certificate, "the resource could not be encrypted (the nonce must be 12 bytes)")

@@ -40,13 +40,16 @@ public enum CertificateList {
         for entry in decoded.data {
             let encrypted = entry.encrypt_certificate
             guard encrypted.algorithm == AEADResource.algorithm else {
-                throw V3Error(.certificate, "certificate \(entry.serial_no) uses \(encrypted.algorithm), not \(AEADResource.algorithm)")
+                throw V3Error(
+                    .certificate, "certificate \(entry.serial_no) uses \(encrypted.algorithm), not \(AEADResource.algorithm)")
             }
-            let pem = try AEADResource.open(ciphertext: encrypted.ciphertext, nonce: encrypted.nonce,
-                                            associatedData: encrypted.associated_data ?? "", key: key)
+            let pem = try AEADResource.open(
+                ciphertext: encrypted.ciphertext, nonce: encrypted.nonce,
+                associatedData: encrypted.associated_data ?? "", key: key)
             let certificate = try PlatformCertificate(pem: String(decoding: pem, as: UTF8.self))
             guard certificate.serialNo.caseInsensitiveCompare(entry.serial_no) == .orderedSame else {
-                throw V3Error(.certificate, "the entry says serial \(entry.serial_no) but its certificate's is \(certificate.serialNo)")
+                throw V3Error(
+                    .certificate, "the entry says serial \(entry.serial_no) but its certificate's is \(certificate.serialNo)")
             }
             certificates.append(certificate)
         }
@@ -55,16 +58,22 @@ public enum CertificateList {
 
     /// Builds an answer body (the fake's side): `certificates` are (serial, PEM) pairs, each
     /// sealed with a caller-chosen 12-character nonce.
-    public static func encode(_ certificates: [(serialNo: String, pem: String, effective: String, expire: String, nonce: String)],
-                              key: APIv3Key) throws(V3Error) -> [UInt8] {
+    public static func encode(
+        _ certificates: [(serialNo: String, pem: String, effective: String, expire: String, nonce: String)],
+        key: APIv3Key
+    ) throws(V3Error) -> [UInt8] {
         var entries: [Body.Entry] = []
         for certificate in certificates {
-            let ciphertext = try AEADResource.seal(Array(certificate.pem.utf8), nonce: certificate.nonce,
-                                                   associatedData: "certificate", key: key)
-            entries.append(Body.Entry(serial_no: certificate.serialNo, effective_time: certificate.effective,
-                                      expire_time: certificate.expire,
-                                      encrypt_certificate: Body.Encrypted(algorithm: AEADResource.algorithm, nonce: certificate.nonce,
-                                                                          associated_data: "certificate", ciphertext: ciphertext)))
+            let ciphertext = try AEADResource.seal(
+                Array(certificate.pem.utf8), nonce: certificate.nonce,
+                associatedData: "certificate", key: key)
+            entries.append(
+                Body.Entry(
+                    serial_no: certificate.serialNo, effective_time: certificate.effective,
+                    expire_time: certificate.expire,
+                    encrypt_certificate: Body.Encrypted(
+                        algorithm: AEADResource.algorithm, nonce: certificate.nonce,
+                        associated_data: "certificate", ciphertext: ciphertext)))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,5 +1,5 @@
-import _CryptoExtras
 import Foundation
+import _CryptoExtras
 
 /// The merchant's API private key (`apiclient_key.pem`), which signs every v3 request.
 ///

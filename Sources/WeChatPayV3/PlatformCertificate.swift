@@ -1,7 +1,7 @@
-import _CryptoExtras
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// A WeChat Pay platform certificate: its serial (what `Wechatpay-Serial` names), validity, and
 /// the RSA key that verifies answers signed while it is current.
@@ -45,8 +45,10 @@ public struct PlatformCertificate: Sendable {
     }
 
     /// A self-signed certificate for `key` (the fake's own platform certificate, and tests').
-    public static func selfSigned(key: MerchantPrivateKey, serial: [UInt8], commonName: String,
-                                  notValidBefore: Int64, notValidAfter: Int64) throws -> String {
+    public static func selfSigned(
+        key: MerchantPrivateKey, serial: [UInt8], commonName: String,
+        notValidBefore: Int64, notValidAfter: Int64
+    ) throws -> String {
         let name = try DistinguishedName { CommonName(commonName) }
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(bytes: serial),

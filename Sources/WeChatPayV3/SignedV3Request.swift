@@ -22,14 +22,16 @@ public struct SignedV3Request: Sendable {
         guard !nonce.isEmpty, nonce.utf8.count <= 32, nonce.utf8.allSatisfy(V3OrderReference.isAlphanumeric) else {
             throw V3Error(.invalidField, "the nonce must be 1 to 32 letters or digits")
         }
-        let message = SigningMessage.request(method: request.method, canonicalURL: request.canonicalURL,
-                                             timestamp: timestamp, nonce: nonce, body: request.body)
+        let message = SigningMessage.request(
+            method: request.method, canonicalURL: request.canonicalURL,
+            timestamp: timestamp, nonce: nonce, body: request.body)
         let signature = try credentials.privateKey.sign(message)
         self.request = request
         self.timestamp = timestamp
         self.nonce = nonce
-        self.authorization = Self.header(mchID: credentials.mchID, nonce: nonce, signature: signature,
-                                         timestamp: timestamp, serialNo: credentials.serialNo)
+        self.authorization = Self.header(
+            mchID: credentials.mchID, nonce: nonce, signature: signature,
+            timestamp: timestamp, serialNo: credentials.serialNo)
     }
 
     static func header(mchID: String, nonce: String, signature: String, timestamp: Int64, serialNo: String) -> String {
@@ -59,7 +61,8 @@ public struct AuthorizationFields: Sendable, Hashable {
             fields[String(name)] = String(value)
         }
         guard let mchID = fields["mchid"], let nonce = fields["nonce_str"], let signature = fields["signature"],
-              let timestamp = fields["timestamp"], let serialNo = fields["serial_no"] else { return nil }
+            let timestamp = fields["timestamp"], let serialNo = fields["serial_no"]
+        else { return nil }
         self.mchID = mchID
         self.nonce = nonce
         self.signature = signature

@@ -24,8 +24,9 @@ public struct V3Answer: Sendable, Hashable {
 
     /// Reads the four headers with `header` (a case-insensitive lookup the caller provides).
     public init(status: Int, body: [UInt8], header: (String) -> String?) {
-        self.init(status: status, timestamp: header(Self.timestampHeader), nonce: header(Self.nonceHeader),
-                  signature: header(Self.signatureHeader), serial: header(Self.serialHeader), body: body)
+        self.init(
+            status: status, timestamp: header(Self.timestampHeader), nonce: header(Self.nonceHeader),
+            signature: header(Self.signatureHeader), serial: header(Self.serialHeader), body: body)
     }
 }
 
@@ -47,8 +48,11 @@ public enum AnswerVerifier {
 
     public static func verify(_ answer: V3Answer, keys: WeChatPayKeys, nowSeconds: Int64) throws(V3Error) {
         guard let timestamp = answer.timestamp, !timestamp.isEmpty, let nonce = answer.nonce, !nonce.isEmpty,
-              let signature = answer.signature, !signature.isEmpty, let serial = answer.serial, !serial.isEmpty else {
-            throw V3Error(.verification, "the answer (HTTP \(answer.status)) lacks a Wechatpay-Timestamp, -Nonce, -Signature or -Serial header")
+            let signature = answer.signature, !signature.isEmpty, let serial = answer.serial, !serial.isEmpty
+        else {
+            throw V3Error(
+                .verification,
+                "the answer (HTTP \(answer.status)) lacks a Wechatpay-Timestamp, -Nonce, -Signature or -Serial header")
         }
         guard let seconds = unixSeconds(timestamp) else {
             throw V3Error(.verification, "the answer's Wechatpay-Timestamp \"\(timestamp.prefix(20))\" is not unix seconds")
@@ -56,12 +60,19 @@ public enum AnswerVerifier {
         // Checked: neither the header nor the clock may trap the daemon (issue 21: Int64.min did).
         let (skew, overflow) = seconds.subtractingReportingOverflow(nowSeconds)
         guard !overflow, skew.magnitude <= maximumSkewSeconds.magnitude else {
-            throw V3Error(.staleTimestamp, "the answer's Wechatpay-Timestamp is \(overflow ? "far" : "\(skew) s") from now (more than \(maximumSkewSeconds) s: a replay or a wrong clock)")
+            throw V3Error(
+                .staleTimestamp,
+                "the answer's Wechatpay-Timestamp is \(overflow ? "far" : "\(skew) s") from now (more than \(maximumSkewSeconds) s: a replay or a wrong clock)"
+            )
         }
         guard let key = keys.key(forSerial: serial) else {
-            throw V3Error(.unknownSerial, "the answer is signed by serial \(serial.prefix(64)), which is not among the \(keys.mode.rawValue) held (\(keys.serials.joined(separator: ", ")))")
+            throw V3Error(
+                .unknownSerial,
+                "the answer is signed by serial \(serial.prefix(64)), which is not among the \(keys.mode.rawValue) held (\(keys.serials.joined(separator: ", ")))"
+            )
         }
-        guard key.isValidSignature(signature, for: SigningMessage.answer(timestamp: timestamp, nonce: nonce, body: answer.body)) else {
+        guard key.isValidSignature(signature, for: SigningMessage.answer(timestamp: timestamp, nonce: nonce, body: answer.body))
+        else {
             throw V3Error(.verification, "the answer's Wechatpay-Signature does not verify with \(serial.prefix(64))")
         }
     }
@@ -70,7 +81,9 @@ public enum AnswerVerifier {
     /// numerals), so the value always fits an `Int64`.
     static func unixSeconds(_ text: String) -> Int64? {
         let digits = text.utf8
-        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
         return digits.reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
     }
 }

@@ -42,7 +42,8 @@ public struct V3OrderReference: Sendable, Hashable {
         guard count >= 6, count <= 32 else {
             return "out_trade_no \"\(value)\" is \(count) characters; API v3 needs 6 to 32"
         }
-        for byte in value.utf8 where !(isAlphanumeric(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "*")) {
+        for byte in value.utf8
+        where !(isAlphanumeric(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "*")) {
             return "out_trade_no \"\(value)\" has a character outside API v3's [0-9A-Za-z_-*]"
         }
         return nil

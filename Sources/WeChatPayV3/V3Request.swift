@@ -49,11 +49,12 @@ public struct V3Request: Sendable, Hashable {
     }
 
     public static func query(_ order: V3OrderReference) -> V3Request {
-        let url = if let sub = order.subMchID {
-            "/v3/pay/partner/transactions/out-trade-no/\(order.outTradeNo)?sp_mchid=\(order.mchID)&sub_mchid=\(sub)"
-        } else {
-            "/v3/pay/transactions/out-trade-no/\(order.outTradeNo)?mchid=\(order.mchID)"
-        }
+        let url =
+            if let sub = order.subMchID {
+                "/v3/pay/partner/transactions/out-trade-no/\(order.outTradeNo)?sp_mchid=\(order.mchID)&sub_mchid=\(sub)"
+            } else {
+                "/v3/pay/transactions/out-trade-no/\(order.outTradeNo)?mchid=\(order.mchID)"
+            }
         return V3Request(call: .query, order: order, method: "GET", canonicalURL: url, body: [])
     }
 }

@@ -46,10 +46,14 @@ public enum V3ResponseClassifier {
     static let notExistCodes: Set<String> = ["ORDER_NOT_EXIST", "ORDERNOTEXIST"]
     static let systemCodes: Set<String> = ["SYSTEM_ERROR", "BANK_ERROR"]
     /// Documented codes that may mean the order is paid or in another state (query first).
-    public static let queryFirstCodes: Set<String> = ["USER_PAYING", "TRADE_ERROR", "OUT_TRADE_NO_USED", "ACCOUNT_ERROR", "NOT_ENOUGH", "RULE_LIMIT"]
+    public static let queryFirstCodes: Set<String> = [
+        "USER_PAYING", "TRADE_ERROR", "OUT_TRADE_NO_USED", "ACCOUNT_ERROR", "NOT_ENOUGH", "RULE_LIMIT",
+    ]
 
-    public static func classifyClose(_ answer: V3Answer, request: V3Request, keys: WeChatPayKeys,
-                                     nowSeconds: Int64) -> (CloseOutcome, ResponseSummary) {
+    public static func classifyClose(
+        _ answer: V3Answer, request: V3Request, keys: WeChatPayKeys,
+        nowSeconds: Int64
+    ) -> (CloseOutcome, ResponseSummary) {
         switch believed(answer, keys: keys, nowSeconds: nowSeconds) {
         case .failure(let early): return (early.close, early.summary)
         case .success(let summary):
@@ -68,8 +72,10 @@ public enum V3ResponseClassifier {
         }
     }
 
-    public static func classifyQuery(_ answer: V3Answer, request: V3Request, keys: WeChatPayKeys,
-                                     nowSeconds: Int64) -> (QueryOutcome, ResponseSummary) {
+    public static func classifyQuery(
+        _ answer: V3Answer, request: V3Request, keys: WeChatPayKeys,
+        nowSeconds: Int64
+    ) -> (QueryOutcome, ResponseSummary) {
         let summary: ResponseSummary
         switch believed(answer, keys: keys, nowSeconds: nowSeconds) {
         case .failure(let early): return (early.query, early.summary)
@@ -91,7 +97,10 @@ public enum V3ResponseClassifier {
         }
     }
 
-    enum Meaning { case alreadyClosed, notExist, retry(RetryReason), configuration(SetupFault), rejected(String), catchAll(String), unknown(String) }
+    enum Meaning {
+        case alreadyClosed, notExist, retry(RetryReason), configuration(SetupFault), rejected(String), catchAll(String), unknown(
+            String)
+    }
 
     /// What a verified non-success answer means (the table's code rows).
     static func errorMeaning(_ status: Int, _ summary: ResponseSummary) -> Meaning {
@@ -106,7 +115,8 @@ public enum V3ResponseClassifier {
         case let code where notExistCodes.contains(code): return .notExist
         case let code where systemCodes.contains(code): return .retry(.systemError)
         case "FREQUENCY_LIMITED": return .retry(.frequencyLimited)
-        case let code where configurationCodes.contains(code): return .configuration(SetupFault(code == "SIGN_ERROR" ? .signature : .other, reason))
+        case let code where configurationCodes.contains(code):
+            return .configuration(SetupFault(code == "SIGN_ERROR" ? .signature : .other, reason))
         case _ where status == 401: return .configuration(.signature("HTTP 401 " + reason))
         case let code where rejectionCodes.contains(code): return .rejected(reason)
         case catchAllCode: return .catchAll(reason)
@@ -144,7 +154,8 @@ public enum V3ResponseClassifier {
     static func believed(_ answer: V3Answer, keys: WeChatPayKeys, nowSeconds: Int64) -> Result<ResponseSummary, Early> {
         var summary = ResponseSummary(httpStatus: answer.status)
         if answer.status != 200, !answer.body.isEmpty,
-           let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)) {
+            let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body))
+        {
             summary.errCode = error.code.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
             summary.errCodeDes = error.message.flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
         }
@@ -153,7 +164,11 @@ public enum V3ResponseClassifier {
         } catch {
             if answer.status == 401 {
                 let said = summary.errCode.map { " (\($0), unsigned)" } ?? " (unsigned)"
-                return .failure(Early(reason: .configuration(.signature("HTTP 401" + said + ": the merchant's request signature, serial or rights")), summary: summary))
+                return .failure(
+                    Early(
+                        reason: .configuration(
+                            .signature("HTTP 401" + said + ": the merchant's request signature, serial or rights")),
+                        summary: summary))
             }
             if answer.status == 429 || answer.status >= 500 {
                 return .failure(Early(reason: .retry(.httpStatus(answer.status)), summary: summary))
@@ -173,7 +188,8 @@ public enum V3ResponseClassifier {
         var trade_state: String?
     }
 
-    static func queryState(_ body: [UInt8], order: V3OrderReference, summary: ResponseSummary) -> (QueryOutcome, ResponseSummary) {
+    static func queryState(_ body: [UInt8], order: V3OrderReference, summary: ResponseSummary) -> (QueryOutcome, ResponseSummary)
+    {
         guard let fields = try? JSONDecoder().decode(QueryBody.self, from: Data(body)) else {
             return (.retryable(.unparseable("the query answer is not JSON with string fields")), summary)
         }
@@ -182,15 +198,25 @@ public enum V3ResponseClassifier {
         guard let outTradeNo = fields.out_trade_no, !outTradeNo.isEmpty else {
             return (.retryable(.badSignature("the query answer names no out_trade_no")), unbelieved)
         }
-        let echoes: [(String, String?, String?)] = order.isPartner
-            ? [("out_trade_no", outTradeNo, order.outTradeNo), ("sp_mchid", fields.sp_mchid, order.mchID),
-               ("sub_mchid", fields.sub_mchid, order.subMchID), ("mchid", fields.mchid, nil)]
-            : [("out_trade_no", outTradeNo, order.outTradeNo), ("mchid", fields.mchid, order.mchID),
-               ("sp_mchid", fields.sp_mchid, nil), ("sub_mchid", fields.sub_mchid, nil)]
+        let echoes: [(String, String?, String?)] =
+            order.isPartner
+            ? [
+                ("out_trade_no", outTradeNo, order.outTradeNo), ("sp_mchid", fields.sp_mchid, order.mchID),
+                ("sub_mchid", fields.sub_mchid, order.subMchID), ("mchid", fields.mchid, nil),
+            ]
+            : [
+                ("out_trade_no", outTradeNo, order.outTradeNo), ("mchid", fields.mchid, order.mchID),
+                ("sp_mchid", fields.sp_mchid, nil), ("sub_mchid", fields.sub_mchid, nil),
+            ]
         for (name, echoed, sent) in echoes {
             guard let echoed, !echoed.isEmpty else { continue }
             guard let sent, echoed.utf8.elementsEqual(sent.utf8) else {
-                return (.retryable(.badSignature("the answer names another order: its \(name) \(echoed.prefix(64)) is not the request's \(sent ?? "(none)")")), unbelieved)
+                return (
+                    .retryable(
+                        .badSignature(
+                            "the answer names another order: its \(name) \(echoed.prefix(64)) is not the request's \(sent ?? "(none)")"
+                        )), unbelieved
+                )
             }
         }
         guard let raw = fields.trade_state, let state = TradeState(rawValue: raw) else {

@@ -33,9 +33,10 @@ public struct WeChatPayKeys: Sendable {
 
     /// The platform certificate mode.
     public init(certificates: [PlatformCertificate]) {
-        self.init(mode: .platformCertificates,
-                  keys: Dictionary(certificates.map { ($0.serialNo.uppercased(), $0.publicKey) }) { first, _ in first },
-                  expiries: Dictionary(certificates.map { ($0.serialNo.uppercased(), $0.notValidAfter) }) { first, _ in first })
+        self.init(
+            mode: .platformCertificates,
+            keys: Dictionary(certificates.map { ($0.serialNo.uppercased(), $0.publicKey) }) { first, _ in first },
+            expiries: Dictionary(certificates.map { ($0.serialNo.uppercased(), $0.notValidAfter) }) { first, _ in first })
     }
 
     private init(mode: Mode, keys: [String: RSAPublicKey], expiries: [String: Int64]) {
@@ -60,14 +61,16 @@ public struct WeChatPayKeys: Sendable {
     public func withoutExpired(at nowSeconds: Int64) -> WeChatPayKeys {
         let expired = Set(expiries.filter { $0.value < nowSeconds }.keys)
         guard !expired.isEmpty else { return self }
-        return WeChatPayKeys(mode: mode, keys: keys.filter { !expired.contains($0.key) },
-                             expiries: expiries.filter { !expired.contains($0.key) })
+        return WeChatPayKeys(
+            mode: mode, keys: keys.filter { !expired.contains($0.key) },
+            expiries: expiries.filter { !expired.contains($0.key) })
     }
 
     /// The keys of both: a merchant that configures the public key and platform certificates
     /// accepts answers signed by either. A serial held by both keeps `self`'s key.
     public func adding(_ other: WeChatPayKeys) -> WeChatPayKeys {
-        WeChatPayKeys(mode: mode == other.mode ? mode : .both, keys: keys.merging(other.keys) { mine, _ in mine },
-                      expiries: expiries.merging(other.expiries) { mine, _ in mine })
+        WeChatPayKeys(
+            mode: mode == other.mode ? mode : .both, keys: keys.merging(other.keys) { mine, _ in mine },
+            expiries: expiries.merging(other.expiries) { mine, _ in mine })
     }
 }

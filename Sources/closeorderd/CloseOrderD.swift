@@ -14,7 +14,8 @@ struct CloseOrderD: AsyncParsableCommand {
         version: "closeorderd 0.3.0",
         subcommands: [
             RunCommand.self, MigrateCommand.self, DemoCommand.self, StatusCommand.self, ShowCommand.self,
-            RequeueCommand.self, ListCommand.self, RetryNowCommand.self, AbandonCommand.self, PauseCommand.self, ResumeCommand.self,
+            RequeueCommand.self, ListCommand.self, RetryNowCommand.self, AbandonCommand.self, PauseCommand.self,
+            ResumeCommand.self,
             PruneCommand.self, WatchCommand.self,
             SignCommand.self, CheckConfigCommand.self, FakeWeChatPayCommand.self,
         ]
@@ -23,10 +24,12 @@ struct CloseOrderD: AsyncParsableCommand {
 
 /// `--config` and `--database`, shared by the commands that read the configuration.
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The JSON config file.",
-        discussion: "Default: $CLOSEORDERD_CONFIG, else /etc/closeorderd/config.json if it exists.",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The JSON config file.",
+            discussion: "Default: $CLOSEORDERD_CONFIG, else /etc/closeorderd/config.json if it exists.",
+            valueName: "path"))
     var config: String?
 
     @Option(name: .long, help: ArgumentHelp("The SQLite database, overriding database.path.", valueName: "path"))

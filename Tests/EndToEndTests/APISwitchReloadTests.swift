@@ -13,7 +13,8 @@ import WeChatPayV2
         _ = try V3EndToEndTests.addV3Merchant(world, mode: .publicKey)
         let C = V3EndToEndTests.v3MchID
         // Long enough that the held close is answered, not timed out, after the reload.
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: world.configPath))) as! [String: Any]
+        var config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: world.configPath))) as! [String: Any]
         var wechatpay = config["wechatpay"] as! [String: Any]
         wechatpay["total_timeout_ms"] = 10_000
         config["wechatpay"] = wechatpay
@@ -21,7 +22,8 @@ import WeChatPayV2
         schedule["lease_ms"] = 30_000
         config["schedule"] = schedule
         func write(_ config: [String: Any]) throws {
-            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: world.configPath))
+            try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(
+                to: URL(fileURLWithPath: world.configPath))
         }
         try write(config)
         let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
@@ -31,16 +33,20 @@ import WeChatPayV2
         let name = "SWITCH_V3_TO_V2"
         world.fake.addOrder(mchID: C, outTradeNo: name, createdAt: Double(now - 400))
         try await merchant.write { db in
-            try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                           arguments: [C, EndToEndWorld.appID, name, now - 400])
+            try db.execute(
+                sql:
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                arguments: [C, EndToEndWorld.appID, name, now - 400])
         }
         func status() throws -> String? {
-            try merchant.read { db in try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [name]) }
+            try merchant.read { db in
+                try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [name])
+            }
         }
 
         world.fake.holdAnswers()
         let (daemon, _) = try await world.startDaemon()
-        await world.fake.waitForCalls(1)   // the v3 close is at WeChat Pay, its answer held
+        await world.fake.waitForCalls(1)  // the v3 close is at WeChat Pay, its answer held
 
         // The merchant moves to API v2 with a key of its own, and the daemon reloads.
         let v2Key = Nonce.make()

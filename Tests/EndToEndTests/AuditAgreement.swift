@@ -18,19 +18,26 @@ struct AuditAgreement: CustomStringConvertible {
     /// Close attempts (`operation = 'closeorder'`, or every operation) per order, and how many of
     /// them carry an HTTP status.
     static func closeRows(_ db: Database, everyOperation: Bool = false) throws -> [String: (recorded: Int, answered: Int)] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT out_trade_no, count(*) AS recorded, count(http_status) AS answered FROM close_attempts
-            WHERE operation = 'closeorder' OR ? GROUP BY out_trade_no
-            """, arguments: [everyOperation])
-        return Dictionary(uniqueKeysWithValues: rows.map { row -> (String, (recorded: Int, answered: Int)) in
-            (row["out_trade_no"], (row["recorded"], row["answered"]))
-        })
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT out_trade_no, count(*) AS recorded, count(http_status) AS answered FROM close_attempts
+                WHERE operation = 'closeorder' OR ? GROUP BY out_trade_no
+                """, arguments: [everyOperation])
+        return Dictionary(
+            uniqueKeysWithValues: rows.map { row -> (String, (recorded: Int, answered: Int)) in
+                (row["out_trade_no"], (row["recorded"], row["answered"]))
+            })
     }
 
     /// The agreement for each of `orders`, from the audit counts and the fake's close calls per order.
-    static func check(_ orders: [String], audit: [String: (recorded: Int, answered: Int)], seen: [String: Int]) -> [AuditAgreement] {
+    static func check(_ orders: [String], audit: [String: (recorded: Int, answered: Int)], seen: [String: Int])
+        -> [AuditAgreement]
+    {
         orders.map { order in
-            AuditAgreement(order: order, recorded: audit[order]?.recorded ?? 0, answered: audit[order]?.answered ?? 0, seen: seen[order] ?? 0)
+            AuditAgreement(
+                order: order, recorded: audit[order]?.recorded ?? 0, answered: audit[order]?.answered ?? 0, seen: seen[order] ?? 0
+            )
         }
     }
 }

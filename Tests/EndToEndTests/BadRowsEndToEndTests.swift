@@ -30,12 +30,16 @@ import WeChatPayV3
     /// every call, all due in the same second (no healthy order due then).
     @Test func v2BadRowsNeverHoldUpTheMerchantsOtherOrders() async throws {
         let world = try await EndToEndWorld.start()
-        try Self.writeConfig(world, merchants: """
-            "\(EndToEndWorld.mchA)": { "appids": ["\(EndToEndWorld.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(world.directory.path)/\(EndToEndWorld.mchA).key" }
-            """)
+        try Self.writeConfig(
+            world,
+            merchants: """
+                "\(EndToEndWorld.mchA)": { "appids": ["\(EndToEndWorld.appID)"], "sign_type": "HMAC-SHA256", "key_file": "\(world.directory.path)/\(EndToEndWorld.mchA).key" }
+                """)
         let start = Int64(Date().timeIntervalSince1970) + 3
         var orders = (0..<25).filter { $0 != 2 }.map {
-            Order(outTradeNo: "GOOD-\($0)", mchID: EndToEndWorld.mchA, subMchID: nil, createdAt: start + Int64($0) - 300, bad: false)
+            Order(
+                outTradeNo: "GOOD-\($0)", mchID: EndToEndWorld.mchA, subMchID: nil, createdAt: start + Int64($0) - 300, bad: false
+            )
         }
         orders += (0..<6).map {
             Order(outTradeNo: "BAD-\($0)", mchID: EndToEndWorld.mchA, subMchID: nil, createdAt: start + 2 - 300, bad: true)
@@ -50,12 +54,16 @@ import WeChatPayV3
         let directory = world.directory.path
         let key = FakeV3Keys.merchant
         for (mchID, partner) in [(Self.v3Direct, false), (Self.v3Partner, true)] {
-            world.fake.addV3Merchant(FakeV3Merchant(mchID: mchID, serialNo: Self.serial, publicKey: key.publicKey, verification: .publicKey,
-                                                    isServiceProvider: partner))
+            world.fake.addV3Merchant(
+                FakeV3Merchant(
+                    mchID: mchID, serialNo: Self.serial, publicKey: key.publicKey, verification: .publicKey,
+                    isServiceProvider: partner))
         }
-        FileManager.default.createFile(atPath: "\(directory)/apiclient_key.pem", contents: Data(key.pkcs8PEM.utf8), attributes: [.posixPermissions: 0o600])
-        FileManager.default.createFile(atPath: "\(directory)/wechatpay_public_key.pem", contents: Data(world.fake.v3Identity.publicKeyPEM.utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: "\(directory)/apiclient_key.pem", contents: Data(key.pkcs8PEM.utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: "\(directory)/wechatpay_public_key.pem", contents: Data(world.fake.v3Identity.publicKeyPEM.utf8),
+            attributes: [.posixPermissions: 0o600])
         let v3Merchant = { (mchID: String) in
             """
             "\(mchID)": { "api": "v3", "appids": ["\(EndToEndWorld.appID)"], "private_key_file": "\(directory)/apiclient_key.pem",
@@ -69,10 +77,15 @@ import WeChatPayV3
         var orders: [Order] = []
         for (mchID, sub) in [(Self.v3Direct, nil), (Self.v3Partner, Self.subMchID)] as [(String, String?)] {
             orders += (0..<50).map { index in
-                Order(outTradeNo: "GOOD-\(mchID.suffix(3))-\(index)", mchID: mchID, subMchID: sub,
-                      createdAt: start + Int64(index / 2 + (index / 2 >= 2 ? 1 : 0)) - 300, bad: false)
+                Order(
+                    outTradeNo: "GOOD-\(mchID.suffix(3))-\(index)", mchID: mchID, subMchID: sub,
+                    createdAt: start + Int64(index / 2 + (index / 2 >= 2 ? 1 : 0)) - 300, bad: false)
             }
-            orders += (0..<3).map { Order(outTradeNo: "BAD-\(mchID.suffix(3))-\($0)", mchID: mchID, subMchID: sub, createdAt: start + 2 - 300, bad: true) }
+            orders += (0..<3).map {
+                Order(
+                    outTradeNo: "BAD-\(mchID.suffix(3))-\($0)", mchID: mchID, subMchID: sub, createdAt: start + 2 - 300, bad: true
+                )
+            }
         }
         try await Self.run(world, orders, expectedReason: "PARAM_ERROR")
     }
@@ -92,7 +105,8 @@ import WeChatPayV3
               }
             }
             """
-        FileManager.default.createFile(atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
     }
 
     /// Starts the daemon, inserts `orders` as the app would (each falls due a few seconds later),
@@ -109,20 +123,24 @@ import WeChatPayV3
         let plannedStart = (planned.map(\.createdAt).min() ?? 0) + 300
         let shift = Int64(Date().timeIntervalSince1970) + 3 - plannedStart
         let orders = planned.map {
-            Order(outTradeNo: $0.outTradeNo, mchID: $0.mchID, subMchID: $0.subMchID, createdAt: $0.createdAt + max(shift, 0), bad: $0.bad)
+            Order(
+                outTradeNo: $0.outTradeNo, mchID: $0.mchID, subMchID: $0.subMchID, createdAt: $0.createdAt + max(shift, 0),
+                bad: $0.bad)
         }
         for order in orders {
             world.fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: Double(order.createdAt))
             if order.bad {
                 // Twice its attempts: a query after a refusal must be refused as well.
-                world.fake.script(mchID: order.mchID, outTradeNo: order.outTradeNo, Array(repeating: .paramError, count: 2 * maxAttempts))
+                world.fake.script(
+                    mchID: order.mchID, outTradeNo: order.outTradeNo, Array(repeating: .paramError, count: 2 * maxAttempts))
             }
         }
         try await merchant.write { db in
             for order in orders {
-                try db.execute(sql: """
-                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds) VALUES (?, ?, ?, ?, ?, 0)
-                    """, arguments: [order.mchID, EndToEndWorld.appID, order.outTradeNo, order.subMchID, order.createdAt])
+                try db.execute(
+                    sql: """
+                        INSERT INTO pending_orders (mch_id, appid, out_trade_no, sub_mch_id, created_at, timeout_seconds) VALUES (?, ?, ?, ?, ?, 0)
+                        """, arguments: [order.mchID, EndToEndWorld.appID, order.outTradeNo, order.subMchID, order.createdAt])
             }
         }
         // Unpaused, all are decided within about 30 s; a pause (60 s, then 2 min) would still be on at 90 s.
@@ -147,7 +165,10 @@ import WeChatPayV3
         let lags = healthy.map { (order: $0.outTradeNo, lag: (firstSeen[$0.outTradeNo] ?? .infinity) - $0.due) }
         let late = lags.filter { $0.lag > sendBound }
         let worst = lags.map(\.lag).max() ?? 0
-        #expect(late.isEmpty, "\(late.count) of \(healthy.count) healthy orders sent more than \(sendBound) s after their due time (worst \(worst) s): \(late.prefix(5))")
+        #expect(
+            late.isEmpty,
+            "\(late.count) of \(healthy.count) healthy orders sent more than \(sendBound) s after their due time (worst \(worst) s): \(late.prefix(5))"
+        )
         #expect(world.fake.violations.isEmpty, "early closes: \(world.fake.violations)")
 
         let rows = try await merchant.read { db in
@@ -161,7 +182,9 @@ import WeChatPayV3
                 #expect(row["status"] as String == "failed", "\(order.outTradeNo): \(row)")
                 #expect(row["attempts"] as Int == maxAttempts, "\(order.outTradeNo): \(row)")
                 let reason = row["last_error"] as String? ?? ""
-                #expect(reason.contains("gave up after \(maxAttempts) attempts") && reason.contains(expectedReason), "\(order.outTradeNo): \(reason)")
+                #expect(
+                    reason.contains("gave up after \(maxAttempts) attempts") && reason.contains(expectedReason),
+                    "\(order.outTradeNo): \(reason)")
                 // 1 + 2 + 4 + 4 s of backoff (±20 %): well under the first pause's 60 s.
                 let took = Double(row["finished_ms"] as Int64? ?? .max) / 1000 - order.due
                 #expect(took < 30, "\(order.outTradeNo) took \(took) s to fail")
@@ -170,11 +193,20 @@ import WeChatPayV3
             }
         }
         let log = daemon.log
-        #expect(!log.contains("paused until"), "a merchant was paused: \(log.split(separator: "\n").filter { $0.contains("paused until") }.prefix(3))")
+        #expect(
+            !log.contains("paused until"),
+            "a merchant was paused: \(log.split(separator: "\n").filter { $0.contains("paused until") }.prefix(3))")
         // The refusals looked merchant-wide at least once: a query for a made-up order settled it.
-        let probes = calls.filter { !(($0.outTradeNo ?? "").hasPrefix("GOOD-") || ($0.outTradeNo ?? "").hasPrefix("BAD-")) && $0.path != "/v3/certificates" }
-        #expect(!probes.isEmpty && probes.allSatisfy { !$0.path.hasSuffix("close") && !$0.acted }, "probes: \(probes.map { "\($0.path) \($0.answer)" })")
-        print("bad rows: \(healthy.count) healthy orders, worst lag \(String(format: "%.2f", worst)) s, \(probes.count) probe(s): \(probes.map(\.answer))")
+        let probes = calls.filter {
+            !(($0.outTradeNo ?? "").hasPrefix("GOOD-") || ($0.outTradeNo ?? "").hasPrefix("BAD-"))
+                && $0.path != "/v3/certificates"
+        }
+        #expect(
+            !probes.isEmpty && probes.allSatisfy { !$0.path.hasSuffix("close") && !$0.acted },
+            "probes: \(probes.map { "\($0.path) \($0.answer)" })")
+        print(
+            "bad rows: \(healthy.count) healthy orders, worst lag \(String(format: "%.2f", worst)) s, \(probes.count) probe(s): \(probes.map(\.answer))"
+        )
         try await world.shutdown()
     }
 }

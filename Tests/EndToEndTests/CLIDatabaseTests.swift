@@ -17,30 +17,38 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let (database, pool) = try await Self.migratedDatabase(in: folder)
         try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, last_error, conflict)
-                VALUES ('1900000109', 'wx1', 'ESC-1', 1400000000, 0, ?, ?)
-                """, arguments: ["\u{1b}[31mred\rfake line\u{7f}", "C1 \u{9b}2J"])
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, last_error, conflict)
+                    VALUES ('1900000109', 'wx1', 'ESC-1', 1400000000, 0, ?, ?)
+                    """, arguments: ["\u{1b}[31mred\rfake line\u{7f}", "C1 \u{9b}2J"])
             try db.execute(sql: "UPDATE pending_orders SET status = 'failed' WHERE out_trade_no = 'ESC-1'")
-            try db.execute(sql: """
-                INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, return_msg, outcome, error)
-                VALUES (1, '1900000109', 'ESC-1', 1, 'closeorder', 1, 2, ?, 'retry', ?)
-                """, arguments: ["\u{1b}]0;title\u{07}", "bell\u{07}"])
-            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, 1), ('heartbeat', ?, 1)",
-                           arguments: ["paused: \u{1b}[2J", "pid 1\r\u{1b}[Kforged"])
+            try db.execute(
+                sql: """
+                    INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, return_msg, outcome, error)
+                    VALUES (1, '1900000109', 'ESC-1', 1, 'closeorder', 1, 2, ?, 'retry', ?)
+                    """, arguments: ["\u{1b}]0;title\u{07}", "bell\u{07}"])
+            try db.execute(
+                sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, 1), ('heartbeat', ?, 1)",
+                arguments: ["paused: \u{1b}[2J", "pid 1\r\u{1b}[Kforged"])
         }
         let show = try await CLIHarness.run(["show", "ESC-1", "--database", database])
         #expect(show.status == 0)
         let status = try await CLIHarness.run(["status", "--database", database])
         #expect(status.status == 0)
         for output in [show.output, status.output] {
-            #expect(!output.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\r" || $0 == "\u{7f}" || $0 == "\u{9b}" || $0 == "\u{07}" },
-                    "raw control characters in:\n\(output.debugDescription)")
+            #expect(
+                !output.unicodeScalars.contains {
+                    $0 == "\u{1b}" || $0 == "\r" || $0 == "\u{7f}" || $0 == "\u{9b}" || $0 == "\u{07}"
+                },
+                "raw control characters in:\n\(output.debugDescription)")
         }
         #expect(show.output.contains(#"last_error: \u001b[31mred\rfake line\u007f"#), "\(show.output.debugDescription)")
         #expect(show.output.contains(#"conflict: C1 \u009b2J"#))
-        #expect(show.output.contains(#"return_msg="\u001b]0;title\u0007""#) || show.output.contains(#"return_msg=\u001b]0;title\u0007"#),
-                "\(show.output.debugDescription)")
+        #expect(
+            show.output.contains(#"return_msg="\u001b]0;title\u0007""#)
+                || show.output.contains(#"return_msg=\u001b]0;title\u0007"#),
+            "\(show.output.debugDescription)")
         #expect(status.output.contains(#"paused, \u001b[2J"#), "\(status.output.debugDescription)")
     }
 
@@ -50,8 +58,10 @@ import Testing
         let missing = "/nonexistent-closeorderd-\(UUID().uuidString.prefix(8))"
         let database = missing + "/orders.sqlite"
         let config = CLIHarness.config(in: folder)
-        for arguments in [["run", "--config", config.path, "--database", database], ["migrate", "--database", database],
-                          ["status", "--database", database], ["show", "X", "--database", database]] {
+        for arguments in [
+            ["run", "--config", config.path, "--database", database], ["migrate", "--database", database],
+            ["status", "--database", database], ["show", "X", "--database", database],
+        ] {
             let result = try await CLIHarness.run(arguments)
             #expect(result.status != 0)
             #expect(result.output.contains("the folder \(missing) does not exist"), "\(arguments[0]): \(result.output)")
@@ -64,14 +74,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let (database, pool) = try await Self.migratedDatabase(in: folder)
         try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES
-                  ('1900000109', 'wx1', 'GAVE-UP', 1400000000, 0),
-                  ('1900000109', 'wx1', 'WAITING', 1400000000, 0),
-                  ('1900000109', 'wx1', 'DONE', 1400000000, 0);
-                UPDATE pending_orders SET status = 'failed' WHERE out_trade_no = 'GAVE-UP';
-                UPDATE pending_orders SET status = 'closed' WHERE out_trade_no = 'DONE';
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES
+                      ('1900000109', 'wx1', 'GAVE-UP', 1400000000, 0),
+                      ('1900000109', 'wx1', 'WAITING', 1400000000, 0),
+                      ('1900000109', 'wx1', 'DONE', 1400000000, 0);
+                    UPDATE pending_orders SET status = 'failed' WHERE out_trade_no = 'GAVE-UP';
+                    UPDATE pending_orders SET status = 'closed' WHERE out_trade_no = 'DONE';
+                    """)
         }
         let result = try await CLIHarness.run(["requeue", "GAVE-UP", "WAITING", "DONE", "NOPE", "--database", database])
         #expect(result.status == 0, "\(result.output)")
@@ -97,9 +108,12 @@ import Testing
         #expect(fromField.output == flagged.output && fromField.output.count == 65, "\(fromField.output) vs \(flagged.output)")
         let conflicting = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "MD5"] + fields)
         #expect(conflicting.status != 0, "\(conflicting.output)")
-        #expect(conflicting.output.contains("sign_type=HMAC-SHA256") && conflicting.output.contains("--sign-type MD5"), "\(conflicting.output)")
+        #expect(
+            conflicting.output.contains("sign_type=HMAC-SHA256") && conflicting.output.contains("--sign-type MD5"),
+            "\(conflicting.output)")
         let missing = try await CLIHarness.run(["sign", "--key-file", folder.appendingPathComponent("nope").path] + fields)
-        #expect(missing.status != 0 && missing.output.contains("does not exist") && !missing.output.contains("NSCocoaErrorDomain"),
-                "\(missing.output)")
+        #expect(
+            missing.status != 0 && missing.output.contains("does not exist") && !missing.output.contains("NSCocoaErrorDomain"),
+            "\(missing.output)")
     }
 }

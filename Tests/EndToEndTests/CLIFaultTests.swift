@@ -15,16 +15,21 @@ import Testing
         let key = folder.appendingPathComponent("\(Self.mch).key")
         CLIHarness.write("0123456789abcdef0123456789abcdef", to: key)
         let config = folder.appendingPathComponent("config.json")
-        CLIHarness.write("""
+        CLIHarness.write(
+            """
             { "database": { "url": "postgresql://closeorderd@127.0.0.1:5432/shop" },
               "wechatpay": { "primary_url": "http://127.0.0.1:9", "failover": false },
               "merchants": { "\(Self.mch)": { "appids": ["wx2421b1c4370ec43b"], "key_file": "\(key.path)" } } }
             """, to: config)
-        let commands: [[String]] = [["migrate"], ["status"], ["pause", Self.mch, "--reason", "x"], ["retry-now", "A1"], ["list"], ["show", "A1"]]
+        let commands: [[String]] = [
+            ["migrate"], ["status"], ["pause", Self.mch, "--reason", "x"], ["retry-now", "A1"], ["list"], ["show", "A1"],
+        ]
         for command in commands {
             let result = try await CLIHarness.run(command + ["--config", config.path], timeout: 20)
             #expect(result.status == 1, "\(command): \(result.status) \(result.output)")
-            #expect(result.output.contains("needs sslmode") && result.output.contains("config is invalid"), "\(command): \(result.output)")
+            #expect(
+                result.output.contains("needs sslmode") && result.output.contains("config is invalid"),
+                "\(command): \(result.output)")
             #expect(!result.output.contains("/var/lib/closeorderd"), "\(command) went to the default database: \(result.output)")
         }
         let check = try await CLIHarness.run(["status", "--check", "--config", config.path], timeout: 20)
@@ -40,8 +45,9 @@ import Testing
         let port = try ReservedPort()
         let config = CLIHarness.config(in: folder)
         var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"path\": \"\(folder.path)/orders.sqlite\"",
-                                         with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
+        text = text.replacingOccurrences(
+            of: "\"path\": \"\(folder.path)/orders.sqlite\"",
+            with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
         CLIHarness.write(text, to: config)
         let started = Date()
         let check = try await CLIHarness.run(["status", "--check", "--config", config.path], timeout: 30)
@@ -52,7 +58,9 @@ import Testing
         withExtendedLifetime(port) {}
 
         // A SQLite file that is not there: nothing is being closed either.
-        let missing = try await CLIHarness.run(["status", "--check", "--database", folder.appendingPathComponent("none.sqlite").path])
+        let missing = try await CLIHarness.run([
+            "status", "--check", "--database", folder.appendingPathComponent("none.sqlite").path,
+        ])
         #expect(missing.status == 2 && missing.output.contains("no database at"), "\(missing.output)")
     }
 
@@ -62,14 +70,17 @@ import Testing
         let folder = try CLIHarness.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let inner = folder.appendingPathComponent("state")
-        try FileManager.default.createDirectory(at: inner, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: inner, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let (path, _) = try await CLIDatabaseTests.migratedDatabase(in: inner)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let result = try await EndToEndWorld.offPool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", try DaemonProcess.binary().path,
-                                 "status", "--check", "--database", path]
+            process.arguments = [
+                "--reuid=65534", "--regid=65534", "--clear-groups", try DaemonProcess.binary().path,
+                "status", "--check", "--database", path,
+            ]
             process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOSEORDERD_") }
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -80,7 +91,9 @@ import Testing
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
         }
         #expect(result.0 == 3, "\(result.1)")
-        #expect(result.1.hasPrefix("closeorderd UNKNOWN") && result.1.contains("permission denied") && result.1.contains("uid 65534"), "\(result.1)")
+        #expect(
+            result.1.hasPrefix("closeorderd UNKNOWN") && result.1.contains("permission denied") && result.1.contains("uid 65534"),
+            "\(result.1)")
     }
 
     /// Overdue orders below the warning are OK, and the line says why.
@@ -93,9 +106,13 @@ import Testing
             {"owner":"h:1:a","host":"h","pid":1,"bootID":"b","version":"t","startedMs":\(now * 1000),"intervalSeconds":30,"lastSeenMs":0}
             """
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', 'LATE', ?, 0)",
-                           arguments: [Self.mch, now - 365])
-            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('daemon:h:1:a', ?, ?)", arguments: [record, now * 1000])
+            try db.execute(
+                sql:
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', 'LATE', ?, 0)",
+                arguments: [Self.mch, now - 365])
+            try db.execute(
+                sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('daemon:h:1:a', ?, ?)",
+                arguments: [record, now * 1000])
         }
         let check = try await CLIHarness.run(["status", "--check", "--database", path])
         #expect(check.status == 0, "\(check.output)")
@@ -118,8 +135,10 @@ import Testing
 
         let completion = try await CLIHarness.run(["--generate-completion-script", "bash"])
         #expect(completion.status == 0)
-        let afterStatus = completion.output.components(separatedBy: "'--status')").dropFirst().first?.components(separatedBy: ";;").first ?? ""
-        #expect(["pending", "closing", "closed", "paid", "failed"].allSatisfy(afterStatus.contains), "no values after list --status")
+        let afterStatus =
+            completion.output.components(separatedBy: "'--status')").dropFirst().first?.components(separatedBy: ";;").first ?? ""
+        #expect(
+            ["pending", "closing", "closed", "paid", "failed"].allSatisfy(afterStatus.contains), "no values after list --status")
 
         let typo = try await CLIHarness.run(["pause", "1900000999", "--reason", "x", "--config", config.path])
         #expect(typo.status == 1 && typo.output.contains("not in the config"), "\(typo.output)")
@@ -130,13 +149,16 @@ import Testing
 
         let now = Int64(Date().timeIntervalSince1970)
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', 'SHOWN', ?, 0)",
-                           arguments: [Self.mch, now - 400])
+            try db.execute(
+                sql:
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', 'SHOWN', ?, 0)",
+                arguments: [Self.mch, now - 400])
             let id = try Int64.fetchOne(db, sql: "SELECT id FROM pending_orders WHERE out_trade_no = 'SHOWN'")!
-            try db.execute(sql: """
-                INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, endpoint, outcome)
-                VALUES (?, ?, 'SHOWN', 1, 'closeorder', ?, ?, 'http://127.0.0.1:9', 'closed')
-                """, arguments: [id, Self.mch, now * 1000 - 8_000, now * 1000 - 7_988])
+            try db.execute(
+                sql: """
+                    INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, endpoint, outcome)
+                    VALUES (?, ?, 'SHOWN', 1, 'closeorder', ?, ?, 'http://127.0.0.1:9', 'closed')
+                    """, arguments: [id, Self.mch, now * 1000 - 8_000, now * 1000 - 7_988])
         }
         let show = try await CLIHarness.run(["show", "SHOWN", "--database", path])
         #expect(show.status == 0, "\(show.output)")
@@ -158,8 +180,11 @@ import Testing
             {"owner":"h:1:a","reason":"SIGNERROR","state":"open","untilMs":\(now + 600_000)}
             """
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('daemon:h:1:a', ?, ?)", arguments: [record, now])
-            try db.execute(sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, ?)", arguments: [open, now])
+            try db.execute(
+                sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('daemon:h:1:a', ?, ?)", arguments: [record, now])
+            try db.execute(
+                sql: "INSERT INTO daemon_state (key, value, updated_ms) VALUES ('circuit:1900000109', ?, ?)",
+                arguments: [open, now])
         }
         let before = try await CLIHarness.run(["status", "--check", "--database", path])
         #expect(before.status == 1 && before.output.contains("merchant circuit open: 1900000109"), "\(before.output)")

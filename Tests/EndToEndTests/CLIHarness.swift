@@ -6,13 +6,17 @@ import Foundation
 enum CLIHarness {
     /// - Parameter timeout: a safety net for a command that should have refused at once but runs
     ///   (a daemon started by mistake); it is sent SIGTERM then, and its status shows it.
-    static func run(_ arguments: [String], environment: [String: String] = [:],
-                    timeout: Double = 60) async throws -> (status: Int32, output: String) {
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:],
+        timeout: Double = 60
+    ) async throws -> (status: Int32, output: String) {
         try await EndToEndWorld.offPool {
             let process = Process()
             process.executableURL = try DaemonProcess.binary()
             process.arguments = arguments
-            var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOSEORDERD_") && $0.key != "NOTIFY_SOCKET" }
+            var merged = ProcessInfo.processInfo.environment.filter {
+                !$0.key.hasPrefix("CLOSEORDERD_") && $0.key != "NOTIFY_SOCKET"
+            }
             merged.merge(environment) { $1 }
             process.environment = merged
             let pipe = Pipe()
@@ -39,20 +43,23 @@ enum CLIHarness {
     /// A minimal valid config in `folder` for the given merchants (each with a 32-character key
     /// file unless `keys` says otherwise), plus `extra` top-level JSON members.
     @discardableResult
-    static func config(in folder: URL, merchants: [String] = ["1900000109"], keys: [String: String?] = [:],
-                       primaryURL: String = "http://127.0.0.1:9", extra: String = "") -> URL {
+    static func config(
+        in folder: URL, merchants: [String] = ["1900000109"], keys: [String: String?] = [:],
+        primaryURL: String = "http://127.0.0.1:9", extra: String = ""
+    ) -> URL {
         var entries: [String] = []
         for mchID in merchants {
             let keyPath = folder.appendingPathComponent("\(mchID).key")
             switch keys[mchID] {
-            case .some(.none): break   // no key file written
+            case .some(.none): break  // no key file written
             case .some(.some(let key)): write(key, to: keyPath)
             case .none: write("0123456789abcdef0123456789abcdef", to: keyPath)
             }
             entries.append("\"\(mchID)\": { \"appids\": [\"wx2421b1c4370ec43b\"], \"key_file\": \"\(keyPath.path)\" }")
         }
         let config = folder.appendingPathComponent("config.json")
-        write("""
+        write(
+            """
             { "database": { "path": "\(folder.path)/orders.sqlite" },
               "wechatpay": { "primary_url": "\(primaryURL)", "failover": false },
               "log": { "format": "logfmt" },

@@ -29,12 +29,16 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = directory.appendingPathComponent("key")
         Self.write("192006250b4c09247ec02edce69f6a2d\n", to: key)
-        let fields = ["appid=wxd930ea5d5a258f4f", "mch_id=10000100", "device_info=1000", "body=test", "nonce_str=ibuaiVcKdpRxkhJA"]
+        let fields = [
+            "appid=wxd930ea5d5a258f4f", "mch_id=10000100", "device_info=1000", "body=test", "nonce_str=ibuaiVcKdpRxkhJA",
+        ]
         let md5 = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "MD5"] + fields)
         #expect(md5.status == 0)
         #expect(md5.output.trimmingCharacters(in: .whitespacesAndNewlines) == "9A0A8659F005D6984697E2CA0A9CF3B7")
         let hmac = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "HMAC-SHA256"] + fields)
-        #expect(hmac.output.trimmingCharacters(in: .whitespacesAndNewlines) == "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6")
+        #expect(
+            hmac.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6")
         let bad = try await CLIHarness.run(["sign", "--key-file", key.path, "--sign-type", "SHA1"] + fields)
         #expect(bad.status != 0 && bad.output.contains("--sign-type"))
     }
@@ -43,7 +47,8 @@ import Testing
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("config.json")
-        Self.write("""
+        Self.write(
+            """
             {
               "database": { "path": "\(directory.path)/orders.sqlite", "busy_timeout_ms": "soon" },
               "wechatpay": { "primary_url": "http://api.mch.weixin.qq.com" },
@@ -59,15 +64,17 @@ import Testing
             """, to: config)
         let result = try await CLIHarness.run(["check-config", "--config", config.path])
         #expect(result.status == 1)
-        for key in ["database.busy_timeout_ms", "wechatpay.primary_url", "schedule.min_age_seconds", "throughput.concurrency",
-                    "log.format", "retyr.max_attempts: unknown key", "merchants.1900000109.appids", "merchants.1900000109.sign_type",
-                    "merchants.1900000109: set key_file or key_credential",
-                    "merchants.1900000110.key_file: \(directory.path)/missing.key does not exist"] {
+        for key in [
+            "database.busy_timeout_ms", "wechatpay.primary_url", "schedule.min_age_seconds", "throughput.concurrency",
+            "log.format", "retyr.max_attempts: unknown key", "merchants.1900000109.appids", "merchants.1900000109.sign_type",
+            "merchants.1900000109: set key_file or key_credential",
+            "merchants.1900000110.key_file: \(directory.path)/missing.key does not exist",
+        ] {
             #expect(result.output.contains(key), "\(key) not named in:\n\(result.output)")
         }
         // run refuses to start with the same messages.
         let run = try await CLIHarness.run(["run", "--config", config.path])
-        #expect(run.status == 78)   // EX_CONFIG
+        #expect(run.status == 78)  // EX_CONFIG
         #expect(run.output.contains("throughput.concurrency"))
     }
 
@@ -77,7 +84,8 @@ import Testing
         let key = directory.appendingPathComponent("1900000109.key")
         Self.write("0123456789abcdef0123456789abcdef", to: key, mode: 0o644)
         let config = directory.appendingPathComponent("config.json")
-        Self.write("""
+        Self.write(
+            """
             { "database": { "path": "\(directory.path)/orders.sqlite" },
               "merchants": { "1900000109": { "appids": ["wx2421b1c4370ec43b"], "key_file": "\(key.path)" } } }
             """, to: config)
@@ -87,8 +95,9 @@ import Testing
         #expect(result.output.contains("key <redacted>"))
         #expect(!result.output.contains("0123456789abcdef"))
         // An environment override wins over the file.
-        let overridden = try await CLIHarness.run(["check-config", "--config", config.path],
-                                                  environment: ["CLOSEORDERD_THROUGHPUT_CONCURRENCY": "7"])
+        let overridden = try await CLIHarness.run(
+            ["check-config", "--config", config.path],
+            environment: ["CLOSEORDERD_THROUGHPUT_CONCURRENCY": "7"])
         #expect(overridden.output.contains("concurrency 7"))
     }
 
@@ -103,12 +112,13 @@ import Testing
 
         let pool = try DatabasePool(path: database)
         try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES
-                  ('1900000109', 'wx1', 'DUE-1', 1400000000, 0),
-                  ('1900000109', 'wx1', 'GAVE-UP', 1400000000, 0);
-                UPDATE pending_orders SET status = 'failed', last_error = 'gave up after 10 attempts' WHERE out_trade_no = 'GAVE-UP';
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES
+                      ('1900000109', 'wx1', 'DUE-1', 1400000000, 0),
+                      ('1900000109', 'wx1', 'GAVE-UP', 1400000000, 0);
+                    UPDATE pending_orders SET status = 'failed', last_error = 'gave up after 10 attempts' WHERE out_trade_no = 'GAVE-UP';
+                    """)
         }
         let status = try await CLIHarness.run(["status", "--database", database, "--json"])
         #expect(status.status == 0)
@@ -126,9 +136,11 @@ import Testing
 
         let requeue = try await CLIHarness.run(["requeue", "GAVE-UP", "--database", database])
         #expect(requeue.status == 0 && requeue.output.contains("1 failed order(s)"))
-        let row = try await pool.read { db in try Row.fetchOne(db, sql: "SELECT status, attempts FROM pending_orders WHERE out_trade_no = 'GAVE-UP'") }
+        let row = try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT status, attempts FROM pending_orders WHERE out_trade_no = 'GAVE-UP'")
+        }
         #expect(row?["status"] as String? == "pending")
-        #expect(try await CLIHarness.run(["requeue", "--database", database]).status != 0)   // says what to give
+        #expect(try await CLIHarness.run(["requeue", "--database", database]).status != 0)  // says what to give
     }
 
     @Test func readCommandsExplainAMissingDatabase() async throws {
@@ -138,7 +150,8 @@ import Testing
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let absent = try await CLIHarness.run(["status", "--database", directory.path + "/orders.sqlite"])
-        #expect(absent.status == 1 && absent.output.contains("no database at \(directory.path)/orders.sqlite"), "\(absent.output)")
+        #expect(
+            absent.status == 1 && absent.output.contains("no database at \(directory.path)/orders.sqlite"), "\(absent.output)")
     }
 
     @Test func demoRunsAndEveryOrderEndsAsExpected() async throws {

@@ -25,34 +25,43 @@ enum ReliabilityScale {
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         let now = Int64(Date().timeIntervalSince1970)
-        var random = SplitMix64(seed: 20261129)   // seeded, so a failing run can be repeated
+        var random = SplitMix64(seed: 20_261_129)  // seeded, so a failing run can be repeated
         // The plan: most orders due at once, a tenth falling due over the next few seconds while the
         // kills happen; one in twenty already paid at WeChat, one in twenty unknown to it.
         struct Planned { let name: String, mchID: String, createdAt: Int64, kind: Int }
         let plan = (0..<ReliabilityScale.orders).map { index in
-            Planned(name: "R1-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
-                    createdAt: index % 10 == 9 ? now - 300 + Int64(index % 7) : now - 400, kind: index % 20)
+            Planned(
+                name: "R1-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
+                createdAt: index % 10 == 9 ? now - 300 + Int64(index % 7) : now - 400, kind: index % 20)
         }
         // The drain's own orders, inserted just before it: due, and never leased by a killed daemon.
         let drainPlan = (0..<64).map { index in
-            Planned(name: "R1-DRAIN-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
-                    createdAt: now - 400, kind: 0)
+            Planned(
+                name: "R1-DRAIN-\(index)", mchID: index.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB,
+                createdAt: now - 400, kind: 0)
         }
         let paidAtWeChat = Set(plan.filter { $0.kind == 3 }.map(\.name))
         let unknown = Set(plan.filter { $0.kind == 7 }.map(\.name))
         let merchantOf = Dictionary(uniqueKeysWithValues: (plan + drainPlan).map { ($0.name, $0.mchID) })
         try await merchant.write { db in
             for order in plan {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [order.mchID, EndToEndWorld.appID, order.name, order.createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [order.mchID, EndToEndWorld.appID, order.name, order.createdAt])
             }
         }
         for order in plan where !unknown.contains(order.name) {
-            world.fake.addOrder(mchID: order.mchID, outTradeNo: order.name, createdAt: Double(order.createdAt),
-                                state: paidAtWeChat.contains(order.name) ? .paid : .notPay)
+            world.fake.addOrder(
+                mchID: order.mchID, outTradeNo: order.name, createdAt: Double(order.createdAt),
+                state: paidAtWeChat.contains(order.name) ? .paid : .notPay)
         }
-        world.fake.setFaultRate(0.15, faults: [.systemError, .http503, .connectionReset, .malformedBody, .badResponseSignature,
-                                               .forgedOrderPaid, .forgedSuccess, .slowAnswer])
+        world.fake.setFaultRate(
+            0.15,
+            faults: [
+                .systemError, .http503, .connectionReset, .malformedBody, .badResponseSignature,
+                .forgedOrderPaid, .forgedSuccess, .slowAnswer,
+            ])
 
         for round in 0..<ReliabilityScale.kills {
             let (daemon, _) = try await world.startDaemon(logName: "daemon-\(round).log")
@@ -70,28 +79,36 @@ enum ReliabilityScale {
         // until the SIGTERM is in, and a call does not time out while held.
         var drainSettings = settings
         drainSettings.totalTimeoutMs = 10_000
-        drainSettings.leaseMs = 25_000   // more than twice the timeout, as the config requires
-        drainSettings.graceMs = 30_000   // generous: the answers come as soon as STOPPING=1 does
+        drainSettings.leaseMs = 25_000  // more than twice the timeout, as the config requires
+        drainSettings.graceMs = 30_000  // generous: the answers come as soon as STOPPING=1 does
         try world.writeConfig(drainSettings)
         world.fake.setFaultRate(0, faults: [])
         try await merchant.write { db in
             for order in drainPlan {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [order.mchID, EndToEndWorld.appID, order.name, order.createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [order.mchID, EndToEndWorld.appID, order.name, order.createdAt])
             }
         }
-        for order in drainPlan { world.fake.addOrder(mchID: order.mchID, outTradeNo: order.name, createdAt: Double(order.createdAt)) }
+        for order in drainPlan {
+            world.fake.addOrder(mchID: order.mchID, outTradeNo: order.name, createdAt: Double(order.createdAt))
+        }
         let callsBefore = world.fake.calls.count
         world.fake.holdAnswers()
         let (draining, drainNotify) = try await world.startDaemon(logName: "daemon-drain.log")
         // In flight: an order it holds the lease on, whose call the fake has received (and holds).
-        let owner = "%:\(draining.process.processIdentifier):%"   // host:pid:instance
-        try await waitUntil("a call of the draining daemon to reach the fake", timeout: .seconds(60), detail: String(draining.log.suffix(2000))) {
+        let owner = "%:\(draining.process.processIdentifier):%"  // host:pid:instance
+        try await waitUntil(
+            "a call of the draining daemon to reach the fake", timeout: .seconds(60), detail: String(draining.log.suffix(2000))
+        ) {
             let called = Set(world.fake.calls.dropFirst(callsBefore).compactMap(\.outTradeNo))
             guard !called.isEmpty else { return false }
             let leasedByIt = try merchant.read { db in
-                try Set(String.fetchAll(db, sql: "SELECT out_trade_no FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?",
-                                        arguments: [owner]))
+                try Set(
+                    String.fetchAll(
+                        db, sql: "SELECT out_trade_no FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?",
+                        arguments: [owner]))
             }
             return !called.isDisjoint(with: leasedByIt)
         }
@@ -103,7 +120,9 @@ enum ReliabilityScale {
         let drainTime = ContinuousClock.now - stopAt
         #expect(drainTime < .milliseconds(drainSettings.graceMs + 2_000), "drain took \(drainTime)")
         let leased = try await merchant.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?", arguments: [owner])
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing' AND lease_owner LIKE ?", arguments: [owner]
+            )
         }
         #expect(leased == 0, "orders left leased after a graceful stop")
         #expect(draining.log.contains("\"attempt\":"), "the drained daemon recorded no call: the check proves nothing")
@@ -111,7 +130,9 @@ enum ReliabilityScale {
         try world.writeConfig(settings)
         let (last, _) = try await world.startDaemon(logName: "daemon-last.log")
         let decided = try await eventually(timeout: .seconds(ReliabilityScale.full ? 600 : 120)) {
-            try merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") == 0 }
+            try merchant.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") == 0
+            }
         }
         #expect(decided, "orders left undecided: \(last.log.suffix(2000))")
         last.signal(SIGTERM)
@@ -121,29 +142,38 @@ enum ReliabilityScale {
         // attempt with no audit row (a daemon killed before recording its call), or a close that got
         // no usable answer (a timeout or reset after sending, an unverified body).
         let rows = try await merchant.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT out_trade_no, status, outcome,
-                       attempts > (SELECT count(DISTINCT attempt) FROM close_attempts a WHERE a.order_id = p.id)
-                       OR EXISTS (SELECT 1 FROM close_attempts a WHERE a.order_id = p.id AND a.operation = 'closeorder'
-                                  AND (a.http_status IS NULL OR a.verified = 0)) AS was_in_doubt
-                FROM pending_orders p
-                """)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT out_trade_no, status, outcome,
+                           attempts > (SELECT count(DISTINCT attempt) FROM close_attempts a WHERE a.order_id = p.id)
+                           OR EXISTS (SELECT 1 FROM close_attempts a WHERE a.order_id = p.id AND a.operation = 'closeorder'
+                                      AND (a.http_status IS NULL OR a.verified = 0)) AS was_in_doubt
+                    FROM pending_orders p
+                    """)
         }
         let attempts = try await merchant.read { db in
-            try Row.fetchAll(db, sql: "SELECT out_trade_no, count(*) AS n FROM close_attempts WHERE operation = 'closeorder' GROUP BY out_trade_no")
+            try Row.fetchAll(
+                db,
+                sql: "SELECT out_trade_no, count(*) AS n FROM close_attempts WHERE operation = 'closeorder' GROUP BY out_trade_no"
+            )
         }
         let recorded = Dictionary(uniqueKeysWithValues: attempts.map { ($0["out_trade_no"] as String, $0["n"] as Int) })
         let calls = Dictionary(grouping: world.fake.calls.filter { $0.path == "/pay/closeorder" }, by: { $0.outTradeNo ?? "" })
         var inDoubtResolved = 0
         for row in rows {
             let name: String = row["out_trade_no"]
-            let status: String = row["status"], outcome: String? = row["outcome"], inDoubt: Int = row["was_in_doubt"]
+            let status: String = row["status"]
+            let outcome: String? = row["outcome"]
+            let inDoubt: Int = row["was_in_doubt"]
             if paidAtWeChat.contains(name) {
                 #expect(status == "paid" && outcome == "paid", "\(name) ended \(status)/\(outcome ?? "-")")
             } else if unknown.contains(name) {
                 #expect(status == "closed" && outcome == "not_exist", "\(name) ended \(status)/\(outcome ?? "-")")
             } else {
-                #expect(status == "closed" && ["closed", "already_closed"].contains(outcome), "\(name) ended \(status)/\(outcome ?? "-")")
+                #expect(
+                    status == "closed" && ["closed", "already_closed"].contains(outcome),
+                    "\(name) ended \(status)/\(outcome ?? "-")")
                 #expect(world.fake.orderState(mchID: merchantOf[name]!, outTradeNo: name) == .closed, "\(name) is open at WeChat")
             }
             let seen = calls[name] ?? []
@@ -162,8 +192,9 @@ enum ReliabilityScale {
 
         // R5: no key or sign anywhere in what the run left behind.
         try await SecretScan.assertClean(world: world, extraText: [])
-        print("R1: \(rows.count) orders, \(ReliabilityScale.kills) SIGKILLs, \(world.fake.calls.count) calls, "
-              + "\(inDoubtResolved) in-doubt orders resolved, drain \(drainTime)")
+        print(
+            "R1: \(rows.count) orders, \(ReliabilityScale.kills) SIGKILLs, \(world.fake.calls.count) calls, "
+                + "\(inDoubtResolved) in-doubt orders resolved, drain \(drainTime)")
         try await world.shutdown()
     }
 }

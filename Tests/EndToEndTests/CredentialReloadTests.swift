@@ -20,11 +20,13 @@ import WeChatPayV2
         let source = keys.appendingPathComponent("\(A).key").path
         let copy = copies.appendingPathComponent("keys_\(A).key").path
         for path in [source, copy] {
-            FileManager.default.createFile(atPath: path, contents: Data(world.keys[A]!.utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: path, contents: Data(world.keys[A]!.utf8), attributes: [.posixPermissions: 0o600])
         }
         let original = try String(contentsOfFile: world.configPath, encoding: .utf8)
-        let credentialConfig = original.replacingOccurrences(of: "\"key_file\": \"\(world.directory.path)/\(A).key\"",
-                                                             with: "\"key_credential\": \"keys_\(A).key\"")
+        let credentialConfig = original.replacingOccurrences(
+            of: "\"key_file\": \"\(world.directory.path)/\(A).key\"",
+            with: "\"key_credential\": \"keys_\(A).key\"")
         #expect(credentialConfig != original)
         try credentialConfig.write(toFile: world.configPath, atomically: true, encoding: .utf8)
 
@@ -35,20 +37,25 @@ import WeChatPayV2
         func place(_ name: String) async throws {
             world.fake.addOrder(mchID: A, outTradeNo: name, createdAt: Double(now - 400))
             try await merchant.write { db in
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [A, EndToEndWorld.appID, name, now - 400])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [A, EndToEndWorld.appID, name, now - 400])
             }
         }
         func status(_ name: String) throws -> String? {
-            try merchant.read { db in try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [name]) }
+            try merchant.read { db in
+                try String.fetchOne(db, sql: "SELECT status FROM pending_orders WHERE out_trade_no = ?", arguments: [name])
+            }
         }
 
         let notifyDirectory = world.directory.appendingPathComponent("notify")
         try FileManager.default.createDirectory(at: notifyDirectory, withIntermediateDirectories: true)
         let notify = try NotifySocket(directory: notifyDirectory)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", world.configPath],
-                                       environment: ["NOTIFY_SOCKET": notify.path, "CREDENTIALS_DIRECTORY": copies.path],
-                                       stderrPath: world.directory.appendingPathComponent("daemon.log").path)
+        let daemon = try DaemonProcess(
+            arguments: ["run", "--config", world.configPath],
+            environment: ["NOTIFY_SOCKET": notify.path, "CREDENTIALS_DIRECTORY": copies.path],
+            stderrPath: world.directory.appendingPathComponent("daemon.log").path)
         try daemon.start()
         world.daemons.append(daemon)
         #expect(await notify.waitFor("READY=1", timeout: .seconds(60)).found, "\(daemon.log.suffix(2000))")
@@ -74,7 +81,8 @@ import WeChatPayV2
         try await place("ROTATE-2")
         #expect(try await eventually(timeout: .seconds(30)) { try status("ROTATE-2") == "closed" }, "\(daemon.log.suffix(3000))")
         let sent = world.fake.calls.filter { $0.outTradeNo == "ROTATE-2" }
-        #expect(!sent.isEmpty && sent.allSatisfy(\.signatureValid), "the old key was used after the reload: \(sent.map(\.answer))")
+        #expect(
+            !sent.isEmpty && sent.allSatisfy(\.signatureValid), "the old key was used after the reload: \(sent.map(\.answer))")
 
         daemon.signal(SIGTERM)
         #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(2000))")

@@ -16,7 +16,9 @@ final class DaemonProcess: @unchecked Sendable {
         let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let candidate = here.appendingPathComponent("closeorderd")
         guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
-            throw POSIXError(.ENOENT, userInfo: [NSLocalizedDescriptionKey: "closeorderd binary not found at \(candidate.path); run swift build first"])
+            throw POSIXError(
+                .ENOENT,
+                userInfo: [NSLocalizedDescriptionKey: "closeorderd binary not found at \(candidate.path); run swift build first"])
         }
         return candidate
     }
@@ -25,7 +27,9 @@ final class DaemonProcess: @unchecked Sendable {
         self.stderrPath = stderrPath
         process.executableURL = try Self.binary()
         process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOSEORDERD_") && $0.key != "NOTIFY_SOCKET" && $0.key != "JOURNAL_STREAM" }
+        var merged = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("CLOSEORDERD_") && $0.key != "NOTIFY_SOCKET" && $0.key != "JOURNAL_STREAM"
+        }
         merged.merge(environment) { $1 }
         process.environment = merged
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
@@ -50,8 +54,10 @@ final class DaemonProcess: @unchecked Sendable {
     /// Waits for the process to exit and returns its status. A daemon that has not exited within
     /// `timeout` is a regression, not a reason to hang the run: it is killed (its log kept), the
     /// test fails saying so, and the result is nil.
-    func exitStatus(within timeout: Duration = .seconds(60), _ awaited: String = "the daemon to exit",
-                    sourceLocation: SourceLocation = #_sourceLocation) async -> Int32? {
+    func exitStatus(
+        within timeout: Duration = .seconds(60), _ awaited: String = "the daemon to exit",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> Int32? {
         let id = UUID()
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Int32?, Never>) in
             let known = lock.withLock { () -> Int32?? in
@@ -61,15 +67,18 @@ final class DaemonProcess: @unchecked Sendable {
             }
             if let known { continuation.resume(returning: known) }
             // The deadline: resumes the waiter with nil unless the exit came first.
-            DispatchQueue.global().asyncAfter(deadline: .now() + Double(timeout.components.seconds)
-                                              + Double(timeout.components.attoseconds) / 1e18) { [weak self] in
+            DispatchQueue.global().asyncAfter(
+                deadline: .now() + Double(timeout.components.seconds)
+                    + Double(timeout.components.attoseconds) / 1e18
+            ) { [weak self] in
                 guard let self, let late = lock.withLock({ waiters.removeValue(forKey: id) }) else { return }
                 late.resume(returning: nil)
             }
         }
         if result == nil {
-            Issue.record("timed out after \(timeout) waiting for \(awaited) (pid \(process.processIdentifier)); killed it. Log: \(log.suffix(2000))",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "timed out after \(timeout) waiting for \(awaited) (pid \(process.processIdentifier)); killed it. Log: \(log.suffix(2000))",
+                sourceLocation: sourceLocation)
             signal(SIGKILL)
         }
         return result

@@ -16,12 +16,16 @@ import Testing
         return process.terminationStatus
     }
 
-    static func insertDue(_ count: Int, into pool: DatabasePool, world: EndToEndWorld, dueIn seconds: Int64, prefix: String) throws {
+    static func insertDue(_ count: Int, into pool: DatabasePool, world: EndToEndWorld, dueIn seconds: Int64, prefix: String)
+        throws
+    {
         let createdAt = Int64(Date().timeIntervalSince1970) - 300 + seconds
         try pool.write { db in
             for index in 0..<count {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, "\(prefix)-\(index)", createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, "\(prefix)-\(index)", createdAt])
             }
         }
         for index in 0..<count {
@@ -40,29 +44,35 @@ import Testing
     @Test func anotherProcessHoldingTheWriteLock() async throws {
         var settings = EndToEndWorld.Settings()
         settings.busyTimeoutMs = 1_000
-        settings.leaseMs = 120_000   // its own leases outlast the lock, so no rescue blurs the check
+        settings.leaseMs = 120_000  // its own leases outlast the lock, so no rescue blurs the check
         let world = try await EndToEndWorld.start(settings)
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         let merchant = try world.merchantDatabase()
         world.fake.holdAnswers()
         try Self.insertDue(20, into: merchant, world: world, dueIn: 0, prefix: "LOCK")
         let (daemon, _) = try await world.startDaemon()
-        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) { !world.fake.calls.isEmpty }
+        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) {
+            !world.fake.calls.isEmpty
+        }
 
         // Another process (here, this one) takes the write lock, then lets the answers go.
         var holding = Configuration()
-        holding.busyMode = .timeout(30)   // wait for the daemon's own short transactions, then hold
-        holding.allowsUnsafeTransactions = true   // the transaction spans two accesses, with waits between
+        holding.busyMode = .timeout(30)  // wait for the daemon's own short transactions, then hold
+        holding.allowsUnsafeTransactions = true  // the transaction spans two accesses, with waits between
         let holder = try DatabaseQueue(path: world.databasePath, configuration: holding)
         try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
         world.fake.releaseAnswers()
-        try await waitUntil("the lock to get in the daemon's way (\"database error\" in its log)", detail: String(daemon.log.suffix(1500))) {
+        try await waitUntil(
+            "the lock to get in the daemon's way (\"database error\" in its log)", detail: String(daemon.log.suffix(1500))
+        ) {
             daemon.log.contains("database error")
         }
         // The fault itself: the lock stays held this long (nothing waits for it to pass).
         try await Task.sleep(for: .seconds(ReliabilityScale.lockSeconds))
         #expect(daemon.process.isRunning, "the daemon died while the lock was held")
-        let closedUnderLock = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closed'") }
+        let closedUnderLock = try await merchant.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closed'")
+        }
         #expect(closedUnderLock == 0, "an outcome was written through another process's lock")
         try await holder.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
 
@@ -75,7 +85,8 @@ import Testing
 
     @Test(.enabled(if: isRoot, "needs root to mount a small filesystem"))
     func aFullDisk() async throws {
-        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-full-\(UUID().uuidString.prefix(8))")
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "closeorderd-full-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=6m tmpfs '\(mountPoint.path)'") == 0)
         // Lazy: this process still has the daemon's log and the notify socket open on it until the
@@ -92,11 +103,13 @@ import Testing
         world.fake.holdAnswers()
         try Self.insertDue(2_000, into: merchant, world: world, dueIn: 0, prefix: "FULL")
         let (daemon, _) = try await world.startDaemon()
-        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) { !world.fake.calls.isEmpty }
+        try await waitUntil("the daemon's first call to reach the fake", detail: String(daemon.log.suffix(1500))) {
+            !world.fake.calls.isEmpty
+        }
         // Fill the filesystem to the last byte, then let the answers go.
         _ = try Self.sh("dd if=/dev/zero of='\(mountPoint.path)/filler' bs=64k 2>/dev/null")
         world.fake.releaseAnswers()
-        try await Task.sleep(for: .seconds(2))   // the fault itself: the disk stays full this long (nothing waits for it)
+        try await Task.sleep(for: .seconds(2))  // the fault itself: the disk stays full this long (nothing waits for it)
         #expect(daemon.process.isRunning, "the daemon died on a full disk")
         _ = try Self.sh("rm -f '\(mountPoint.path)/filler'")
         #expect(try await eventually(timeout: .seconds(60)) { try Self.allClosed(merchant) }, "\(daemon.log.suffix(1500))")
@@ -106,13 +119,16 @@ import Testing
         #expect(integrity == "ok")
         let count = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders") }
         #expect(count == 2_000)
-        print("R4 disk full: daemon log has \(daemon.log.components(separatedBy: "database error").count - 1) database error line(s)")
+        print(
+            "R4 disk full: daemon log has \(daemon.log.components(separatedBy: "database error").count - 1) database error line(s)"
+        )
         try await world.shutdown(removing: false)
     }
 
     @Test(.enabled(if: isRoot, "needs root to remount a filesystem read-only"))
     func aReadOnlyDatabaseRefusesToStartThenRecovers() async throws {
-        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-ro-\(UUID().uuidString.prefix(8))")
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "closeorderd-ro-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(try Self.sh("mount -t tmpfs -o size=8m tmpfs '\(mountPoint.path)'") == 0)
         // Lazy: this process still has the daemon's log and the notify socket open on it until the
@@ -155,7 +171,8 @@ import Testing
         let world = try await EndToEndWorld.start()
         #expect(try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath]).status == 0)
         try await world.merchantDatabase().write { db in
-            try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, '0099_from_the_future', 0)")
+            try db.execute(
+                sql: "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, '0099_from_the_future', 0)")
         }
         let result = try await EndToEndWorld.runCLI(["run", "--config", world.configPath])
         #expect(result.status == 1)

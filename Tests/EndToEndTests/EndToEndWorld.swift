@@ -1,8 +1,8 @@
 import FakeWeChatPay
 import Foundation
+import GRDB
 import Synchronization
 import Testing
-import GRDB
 import WeChatPayV2
 
 /// A temporary folder with a config, key files and a database; the fake WeChat Pay on loopback;
@@ -44,11 +44,14 @@ struct EndToEndWorld {
     }
 
     static func start(_ settings: Settings = Settings()) async throws -> EndToEndWorld {
-        let directory = settings.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-e2e-\(UUID().uuidString)")
+        let directory =
+            settings.directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keys = [mchA: Nonce.make(), mchB: Nonce.make()]
-        let fake = FakeWeChatPay(merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
-                                 unknownOrders: .notExist, now: settings.fakeNow ?? { Date().timeIntervalSince1970 })
+        let fake = FakeWeChatPay(
+            merchants: try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [appID]) },
+            unknownOrders: .notExist, now: settings.fakeNow ?? { Date().timeIntervalSince1970 })
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
         let world = EndToEndWorld(directory: directory, keys: keys, fake: fake, server: server)
@@ -59,7 +62,8 @@ struct EndToEndWorld {
     func writeConfig(_ settings: Settings) throws {
         for (mchID, key) in keys {
             let path = directory.appendingPathComponent("\(mchID).key").path
-            FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
         }
         let config = """
             {
@@ -106,19 +110,24 @@ struct EndToEndWorld {
         let socketDirectory = directory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
         let notify = try NotifySocket(directory: socketDirectory)
-        let daemon = try DaemonProcess(arguments: ["run", "--config", configPath], environment: ["NOTIFY_SOCKET": notify.path],
-                                       stderrPath: directory.appendingPathComponent(logName).path)
+        let daemon = try DaemonProcess(
+            arguments: ["run", "--config", configPath], environment: ["NOTIFY_SOCKET": notify.path],
+            stderrPath: directory.appendingPathComponent(logName).path)
         try daemon.start()
         daemons.append(daemon)
         let ready = await notify.waitFor("READY=1", timeout: .seconds(60))
-        guard ready.found else { throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "no READY=1: \(daemon.log.suffix(2000))"]) }
+        guard ready.found else {
+            throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "no READY=1: \(daemon.log.suffix(2000))"])
+        }
         return (daemon, notify)
     }
 
     /// Runs any program to completion and returns its standard output. The wait happens on a
     /// dispatch thread: blocking Swift's small cooperative pool would starve the other tests.
     static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> String {
-        try await offPool { try runBlocking(URL(fileURLWithPath: executable), arguments, mergingStandardError: false, timeout: timeout).output }
+        try await offPool {
+            try runBlocking(URL(fileURLWithPath: executable), arguments, mergingStandardError: false, timeout: timeout).output
+        }
     }
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -133,8 +142,10 @@ struct EndToEndWorld {
         try await offPool { try runBlocking(try DaemonProcess.binary(), arguments, mergingStandardError: true, timeout: timeout) }
     }
 
-    private static func runBlocking(_ executable: URL, _ arguments: [String], mergingStandardError: Bool,
-                                    timeout: Duration) throws -> (status: Int32, output: String) {
+    private static func runBlocking(
+        _ executable: URL, _ arguments: [String], mergingStandardError: Bool,
+        timeout: Duration
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -147,8 +158,9 @@ struct EndToEndWorld {
         process.waitUntilExit()
         let output = String(decoding: data, as: UTF8.self)
         if watchdog.finish() {
-            throw TimedOut(awaited: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) to finish",
-                           timeout: timeout, detail: String(output.suffix(2000)))
+            throw TimedOut(
+                awaited: "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) to finish",
+                timeout: timeout, detail: String(output.suffix(2000)))
         }
         return (process.terminationStatus, output)
     }
@@ -170,7 +182,12 @@ final class Watchdog: @unchecked Sendable {
         }
     }
 
-    func finish() -> Bool { lock.withLock { done = true; return fired } }
+    func finish() -> Bool {
+        lock.withLock {
+            done = true
+            return fired
+        }
+    }
 }
 
 /// A bounded wait ran out: says what was awaited, so a regression fails the run instead of hanging it.
@@ -182,8 +199,10 @@ struct TimedOut: Error, CustomStringConvertible {
 }
 
 /// Waits (with a deadline) for a condition on shared state and throws `TimedOut` naming it if it never holds.
-func waitUntil(_ awaited: String, timeout: Duration = .seconds(60), detail: @autoclosure () -> String = "",
-               _ condition: () throws -> Bool) async throws {
+func waitUntil(
+    _ awaited: String, timeout: Duration = .seconds(60), detail: @autoclosure () -> String = "",
+    _ condition: () throws -> Bool
+) async throws {
     guard try await eventually(timeout: timeout, condition) else {
         throw TimedOut(awaited: awaited, timeout: timeout, detail: detail())
     }

@@ -18,9 +18,12 @@ import Testing
 
         let stdoutPath = world.directory.appendingPathComponent("fake.out").path
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        let fake = try DaemonProcess(arguments: ["fake-wechatpay", "--config", world.configPath, "--port", "\(port.port)",
-                                                 "--write-wechatpay-public-key", publicKeyFile],
-                                     environment: [:], stderrPath: world.directory.appendingPathComponent("fake.err").path)
+        let fake = try DaemonProcess(
+            arguments: [
+                "fake-wechatpay", "--config", world.configPath, "--port", "\(port.port)",
+                "--write-wechatpay-public-key", publicKeyFile,
+            ],
+            environment: [:], stderrPath: world.directory.appendingPathComponent("fake.err").path)
         fake.process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         try fake.start()
         func output() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A unix datagram socket standing in for systemd's NOTIFY_SOCKET, so a test can wait for the
@@ -19,7 +20,9 @@ final class NotifySocket: @unchecked Sendable {
             raw.copyBytes(from: Array(path.utf8) + [0])
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
     }
@@ -38,7 +41,8 @@ final class NotifySocket: @unchecked Sendable {
                 while ContinuousClock.now < deadline {
                     var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                     let remaining = deadline - ContinuousClock.now
-                    let milliseconds = Int32(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+                    let milliseconds = Int32(
+                        max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
                     guard poll(&poller, 1, milliseconds) > 0 else { continue }
                     let count = recv(descriptor, &buffer, buffer.count, 0)
                     guard count > 0 else { continue }

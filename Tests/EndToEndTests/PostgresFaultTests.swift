@@ -10,8 +10,9 @@ import Testing
         let port = try ReservedPort()
         let config = CLIHarness.config(in: folder)
         var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"path\": \"\(folder.path)/orders.sqlite\"",
-                                         with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
+        text = text.replacingOccurrences(
+            of: "\"path\": \"\(folder.path)/orders.sqlite\"",
+            with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
         CLIHarness.write(text, to: config)
         // The daemon waits for the database (a server still starting at boot must not use up the
         // unit's start limit), saying why within seconds; the harness stops it with SIGTERM after
@@ -21,9 +22,13 @@ import Testing
         withExtendedLifetime(port) {}
         #expect(run.status != 0, "\(run.output)")
         #expect(run.output.contains("connection refused: nothing listens on 127.0.0.1:\(port.port)"), "\(run.output)")
-        #expect(run.output.contains("waiting for the database: cannot connect to the PostgreSQL database postgresql://closeorderd@127.0.0.1"),
-                "the cause is not in MESSAGE: \(run.output)")
-        #expect(run.output.components(separatedBy: "waiting for the database:").count == 2, "the same cause said twice: \(run.output)")
+        #expect(
+            run.output.contains(
+                "waiting for the database: cannot connect to the PostgreSQL database postgresql://closeorderd@127.0.0.1"),
+            "the cause is not in MESSAGE: \(run.output)")
+        #expect(
+            run.output.components(separatedBy: "waiting for the database:").count == 2, "the same cause said twice: \(run.output)"
+        )
     }
 
     /// `check-config --online` tries the database too: a wrong port is an error in words, exit 1.
@@ -33,8 +38,9 @@ import Testing
         let port = try ReservedPort()
         let config = CLIHarness.config(in: folder)
         var text = try String(contentsOf: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"path\": \"\(folder.path)/orders.sqlite\"",
-                                         with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
+        text = text.replacingOccurrences(
+            of: "\"path\": \"\(folder.path)/orders.sqlite\"",
+            with: "\"url\": \"postgresql://closeorderd@127.0.0.1:\(port.port)/shop?sslmode=disable\"")
         CLIHarness.write(text, to: config)
         let run = try await CLIHarness.run(["check-config", "--online", "--config", config.path], timeout: 30)
         withExtendedLifetime(port) {}

@@ -20,19 +20,23 @@ struct PostgresOneRowEndToEndTests {
 
         let now = Int64(Date().timeIntervalSince1970)
         func insert(_ outTradeNo: String, _ mchID: String, createdAt: String, timeout: String = "0") throws {
-            try cluster.psql("""
+            try cluster.psql(
+                """
                 INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
                 VALUES (:'mch', :'app', :'otn', \(createdAt), \(timeout))
                 """, database: name, variables: ["mch": mchID, "app": EndToEndWorld.appID, "otn": outTradeNo])
         }
         for (createdAt, otn) in [("1700000000", "ISSUE-ROW"), ("floor(extract(epoch from now()))::bigint", "ISSUE-ROW-NOW")] {
             let refused = Result { try insert(otn, EndToEndWorld.mchA, createdAt: createdAt, timeout: "9223370336854775") }
-            #expect("\(refused)".contains("pending_orders_timeout_seconds_is_at_most_10_years") && "\(refused)".contains("timeout_seconds"),
-                    "\(refused)")
+            #expect(
+                "\(refused)".contains("pending_orders_timeout_seconds_is_at_most_10_years")
+                    && "\(refused)".contains("timeout_seconds"),
+                "\(refused)")
         }
         let (A, B) = (EndToEndWorld.mchA, EndToEndWorld.mchB)
         try insert("PG-BROKEN", A, createdAt: String(now - 401))
-        try cluster.psql("UPDATE pending_orders SET attempts = 9223372036854775807 WHERE out_trade_no = 'PG-BROKEN'", database: name)
+        try cluster.psql(
+            "UPDATE pending_orders SET attempts = 9223372036854775807 WHERE out_trade_no = 'PG-BROKEN'", database: name)
         for index in 0..<20 {
             let (otn, mchID) = ("PG-DUE-\(index)", index.isMultiple(of: 2) ? A : B)
             world.fake.addOrder(mchID: mchID, outTradeNo: otn, createdAt: Double(now - 400), state: .notPay)
@@ -41,8 +45,9 @@ struct PostgresOneRowEndToEndTests {
 
         let (daemon, notify) = try await world.startDaemon()
         func count(_ condition: String) throws -> Int {
-            Int(try cluster.psql("SELECT count(*) FROM pending_orders WHERE \(condition)", database: name)
-                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            Int(
+                try cluster.psql("SELECT count(*) FROM pending_orders WHERE \(condition)", database: name)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
         try await waitUntil("every order decided", timeout: .seconds(120), detail: daemon.log.suffix(3000).description) {
             try count("status IN ('pending', 'closing')") == 0
@@ -52,8 +57,11 @@ struct PostgresOneRowEndToEndTests {
         #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
 
         #expect(try count("out_trade_no LIKE 'PG-DUE-%' AND status = 'closed'") == 20)
-        let broken = try cluster.psql("SELECT status || ' ' || last_error FROM pending_orders WHERE out_trade_no = 'PG-BROKEN'", database: name)
-        #expect(broken.hasPrefix("failed closeorderd could not claim this row: ") && broken.contains("bigint out of range"), "\(broken)")
+        let broken = try cluster.psql(
+            "SELECT status || ' ' || last_error FROM pending_orders WHERE out_trade_no = 'PG-BROKEN'", database: name)
+        #expect(
+            broken.hasPrefix("failed closeorderd could not claim this row: ") && broken.contains("bigint out of range"),
+            "\(broken)")
         #expect(daemon.log.contains("PG-BROKEN (mch \(A)) cannot be claimed and ends failed"), "\(daemon.log.suffix(3000))")
         #expect(!daemon.log.contains("database error"), "one row was taken for an outage: \(daemon.log.suffix(3000))")
         #expect(world.fake.calls.allSatisfy { $0.outTradeNo != "PG-BROKEN" })

@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized, .enabled(if: PostgresTestCluster.shouldRun, Comment(rawValue: PostgresTestCluster.missingMessage)))
 struct PostgresOutageShutdownTests {
     @Test func sigtermDuringAnOutageExitsWithinTheGracePeriod() async throws {
-        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }   // its own server: this test stops it
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }  // its own server: this test stops it
         defer { cluster.stop() }
         let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         var settings = EndToEndWorld.Settings()

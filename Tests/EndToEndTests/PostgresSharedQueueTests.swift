@@ -14,7 +14,9 @@ struct PostgresSharedQueueTests {
     static let orders: Int = {
         let text = ProcessInfo.processInfo.environment["CLOSEORDERD_SHARED_QUEUE_ORDERS"] ?? ""
         guard !text.isEmpty else { return 300 }
-        guard let count = Int(text), count >= 30 else { fatalError("CLOSEORDERD_SHARED_QUEUE_ORDERS must be a whole number ≥ 30, not \(text)") }
+        guard let count = Int(text), count >= 30 else {
+            fatalError("CLOSEORDERD_SHARED_QUEUE_ORDERS must be a whole number ≥ 30, not \(text)")
+        }
         return count
     }()
     /// The fake's call counts at which one daemon is SIGKILLed (2/15 of the orders) and PostgreSQL
@@ -24,7 +26,8 @@ struct PostgresSharedQueueTests {
     static func scaled(_ seconds: Int) -> Duration { .seconds(max(seconds, seconds * orders / 300 / 4)) }
 
     @Test func threeDaemonsOneKilledAndAPostgreSQLRestartDecideEveryOrderRight() async throws {
-        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }   // its own server: this test restarts it
+        // its own server: this test restarts it
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }
         defer { cluster.stop() }
         let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         var settings = EndToEndWorld.Settings()
@@ -34,7 +37,8 @@ struct PostgresSharedQueueTests {
 
         let now = Int64(Date().timeIntervalSince1970)
         let (A, B) = (EndToEndWorld.mchA, EndToEndWorld.mchB)
-        try cluster.psql("""
+        try cluster.psql(
+            """
             INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
             SELECT CASE WHEN n % 2 = 0 THEN :'a' ELSE :'b' END, :'app', 'SQ-' || n, :'created'::bigint, 0
             FROM generate_series(1, \(Self.orders)) AS n
@@ -50,7 +54,9 @@ struct PostgresSharedQueueTests {
         let logs = { daemons.map { $0.log.suffix(1500) }.joined(separator: "\n---\n") }
 
         let started = ContinuousClock.now
-        try await within(Self.scaled(120), "the fake to see \(Self.killAfterCalls) calls") { await world.fake.waitForCalls(Self.killAfterCalls) }
+        try await within(Self.scaled(120), "the fake to see \(Self.killAfterCalls) calls") {
+            await world.fake.waitForCalls(Self.killAfterCalls)
+        }
         daemons[0].signal(SIGKILL)
         #expect(await daemons[0].exitStatus(within: .seconds(60), "the killed daemon to end") != nil)
 
@@ -73,21 +79,25 @@ struct PostgresSharedQueueTests {
             #expect(await daemon.exitStatus() == 0, "\(daemon.log.suffix(3000))")
         }
 
-        #expect(try count("SELECT count(*) FROM pending_orders WHERE status = 'closed' AND outcome IN ('closed', 'already_closed')")
+        #expect(
+            try count("SELECT count(*) FROM pending_orders WHERE status = 'closed' AND outcome IN ('closed', 'already_closed')")
                 == Self.orders, "\(logs())")
         #expect(world.fake.violations.isEmpty, "early closes: \(world.fake.violations)")
         // Each order: the calls the fake saw are its audit rows (AuditAgreement: a row beyond the
         // fake's record has no answer), unless it was in doubt (the killed daemon's call in flight,
         // never recorded); then the fake saw at most one more.
-        let audited = try cluster.psql("""
+        let audited = try cluster.psql(
+            """
             SELECT p.out_trade_no || ' ' || was_in_doubt::int || ' ' || count(a.id) || ' ' || count(a.http_status) FROM pending_orders p
             -- A decided order is no longer in doubt (issue 21); that it was shows as a claimed
             -- attempt with no audit row: the killed daemon's call.
             CROSS JOIN LATERAL (SELECT p.attempts > (SELECT count(DISTINCT attempt) FROM close_attempts WHERE order_id = p.id) AS was_in_doubt) d
             LEFT JOIN close_attempts a ON a.order_id = p.id AND a.operation = 'closeorder'
             GROUP BY p.out_trade_no, was_in_doubt
-            """, database: name).split(separator: "\n").map { $0.split(separator: " ") }
-        let calls = Dictionary(grouping: world.fake.calls.filter { $0.path == "/pay/closeorder" }, by: \.outTradeNo).mapValues(\.count)
+            """, database: name
+        ).split(separator: "\n").map { $0.split(separator: " ") }
+        let calls = Dictionary(grouping: world.fake.calls.filter { $0.path == "/pay/closeorder" }, by: \.outTradeNo).mapValues(
+            \.count)
         #expect(audited.count == Self.orders)
         var inDoubt = 0
         for row in audited {
@@ -95,7 +105,8 @@ struct PostgresSharedQueueTests {
             let agreement = AuditAgreement(order: order, recorded: recorded, answered: answered, seen: calls[order] ?? 0)
             if doubted {
                 inDoubt += 1
-                let unrecordedCall = AuditAgreement(order: order, recorded: recorded + 1, answered: answered, seen: agreement.seen)
+                let unrecordedCall = AuditAgreement(
+                    order: order, recorded: recorded + 1, answered: answered, seen: agreement.seen)
                 #expect(agreement.holds || unrecordedCall.holds, "\(agreement) (in doubt: one call may be unrecorded)")
             } else {
                 #expect(agreement.holds, "\(agreement)")
@@ -104,13 +115,15 @@ struct PostgresSharedQueueTests {
         let (callCount, auditRows) = (calls.values.reduce(0, +), audited.compactMap { Int($0[2]) }.reduce(0, +))
         #expect(callCount - auditRows <= inDoubt)
         // The figures, for BENCHMARKS.md when run at full size.
-        let acted = Dictionary(grouping: world.fake.calls.filter { $0.path == "/pay/closeorder" && $0.acted }, by: \.outTradeNo).mapValues(\.count)
+        let acted = Dictionary(grouping: world.fake.calls.filter { $0.path == "/pay/closeorder" && $0.acted }, by: \.outTradeNo)
+            .mapValues(\.count)
         let doubted = Set(audited.filter { $0[1] == "1" }.map { String($0[0]) })
         let twice = acted.filter { $0.value > 1 }.keys
-        print("PostgresSharedQueueTests: \(Self.orders) orders decided in \(started.duration(to: .now)) (from the first daemons' start); "
-              + "closeorder calls \(callCount), audit rows \(auditRows), in doubt \(inDoubt); acted on by the fake more than once: "
-              + "\(twice.filter { doubted.contains($0 ?? "") }.count) in doubt, \(twice.filter { !doubted.contains($0 ?? "") }.count) not; "
-              + "early \(world.fake.violations.count)")
+        print(
+            "PostgresSharedQueueTests: \(Self.orders) orders decided in \(started.duration(to: .now)) (from the first daemons' start); "
+                + "closeorder calls \(callCount), audit rows \(auditRows), in doubt \(inDoubt); acted on by the fake more than once: "
+                + "\(twice.filter { doubted.contains($0 ?? "") }.count) in doubt, \(twice.filter { !doubted.contains($0 ?? "") }.count) not; "
+                + "early \(world.fake.violations.count)")
         try await world.shutdown()
     }
 
@@ -119,8 +132,14 @@ struct PostgresSharedQueueTests {
     func within(_ timeout: Duration, _ awaited: String, _ body: @escaping @Sendable () async -> Void) async throws {
         let first = FirstOf()
         let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            Task { await body(); if first.claim() { continuation.resume(returning: true) } }
-            Task { try? await Task.sleep(for: timeout); if first.claim() { continuation.resume(returning: false) } }
+            Task {
+                await body()
+                if first.claim() { continuation.resume(returning: true) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                if first.claim() { continuation.resume(returning: false) }
+            }
         }
         if !finished { throw TimedOut(awaited: awaited, timeout: timeout) }
     }
@@ -130,5 +149,10 @@ struct PostgresSharedQueueTests {
 final class FirstOf: @unchecked Sendable {
     private let lock = NSLock()
     private var claimed = false
-    func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
+        }
+    }
 }

@@ -5,14 +5,18 @@ import Testing
 /// `sslmode=verify-full` with a CA file, against a test cluster with `ssl=on` and a certificate
 /// made for this test (for `localhost`): the right CA and host connect; a wrong CA or a host the
 /// certificate does not name are refused, saying why. Through the real binary (`migrate`, `status`).
-@Suite(.serialized, .enabled(if: PostgresTestCluster.shouldRun && TestCertificates.hasOpenSSL,
-                             Comment(rawValue: PostgresTestCluster.missingMessage + " (and openssl)")))
+@Suite(
+    .serialized,
+    .enabled(
+        if: PostgresTestCluster.shouldRun && TestCertificates.hasOpenSSL,
+        Comment(rawValue: PostgresTestCluster.missingMessage + " (and openssl)")))
 struct PostgresTLSTests {
     @Test func verifyFullConnectsOnlyToTheServerItsCANamesForThatHost() async throws {
         let folder = try CLIHarness.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let certificates = try await PostgresTestCluster.offPool { try TestCertificates(in: folder) }
-        let server = PostgresTestCluster.ServerCertificate(certificatePath: certificates.serverCertificatePath, keyPath: certificates.serverKeyPath)
+        let server = PostgresTestCluster.ServerCertificate(
+            certificatePath: certificates.serverCertificatePath, keyPath: certificates.serverKeyPath)
         let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster(serverCertificate: server) }
         defer { cluster.stop() }
         let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
@@ -24,7 +28,8 @@ struct PostgresTLSTests {
         }
 
         let migrate = try await run("migrate", host: "localhost", ca: certificates.caPath)
-        #expect(migrate.status == 0 && migrate.output.contains("migrate: applied 1, 2, 3")
+        #expect(
+            migrate.status == 0 && migrate.output.contains("migrate: applied 1, 2, 3")
                 && migrate.output.contains(" to postgresql://postgres@localhost:"), "\(migrate.output)")
         let status = try await run("status", host: "localhost", ca: certificates.caPath)
         #expect(status.status == 0 && status.output.contains("overdue: 0"), "\(status.output)")
@@ -36,7 +41,9 @@ struct PostgresTLSTests {
 
         let wrongCA = try await run("status", host: "localhost", ca: certificates.otherCAPath)
         #expect(wrongCA.status == 1, "\(wrongCA.output)")
-        #expect(wrongCA.output.contains("cannot connect to the PostgreSQL database postgresql://postgres@localhost:"), "\(wrongCA.output)")
+        #expect(
+            wrongCA.output.contains("cannot connect to the PostgreSQL database postgresql://postgres@localhost:"),
+            "\(wrongCA.output)")
         #expect(wrongCA.output.contains("not signed by a CA in sslrootcert"), "\(wrongCA.output)")
 
         let wrongHost = try await run("status", host: "127.0.0.1", ca: certificates.caPath)

@@ -15,19 +15,22 @@ import Testing
         // reached the fake (39 audit rows for 38 calls). Pushback retries every second, so this
         // test makes more calls than most.
         settings.totalTimeoutMs = 10_000
-        settings.leaseMs = 30_000   // a lease must outlast one call
+        settings.leaseMs = 30_000  // a lease must outlast one call
         let world = try await EndToEndWorld.start(settings)
         let migrate = try await EndToEndWorld.runCLI(["migrate", "--config", world.configPath])
         #expect(migrate.status == 0, "\(migrate.output)")
         let merchant = try world.merchantDatabase()
         let createdAt = Int64(Date().timeIntervalSince1970) - 400
-        let orders = Dictionary(uniqueKeysWithValues: (0..<12).map {
-            ("PUSH-\($0)", $0.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB)
-        })
+        let orders = Dictionary(
+            uniqueKeysWithValues: (0..<12).map {
+                ("PUSH-\($0)", $0.isMultiple(of: 2) ? EndToEndWorld.mchA : EndToEndWorld.mchB)
+            })
         for (outTradeNo, mchID) in orders {
             try await merchant.write { db in
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [mchID, EndToEndWorld.appID, outTradeNo, createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [mchID, EndToEndWorld.appID, outTradeNo, createdAt])
             }
             world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt))
         }
@@ -64,7 +67,9 @@ import Testing
             #expect(row["outcome"] as String? == "closed", "\(outTradeNo)")
             // Pushback is not the order's fault: only the call that closed it counts.
             #expect(row["attempts"] as Int == 1, "\(outTradeNo): \(row["attempts"] as Int) attempts")
-            #expect(world.fake.orderState(mchID: orders[outTradeNo] ?? "", outTradeNo: outTradeNo) == .closed, "\(outTradeNo) at the fake")
+            #expect(
+                world.fake.orderState(mchID: orders[outTradeNo] ?? "", outTradeNo: outTradeNo) == .closed,
+                "\(outTradeNo) at the fake")
         }
         // The audit table records every call, the refused ones as FREQUENCY_LIMITED, attempt 1 each.
         let audit = try await merchant.read { db in

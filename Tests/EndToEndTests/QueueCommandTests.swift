@@ -14,12 +14,18 @@ import Testing
         let (path, pool) = try await CLIDatabaseTests.migratedDatabase(in: folder)
         let now = Int64(Date().timeIntervalSince1970)
         try await pool.write { db in
-            for (name, createdAt) in [("OVERDUE", now - 3_600), ("LATER", now + 3_600), ("GAVE-UP", now - 7_200), ("DONE", now - 7_200)] {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', ?, ?, 0)",
-                               arguments: [mch, name, createdAt])
+            for (name, createdAt) in [
+                ("OVERDUE", now - 3_600), ("LATER", now + 3_600), ("GAVE-UP", now - 7_200), ("DONE", now - 7_200),
+            ] {
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, 'wx1', ?, ?, 0)",
+                    arguments: [mch, name, createdAt])
             }
-            try db.execute(sql: "UPDATE pending_orders SET status = 'failed', finished_ms = ?, last_error = 'gave up after 10 attempts' WHERE out_trade_no = 'GAVE-UP'",
-                           arguments: [(now - 60) * 1000])
+            try db.execute(
+                sql:
+                    "UPDATE pending_orders SET status = 'failed', finished_ms = ?, last_error = 'gave up after 10 attempts' WHERE out_trade_no = 'GAVE-UP'",
+                arguments: [(now - 60) * 1000])
             try db.execute(sql: "UPDATE pending_orders SET status = 'closed', outcome = 'closed' WHERE out_trade_no = 'DONE'")
         }
         return (folder, path, pool)
@@ -27,7 +33,8 @@ import Testing
 
     static func status(_ pool: DatabasePool, _ name: String) async throws -> (String, String?) {
         try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT status, last_error FROM pending_orders WHERE out_trade_no = ?", arguments: [name])!
+            let row = try Row.fetchOne(
+                db, sql: "SELECT status, last_error FROM pending_orders WHERE out_trade_no = ?", arguments: [name])!
             return (row["status"], row["last_error"])
         }
     }
@@ -43,7 +50,9 @@ import Testing
 
         let overdue = try await CLIHarness.run(["list", "--database", path, "--overdue"])
         #expect(overdue.status == 0)
-        #expect(overdue.output.contains("OVERDUE") && !overdue.output.contains("LATER") && !overdue.output.contains("GAVE-UP"), "\(overdue.output)")
+        #expect(
+            overdue.output.contains("OVERDUE") && !overdue.output.contains("LATER") && !overdue.output.contains("GAVE-UP"),
+            "\(overdue.output)")
         #expect(overdue.output.contains("MCH_ID"), "a table with a header")
 
         let wrong = try await CLIHarness.run(["list", "--database", path, "--status", "sleeping"])
@@ -60,10 +69,14 @@ import Testing
         #expect(retry.output.contains("GAVE-UP (mch_id 1900000109): skipped, it is failed, not pending"), "\(retry.output)")
         #expect(try await Self.status(pool, "LATER").1?.contains("retried now by an operator") == true)
 
-        let dry = try await CLIHarness.run(["abandon", "OVERDUE", "--reason", "customer cancelled by phone", "--dry-run", "--database", path])
+        let dry = try await CLIHarness.run([
+            "abandon", "OVERDUE", "--reason", "customer cancelled by phone", "--dry-run", "--database", path,
+        ])
         #expect(dry.status == 0 && dry.output.contains("1 order(s) would be abandoned"), "\(dry.output)")
         #expect(try await Self.status(pool, "OVERDUE").0 == "pending", "a dry run changed the row")
-        let abandon = try await CLIHarness.run(["abandon", "OVERDUE", "--reason", "customer cancelled by phone", "--database", path])
+        let abandon = try await CLIHarness.run([
+            "abandon", "OVERDUE", "--reason", "customer cancelled by phone", "--database", path,
+        ])
         #expect(abandon.status == 0, "\(abandon.output)")
         let (status, lastError) = try await Self.status(pool, "OVERDUE")
         #expect(status == "failed" && lastError == "abandoned by an operator: customer cancelled by phone")
@@ -102,11 +115,12 @@ import Testing
         let (folder, path, pool) = try await Self.world()
         defer { try? FileManager.default.removeItem(at: folder) }
         try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO daemon_state (key, value, updated_ms) VALUES
-                  ('circuit:1900000109/1230000001', 'open until 2099-11-30T10:00:00.000Z: SIGNERROR: 签名错误', 1796000000000),
-                  ('circuit:1900000110', 'paused: key file /etc/closeorderd/keys/b.key does not exist', 1796000000000)
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO daemon_state (key, value, updated_ms) VALUES
+                      ('circuit:1900000109/1230000001', 'open until 2099-11-30T10:00:00.000Z: SIGNERROR: 签名错误', 1796000000000),
+                      ('circuit:1900000110', 'paused: key file /etc/closeorderd/keys/b.key does not exist', 1796000000000)
+                    """)
         }
         let result = try await CLIHarness.run(["status", "--json", "--database", path])
         #expect(result.status == 0, "\(result.output)")

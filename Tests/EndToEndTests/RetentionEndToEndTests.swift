@@ -12,26 +12,38 @@ import Testing
     /// Finished rows as the daemon (or, for `paid`, the merchant) leaves them, back-dated by
     /// `finishedDaysAgo` days, each closed one with two attempts. (GRDB's async write: off the
     /// cooperative pool, which the other suites' tasks share.)
-    static func backDated(_ merchant: DatabasePool, prefix: String, closed: Int, failed: Int, paid: Int,
-                          finishedDaysAgo: Double, now: Int64) async throws {
+    static func backDated(
+        _ merchant: DatabasePool, prefix: String, closed: Int, failed: Int, paid: Int,
+        finishedDaysAgo: Double, now: Int64
+    ) async throws {
         let finishedMs = (now - Int64(finishedDaysAgo * Double(day))) * 1000
         let createdAt = now - Int64(finishedDaysAgo * Double(day)) - 600
         try await merchant.write { db in
             func insert(_ name: String, status: String) throws -> Int64 {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, name, createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, name, createdAt])
                 let id = db.lastInsertedRowID
                 if status == "paid" {
                     // Since schema 8 the app's paid is stamped with its time (the outcome feed): back-dated here.
-                    try db.execute(sql: "UPDATE pending_orders SET status = 'paid', finished_ms = ? WHERE id = ?", arguments: [finishedMs, id])
+                    try db.execute(
+                        sql: "UPDATE pending_orders SET status = 'paid', finished_ms = ? WHERE id = ?",
+                        arguments: [finishedMs, id])
                 } else {
-                    try db.execute(sql: "UPDATE pending_orders SET status = ?, outcome = ?, attempts = 2, finished_ms = ? WHERE id = ?",
-                                   arguments: [status, status == "closed" ? "closed" : nil, finishedMs, id])
+                    try db.execute(
+                        sql: "UPDATE pending_orders SET status = ?, outcome = ?, attempts = 2, finished_ms = ? WHERE id = ?",
+                        arguments: [status, status == "closed" ? "closed" : nil, finishedMs, id])
                     for attempt in 1...2 {
-                        try db.execute(sql: """
-                            INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome)
-                            VALUES (?, ?, ?, ?, 'closeorder', ?, ?, ?)
-                            """, arguments: [id, EndToEndWorld.mchA, name, attempt, finishedMs - 100, finishedMs, status == "closed" ? "closed" : "retry"])
+                        try db.execute(
+                            sql: """
+                                INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome)
+                                VALUES (?, ?, ?, ?, 'closeorder', ?, ?, ?)
+                                """,
+                            arguments: [
+                                id, EndToEndWorld.mchA, name, attempt, finishedMs - 100, finishedMs,
+                                status == "closed" ? "closed" : "retry",
+                            ])
                     }
                 }
                 return id
@@ -60,10 +72,14 @@ import Testing
         // Undecided orders of any age stay: one due now (the daemon closes it), one placed three days
         // ago with a week's timeout (not due yet).
         try await merchant.write { db in
-            try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, 'DUE-NOW', ?, 0)",
-                           arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, now - 400])
-            try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, 'OLD-WAITING', ?, ?)",
-                           arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, now - 3 * Self.day, 7 * Self.day])
+            try db.execute(
+                sql:
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, 'DUE-NOW', ?, 0)",
+                arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, now - 400])
+            try db.execute(
+                sql:
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, 'OLD-WAITING', ?, ?)",
+                arguments: [EndToEndWorld.mchA, EndToEndWorld.appID, now - 3 * Self.day, 7 * Self.day])
         }
         world.fake.addOrder(mchID: EndToEndWorld.mchA, outTradeNo: "DUE-NOW", createdAt: Double(now - 400), state: .notPay)
 
@@ -71,13 +87,24 @@ import Testing
         try await waitUntil("the daemon's retention round", detail: daemon.log.suffix(3000).description) {
             daemon.log.contains("retention: deleted")
         }
-        #expect(try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'OLD-%' AND out_trade_no != 'OLD-WAITING'") == 0)
-        #expect(try Self.count(merchant, "SELECT count(*) FROM close_attempts WHERE out_trade_no LIKE 'OLD-%'") == 0, "attempts go with their order")
-        #expect(try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'RECENT-%'") == 3, "younger than keep_days")
+        #expect(
+            try Self.count(
+                merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'OLD-%' AND out_trade_no != 'OLD-WAITING'")
+                == 0)
+        #expect(
+            try Self.count(merchant, "SELECT count(*) FROM close_attempts WHERE out_trade_no LIKE 'OLD-%'") == 0,
+            "attempts go with their order")
+        #expect(
+            try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'RECENT-%'") == 3,
+            "younger than keep_days")
         #expect(try Self.count(merchant, "SELECT count(*) FROM close_attempts WHERE out_trade_no LIKE 'RECENT-%'") == 6)
-        #expect(try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no = 'DUE-NOW' AND status = 'closed'") == 1,
-                "the due order was closed, not pruned")
-        #expect(try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no = 'OLD-WAITING' AND status = 'pending'") == 1)
+        #expect(
+            try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no = 'DUE-NOW' AND status = 'closed'")
+                == 1,
+            "the due order was closed, not pruned")
+        #expect(
+            try Self.count(
+                merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no = 'OLD-WAITING' AND status = 'pending'") == 1)
         // One journal line for the round, with the counts by status; the pages are given back.
         let lines = daemon.log.split(separator: "\n").filter { $0.contains("retention: deleted") }
         #expect(lines.count == 1, "\(lines)")
@@ -94,7 +121,9 @@ import Testing
         #expect(dryRun.status == 0, "\(dryRun.output)")
         #expect(dryRun.output.contains("prune: would delete 5 order(s) finished before"), "\(dryRun.output)")
         #expect(dryRun.output.contains("3 closed, 1 paid, 1 failed; 8 attempt(s)"), "\(dryRun.output)")
-        #expect(try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'HAND-%'") == 5, "a dry run deletes nothing")
+        #expect(
+            try Self.count(merchant, "SELECT count(*) FROM pending_orders WHERE out_trade_no LIKE 'HAND-%'") == 5,
+            "a dry run deletes nothing")
         let longer = try await EndToEndWorld.runCLI(["prune", "--older-than", "2", "--config", world.configPath])
         #expect(longer.status == 0 && longer.output.contains("deleted 0 order(s)"), "\(longer.output)")
         let pruned = try await EndToEndWorld.runCLI(["prune", "--older-than", "1", "--config", world.configPath])
@@ -115,7 +144,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = folder.appendingPathComponent("orders.sqlite").path
         let zero = try await CLIHarness.run(["prune", "--older-than", "0", "--database", database])
-        #expect(zero.status != 0 && zero.output.contains("--older-than must be a whole number of days, at least 1 (got 0)"), "\(zero.output)")
+        #expect(
+            zero.status != 0 && zero.output.contains("--older-than must be a whole number of days, at least 1 (got 0)"),
+            "\(zero.output)")
         let words = try await CLIHarness.run(["prune", "--older-than", "a week", "--database", database])
         #expect(words.status != 0 && words.output.contains("older-than"), "\(words.output)")
         let nothing = try await CLIHarness.run(["prune", "--database", database])

@@ -9,9 +9,11 @@ enum SecretScan {
         var haystacks: [(String, String)] = extraText.enumerated().map { ("text \($0.offset)", $0.element) }
         let files = try FileManager.default.contentsOfDirectory(atPath: world.directory.path).filter { $0.hasSuffix(".log") }
         for file in files {
-            haystacks.append((file, try String(contentsOfFile: world.directory.appendingPathComponent(file).path, encoding: .utf8)))
+            haystacks.append(
+                (file, try String(contentsOfFile: world.directory.appendingPathComponent(file).path, encoding: .utf8)))
         }
-        haystacks.append(("status --json", try await EndToEndWorld.runCLI(["status", "--config", world.configPath, "--json"]).output))
+        haystacks.append(
+            ("status --json", try await EndToEndWorld.runCLI(["status", "--config", world.configPath, "--json"]).output))
         let pool = try world.merchantDatabase()
         let dump = try await pool.read { db -> String in
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")

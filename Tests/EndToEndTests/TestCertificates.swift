@@ -16,14 +16,22 @@ struct TestCertificates {
         self.folder = folder
         func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "2",
-                          "-subj", "/CN=closeorderd test CA"])
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", path("other-ca.key"), "-out", path("other-ca.pem"), "-days", "2",
-                          "-subj", "/CN=closeorderd other CA"])
+        try Self.openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "2",
+                "-subj", "/CN=closeorderd test CA",
+            ])
+        try Self.openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", path("other-ca.key"), "-out", path("other-ca.pem"), "-days", "2",
+                "-subj", "/CN=closeorderd other CA",
+            ])
         try Self.openssl(["req"] + ec + ["-keyout", path("server.key"), "-out", path("server.csr"), "-subj", "/CN=localhost"])
         try "subjectAltName=DNS:localhost\n".write(toFile: path("server.ext"), atomically: true, encoding: .utf8)
-        try Self.openssl(["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-                          "-CAcreateserial", "-out", path("server.crt"), "-days", "2", "-extfile", path("server.ext")])
+        try Self.openssl([
+            "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-out", path("server.crt"), "-days", "2", "-extfile", path("server.ext"),
+        ])
     }
 
     /// Runs openssl, bounded, so a stuck one fails the test instead of hanging the run.

@@ -5,7 +5,8 @@ import Testing
 /// the daemon reads its config and keys where the unit's `LoadCredential=` takes them from, so a
 /// reload sees a replaced key; and the start limit never locks out an operator fixing the config.
 struct UnitFileTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func lines(_ path: String) throws -> [String] {
         try String(contentsOf: repository.appendingPathComponent(path), encoding: .utf8)
@@ -24,7 +25,8 @@ struct UnitFileTests {
         let config = try #require(words.firstIndex(of: "--config").map { words[$0 + 1] })
         // CredentialFiles: keys_FILE is keys/FILE beside the config, the folder LoadCredential=keys: names.
         let keysFolder = URL(fileURLWithPath: config).deletingLastPathComponent().appendingPathComponent("keys").path
-        #expect(Self.value("LoadCredential", in: unit).contains("keys:\(keysFolder)"), "\(Self.value("LoadCredential", in: unit))")
+        #expect(
+            Self.value("LoadCredential", in: unit).contains("keys:\(keysFolder)"), "\(Self.value("LoadCredential", in: unit))")
         // The daemon's user can read them: tmpfiles.d gives config.json its group and keys/ to it.
         let tmpfiles = try Self.lines("packaging/closeorderd.tmpfiles")
         #expect(tmpfiles.contains("z \(config) 0640 root closeorderd -"), "\(tmpfiles)")

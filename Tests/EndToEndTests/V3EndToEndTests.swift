@@ -16,20 +16,26 @@ import WeChatPayV3
 
     /// Adds the v3 merchant to the world: its key pair (the fake holds the public half), the
     /// WeChat Pay public key file, and a config with the v2 merchant A beside it.
-    static func addV3Merchant(_ world: EndToEndWorld, mode: FakeV3Merchant.Verification, backupURL: String? = nil,
-                              concurrency: Int = 8) throws -> MerchantPrivateKey {
+    static func addV3Merchant(
+        _ world: EndToEndWorld, mode: FakeV3Merchant.Verification, backupURL: String? = nil,
+        concurrency: Int = 8
+    ) throws -> MerchantPrivateKey {
         let key = merchantKey
         let apiV3Key = "0123456789abcdef0123456789abcdef"
-        world.fake.addV3Merchant(FakeV3Merchant(mchID: v3MchID, serialNo: serial, publicKey: key.publicKey, verification: mode,
-                                                apiV3Key: try APIv3Key(apiV3Key)))
+        world.fake.addV3Merchant(
+            FakeV3Merchant(
+                mchID: v3MchID, serialNo: serial, publicKey: key.publicKey, verification: mode,
+                apiV3Key: try APIv3Key(apiV3Key)))
         let directory = world.directory.path
         func write(_ name: String, _ text: String) {
-            FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: "\(directory)/\(name)", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         }
         write("apiclient_key.pem", key.pkcs8PEM)
         write("wechatpay_public_key.pem", world.fake.v3Identity.publicKeyPEM)
         write("apiv3.key", apiV3Key + "\n")
-        let verification = mode == .publicKey
+        let verification =
+            mode == .publicKey
             ? "\"wechatpay_public_key_file\": \"\(directory)/wechatpay_public_key.pem\", \"wechatpay_public_key_id\": \"\(world.fake.v3Identity.publicKeyID)\""
             : "\"apiv3_key_file\": \"\(directory)/apiv3.key\""
         let config = """
@@ -74,13 +80,19 @@ import WeChatPayV3
         let (A, C) = (EndToEndWorld.mchA, Self.v3MchID)
 
         var expected: [Expectation] = []
-        func order(_ outTradeNo: String, _ mchID: String, createdAt: Int64, knownToWeChat: FakeOrderState? = .notPay,
-                   faults: [FakeFault] = [], status: String, outcome: String?) throws {
+        func order(
+            _ outTradeNo: String, _ mchID: String, createdAt: Int64, knownToWeChat: FakeOrderState? = .notPay,
+            faults: [FakeFault] = [], status: String, outcome: String?
+        ) throws {
             try merchant.write { db in
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [mchID, EndToEndWorld.appID, outTradeNo, createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [mchID, EndToEndWorld.appID, outTradeNo, createdAt])
             }
-            if let knownToWeChat { world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt), state: knownToWeChat) }
+            if let knownToWeChat {
+                world.fake.addOrder(mchID: mchID, outTradeNo: outTradeNo, createdAt: Double(createdAt), state: knownToWeChat)
+            }
             if !faults.isEmpty { world.fake.script(mchID: mchID, outTradeNo: outTradeNo, faults) }
             expected.append(Expectation(outTradeNo: outTradeNo, mchID: mchID, status: status, outcome: outcome))
         }
@@ -99,7 +111,7 @@ import WeChatPayV3
             ("V3-HTTP500", [.http500], "closed"),
             ("V3-RESET", [.connectionReset], "closed"),
             ("V3-MALFORMED", [.malformedBody], "closed"),
-            ("V3-BADSIGN", [.badResponseSignature], "closed"),    // it acted, its answer was not believed: re-closed, confirmed
+            ("V3-BADSIGN", [.badResponseSignature], "closed"),  // it acted, its answer was not believed: re-closed, confirmed
             ("V3-STALE", [.staleTimestamp], "closed"),
             ("V3-SERIAL", [.unknownSerial], "closed"),
             ("V3-FORGED-PAID", [.forgedOrderPaid], "closed"),
@@ -112,8 +124,12 @@ import WeChatPayV3
         }
         // Issue 21's reproduction: a paid order whose close is answered with a validly signed
         // ORDER_CLOSED or ORDER_NOT_EXIST (which name no order) ends paid, by the query.
-        try order("V3-PAID-REPLAY-CLOSED", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderClosed], status: "paid", outcome: "paid")
-        try order("V3-PAID-REPLAY-NOTEXIST", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderNotExist], status: "paid", outcome: "paid")
+        try order(
+            "V3-PAID-REPLAY-CLOSED", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderClosed], status: "paid",
+            outcome: "paid")
+        try order(
+            "V3-PAID-REPLAY-NOTEXIST", C, createdAt: now - 400, knownToWeChat: .paid, faults: [.orderNotExist], status: "paid",
+            outcome: "paid")
 
         let (daemon, notify) = try await world.startDaemon()
         let decided = try await eventually(timeout: .seconds(120)) {
@@ -128,7 +144,8 @@ import WeChatPayV3
 
         let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT * FROM pending_orders") }
         for expectation in expected {
-            let row = try #require(rows.first { $0["out_trade_no"] == expectation.outTradeNo && $0["mch_id"] == expectation.mchID })
+            let row = try #require(
+                rows.first { $0["out_trade_no"] == expectation.outTradeNo && $0["mch_id"] == expectation.mchID })
             #expect(row["status"] as String == expectation.status, "\(expectation.outTradeNo): \(row)")
             #expect(row["outcome"] as String? == expectation.outcome, "\(expectation.outTradeNo): \(row)")
         }
@@ -168,12 +185,15 @@ import WeChatPayV3
         try Self.checkAuditVocabulary(merchant, log: log)
         // A successful v3 close reads as such: the close `closed` (HTTP 204), its query `closed`.
         let success = try await merchant.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT operation, http_status, outcome, error FROM close_attempts
-                WHERE out_trade_no = 'V3-NOW-0' AND mch_id = ? ORDER BY id
-                """, arguments: [C])
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT operation, http_status, outcome, error FROM close_attempts
+                    WHERE out_trade_no = 'V3-NOW-0' AND mch_id = ? ORDER BY id
+                    """, arguments: [C])
         }
-        #expect(success.map { "\($0["operation"] as String) \($0["http_status"] as Int? ?? 0) \($0["outcome"] as String)" }
+        #expect(
+            success.map { "\($0["operation"] as String) \($0["http_status"] as Int? ?? 0) \($0["outcome"] as String)" }
                 == ["closeorder 204 closed", "orderquery 200 closed"], "\(success)")
         #expect(success.first?["error"] as String? == nil)
         try await world.shutdown()
@@ -182,15 +202,22 @@ import WeChatPayV3
     /// `close_attempts.outcome` is one closed vocabulary for v2 and v3, close and query (README), the
     /// words go in `error`, and no internal sentinel reaches the database or the log (issue 21).
     static func checkAuditVocabulary(_ merchant: DatabasePool, log: String) throws {
-        let vocabulary: Set<String> = ["closed", "already_closed", "not_exist", "paid", "not_paid", "paying", "retry",
-                                       "config_error", "order_rejected", "unknown_code"]
+        let vocabulary: Set<String> = [
+            "closed", "already_closed", "not_exist", "paid", "not_paid", "paying", "retry",
+            "config_error", "order_rejected", "unknown_code",
+        ]
         let (outcomes, sentinels, queryErrors) = try merchant.read { db in
-            (Set(try String.fetchAll(db, sql: "SELECT DISTINCT outcome FROM close_attempts")),
-             try Int.fetchOne(db, sql: """
-                SELECT (SELECT count(*) FROM close_attempts WHERE outcome || coalesce(error, '') LIKE '%CLOSE_204%')
-                     + (SELECT count(*) FROM pending_orders WHERE coalesce(last_error, '') || coalesce(last_err_code, '') LIKE '%CLOSE_204%')
-                """) ?? -1,
-             try String?.fetchAll(db, sql: "SELECT error FROM close_attempts WHERE operation = 'orderquery' AND outcome = 'retry'"))
+            (
+                Set(try String.fetchAll(db, sql: "SELECT DISTINCT outcome FROM close_attempts")),
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT (SELECT count(*) FROM close_attempts WHERE outcome || coalesce(error, '') LIKE '%CLOSE_204%')
+                             + (SELECT count(*) FROM pending_orders WHERE coalesce(last_error, '') || coalesce(last_err_code, '') LIKE '%CLOSE_204%')
+                        """) ?? -1,
+                try String?.fetchAll(
+                    db, sql: "SELECT error FROM close_attempts WHERE operation = 'orderquery' AND outcome = 'retry'")
+            )
         }
         #expect(outcomes.isSubset(of: vocabulary), "outside the vocabulary: \(outcomes.subtracting(vocabulary))")
         #expect(outcomes.contains("closed") && outcomes.contains("paid"), "\(outcomes)")
@@ -205,8 +232,10 @@ import WeChatPayV3
         let createdAt = Int64(Date().timeIntervalSince1970) - 400
         try merchant.write { db in
             for name in names {
-                try db.execute(sql: "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
-                               arguments: [v3MchID, EndToEndWorld.appID, name, createdAt])
+                try db.execute(
+                    sql:
+                        "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES (?, ?, ?, ?, 0)",
+                    arguments: [v3MchID, EndToEndWorld.appID, name, createdAt])
             }
         }
         for name in names { world.fake.addOrder(mchID: v3MchID, outTradeNo: name, createdAt: Double(createdAt)) }
@@ -214,7 +243,9 @@ import WeChatPayV3
     }
 
     static func undecided(_ merchant: DatabasePool) throws -> Int {
-        try merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") ?? -1 }
+        try merchant.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status IN ('pending', 'closing')") ?? -1
+        }
     }
 
     @Test func aV3MerchantFailsOverToTheBackupWhenThePrimaryIsDown() async throws {
@@ -226,7 +257,9 @@ import WeChatPayV3
         let merchant = try Self.placeV3Orders(world, (0..<6).map { "V3-FAILOVER-\($0)" })
         try await world.server.setOutage(true)
         let (daemon, _) = try await world.startDaemon()
-        try await waitUntil("every v3 order decided via the backup", timeout: .seconds(120), detail: String(daemon.log.suffix(3000))) {
+        try await waitUntil(
+            "every v3 order decided via the backup", timeout: .seconds(120), detail: String(daemon.log.suffix(3000))
+        ) {
             try Self.undecided(merchant) == 0
         }
         daemon.signal(SIGTERM)
@@ -238,7 +271,9 @@ import WeChatPayV3
         }
         #expect(endpoints == [backup.baseURL], "\(endpoints)")
         let posts = world.fake.calls.filter { $0.path.hasSuffix("/close") }.count
-        let recorded = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'") }
+        let recorded = try await merchant.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'")
+        }
         #expect(recorded == posts)
         #expect(world.fake.violations.isEmpty)
         try await backup.shutdown()
@@ -264,16 +299,25 @@ import WeChatPayV3
         world.fake.releaseAnswers()
 
         let (second, _) = try await world.startDaemon(logName: "daemon-after.log")
-        try await waitUntil("every v3 order decided after the SIGKILL", timeout: .seconds(120), detail: String(second.log.suffix(3000))) {
+        try await waitUntil(
+            "every v3 order decided after the SIGKILL", timeout: .seconds(120), detail: String(second.log.suffix(3000))
+        ) {
             try Self.undecided(merchant) == 0
         }
         second.signal(SIGTERM)
         #expect(await second.exitStatus() == 0)
-        let rows = try await merchant.read { db in try Row.fetchAll(db, sql: "SELECT out_trade_no, status, outcome FROM pending_orders") }
+        let rows = try await merchant.read { db in
+            try Row.fetchAll(db, sql: "SELECT out_trade_no, status, outcome FROM pending_orders")
+        }
         #expect(rows.count == names.count && rows.allSatisfy { $0["status"] as String == "closed" }, "\(rows)")
         let posts = world.fake.calls.filter { $0.path.hasSuffix("/close") }.count
-        let recorded = try await merchant.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'") } ?? -1
-        #expect(killedInFlight == 1 && recorded == posts - killedInFlight, "\(recorded) recorded, \(posts) POSTs, \(killedInFlight) killed in flight")
+        let recorded =
+            try await merchant.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts WHERE operation = 'closeorder'")
+            } ?? -1
+        #expect(
+            killedInFlight == 1 && recorded == posts - killedInFlight,
+            "\(recorded) recorded, \(posts) POSTs, \(killedInFlight) killed in flight")
         #expect(world.fake.violations.isEmpty)
         try await world.shutdown()
     }
@@ -281,8 +325,9 @@ import WeChatPayV3
     @Test func checkConfigNamesABadV3Setting() async throws {
         let world = try await EndToEndWorld.start()
         _ = try Self.addV3Merchant(world, mode: .publicKey)
-        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data("not a key\n".utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data("not a key\n".utf8),
+            attributes: [.posixPermissions: 0o600])
         let check = try await EndToEndWorld.runCLI(["check-config", "--config", world.configPath])
         #expect(check.status == 1)
         #expect(check.output.contains("merchants.\(Self.v3MchID).private_key_file"), "\(check.output)")
@@ -294,34 +339,50 @@ import WeChatPayV3
         let key = try Self.addV3Merchant(world, mode: .publicKey)
         let original = try String(contentsOfFile: world.configPath, encoding: .utf8)
         func check(_ config: String) async throws -> (status: Int32, output: String) {
-            FileManager.default.createFile(atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: world.configPath, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600])
             return try await EndToEndWorld.runCLI(["check-config", "--config", world.configPath])
         }
         // Both verification modes at once: accepted for WeChat's switch (issue 21, item 5)…
-        let both = try await check(original.replacingOccurrences(of: "\"certificate_serial\"", with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\", \"certificate_serial\""))
+        let both = try await check(
+            original.replacingOccurrences(
+                of: "\"certificate_serial\"",
+                with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\", \"certificate_serial\""))
         #expect(both.status == 0 && both.output.contains("and platform certificates, APIv3 key <redacted>"), "\(both.output)")
         // …but half a public key beside the APIv3 key is still named.
-        let half = try await check(original.replacingOccurrences(of: "\"wechatpay_public_key_id\": \"\(world.fake.v3Identity.publicKeyID)\"",
-                                                                 with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\""))
-        #expect(half.status == 1 && half.output.contains("wechatpay_public_key_id: required with wechatpay_public_key_file"), "\(half.output)")
+        let half = try await check(
+            original.replacingOccurrences(
+                of: "\"wechatpay_public_key_id\": \"\(world.fake.v3Identity.publicKeyID)\"",
+                with: "\"apiv3_key_file\": \"\(world.directory.path)/apiv3.key\""))
+        #expect(
+            half.status == 1 && half.output.contains("wechatpay_public_key_id: required with wechatpay_public_key_file"),
+            "\(half.output)")
         // A v3 key on a v2 merchant.
-        let onV2 = try await check(original.replacingOccurrences(of: "\"sign_type\": \"HMAC-SHA256\",", with: "\"sign_type\": \"HMAC-SHA256\", \"certificate_serial\": \"AB\","))
-        #expect(onV2.status == 1 && onV2.output.contains("merchants.\(EndToEndWorld.mchA).certificate_serial: an API v3 setting"), "\(onV2.output)")
+        let onV2 = try await check(
+            original.replacingOccurrences(
+                of: "\"sign_type\": \"HMAC-SHA256\",", with: "\"sign_type\": \"HMAC-SHA256\", \"certificate_serial\": \"AB\","))
+        #expect(
+            onV2.status == 1 && onV2.output.contains("merchants.\(EndToEndWorld.mchA).certificate_serial: an API v3 setting"),
+            "\(onV2.output)")
         // certificate_file: the key and serial must be the certificate's.
         let now = Int64(Date().timeIntervalSince1970)
-        let certificate = try PlatformCertificate.selfSigned(key: key, serial: [0x51, 0x57, 0xF0, 0x9E], commonName: "1900000300",
-                                                             notValidBefore: now - 60, notValidAfter: now + 86_400)
+        let certificate = try PlatformCertificate.selfSigned(
+            key: key, serial: [0x51, 0x57, 0xF0, 0x9E], commonName: "1900000300",
+            notValidBefore: now - 60, notValidAfter: now + 86_400)
         FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_cert.pem", contents: Data(certificate.utf8))
         let withCertificate = { (serial: String) in
-            original.replacingOccurrences(of: "\"certificate_serial\": \"\(Self.serial)\"",
-                                          with: "\"certificate_serial\": \"\(serial)\", \"certificate_file\": \"\(world.directory.path)/apiclient_cert.pem\"")
+            original.replacingOccurrences(
+                of: "\"certificate_serial\": \"\(Self.serial)\"",
+                with:
+                    "\"certificate_serial\": \"\(serial)\", \"certificate_file\": \"\(world.directory.path)/apiclient_cert.pem\"")
         }
         let matching = try await check(withCertificate("5157F09E"))
         #expect(matching.status == 0, "\(matching.output)")
         let wrongSerial = try await check(withCertificate("5157F09F"))
         #expect(wrongSerial.status == 1 && wrongSerial.output.contains("is not the serial of"), "\(wrongSerial.output)")
-        FileManager.default.createFile(atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data(world.fake.v3Identity.key.pkcs8PEM.utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: "\(world.directory.path)/apiclient_key.pem", contents: Data(world.fake.v3Identity.key.pkcs8PEM.utf8),
+            attributes: [.posixPermissions: 0o600])
         let wrongKey = try await check(withCertificate("5157F09E"))
         #expect(wrongKey.status == 1 && wrongKey.output.contains("does not match the certificate"), "\(wrongKey.output)")
         #expect(!wrongKey.output.contains("PRIVATE KEY"))

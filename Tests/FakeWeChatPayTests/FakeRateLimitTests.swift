@@ -26,8 +26,9 @@ import WeChatPayV2
 
     @Test func callsAboveTheRateAreAnsweredFrequencyLimitedAndNotActedOn() throws {
         let clock = ManualUnixClock()
-        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: "10000100", key: Self.key, appIDs: ["wxd930ea5d5a258f4f"])],
-                                 now: { clock.now })
+        let fake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: "10000100", key: Self.key, appIDs: ["wxd930ea5d5a258f4f"])],
+            now: { clock.now })
         fake.setRateLimit(perSecond: 1, burst: 1)
         for id in ["A", "B"] { fake.addOrder(mchID: "10000100", outTradeNo: id, createdAt: 1) }
 
@@ -50,11 +51,16 @@ import WeChatPayV2
     }
 
     func close(_ fake: FakeWeChatPay, _ outTradeNo: String) throws -> [String: String] {
-        var fields = ["appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": outTradeNo,
-                      "nonce_str": Nonce.make()]
+        var fields = [
+            "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": outTradeNo,
+            "nonce_str": Nonce.make(),
+        ]
         fields["sign"] = Signer.sign(fields, type: .md5, key: Self.key)
         let answer = fake.handle(method: "POST", path: "/pay/closeorder", body: try XMLBodyEncoder.encode(fields))
-        guard case .respond(200, let body) = answer.action else { Issue.record("no 200 answer"); return [:] }
+        guard case .respond(200, let body) = answer.action else {
+            Issue.record("no 200 answer")
+            return [:]
+        }
         return try StrictXMLDecoder.decode(body)
     }
 }

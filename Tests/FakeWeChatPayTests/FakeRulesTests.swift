@@ -12,13 +12,17 @@ import WeChatPayV2
     ]
 
     func makeFake(now: Double = 2_000_000_000) -> FakeWeChatPay {
-        FakeWeChatPay(merchants: [FakeMerchant(mchID: "10000100", key: Self.officialKey, appIDs: ["wxd930ea5d5a258f4f"])],
-                      now: { now })
+        FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: "10000100", key: Self.officialKey, appIDs: ["wxd930ea5d5a258f4f"])],
+            now: { now })
     }
 
     func post(_ fake: FakeWeChatPay, _ fields: [String: String], path: String = "/pay/closeorder") throws -> [String: String] {
         let answer = fake.handle(method: "POST", path: path, body: try XMLBodyEncoder.encode(fields))
-        guard case .respond(200, let body) = answer.action else { Issue.record("no 200 answer"); return [:] }
+        guard case .respond(200, let body) = answer.action else {
+            Issue.record("no 200 answer")
+            return [:]
+        }
         return try StrictXMLDecoder.decode(body)
     }
 
@@ -55,8 +59,10 @@ import WeChatPayV2
     @Test func flagsEarlyClosesAsViolations() throws {
         let fake = makeFake(now: 1_000_000_299)
         fake.addOrder(mchID: "10000100", outTradeNo: "YOUNG", createdAt: 1_000_000_000)
-        var fields = ["appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "YOUNG",
-                      "nonce_str": Nonce.make(), "sign_type": "MD5"]
+        var fields = [
+            "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "YOUNG",
+            "nonce_str": Nonce.make(), "sign_type": "MD5",
+        ]
         fields["sign"] = Signer.sign(fields, type: .md5, key: Self.officialKey)
         _ = try post(fake, fields)
         #expect(fake.violations.count == 1)
@@ -66,8 +72,10 @@ import WeChatPayV2
     @Test func ordinaryMerchantMayNotSendSubMchID() throws {
         let fake = makeFake()
         fake.addOrder(mchID: "10000100", outTradeNo: "SUB", createdAt: 1)
-        var fields = ["appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "SUB",
-                      "nonce_str": Nonce.make(), "sub_mch_id": "1900000000"]
+        var fields = [
+            "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "SUB",
+            "nonce_str": Nonce.make(), "sub_mch_id": "1900000000",
+        ]
         fields["sign"] = Signer.sign(fields, type: .md5, key: Self.officialKey)
         #expect(try post(fake, fields)["return_msg"] == "普通商户不允许传sub_mch_id")
         #expect(fake.orderState(mchID: "10000100", outTradeNo: "SUB") == .notPay)
@@ -76,8 +84,10 @@ import WeChatPayV2
     @Test func signsAnswersWithTheRequestSignType() throws {
         let fake = makeFake()
         fake.addOrder(mchID: "10000100", outTradeNo: "H1", createdAt: 1)
-        var fields = ["appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "H1",
-                      "nonce_str": Nonce.make(), "sign_type": "HMAC-SHA256"]
+        var fields = [
+            "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "out_trade_no": "H1",
+            "nonce_str": Nonce.make(), "sign_type": "HMAC-SHA256",
+        ]
         fields["sign"] = Signer.sign(fields, type: .hmacSHA256, key: Self.officialKey)
         let answer = try post(fake, fields)
         #expect(answer["result_code"] == "SUCCESS")

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FakeWeChatPay
 import Foundation
 import Testing
 import WeChatPayV2
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The fake's HTTP server on the wire, through a plain socket: it writes its answers itself, so
 /// what HTTP/1.1 asks of a server (answers in request order, 400 for a request it cannot parse)
@@ -14,20 +15,28 @@ import WeChatPayV2
     static let appID = "wxd930ea5d5a258f4f"
 
     func makeFake() -> FakeWeChatPay {
-        FakeWeChatPay(merchants: [FakeMerchant(mchID: "10000100", key: Self.key, appIDs: [Self.appID]),
-                                  FakeMerchant(mchID: "10000200", key: Self.key, appIDs: [Self.appID], isServiceProvider: true)],
-                      now: { 2_000_000_000 })
+        FakeWeChatPay(
+            merchants: [
+                FakeMerchant(mchID: "10000100", key: Self.key, appIDs: [Self.appID]),
+                FakeMerchant(mchID: "10000200", key: Self.key, appIDs: [Self.appID], isServiceProvider: true),
+            ],
+            now: { 2_000_000_000 })
     }
 
-    func body(_ outTradeNo: String, mchID: String = "10000100", signType: SignType = .md5, extra: [String: String] = [:]) -> [UInt8] {
-        var fields = ["appid": Self.appID, "mch_id": mchID, "out_trade_no": outTradeNo, "nonce_str": Nonce.make(),
-                      "sign_type": signType.rawValue].merging(extra) { $1 }
+    func body(_ outTradeNo: String, mchID: String = "10000100", signType: SignType = .md5, extra: [String: String] = [:])
+        -> [UInt8]
+    {
+        var fields = [
+            "appid": Self.appID, "mch_id": mchID, "out_trade_no": outTradeNo, "nonce_str": Nonce.make(),
+            "sign_type": signType.rawValue,
+        ].merging(extra) { $1 }
         fields["sign"] = Signer.sign(fields, type: signType, key: Self.key)
         return try! XMLBodyEncoder.encode(fields)
     }
 
     func request(_ path: String, _ body: [UInt8]) -> [UInt8] {
-        Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+        Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+            + body
     }
 
     @Test func answersPipelinedRequestsInOrderEvenWhenTheFirstIsHeldBack() async throws {
@@ -113,13 +122,17 @@ import WeChatPayV2
         fake.script(mchID: "10000200", outTradeNo: "XML", [.orderClosed])
         let requests: [(String, [String: String])] = [
             ("/pay/closeorder", ["sub_mch_id": "19]]>00]]]>x]]"]),  // scripted ORDERCLOSED
-            ("/pay/orderquery", ["sub_mch_id": "1900000000"]),       // TRADE_STATE:NOTPAY
-            ("/pay/closeorder", [:]),                                // SUCCESS
-            ("/pay/orderquery", [:]),                                // TRADE_STATE:CLOSED
+            ("/pay/orderquery", ["sub_mch_id": "1900000000"]),  // TRADE_STATE:NOTPAY
+            ("/pay/closeorder", [:]),  // SUCCESS
+            ("/pay/orderquery", [:]),  // TRADE_STATE:CLOSED
         ]
         for (path, extra) in requests {
-            let answer = fake.handle(method: "POST", path: path, body: body("XML", mchID: "10000200", signType: signType, extra: extra))
-            guard case .respond(200, let bytes) = answer.action else { Issue.record("no 200 answer"); continue }
+            let answer = fake.handle(
+                method: "POST", path: path, body: body("XML", mchID: "10000200", signType: signType, extra: extra))
+            guard case .respond(200, let bytes) = answer.action else {
+                Issue.record("no 200 answer")
+                continue
+            }
             let fields = try StrictXMLDecoder.decode(bytes)
             #expect(bytes == (try XMLBodyEncoder.encode(fields)))
             #expect(fields["sub_mch_id"] == extra["sub_mch_id"])
@@ -127,7 +140,10 @@ import WeChatPayV2
         }
         #expect(fake.calls.map(\.answer) == ["ORDERCLOSED", "TRADE_STATE:NOTPAY", "SUCCESS", "TRADE_STATE:CLOSED"])
         let failure = fake.handle(method: "GET", path: "/pay/closeorder", body: [])
-        guard case .respond(200, let bytes) = failure.action else { Issue.record("no 200 answer"); return }
+        guard case .respond(200, let bytes) = failure.action else {
+            Issue.record("no 200 answer")
+            return
+        }
         #expect(bytes == (try XMLBodyEncoder.encode(["return_code": "FAIL", "return_msg": "REQUIRE_POST_METHOD"])))
     }
 
@@ -139,7 +155,9 @@ import WeChatPayV2
         let port = try await server.start()
         for round in 1...3 {
             try await server.setOutage(true)
-            #expect(throws: LoopbackSocket.SocketError.self, "round \(round): a client meets connection refused") { try LoopbackSocket(port: port) }
+            #expect(throws: LoopbackSocket.SocketError.self, "round \(round): a client meets connection refused") {
+                try LoopbackSocket(port: port)
+            }
             #expect(!Self.canBind(port), "round \(round): another socket is not given the held port")
             try await server.setOutage(false)
             #expect(!Self.canBind(port), "round \(round): nor the listening one")
@@ -171,7 +189,10 @@ import WeChatPayV2
         var nonces: Set<String> = []
         for _ in 0..<20 {
             let answer = fake.handle(method: "POST", path: "/pay/closeorder", body: body("UNKNOWN"))
-            guard case .respond(200, let bytes) = answer.action else { Issue.record("no 200 answer"); continue }
+            guard case .respond(200, let bytes) = answer.action else {
+                Issue.record("no 200 answer")
+                continue
+            }
             let nonce = try #require(try StrictXMLDecoder.decode(bytes)["nonce_str"])
             #expect(nonce.utf8.count == 32)
             nonces.insert(nonce)
@@ -206,7 +227,11 @@ final class LoopbackSocket {
     let fd: Int32
     var buffer: [UInt8] = []
 
-    struct Response: Equatable { let status: Int; let head: String; let body: [UInt8] }
+    struct Response: Equatable {
+        let status: Int
+        let head: String
+        let body: [UInt8]
+    }
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -219,7 +244,10 @@ final class LoopbackSocket {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else { Glibc.close(fd); throw SocketError() }
+        guard result == 0 else {
+            Glibc.close(fd)
+            throw SocketError()
+        }
     }
 
     struct SocketError: Error {}
@@ -235,11 +263,12 @@ final class LoopbackSocket {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
                 let lines = head.split(separator: "\r\n")
                 let status = lines.first.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-                let length = lines.dropFirst().compactMap { line -> Int? in
-                    let parts = line.split(separator: ":", maxSplits: 1)
-                    guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-                    return Int(parts[1].trimmingPrefix(" "))
-                }.first ?? 0
+                let length =
+                    lines.dropFirst().compactMap { line -> Int? in
+                        let parts = line.split(separator: ":", maxSplits: 1)
+                        guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                        return Int(parts[1].trimmingPrefix(" "))
+                    }.first ?? 0
                 if buffer.count >= end + 4 + length {
                     let body = Array(buffer[(end + 4)..<(end + 4 + length)])
                     buffer.removeFirst(end + 4 + length)
@@ -255,7 +284,8 @@ final class LoopbackSocket {
 
     func headEnd() -> Int? {
         guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4) where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
             return index
         }
         return nil

@@ -1,5 +1,5 @@
-import GatewayVocabulary
 import FakeWeChatPay
+import GatewayVocabulary
 import Testing
 import WeChatPayV2
 import WeChatPayV3
@@ -16,8 +16,10 @@ import WeChatPayV3
 
     func makeFake(verification: FakeV3Merchant.Verification = .publicKey, serviceProvider: Bool = false) -> FakeWeChatPay {
         let fake = FakeWeChatPay(merchants: [], now: { Self.now })
-        fake.addV3Merchant(FakeV3Merchant(mchID: Self.mchID, serialNo: Self.serial, publicKey: Self.merchantKey.publicKey,
-                                          verification: verification, apiV3Key: Self.apiV3Key, isServiceProvider: serviceProvider))
+        fake.addV3Merchant(
+            FakeV3Merchant(
+                mchID: Self.mchID, serialNo: Self.serial, publicKey: Self.merchantKey.publicKey,
+                verification: verification, apiV3Key: Self.apiV3Key, isServiceProvider: serviceProvider))
         return fake
     }
 
@@ -26,8 +28,10 @@ import WeChatPayV3
     }
 
     func send(_ fake: FakeWeChatPay, _ request: V3Request, credentials: V3Credentials = credentials) throws -> V3Answer {
-        let signed = try SignedV3Request(request, credentials: credentials, timestamp: Int64(Self.now), nonce: "593BEC0C930BF1AFEB40B4A08C8FB242")
-        let answer = fake.handleV3(method: request.method, uri: request.canonicalURL, authorization: signed.authorization, body: request.body)
+        let signed = try SignedV3Request(
+            request, credentials: credentials, timestamp: Int64(Self.now), nonce: "593BEC0C930BF1AFEB40B4A08C8FB242")
+        let answer = fake.handleV3(
+            method: request.method, uri: request.canonicalURL, authorization: signed.authorization, body: request.body)
         guard case .respondV3(let status, let headers, let body) = answer.action else {
             Issue.record("no v3 answer")
             return V3Answer(status: 0, timestamp: nil, nonce: nil, signature: nil, serial: nil, body: [])
@@ -46,7 +50,8 @@ import WeChatPayV3
         let answer = try send(fake, request)
         #expect(answer.status == 204 && answer.body.isEmpty)
         try AnswerVerifier.verify(answer, keys: keys(fake), nowSeconds: Int64(Self.now))
-        #expect(V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
+        #expect(
+            V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
                 == .unconfirmed(.closed))
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0001") == .closed)
         #expect(fake.calls.last?.signatureValid == true && fake.calls.last?.acted == true)
@@ -57,12 +62,16 @@ import WeChatPayV3
         let fake = makeFake()
         fake.addOrder(mchID: Self.mchID, outTradeNo: "ORDER_PAID1", createdAt: Self.now - 600, state: .paid)
         let request = V3Request.query(try order("ORDER_PAID1"))
-        let (outcome, summary) = V3ResponseClassifier.classifyQuery(try send(fake, request), request: request, keys: try keys(fake),
-                                                                   nowSeconds: Int64(Self.now))
+        let (outcome, summary) = V3ResponseClassifier.classifyQuery(
+            try send(fake, request), request: request, keys: try keys(fake),
+            nowSeconds: Int64(Self.now))
         #expect(outcome == .state(.success, transactionID: fake.transactionID(mchID: Self.mchID, outTradeNo: "ORDER_PAID1")))
         #expect(summary.verified)
         let unknown = V3Request.query(try order("NEVER_SEEN"))
-        #expect(V3ResponseClassifier.classifyQuery(try send(fake, unknown), request: unknown, keys: try keys(fake), nowSeconds: Int64(Self.now)).0 == .notExist)
+        #expect(
+            V3ResponseClassifier.classifyQuery(
+                try send(fake, unknown), request: unknown, keys: try keys(fake), nowSeconds: Int64(Self.now)
+            ).0 == .notExist)
     }
 
     @Test func aPaidOrdersCloseIsATradeErrorThatQueries() throws {
@@ -71,7 +80,9 @@ import WeChatPayV3
         let request = V3Request.close(try order("ORDER_PAID2"))
         let answer = try send(fake, request)
         #expect(answer.status == 403)
-        #expect(V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0 == .unknownCode("TRADE_ERROR"))
+        #expect(
+            V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
+                == .unknownCode("TRADE_ERROR"))
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_PAID2") == .paid)
     }
 
@@ -87,8 +98,12 @@ import WeChatPayV3
         #expect(try send(fake, request, credentials: wrongSerial).status == 401)
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0002") == .notPay)
         #expect(fake.calls.allSatisfy { !$0.signatureValid && !$0.acted })
-        let (outcome, _) = V3ResponseClassifier.classifyClose(answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now))
-        guard case .configurationError = outcome else { Issue.record("got \(outcome)"); return }
+        let (outcome, _) = V3ResponseClassifier.classifyClose(
+            answer, request: request, keys: try keys(fake), nowSeconds: Int64(Self.now))
+        guard case .configurationError = outcome else {
+            Issue.record("got \(outcome)")
+            return
+        }
     }
 
     @Test func theCertificatesDecryptWithTheMerchantsAPIv3KeyAndVerifyTheirOwnAnswer() throws {
@@ -102,16 +117,23 @@ import WeChatPayV3
         // That merchant's close answers name the certificate too.
         fake.addOrder(mchID: Self.mchID, outTradeNo: "ORDER_0003", createdAt: Self.now - 600)
         try AnswerVerifier.verify(try send(fake, .close(try order("ORDER_0003"))), keys: keys, nowSeconds: Int64(Self.now))
-        #expect(throws: V3Error.self) { try CertificateList.decode(answer.body, key: APIv3Key("ffffffffffffffffffffffffffffffff")) }
+        #expect(throws: V3Error.self) {
+            try CertificateList.decode(answer.body, key: APIv3Key("ffffffffffffffffffffffffffffffff"))
+        }
     }
 
-    @Test(arguments: [(FakeFault.badResponseSignature, V3Error.Kind.verification), (.staleTimestamp, .staleTimestamp), (.unknownSerial, .unknownSerial)])
+    @Test(arguments: [
+        (FakeFault.badResponseSignature, V3Error.Kind.verification), (.staleTimestamp, .staleTimestamp),
+        (.unknownSerial, .unknownSerial),
+    ])
     func answerFaultsActButCannotBeBelieved(_ fault: FakeFault, _ kind: V3Error.Kind) throws {
         let fake = makeFake()
         fake.addOrder(mchID: Self.mchID, outTradeNo: "ORDER_0004", createdAt: Self.now - 600)
         fake.script(mchID: Self.mchID, outTradeNo: "ORDER_0004", [fault])
         let answer = try send(fake, .close(try order("ORDER_0004")))
-        let error = #expect(throws: V3Error.self) { try AnswerVerifier.verify(answer, keys: keys(fake), nowSeconds: Int64(Self.now)) }
+        let error = #expect(throws: V3Error.self) {
+            try AnswerVerifier.verify(answer, keys: keys(fake), nowSeconds: Int64(Self.now))
+        }
         #expect(error?.kind == kind)
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0004") == .closed)
     }
@@ -122,7 +144,9 @@ import WeChatPayV3
         fake.script(mchID: Self.mchID, outTradeNo: "ORDER_0005", [.systemError, .orderClosed, .orderNotExist])
         let request = V3Request.close(try order("ORDER_0005"))
         let outcomes = try (0..<3).map { _ in
-            V3ResponseClassifier.classifyClose(try send(fake, request), request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)).0
+            V3ResponseClassifier.classifyClose(
+                try send(fake, request), request: request, keys: try keys(fake), nowSeconds: Int64(Self.now)
+            ).0
         }
         #expect(outcomes == [.retryable(.systemError), .unconfirmed(.alreadyClosed), .unconfirmed(.notExist)])
         #expect(fake.orderState(mchID: Self.mchID, outTradeNo: "ORDER_0005") == .notPay)
@@ -137,7 +161,8 @@ import WeChatPayV3
         provider.addOrder(mchID: Self.mchID, outTradeNo: "ORDER_0006", createdAt: Self.now - 600)
         #expect(try send(provider, request).status == 204)
         let query = V3Request.query(try order("ORDER_0006", sub: "1900000110"))
-        let (outcome, _) = V3ResponseClassifier.classifyQuery(try send(provider, query), request: query, keys: try keys(provider), nowSeconds: Int64(Self.now))
+        let (outcome, _) = V3ResponseClassifier.classifyQuery(
+            try send(provider, query), request: query, keys: try keys(provider), nowSeconds: Int64(Self.now))
         #expect(outcome == .state(.closed, transactionID: nil))
     }
 

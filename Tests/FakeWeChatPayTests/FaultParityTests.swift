@@ -15,7 +15,8 @@ import WeChatPayV3
     static let acting: Set<FakeFault> = [.slowAnswer, .badResponseSignature, .staleTimestamp, .unknownSerial]
 
     func makeFake() -> FakeWeChatPay {
-        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: Self.v2MchID, key: Self.key, appIDs: [Self.appID])], now: { Self.now })
+        let fake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: Self.v2MchID, key: Self.key, appIDs: [Self.appID])], now: { Self.now })
         fake.addV3Merchant(FakeV3Merchant(mchID: Self.v3MchID, serialNo: Self.serial, publicKey: FakeV3Keys.merchant.publicKey))
         return fake
     }
@@ -23,15 +24,18 @@ import WeChatPayV3
     func closeV2(_ fake: FakeWeChatPay, _ outTradeNo: String) throws {
         let order = try OrderReference(appID: Self.appID, mchID: Self.v2MchID, outTradeNo: outTradeNo)
         let credentials = MerchantCredentials(mchID: Self.v2MchID, signType: .hmacSHA256, key: Self.key)
-        let request = try SignedRequest(.closeOrder, order: order, credentials: credentials, nonce: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS")
+        let request = try SignedRequest(
+            .closeOrder, order: order, credentials: credentials, nonce: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS")
         _ = fake.handle(method: "POST", path: Operation.closeOrder.path, body: request.body)
     }
 
     func closeV3(_ fake: FakeWeChatPay, _ outTradeNo: String) throws {
         let request = V3Request.close(try V3OrderReference(mchID: Self.v3MchID, outTradeNo: outTradeNo))
         let credentials = try V3Credentials(mchID: Self.v3MchID, serialNo: Self.serial, privateKey: FakeV3Keys.merchant)
-        let signed = try SignedV3Request(request, credentials: credentials, timestamp: Int64(Self.now), nonce: "593BEC0C930BF1AFEB40B4A08C8FB242")
-        _ = fake.handleV3(method: request.method, uri: request.canonicalURL, authorization: signed.authorization, body: request.body)
+        let signed = try SignedV3Request(
+            request, credentials: credentials, timestamp: Int64(Self.now), nonce: "593BEC0C930BF1AFEB40B4A08C8FB242")
+        _ = fake.handleV3(
+            method: request.method, uri: request.canonicalURL, authorization: signed.authorization, body: request.body)
     }
 
     @Test(arguments: FakeFault.allCases) func aFaultDoesTheSameToTheOrderOnBothAPIs(_ fault: FakeFault) throws {
@@ -47,7 +51,8 @@ import WeChatPayV3
         let v3 = fake.orderState(mchID: Self.v3MchID, outTradeNo: String(number))
         #expect(v2 == v3, "\(fault): v2 left the order \(String(describing: v2)), v3 \(String(describing: v3))")
         #expect(v2 == (Self.acting.contains(fault) ? .closed : .notPay), "\(fault)")
-        #expect(fake.calls.count == 2 && fake.calls.allSatisfy { $0.signatureValid && $0.acted == Self.acting.contains(fault) },
-                "\(fault): \(fake.calls.map(\.answer))")
+        #expect(
+            fake.calls.count == 2 && fake.calls.allSatisfy { $0.signatureValid && $0.acted == Self.acting.contains(fault) },
+            "\(fault): \(fake.calls.map(\.answer))")
     }
 }

@@ -27,8 +27,9 @@ import WeChatPayV2
     /// this trapped now and then (more often on a loaded machine); with it, every round ends with
     /// both answers and a clean shutdown. A trap ends the test process, so it cannot pass silently.
     @Test func shutdownRightAfterTheLastAnswerIsClean() async throws {
-        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
-                                 unknownOrders: .notExist, now: { Double(FakeFixture.epoch) / 1000 })
+        let fake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
+            unknownOrders: .notExist, now: { Double(FakeFixture.epoch) / 1000 })
         let server = FakeWeChatPayServer(fake: fake)
         try await server.start()
         var settings = GatewaySettings()
@@ -40,7 +41,8 @@ import WeChatPayV2
         for round in 0..<150 {
             let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
             let guarded = ClientGuard(client)
-            let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "test"))
+            let gateway = WeChatPayHTTPGateway(
+                client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "test"))
             for _ in 0..<2 {
                 let answer = await gateway.queryOrder(order, credentials: credentials)
                 #expect(answer.outcome == .notExist, "round \(round): \(answer.outcome)")

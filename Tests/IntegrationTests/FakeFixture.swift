@@ -3,8 +3,8 @@ import FakeWeChatPay
 import Logging
 import OrderClosing
 import OrderClosingTestSupport
-import WeChatPayHTTP
 import Synchronization
+import WeChatPayHTTP
 import WeChatPayV2
 
 /// A fake WeChat Pay on loopback (two access points over one brain) and a gateway pointed at it.
@@ -28,10 +28,13 @@ struct FakeFixture {
     /// - Parameter totalTimeoutMs: the gateway's call timeout. The default only catches a hang: at
     ///   2 s a loaded machine could time out an ordinary loopback call and change its outcome. A
     ///   test about timeouts passes its own.
-    static func start(signType: SignType = .hmacSHA256, totalTimeoutMs: Int64 = 30_000, withBackup: Bool = false) async throws -> FakeFixture {
+    static func start(signType: SignType = .hmacSHA256, totalTimeoutMs: Int64 = 30_000, withBackup: Bool = false) async throws
+        -> FakeFixture
+    {
         let clock = ManualClock(now: epoch)
-        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: mchID, key: key, appIDs: [appID])],
-                                 now: { Double(clock.now()) / 1000 })
+        let fake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: mchID, key: key, appIDs: [appID])],
+            now: { Double(clock.now()) / 1000 })
         let primary = FakeWeChatPayServer(fake: fake)
         let backup = FakeWeChatPayServer(fake: fake)
         try await primary.start()
@@ -44,8 +47,9 @@ struct FakeFixture {
         settings.probeIntervalMs = 30_000
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
         let gateway = WeChatPayHTTPGateway(client: client, settings: settings, clock: clock, logger: Logger(label: "test"))
-        return FakeFixture(fake: fake, primary: primary, backup: backup, clock: clock, client: client, gateway: gateway,
-                           clientGuard: ClientGuard(client))
+        return FakeFixture(
+            fake: fake, primary: primary, backup: backup, clock: clock, client: client, gateway: gateway,
+            clientGuard: ClientGuard(client))
     }
 
     func credentials(_ signType: SignType = .hmacSHA256, key: APIKey = FakeFixture.key) -> MerchantCredentials {

@@ -41,7 +41,10 @@ import WeChatPayV2
         let order = try fixture.placeOrder("MALFORMED-1")
         fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.malformedBody])
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
-        guard case .retryable(.unparseable) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .retryable(.unparseable) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         try await fixture.shutdown()
     }
 
@@ -51,7 +54,10 @@ import WeChatPayV2
         let order = try fixture.placeOrder("FORGED-1")
         fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [fault])
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
-        guard case .retryable(.badSignature) = response.outcome else { Issue.record("believed: \(response.outcome)"); return }
+        guard case .retryable(.badSignature) = response.outcome else {
+            Issue.record("believed: \(response.outcome)")
+            return
+        }
         #expect(!response.summary.verified)
         try await fixture.shutdown()
     }
@@ -61,7 +67,10 @@ import WeChatPayV2
         let order = try fixture.placeOrder("RESET-1")
         fixture.fake.script(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo, [.connectionReset])
         let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials())
-        guard case .retryable(.connection) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .retryable(.connection) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(response.delivered)
         try await fixture.shutdown()
     }
@@ -126,8 +135,12 @@ import WeChatPayV2
     @Test func wrongKeyIsAConfigurationError() async throws {
         let fixture = try await FakeFixture.start()
         let order = try fixture.placeOrder("WRONGKEY-1")
-        let response = await fixture.gateway.closeOrder(order, credentials: fixture.credentials(key: try APIKey("00000000000000000000000000000000")))
-        guard case .configurationError(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        let response = await fixture.gateway.closeOrder(
+            order, credentials: fixture.credentials(key: try APIKey("00000000000000000000000000000000")))
+        guard case .configurationError(let reason) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(reason.kind == .signature && reason.reason.contains("签名错误"))
         #expect(fixture.fake.calls.last?.signatureValid == false)
         #expect(fixture.fake.orderState(mchID: FakeFixture.mchID, outTradeNo: order.outTradeNo) == .notPay)
@@ -168,7 +181,10 @@ import WeChatPayV2
         try await fixture.primary.setOutage(true)
         try await fixture.backup.setOutage(true)
         let response = await fixture.gateway.closeOrder(try fixture.placeOrder("DOWN-1"), credentials: fixture.credentials())
-        guard case .retryable(.connection) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .retryable(.connection) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(!response.delivered)
         try await fixture.shutdown()
     }

@@ -11,7 +11,8 @@ import Synchronization
 final class HalfAnswerTLSServer: Sendable {
     /// The answer: a head without `Content-Length` or chunking (the body runs until the connection
     /// closes) and half a WeChat Pay v2 body.
-    static let answer = Array("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8)
+    static let answer = Array(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<xml><return_code><![CDATA[SUCCESS]]></return_code><result_co".utf8)
 
     let certificate: SelfSignedCertificate
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -31,9 +32,10 @@ final class HalfAnswerTLSServer: Sendable {
     }
 
     func start() async throws {
-        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate.certificatePath).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: certificate.keyPath, format: .pem))))
+        let context = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate.certificatePath).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: certificate.keyPath, format: .pem))))
         let received = self.received
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -106,15 +108,16 @@ private final class HalfAnswerHandler: ChannelInboundHandler {
     private func completeRequestLine() -> String? {
         let separator = Array("\r\n\r\n".utf8)
         guard bytes.count >= separator.count,
-              let end = (0...(bytes.count - separator.count)).first(where: { Array(bytes[$0..<$0 + separator.count]) == separator })
+            let end = (0...(bytes.count - separator.count)).first(where: { Array(bytes[$0..<$0 + separator.count]) == separator })
         else { return nil }
         let head = String(decoding: bytes[..<end], as: UTF8.self)
         let lines = head.components(separatedBy: "\r\n")
-        let length = lines.dropFirst().compactMap { line -> Int? in
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-            return Int(parts[1].trimmingCharacters(in: .whitespaces))
-        }.first ?? 0
+        let length =
+            lines.dropFirst().compactMap { line -> Int? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }.first ?? 0
         return bytes.count >= end + separator.count + length ? lines[0] : nil
     }
 }
@@ -132,9 +135,11 @@ struct SelfSignedCertificate {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", keyPath, "-out", certificatePath, "-days", "1",
-                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", keyPath, "-out", certificatePath, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         let exited = DispatchSemaphore(value: 0)

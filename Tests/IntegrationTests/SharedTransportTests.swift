@@ -20,8 +20,9 @@ import WeChatPayV3
         let v3Merchant: V3Merchant
 
         func placeV3Order(_ outTradeNo: String) throws -> OrderKey {
-            base.fake.addOrder(mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo,
-                               createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
+            base.fake.addOrder(
+                mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo,
+                createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
             return try OrderReference(appID: FakeFixture.appID, mchID: SharedTransportTests.v3MchID, outTradeNo: outTradeNo).key
         }
     }
@@ -33,8 +34,9 @@ import WeChatPayV3
         let identity = base.fake.v3Identity
         let keys = try WeChatPayKeys(publicKeyID: identity.publicKeyID, key: RSAPublicKey(pem: identity.publicKeyPEM))
         let v3 = WeChatPayV3HTTPGateway(transport: base.gateway.transport)
-        let merchant = V3Merchant(credentials: try V3Credentials(mchID: v3MchID, serialNo: serial, privateKey: FakeV3Keys.merchant),
-                                  verification: .publicKey(keys))
+        let merchant = V3Merchant(
+            credentials: try V3Credentials(mchID: v3MchID, serialNo: serial, privateKey: FakeV3Keys.merchant),
+            verification: .publicKey(keys))
         let router = RoutingGateway(adapters: [.v2: base.gateway, .v3: v3])
         return World(base: base, router: router, v3: v3, v3Merchant: merchant)
     }
@@ -45,7 +47,8 @@ import WeChatPayV3
     @Test func anOutageSeenByV2SendsV3ToTheBackup() async throws {
         let world = try await Self.start()
         try await world.base.primary.setOutage(true)
-        let v2 = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-1").key, merchant: V2Merchant(credentials: world.base.credentials()))
+        let v2 = await world.router.closeOrder(
+            try world.base.placeOrder("SHARED-V2-1").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(v2.outcome == .closed)
         #expect(v2.endpoint == world.base.backup.baseURL)
         try await world.base.primary.setOutage(false)
@@ -60,7 +63,8 @@ import WeChatPayV3
         let probe = await world.router.queryOrder(try world.placeV3Order("SHARED_V3_2"), merchant: world.v3Merchant)
         #expect(probe.endpoint == world.base.primary.baseURL)
         #expect(world.base.gateway.currentEndpoint == world.base.primary.baseURL)
-        let after = await world.router.closeOrder(try world.base.placeOrder("SHARED-V2-2").key, merchant: V2Merchant(credentials: world.base.credentials()))
+        let after = await world.router.closeOrder(
+            try world.base.placeOrder("SHARED-V2-2").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(after.endpoint == world.base.primary.baseURL)
         try await world.base.shutdown()
     }
@@ -88,7 +92,8 @@ import WeChatPayV3
         let v3 = await world.router.closeOrder(try world.placeV3Order("V3_SLOW_FO_2"), merchant: world.v3Merchant)
         #expect(v3.outcome == .unconfirmed(.closed))
         #expect(v3.endpoint == world.base.backup.baseURL)
-        let v2 = await world.router.closeOrder(try world.base.placeOrder("V2_SLOW_FO_3").key, merchant: V2Merchant(credentials: world.base.credentials()))
+        let v2 = await world.router.closeOrder(
+            try world.base.placeOrder("V2_SLOW_FO_3").key, merchant: V2Merchant(credentials: world.base.credentials()))
         #expect(v2.outcome == .closed)
         #expect(v2.endpoint == world.base.backup.baseURL)
         try await world.base.shutdown()

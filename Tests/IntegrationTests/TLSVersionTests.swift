@@ -14,11 +14,14 @@ import WeChatPayV2
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let certificate = directory.appendingPathComponent("cert.pem").path, key = directory.appendingPathComponent("key.pem").path
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
-                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
         openssl.waitUntilExit()
@@ -29,8 +32,9 @@ import WeChatPayV2
             privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
         serverTLS.minimumTLSVersion = .tlsv1
         serverTLS.maximumTLSVersion = .tlsv11
-        let fake = FakeWeChatPay(merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
-                                 now: { Date().timeIntervalSince1970 })
+        let fake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
+            now: { Date().timeIntervalSince1970 })
         fake.addOrder(mchID: FakeFixture.mchID, outTradeNo: "TLS-11", createdAt: Date().timeIntervalSince1970 - 600)
         let server = FakeWeChatPayServer(fake: fake, tls: try NIOSSLContext(configuration: serverTLS))
         try await server.start()
@@ -39,10 +43,12 @@ import WeChatPayV2
         var settings = GatewaySettings()
         settings.primaryURL = server.baseURL
         settings.backupURL = nil
-        settings.caFile = certificate   // trusted, so only the protocol version can refuse it
+        settings.caFile = certificate  // trusted, so only the protocol version can refuse it
         let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
-        let answer = await WeChatPayHTTPGateway(client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "tls"))
-            .closeOrder(order, credentials: credentials)
+        let answer = await WeChatPayHTTPGateway(
+            client: client, settings: settings, clock: SystemOrderClock(), logger: Logger(label: "tls")
+        )
+        .closeOrder(order, credentials: credentials)
         if case .retryable(.connection) = answer.outcome {} else { Issue.record("TLS 1.1 accepted: \(answer.outcome)") }
         #expect(fake.calls.isEmpty)
         try await client.shutdown()

@@ -33,18 +33,22 @@ final class TestAPIGateway: WeChatPayGateway {
 
     func closeOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<CloseOutcome> {
         guard let merchant = merchant as? TestAPIMerchant else {
-            return GatewayResponse(outcome: .orderRejected("not a test-API merchant"), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .orderRejected("not a test-API merchant"), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         asked.withLockedValue { $0.append("close \(order.outTradeNo) with \(merchant.token)") }
-        return GatewayResponse(outcome: .closed, summary: ResponseSummary(httpStatus: 200, verified: true), endpoint: "test://api")
+        return GatewayResponse(
+            outcome: .closed, summary: ResponseSummary(httpStatus: 200, verified: true), endpoint: "test://api")
     }
 
     func queryOrder(_ order: OrderKey, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
         guard let merchant = merchant as? TestAPIMerchant else {
-            return GatewayResponse(outcome: .orderRejected("not a test-API merchant"), summary: ResponseSummary(), endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .orderRejected("not a test-API merchant"), summary: ResponseSummary(), endpoint: nil, delivered: false)
         }
         asked.withLockedValue { $0.append("query \(order.outTradeNo) with \(merchant.token)") }
-        return GatewayResponse(outcome: .notExist, summary: ResponseSummary(httpStatus: 200, verified: true), endpoint: "test://api")
+        return GatewayResponse(
+            outcome: .notExist, summary: ResponseSummary(httpStatus: 200, verified: true), endpoint: "test://api")
     }
 }
 
@@ -61,13 +65,14 @@ final class TestAPIGateway: WeChatPayGateway {
     }
 
     static func claim(_ outTradeNo: String, now: Int64) -> ClaimedOrder {
-        ClaimedOrder(id: 1, mchID: mchID, appID: appID, outTradeNo: outTradeNo, subMchID: nil, subAppID: nil,
-                     createdAt: now / 1000 - 600, timeoutSeconds: 0, attempt: 1, inDoubt: false, firstAttemptAt: now, leaseToken: "lease")
+        ClaimedOrder(
+            id: 1, mchID: mchID, appID: appID, outTradeNo: outTradeNo, subMchID: nil, subAppID: nil,
+            createdAt: now / 1000 - 600, timeoutSeconds: 0, attempt: 1, inDoubt: false, firstAttemptAt: now, leaseToken: "lease")
     }
 
     @Test func aThirdAPIClosesOrdersAndProbesThroughTheRouterWithItsOwnCredentials() async throws {
         var settings = GatewaySettings()
-        settings.primaryURL = "http://127.0.0.1:9"   // v2 and v3 are never asked
+        settings.primaryURL = "http://127.0.0.1:9"  // v2 and v3 are never asked
         settings.backupURL = nil
         let clock = ManualClock(now: 1_700_000_000_000)
         let client = try WeChatPayTransport.makeClient(settings: settings)
@@ -76,33 +81,47 @@ final class TestAPIGateway: WeChatPayGateway {
         var quiet = Logger(label: "closer")
         quiet.logLevel = .critical
         let merchant = TestAPIMerchant(mchID: Self.mchID, token: "token-1")
-        let closer = OrderCloser(gateway: Self.router(test, transport: transport), clock: clock,
-                                 merchants: [MerchantProfile(merchant: merchant, appIDs: [Self.appID])],
-                                 retry: RetryPolicy(), logger: quiet, jitter: { 0.5 })
+        let closer = OrderCloser(
+            gateway: Self.router(test, transport: transport), clock: clock,
+            merchants: [MerchantProfile(merchant: merchant, appIDs: [Self.appID])],
+            retry: RetryPolicy(), logger: quiet, jitter: { 0.5 })
 
         let closed = await closer.process(Self.claim("T-ORDER-1", now: clock.now()))
-        guard case .finish(.closed, _, _, _) = closed.write.change else { Issue.record("got \(closed.write.change)"); return }
+        guard case .finish(.closed, _, _, _) = closed.write.change else {
+            Issue.record("got \(closed.write.change)")
+            return
+        }
         #expect(closed.write.attempts.map(\.outcome) == [.closed])
 
         // Its own id rule refuses a row before anything is sent, naming the API.
         let refused = await closer.process(Self.claim("X-ORDER-2", now: clock.now()))
-        guard case .finish(.failed, _, _, let reason) = refused.write.change else { Issue.record("got \(refused.write.change)"); return }
-        #expect(reason?.contains("cannot be sent on API test: out_trade_no \"X-ORDER-2\" starts with X") == true, "\(reason ?? "")")
+        guard case .finish(.failed, _, _, let reason) = refused.write.change else {
+            Issue.record("got \(refused.write.change)")
+            return
+        }
+        #expect(
+            reason?.contains("cannot be sent on API test: out_trade_no \"X-ORDER-2\" starts with X") == true, "\(reason ?? "")")
 
         // The merchant probe is the adapter's order query for a made-up order.
         let verdict = await closer.probe(MerchantProbe(key: CircuitKey(mchID: Self.mchID, subMchID: nil), appID: Self.appID))
-        guard case .proven = verdict else { Issue.record("got \(verdict)"); return }
+        guard case .proven = verdict else {
+            Issue.record("got \(verdict)")
+            return
+        }
 
         let asked = test.asked.withLockedValue { $0 }
-        #expect(asked.count == 2 && asked[0] == "close T-ORDER-1 with token-1" && asked[1].hasPrefix("query CHECK") && asked[1].hasSuffix("with token-1"),
-                "\(asked)")
+        #expect(
+            asked.count == 2 && asked[0] == "close T-ORDER-1 with token-1" && asked[1].hasPrefix("query CHECK")
+                && asked[1].hasSuffix("with token-1"),
+            "\(asked)")
         try await client.shutdown()
     }
 
     @Test func aMerchantWhoseAPINoAdapterServesIsRefusedWithoutSending() async throws {
         let router = RoutingGateway(adapters: [.v2: TestAPIGateway()])
-        let response = await router.closeOrder(OrderKey(appID: Self.appID, mchID: Self.mchID, outTradeNo: "T-1"),
-                                               merchant: TestAPIMerchant(mchID: Self.mchID, token: "t"))
+        let response = await router.closeOrder(
+            OrderKey(appID: Self.appID, mchID: Self.mchID, outTradeNo: "T-1"),
+            merchant: TestAPIMerchant(mchID: Self.mchID, token: "t"))
         #expect(response.outcome == .configurationError("no gateway serves API test (mch_id 1900000900)"))
         #expect(!response.delivered)
     }

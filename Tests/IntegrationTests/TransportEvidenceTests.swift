@@ -18,7 +18,9 @@ import WeChatPayV2
     /// Item 1, the reproducer: the TLS primary reads the whole POST, answers `200` without a length
     /// and half a body, and closes TCP without `close_notify`. One POST in all, no failover, no
     /// "unreachable" log, one audit row naming the primary, and the order retried in doubt.
-    @Test(.enabled(if: SelfSignedCertificate.hasOpenSSL, "needs the openssl command to make a certificate"), .timeLimit(.minutes(1)))
+    @Test(
+        .enabled(if: SelfSignedCertificate.hasOpenSSL, "needs the openssl command to make a certificate"), .timeLimit(.minutes(1))
+    )
     func aTLSErrorAfterTheRequestWasSentIsNotPostedAgainToTheBackup() async throws {
         let certificate = try SelfSignedCertificate()
         defer { certificate.remove() }
@@ -36,7 +38,8 @@ import WeChatPayV2
         #expect(processed.write.attempts.first?.endpoint == primary.baseURL)
         guard case .retry(_, let reason, let inDoubt, let refundAttempt) = processed.write.change else {
             Issue.record("expected a retry, got \(processed.write.change)")
-            try await world.shutdown(); try await primary.shutdown()
+            try await world.shutdown()
+            try await primary.shutdown()
             return
         }
         #expect(inDoubt, "WeChat Pay may have closed it: \(reason)")
@@ -47,7 +50,9 @@ import WeChatPayV2
 
     /// The other side of item 1: a TLS failure before any byte of the request (the primary's
     /// certificate is not trusted) still fails over within the call.
-    @Test(.enabled(if: SelfSignedCertificate.hasOpenSSL, "needs the openssl command to make a certificate"), .timeLimit(.minutes(1)))
+    @Test(
+        .enabled(if: SelfSignedCertificate.hasOpenSSL, "needs the openssl command to make a certificate"), .timeLimit(.minutes(1))
+    )
     func aTLSHandshakeFailureFailsOverWithinTheCall() async throws {
         let certificate = try SelfSignedCertificate()
         defer { certificate.remove() }
@@ -62,12 +67,15 @@ import WeChatPayV2
         #expect(processed.write.attempts.map(\.endpoint) == [world.backup.baseURL])
         guard case .finish(.closed, _, _, _) = processed.write.change else {
             Issue.record("expected closed through the backup, got \(processed.write.change)")
-            try await world.shutdown(); try await primary.shutdown()
+            try await world.shutdown()
+            try await primary.shutdown()
             return
         }
         #expect(world.transport.currentEndpoint == world.backup.baseURL)
         // The MESSAGE names the cause (a failed handshake) and the backup; a warning, as the backup serves.
-        let failover = world.logs.messages(atLeast: .warning).filter { $0.contains("unreachable (connection error: cannot connect: ") }
+        let failover = world.logs.messages(atLeast: .warning).filter {
+            $0.contains("unreachable (connection error: cannot connect: ")
+        }
         #expect(failover.count == 1, "logged: \(world.logs.messages(atLeast: .notice))")
         #expect(failover.first?.contains("using the backup \(world.backup.baseURL)") == true)
         #expect(!world.logs.messages(atLeast: .error).contains { $0.contains("failover") })
@@ -79,8 +87,9 @@ import WeChatPayV2
     /// connection and gets none. That is this machine's congestion: nothing was sent, the call does
     /// not go to the backup, nothing logs the primary as unreachable, and later calls stay on it.
     @Test(.timeLimit(.minutes(1))) func aFullConnectionPoolIsNotAnOutage() async throws {
-        let primaryFake = FakeWeChatPay(merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
-                                        now: { Double(Self.epoch) / 1000 })
+        let primaryFake = FakeWeChatPay(
+            merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
+            now: { Double(Self.epoch) / 1000 })
         let primary = FakeWeChatPayServer(fake: primaryFake)
         try await primary.start()
         let world = try await World.start(primaryURL: primary.baseURL, caFile: nil, maxConnections: 1, connectTimeoutMs: 500)
@@ -90,12 +99,14 @@ import WeChatPayV2
         guard case .finish(.closed, _, _, _) = warm.write.change else { throw Failed("warm-up: \(warm.write.change)") }
         primaryFake.holdAnswers()
         let first = Task { await world.closer.process(world.claim("POOL-1", attempt: 1)) }
-        await primaryFake.waitForCalls(2)   // the pool's one connection now waits for its answer
+        await primaryFake.waitForCalls(2)  // the pool's one connection now waits for its answer
 
         let second = await world.closer.process(world.claim("POOL-2", attempt: 1))
         #expect(world.backupFake.calls.isEmpty, "sent to the backup: \(world.backupFake.calls.map(\.path))")
         #expect(world.transport.currentEndpoint == primary.baseURL)
-        #expect(!world.logs.messages(atLeast: .notice).contains { $0.contains("failover") }, "logged: \(world.logs.messages(atLeast: .notice))")
+        #expect(
+            !world.logs.messages(atLeast: .notice).contains { $0.contains("failover") },
+            "logged: \(world.logs.messages(atLeast: .notice))")
         #expect(second.write.attempts.count == 1)
         if case .retry(_, let reason, let inDoubt, let refundAttempt) = second.write.change {
             #expect(!inDoubt && refundAttempt, "nothing was sent: \(reason)")
@@ -113,7 +124,10 @@ import WeChatPayV2
         try await primary.shutdown()
     }
 
-    struct Failed: Error, CustomStringConvertible { let description: String; init(_ text: String) { description = text } }
+    struct Failed: Error, CustomStringConvertible {
+        let description: String
+        init(_ text: String) { description = text }
+    }
 
     /// A v2 closer on a transport whose backup is a fake of its own (so anything it receives was
     /// sent there by failover), with the transport's log lines captured.
@@ -126,10 +140,13 @@ import WeChatPayV2
         let closer: OrderCloser
         let logs: CapturedLogs
 
-        static func start(primaryURL: String, caFile: String?, maxConnections: Int = 64, connectTimeoutMs: Int64 = 10_000) async throws -> World {
+        static func start(primaryURL: String, caFile: String?, maxConnections: Int = 64, connectTimeoutMs: Int64 = 10_000)
+            async throws -> World
+        {
             let clock = ManualClock(now: epoch)
-            let backupFake = FakeWeChatPay(merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
-                                           now: { Double(clock.now()) / 1000 })
+            let backupFake = FakeWeChatPay(
+                merchants: [FakeMerchant(mchID: FakeFixture.mchID, key: FakeFixture.key, appIDs: [FakeFixture.appID])],
+                now: { Double(clock.now()) / 1000 })
             let backup = FakeWeChatPayServer(fake: backupFake)
             try await backup.start()
             var settings = GatewaySettings()
@@ -143,15 +160,21 @@ import WeChatPayV2
             let logger = Logger(label: "transport") { _ in logs }
             let client = try WeChatPayTransport.makeClient(settings: settings)
             let transport = WeChatPayTransport(client: client, settings: settings, clock: clock, logger: logger)
-            let profile = MerchantProfile(merchant: V2Merchant(credentials: MerchantCredentials(mchID: FakeFixture.mchID, signType: .hmacSHA256, key: FakeFixture.key)),
-                                          appIDs: [FakeFixture.appID])
+            let profile = MerchantProfile(
+                merchant: V2Merchant(
+                    credentials: MerchantCredentials(mchID: FakeFixture.mchID, signType: .hmacSHA256, key: FakeFixture.key)),
+                appIDs: [FakeFixture.appID])
             var quiet = Logger(label: "closer")
             quiet.logLevel = .critical
-            let closer = OrderCloser(gateway: WeChatPayHTTPGateway(transport: transport), clock: clock, merchants: [profile],
-                                     retry: RetryPolicy(), logger: quiet, jitter: { 0.5 })
-            let world = World(backupFake: backupFake, backup: backup, client: client, clientGuard: ClientGuard(client),
-                              transport: transport, closer: closer, logs: logs)
-            for name in ["HALF-1", "HANDSHAKE-1", "POOL-1", "POOL-2", "POOL-3", "POOL-WARM"] { world.addOrder(name, to: backupFake) }
+            let closer = OrderCloser(
+                gateway: WeChatPayHTTPGateway(transport: transport), clock: clock, merchants: [profile],
+                retry: RetryPolicy(), logger: quiet, jitter: { 0.5 })
+            let world = World(
+                backupFake: backupFake, backup: backup, client: client, clientGuard: ClientGuard(client),
+                transport: transport, closer: closer, logs: logs)
+            for name in ["HALF-1", "HANDSHAKE-1", "POOL-1", "POOL-2", "POOL-3", "POOL-WARM"] {
+                world.addOrder(name, to: backupFake)
+            }
             return world
         }
 
@@ -161,9 +184,10 @@ import WeChatPayV2
         }
 
         func claim(_ outTradeNo: String, attempt: Int) -> ClaimedOrder {
-            ClaimedOrder(id: 1, mchID: FakeFixture.mchID, appID: FakeFixture.appID, outTradeNo: outTradeNo, subMchID: nil, subAppID: nil,
-                         createdAt: epoch / 1000 - 600, timeoutSeconds: 0, attempt: attempt, inDoubt: false,
-                         firstAttemptAt: epoch, leaseToken: "lease")
+            ClaimedOrder(
+                id: 1, mchID: FakeFixture.mchID, appID: FakeFixture.appID, outTradeNo: outTradeNo, subMchID: nil, subAppID: nil,
+                createdAt: epoch / 1000 - 600, timeoutSeconds: 0, attempt: attempt, inDoubt: false,
+                firstAttemptAt: epoch, leaseToken: "lease")
         }
 
         func shutdown() async throws {

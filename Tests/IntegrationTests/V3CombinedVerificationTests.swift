@@ -17,20 +17,25 @@ import WeChatPayV3
     @Test func bothConfiguredBelievesAnswersSignedEitherWayDuringTheSwitch() async throws {
         let base = try await FakeFixture.start()
         func signing(_ mode: FakeV3Merchant.Verification) {
-            base.fake.addV3Merchant(FakeV3Merchant(mchID: Self.mchID, serialNo: Self.serial, publicKey: FakeV3Keys.merchant.publicKey,
-                                                   verification: mode, apiV3Key: Self.apiV3Key))
+            base.fake.addV3Merchant(
+                FakeV3Merchant(
+                    mchID: Self.mchID, serialNo: Self.serial, publicKey: FakeV3Keys.merchant.publicKey,
+                    verification: mode, apiV3Key: Self.apiV3Key))
         }
         func order(_ name: String) throws -> OrderKey {
-            base.fake.addOrder(mchID: Self.mchID, outTradeNo: name, createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
+            base.fake.addOrder(
+                mchID: Self.mchID, outTradeNo: name, createdAt: Double(base.clock.now()) / 1000 - 600, state: .notPay)
             return try OrderReference(appID: FakeFixture.appID, mchID: Self.mchID, outTradeNo: name).key
         }
         let identity = base.fake.v3Identity
         let publicKey = try WeChatPayKeys(publicKeyID: identity.publicKeyID, key: RSAPublicKey(pem: identity.publicKeyPEM))
         let credentials = try V3Credentials(mchID: Self.mchID, serialNo: Self.serial, privateKey: FakeV3Keys.merchant)
         let publicKeyOnly = V3Merchant(credentials: credentials, verification: .publicKey(publicKey))
-        let certificatesOnly = V3Merchant(credentials: credentials, verification: .platformCertificates(Self.apiV3Key, PlatformCertificateCache()))
-        let both = V3Merchant(credentials: credentials,
-                              verification: .publicKeyAndPlatformCertificates(publicKey, Self.apiV3Key, PlatformCertificateCache()))
+        let certificatesOnly = V3Merchant(
+            credentials: credentials, verification: .platformCertificates(Self.apiV3Key, PlatformCertificateCache()))
+        let both = V3Merchant(
+            credentials: credentials,
+            verification: .publicKeyAndPlatformCertificates(publicKey, Self.apiV3Key, PlatformCertificateCache()))
         let gateway = WeChatPayV3HTTPGateway(transport: base.gateway.transport)
 
         // Stage 1: answers signed by the platform certificate.

@@ -23,30 +23,36 @@ import WeChatPayV3
         let v3Merchant: V3Merchant
 
         func placeV3Order(_ outTradeNo: String, state: FakeOrderState = .notPay) throws -> OrderKey {
-            base.fake.addOrder(mchID: V3GatewayAgainstFakeTests.v3MchID, outTradeNo: outTradeNo,
-                               createdAt: Double(base.clock.now()) / 1000 - 600, state: state)
-            return try OrderReference(appID: FakeFixture.appID, mchID: V3GatewayAgainstFakeTests.v3MchID, outTradeNo: outTradeNo).key
+            base.fake.addOrder(
+                mchID: V3GatewayAgainstFakeTests.v3MchID, outTradeNo: outTradeNo,
+                createdAt: Double(base.clock.now()) / 1000 - 600, state: state)
+            return try OrderReference(appID: FakeFixture.appID, mchID: V3GatewayAgainstFakeTests.v3MchID, outTradeNo: outTradeNo)
+                .key
         }
     }
 
     static func start(mode: FakeV3Merchant.Verification = .publicKey, withBackup: Bool = false) async throws -> World {
         let base = try await FakeFixture.start(withBackup: withBackup)
-        base.fake.addV3Merchant(FakeV3Merchant(mchID: v3MchID, serialNo: serial, publicKey: merchantKey.publicKey,
-                                               verification: mode, apiV3Key: apiV3Key))
+        base.fake.addV3Merchant(
+            FakeV3Merchant(
+                mchID: v3MchID, serialNo: serial, publicKey: merchantKey.publicKey,
+                verification: mode, apiV3Key: apiV3Key))
         let identity = base.fake.v3Identity
-        let verification: V3Merchant.Verification = switch mode {
-        case .publicKey:
-            .publicKey(try WeChatPayKeys(publicKeyID: identity.publicKeyID, key: RSAPublicKey(pem: identity.publicKeyPEM)))
-        case .platformCertificate:
-            .platformCertificates(apiV3Key, PlatformCertificateCache())
-        }
+        let verification: V3Merchant.Verification =
+            switch mode {
+            case .publicKey:
+                .publicKey(try WeChatPayKeys(publicKeyID: identity.publicKeyID, key: RSAPublicKey(pem: identity.publicKeyPEM)))
+            case .platformCertificate:
+                .platformCertificates(apiV3Key, PlatformCertificateCache())
+            }
         var settings = GatewaySettings()
         settings.primaryURL = base.primary.baseURL
         settings.backupURL = withBackup ? base.backup.baseURL : nil
         settings.totalTimeoutMs = 30_000
         let v3 = WeChatPayV3HTTPGateway(client: base.client, settings: settings, clock: base.clock, logger: Logger(label: "test"))
-        let merchant = V3Merchant(credentials: try V3Credentials(mchID: v3MchID, serialNo: serial, privateKey: merchantKey),
-                                  verification: verification)
+        let merchant = V3Merchant(
+            credentials: try V3Credentials(mchID: v3MchID, serialNo: serial, privateKey: merchantKey),
+            verification: verification)
         let router = RoutingGateway(adapters: [.v2: base.gateway, .v3: v3])
         return World(base: base, router: router, v3Merchant: merchant)
     }
@@ -97,13 +103,18 @@ import WeChatPayV3
         try await world.base.shutdown()
     }
 
-    @Test(arguments: [FakeFault.badResponseSignature, .staleTimestamp, .unknownSerial, .forgedOrderPaid, .forgedSuccess, .malformedBody])
+    @Test(arguments: [
+        FakeFault.badResponseSignature, .staleTimestamp, .unknownSerial, .forgedOrderPaid, .forgedSuccess, .malformedBody,
+    ])
     func answersThatDoNotVerifyAreNotBelieved(_ fault: FakeFault) async throws {
         let world = try await Self.start()
         let order = try world.placeV3Order("V3_FORGED_1")
         world.base.fake.script(mchID: Self.v3MchID, outTradeNo: order.outTradeNo, [fault])
         let response = await world.router.closeOrder(order, merchant: world.v3Merchant)
-        guard case .retryable(.badSignature) = response.outcome else { Issue.record("believed: \(response.outcome)"); return }
+        guard case .retryable(.badSignature) = response.outcome else {
+            Issue.record("believed: \(response.outcome)")
+            return
+        }
         #expect(!response.summary.verified)
         try await world.base.shutdown()
     }
@@ -113,15 +124,21 @@ import WeChatPayV3
         let order = try world.placeV3Order("V3_PAID_1", state: .paid)
         #expect(await world.router.closeOrder(order, merchant: world.v3Merchant).outcome == .unknownCode("TRADE_ERROR"))
         let query = await world.router.queryOrder(order, merchant: world.v3Merchant)
-        #expect(query.outcome == .state(.success, transactionID: world.base.fake.transactionID(mchID: Self.v3MchID, outTradeNo: "V3_PAID_1")))
+        #expect(
+            query.outcome
+                == .state(.success, transactionID: world.base.fake.transactionID(mchID: Self.v3MchID, outTradeNo: "V3_PAID_1")))
         try await world.base.shutdown()
     }
 
     @Test func aWrongPrivateKeyIsAConfigurationError() async throws {
         let world = try await Self.start()
-        world.base.fake.addV3Merchant(FakeV3Merchant(mchID: Self.v3MchID, serialNo: Self.serial, publicKey: world.base.fake.v3Identity.key.publicKey))
+        world.base.fake.addV3Merchant(
+            FakeV3Merchant(mchID: Self.v3MchID, serialNo: Self.serial, publicKey: world.base.fake.v3Identity.key.publicKey))
         let response = await world.router.closeOrder(try world.placeV3Order("V3_WRONGKEY"), merchant: world.v3Merchant)
-        guard case .configurationError(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .configurationError(let reason) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(reason.kind == .signature && reason.reason.contains("401"))
         try await world.base.shutdown()
     }
@@ -130,7 +147,10 @@ import WeChatPayV3
         let world = try await Self.start()
         let order = try OrderReference(appID: FakeFixture.appID, mchID: Self.v3MchID, outTradeNo: "ABC|DEF@1").key
         let response = await world.router.closeOrder(order, merchant: world.v3Merchant)
-        guard case .orderRejected(let reason) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .orderRejected(let reason) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(reason.contains("[0-9A-Za-z_-*]") && !response.delivered)
         #expect(world.base.fake.calls.isEmpty)
         try await world.base.shutdown()
@@ -151,7 +171,10 @@ import WeChatPayV3
         let order = try world.placeV3Order("V3_RESET_1")
         world.base.fake.script(mchID: Self.v3MchID, outTradeNo: order.outTradeNo, [.connectionReset])
         let response = await world.router.closeOrder(order, merchant: world.v3Merchant)
-        guard case .retryable(.connection) = response.outcome else { Issue.record("got \(response.outcome)"); return }
+        guard case .retryable(.connection) = response.outcome else {
+            Issue.record("got \(response.outcome)")
+            return
+        }
         #expect(response.delivered)
         #expect(world.base.fake.calls.count == 1)
         try await world.base.shutdown()

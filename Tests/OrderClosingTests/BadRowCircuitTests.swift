@@ -26,7 +26,8 @@ import WeChatPayV2
         #expect(circuit.label == "closed" && admitted)
         #expect(circuit.probeTime == 0 && circuit.probeAppID == "wxA")
         // One probe in flight at a time.
-        let first = circuit.startProbe(now: 1_000), second = circuit.startProbe(now: 1_000)
+        let first = circuit.startProbe(now: 1_000)
+        let second = circuit.startProbe(now: 1_000)
         #expect(first && !second && circuit.probeTime == nil)
         let changed = circuit.recordProbe(.proven("ORDERNOTEXIST"), now: 1_200)
         #expect(!changed && circuit.label == "closed" && !circuit.probeWanted)
@@ -82,11 +83,12 @@ import WeChatPayV2
         (.unknownCode("SOMETHING_NEW"), "inconclusive"),
     ])
     func theProbesVerdictFollowsItsTable(_ outcome: QueryOutcome, _ expected: String) {
-        let verdict: String = switch MerchantProbe.verdict(outcome) {
-        case .proven: "proven"
-        case .refused: "refused"
-        case .inconclusive: "inconclusive"
-        }
+        let verdict: String =
+            switch MerchantProbe.verdict(outcome) {
+            case .proven: "proven"
+            case .refused: "refused"
+            case .inconclusive: "inconclusive"
+            }
         #expect(verdict == expected, "\(outcome)")
     }
 
@@ -96,7 +98,8 @@ import WeChatPayV2
             MerchantProfile(merchant: ScriptedMerchant($0), appIDs: ["wx"])
         }
         var gate = MerchantGate(merchants: profiles)
-        let a = CircuitKey(mchID: "A", subMchID: nil), b = CircuitKey(mchID: "B", subMchID: "S1")
+        let a = CircuitKey(mchID: "A", subMchID: nil)
+        let b = CircuitKey(mchID: "B", subMchID: "S1")
         for id in [1, 2, 3] as [Int64] {
             #expect(gate.record(.orderRefused(orderID: id, appID: "wx"), for: a, now: 0) == nil)
             #expect(gate.record(.orderRefused(orderID: 10 + id, appID: "wx"), for: b, now: 0) == nil)
@@ -105,7 +108,8 @@ import WeChatPayV2
         #expect(excluded.isEmpty)
         _ = gate.setPaused(["B": "operator"])
         let wake = gate.nextChange(now: 0)
-        let probes = gate.probesToSend(now: 0), again = gate.probesToSend(now: 0)
+        let probes = gate.probesToSend(now: 0)
+        let again = gate.probesToSend(now: 0)
         let idle = gate.nextChange(now: 0)
         #expect(wake == 0)
         #expect(probes == [MerchantProbe(key: a, appID: "wx")])
@@ -115,7 +119,11 @@ import WeChatPayV2
         let retryAt = gate.nextChange(now: 50)
         #expect(none == nil && retryAt == 50 + MerchantCircuit.inconclusiveRetryMs)
         let opened = gate.record(.refused("NO_AUTH"), of: MerchantProbe(key: a, appID: "wx"), now: 60)
-        #expect(opened == .opened(a, until: 60 + MerchantCircuit.firstPauseMs, reason: "orders were refused, and so was a query for a made-up order: NO_AUTH"))
+        #expect(
+            opened
+                == .opened(
+                    a, until: 60 + MerchantCircuit.firstPauseMs,
+                    reason: "orders were refused, and so was a query for a made-up order: NO_AUTH"))
     }
 }
 
@@ -194,7 +202,9 @@ import WeChatPayV2
         await h.advance(to: reopen, thenRecorded: 8)
         #expect(h.gateway.probes.map(\.at) == [H.dueMs(), reopen])
         let firstCallAfter = h.gateway.calls.firstIndex { $0.at == reopen }
-        #expect(firstCallAfter.map { h.gateway.calls[$0].outTradeNo } == ScriptedGateway.Probe.callName(CircuitKey(mchID: H.mchA, subMchID: nil)))
+        #expect(
+            firstCallAfter.map { h.gateway.calls[$0].outTradeNo }
+                == ScriptedGateway.Probe.callName(CircuitKey(mchID: H.mchA, subMchID: nil)))
         #expect(h.callTimes("A-LATER") == [reopen])
         #expect(try h.database.row("A-LATER")?["attempts"] as Int? == 1)
         #expect(try h.database.published("circuit:\(H.mchA)").map(PublishedCircuit.init(published:))?.state == .closed)

@@ -10,7 +10,7 @@ import WeChatPayV2
     @Test func closesExactlyAtTheDueTimeAndNeverBefore() async throws {
         let h = try WorkerHarness()
         defer { h.database.remove() }
-        try h.database.insert("SHORT", createdAt: H.created, timeout: 60)   // the 5-minute floor applies
+        try h.database.insert("SHORT", createdAt: H.created, timeout: 60)  // the 5-minute floor applies
         try h.database.insert("ZERO", createdAt: H.created, timeout: 0)
         try h.database.insert("LONG", createdAt: H.created, timeout: 900)
         let task = Task { try await h.service.run() }
@@ -155,7 +155,8 @@ import WeChatPayV2
         let h = try WorkerHarness()
         defer { h.database.remove() }
         try h.database.insert("DOUBT", createdAt: H.created)
-        h.gateway.scriptClose("DOUBT", [.answer(.retryable(.timeout(afterSending: true))), .answer(.alreadyClosed, errCode: "ORDERCLOSED")])
+        h.gateway.scriptClose(
+            "DOUBT", [.answer(.retryable(.timeout(afterSending: true))), .answer(.alreadyClosed, errCode: "ORDERCLOSED")])
         let task = Task { try await h.service.run() }
         await h.settle(recorded: 0)
         await h.advance(to: H.dueMs(), thenRecorded: 1)
@@ -174,7 +175,8 @@ import WeChatPayV2
         try h.database.insert("DOWN", createdAt: H.created)
         // Ten minutes of (manual-clock) outage: every try is given back, none counts.
         let tries = 20
-        h.gateway.scriptClose("DOWN", Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: tries))
+        h.gateway.scriptClose(
+            "DOWN", Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: tries))
         let task = Task { try await h.service.run() }
         await h.settle(recorded: 0)
         for index in 0..<tries {
@@ -200,7 +202,8 @@ import WeChatPayV2
         #expect(try h.database.row("NOKEY")?["status"] as String? == "failed")
         #expect(try h.database.row("NOKEY")?["last_error"] as String? == "no API key is configured for mch_id 1234567890")
         #expect(try h.database.row("NOKEY")?["attempts"] as Int? == 0)
-        #expect(try h.database.row("WRONGAPP")?["last_error"] as String? == "appid wxnotmine is not configured for mch_id 1900000109")
+        #expect(
+            try h.database.row("WRONGAPP")?["last_error"] as String? == "appid wxnotmine is not configured for mch_id 1900000109")
         #expect(try h.database.row("FINE")?["status"] as String? == "closed")
         #expect(h.gateway.calls.map(\.outTradeNo) == ["FINE"])
         task.cancel()

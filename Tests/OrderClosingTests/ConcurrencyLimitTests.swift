@@ -24,7 +24,7 @@ import Testing
 
     @Test func pushbackShrinksItOncePerRoundTripThenGrowthIsAdditive() {
         var limit = ConcurrencyLimit(ceiling: 256)
-        let now = run(&limit, rounds: 1, latency: 50)          // 128, baseline 50 ms
+        let now = run(&limit, rounds: 1, latency: 50)  // 128, baseline 50 ms
         limit.record(.pushback, inFlight: 128, now: now)
         #expect(limit.limit == 96)
         limit.record(.pushback, inFlight: 128, now: now + 10)  // the same round trip's news
@@ -37,7 +37,7 @@ import Testing
 
     @Test func risingLatencyShrinksItAndTheFloorHolds() {
         var limit = ConcurrencyLimit(ceiling: 64, floor: 8)
-        var now = run(&limit, rounds: 1, latency: 20)           // 32, baseline 20 ms
+        var now = run(&limit, rounds: 1, latency: 20)  // 32, baseline 20 ms
         for _ in 0..<40 {
             limit.record(.success(latencyMs: 200), inFlight: limit.limit, now: now)
             now += 20

@@ -38,7 +38,7 @@ import Testing
         #expect(leases.claims("NEXT").count == 2)
         let row = try #require(try h.database.row("NEXT"))
         #expect(row["status"] as String == "closed")
-        #expect(row["attempts"] as Int == 1)   // the give-back counted no attempt
+        #expect(row["attempts"] as Int == 1)  // the give-back counted no attempt
         task.cancel()
         _ = await task.result
     }
@@ -59,7 +59,7 @@ import Testing
         h.clock.advance(to: H.dueMs())
         let claimedAhead = await h.withDeadline { while leases.claims("NEXT").isEmpty { await Task.yield() } }
         #expect(claimedAhead)
-        h.clock.advance(to: H.dueMs() + 30_000)   // exactly an attempt's worth left
+        h.clock.advance(to: H.dueMs() + 30_000)  // exactly an attempt's worth left
         h.gateway.releaseHeld()
         await h.settle(recorded: 2)
         #expect(h.callTimes("NEXT") == [H.dueMs() + 30_000])
@@ -83,10 +83,14 @@ final class LeaseLog: Sendable {
         let inner: any OrderStore
         let log: LeaseLog
 
-        func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
-                            leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
-            let result = try await inner.recordAndClaim(writes, claim: claim, now: now, leaseOwner: leaseOwner, leaseUntil: leaseUntil)
-            log.log.withLockedValue { log in for order in result.claimed { log[order.outTradeNo, default: []].append(leaseUntil) } }
+        func recordAndClaim(
+            _ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
+            leaseUntil: Int64
+        ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+            let result = try await inner.recordAndClaim(
+                writes, claim: claim, now: now, leaseOwner: leaseOwner, leaseUntil: leaseUntil)
+            log.log.withLockedValue { log in for order in result.claimed { log[order.outTradeNo, default: []].append(leaseUntil) }
+            }
             return result
         }
         func record(_ writes: [OrderWrite], now: Int64) async throws -> [WriteResult] { try await inner.record(writes, now: now) }
@@ -100,7 +104,9 @@ final class LeaseLog: Sendable {
         func announce(_ daemon: DaemonRecord, now: Int64) async throws { try await inner.announce(daemon, now: now) }
         func daemons() async throws -> [DaemonRecord] { try await inner.daemons() }
         func forget(daemon owner: String) async throws { try await inner.forget(daemon: owner) }
-        func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] { try await inner.rescueLeases(heldBy: owner, now: now) }
+        func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
+            try await inner.rescueLeases(heldBy: owner, now: now)
+        }
         func summary(now: Int64) async throws -> QueueSummary { try await inner.summary(now: now) }
         func pruneFinishedOrders(finishedBefore cutoff: Int64, limit: Int) async throws -> PrunedOrders {
             try await inner.pruneFinishedOrders(finishedBefore: cutoff, limit: limit)

@@ -13,19 +13,23 @@ import Testing
     }
 
     func rescuer(_ store: InMemoryOrderStore, me: DaemonRecord, alive: Set<Int32>, now: Int64) -> LeaseRescuer {
-        LeaseRescuer(store: store, clock: ManualClock(now: now), me: me, leaseMs: 60_000, logger: Logger(label: "test"),
-                     isAlive: { alive.contains($0) })
+        LeaseRescuer(
+            store: store, clock: ManualClock(now: now), me: me, leaseMs: 60_000, logger: Logger(label: "test"),
+            isAlive: { alive.contains($0) })
     }
 
     @Test func aDeadNeighboursLeasesComeBackAtOnceAndALiveOnesStay() async throws {
         let store = InMemoryOrderStore()
         let me = Self.record("h:1:me", pid: 1)
-        let dead = Self.record("h:2:dead", pid: 2), live = Self.record("h:3:live", pid: 3)
-        let elsewhere = Self.record("other:2:x", pid: 2, host: "other"), rebooted = Self.record("h:4:old", pid: 4, boot: "old")
+        let dead = Self.record("h:2:dead", pid: 2)
+        let live = Self.record("h:3:live", pid: 3)
+        let elsewhere = Self.record("other:2:x", pid: 2, host: "other")
+        let rebooted = Self.record("h:4:old", pid: 4, boot: "old")
         for daemon in [me, dead, live, elsewhere, rebooted] { try await store.announce(daemon, now: 0) }
         for (index, owner) in [dead, live, elsewhere, rebooted, me].map(\.owner).enumerated() {
             try store.insert("O\(index)", createdAt: Self.created + Int64(index))
-            _ = try await store.claimDue(ClaimRequest(limit: 1), now: Self.dueMs + 10_000, leaseOwner: owner, leaseUntil: Self.dueMs + 70_000)
+            _ = try await store.claimDue(
+                ClaimRequest(limit: 1), now: Self.dueMs + 10_000, leaseOwner: owner, leaseUntil: Self.dueMs + 70_000)
         }
         let rescued = try await rescuer(store, me: me, alive: [1, 3], now: Self.dueMs + 11_000).rescueOnce()
         // Only the same host and boot's dead pid: another host's pid 2, or an old boot's pid 4, says nothing here.
@@ -38,10 +42,12 @@ import Testing
     @Test func aPredecessorWithOurOwnPidIsDead() async throws {
         // In a container a restarted daemon often gets the same pid as the one that crashed.
         let store = InMemoryOrderStore()
-        let me = Self.record("h:1:new", pid: 1), predecessor = Self.record("h:1:old", pid: 1)
+        let me = Self.record("h:1:new", pid: 1)
+        let predecessor = Self.record("h:1:old", pid: 1)
         try await store.announce(predecessor, now: 0)
         try store.insert("P", createdAt: Self.created)
-        _ = try await store.claimDue(ClaimRequest(limit: 1), now: Self.dueMs, leaseOwner: predecessor.owner, leaseUntil: Self.dueMs + 60_000)
+        _ = try await store.claimDue(
+            ClaimRequest(limit: 1), now: Self.dueMs, leaseOwner: predecessor.owner, leaseUntil: Self.dueMs + 60_000)
         let rescued = try await rescuer(store, me: me, alive: [1], now: Self.dueMs + 1).rescueOnce()
         #expect(rescued.map(\.outTradeNo) == ["P"])
     }
@@ -50,7 +56,8 @@ import Testing
         let store = InMemoryOrderStore()
         let me = Self.record("h:1:me", pid: 1)
         try store.insert("MINE", createdAt: Self.created)
-        _ = try await store.claimDue(ClaimRequest(limit: 1), now: Self.dueMs, leaseOwner: me.owner, leaseUntil: Self.dueMs + 1_000)
+        _ = try await store.claimDue(
+            ClaimRequest(limit: 1), now: Self.dueMs, leaseOwner: me.owner, leaseUntil: Self.dueMs + 1_000)
         let rescued = try await rescuer(store, me: me, alive: [1], now: Self.dueMs + 120_000).rescueOnce()
         #expect(rescued.isEmpty)
         #expect(try store.stored("MINE")?.status == .closing)

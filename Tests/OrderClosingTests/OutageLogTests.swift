@@ -1,8 +1,8 @@
 import Logging
-import Testing
+import NIOConcurrencyHelpers
 import OrderClosing
 import OrderClosingTestSupport
-import NIOConcurrencyHelpers
+import Testing
 
 @Suite struct OutageLogTests {
     typealias H = WorkerHarness
@@ -10,7 +10,9 @@ import NIOConcurrencyHelpers
     @Test func theTable() {
         var log = OutageLog()
         #expect(log.record(.delivered, now: 0) == nil)
-        #expect(log.record(.notDelivered(orderID: 1, cause: "connection refused"), now: 1_000) == .started(cause: "connection refused"))
+        #expect(
+            log.record(.notDelivered(orderID: 1, cause: "connection refused"), now: 1_000)
+                == .started(cause: "connection refused"))
         #expect(log.record(.notDelivered(orderID: 2, cause: "timeout"), now: 2_000) == nil)
         #expect(log.record(.notDelivered(orderID: 1, cause: "connection refused"), now: 31_000) == nil)
         #expect(log.ordersWaiting == 2)
@@ -40,7 +42,8 @@ import NIOConcurrencyHelpers
         let tries = 3
         for order in orders {
             try h.database.insert(order, createdAt: H.created)
-            h.gateway.scriptClose(order, Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: tries))
+            h.gateway.scriptClose(
+                order, Array(repeating: .answer(.retryable(.connection("refused")), delivered: false), count: tries))
         }
         let task = Task { try await h.service.run() }
         await h.settle(recorded: 0)
@@ -61,12 +64,17 @@ import NIOConcurrencyHelpers
         #expect(ended.first?.level == .notice)
         #expect(ended.first?.message.contains("3 order(s) waited") == true)
         #expect(ended.first?.message.contains("after 90 s") == true)
-        #expect(all.filter { $0.level == .warning }.isEmpty, "per-order warnings: \(all.filter { $0.level == .warning }.map(\.message))")
+        #expect(
+            all.filter { $0.level == .warning }.isEmpty,
+            "per-order warnings: \(all.filter { $0.level == .warning }.map(\.message))")
     }
 }
 
 final class CapturedLines: Sendable {
-    struct Line: Sendable { let level: Logger.Level; let message: String }
+    struct Line: Sendable {
+        let level: Logger.Level
+        let message: String
+    }
     private let store = NIOLockedValueBox<[Line]>([])
     func add(_ line: Line) { store.withLockedValue { $0.append(line) } }
     var all: [Line] { store.withLockedValue { $0 } }
@@ -80,8 +88,10 @@ struct CapturingHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
         lines.add(.init(level: level, message: "\(message)"))
     }
 }

@@ -14,8 +14,10 @@ import Testing
 
     @Test func retryDelaysFollowTheDocumentedTable() {
         let retry = RetryPolicy()
-        let table: [(Int, Int64)] = [(1, 5_000), (2, 10_000), (3, 20_000), (4, 40_000), (5, 80_000),
-                                     (6, 160_000), (7, 320_000), (8, 600_000), (9, 600_000), (60, 600_000)]
+        let table: [(Int, Int64)] = [
+            (1, 5_000), (2, 10_000), (3, 20_000), (4, 40_000), (5, 80_000),
+            (6, 160_000), (7, 320_000), (8, 600_000), (9, 600_000), (60, 600_000),
+        ]
         for (attempt, delay) in table {
             #expect(retry.baseDelay(afterAttempt: attempt) == delay, "after attempt \(attempt)")
         }
@@ -62,9 +64,11 @@ import Testing
         let full = bucket.available(now: 0)
         #expect(full == 2)
         bucket.take(2, now: 0)
-        let empty = bucket.available(now: 0), next = bucket.nextTokenAt(now: 0)
+        let empty = bucket.available(now: 0)
+        let next = bucket.nextTokenAt(now: 0)
         #expect(empty == 0 && next == 100)
-        let early = bucket.available(now: 99), onTime = bucket.available(now: 100)
+        let early = bucket.available(now: 99)
+        let onTime = bucket.available(now: 100)
         #expect(early == 0 && onTime == 1)
         let later = bucket.available(now: 10_000)
         #expect(later == 2, "tokens never exceed the burst")

@@ -6,12 +6,15 @@ import Testing
 /// keeps `status --check` at WARNING.
 @Suite struct PublishedCircuitTests {
     static let now: Int64 = 1_800_000_000_000
-    static let live = DaemonRecord(owner: "host:1:a", host: "host", pid: 1, bootID: "b", version: "t", startedMs: now - 60_000,
-                                   intervalSeconds: 30)
+    static let live = DaemonRecord(
+        owner: "host:1:a", host: "host", pid: 1, bootID: "b", version: "t", startedMs: now - 60_000,
+        intervalSeconds: 30)
 
     func state(_ rows: [(String, String)], daemons: [DaemonRecord] = [live]) -> StatusReport.DaemonState {
         var all = rows.map { (key: $0.0, value: $0.1, updatedMs: Self.now - 1_000) }
-        for daemon in daemons { all.append((key: DaemonRecord.key(daemon.owner), value: daemon.owner, updatedMs: Self.now - 1_000)) }
+        for daemon in daemons {
+            all.append((key: DaemonRecord.key(daemon.owner), value: daemon.owner, updatedMs: Self.now - 1_000))
+        }
         all.sort { $0.key < $1.key }
         return StatusReport.DaemonState(rows: all, now: Self.now) { owner in daemons.first { $0.owner == owner } }
     }
@@ -39,14 +42,20 @@ import Testing
         // A stale heartbeat counts as stopped.
         var stale = Self.live
         stale.lastSeenMs = 0
-        let staleState = StatusReport.DaemonState(rows: [(key: "circuit:1900000109", value: mine.encoded, updatedMs: Self.now),
-                                                         (key: DaemonRecord.key(stale.owner), value: "x", updatedMs: Self.now - 600_000)],
-                                                  now: Self.now) { _ in stale }
+        let staleState = StatusReport.DaemonState(
+            rows: [
+                (key: "circuit:1900000109", value: mine.encoded, updatedMs: Self.now),
+                (key: DaemonRecord.key(stale.owner), value: "x", updatedMs: Self.now - 600_000),
+            ],
+            now: Self.now
+        ) { _ in stale }
         #expect(staleState.circuits.isEmpty)
     }
 
     @Test func closedAndHalfOpenAreNothingToShow() {
-        for circuit in [PublishedCircuit(state: .closed, owner: "host:1:a"), PublishedCircuit(state: .halfOpen, owner: "host:1:a")] {
+        for circuit in [
+            PublishedCircuit(state: .closed, owner: "host:1:a"), PublishedCircuit(state: .halfOpen, owner: "host:1:a"),
+        ] {
             #expect(state([("circuit:1900000109", circuit.encoded)]).circuits.isEmpty)
         }
     }

@@ -29,7 +29,7 @@ import Testing
         let nudges = QueueNudges()
         nudges.nudge()
         nudges.nudge()
-        await nudges.next()   // returns at once: the nudges were kept (as one)
+        await nudges.next()  // returns at once: the nudges were kept (as one)
         let waiter = Task { await nudges.next() }
         nudges.nudge()
         await waiter.value

@@ -8,21 +8,27 @@ import Testing
     let settings = RetentionSchedule.Settings(keepDays: 30)
     var cutoff: Int64 { Self.start - 30 * Self.day }
 
-    func full(_ settings: RetentionSchedule.Settings) -> PrunedOrders { PrunedOrders(orders: [.closed: settings.batchSize], attempts: 400) }
+    func full(_ settings: RetentionSchedule.Settings) -> PrunedOrders {
+        PrunedOrders(orders: [.closed: settings.batchSize], attempts: 400)
+    }
 
     @Test func theFirstRoundStartsAtOnceWhenTheLoopIsIdleAndWaitsWhileItIsBusy() {
         var schedule = RetentionSchedule(settings: settings, now: Self.start)
         #expect(schedule.next(now: Self.start, idle: false) == .wait(until: Self.start + 5_000))
-        #expect(schedule.next(now: Self.start + 5_000, idle: true) == .prune(finishedBefore: Self.start + 5_000 - 30 * Self.day, limit: 300))
+        #expect(
+            schedule.next(now: Self.start + 5_000, idle: true)
+                == .prune(finishedBefore: Self.start + 5_000 - 30 * Self.day, limit: 300))
     }
 
     @Test func batchesRestNineTimesTheirDurationAndAtLeastFiftyMilliseconds() {
         var schedule = RetentionSchedule(settings: settings, now: Self.start)
         #expect(schedule.next(now: Self.start, idle: true) == .prune(finishedBefore: cutoff, limit: 300))
-        schedule.pruned(full(settings), startedAt: Self.start, now: Self.start + 20)       // 20 ms: rest 180 ms
+        schedule.pruned(full(settings), startedAt: Self.start, now: Self.start + 20)  // 20 ms: rest 180 ms
         #expect(schedule.next(now: Self.start + 20, idle: true) == .wait(until: Self.start + 200))
-        #expect(schedule.next(now: Self.start + 200, idle: true) == .prune(finishedBefore: cutoff, limit: 300), "the cutoff is the round's")
-        schedule.pruned(full(settings), startedAt: Self.start + 200, now: Self.start + 202)   // 2 ms: rest the 50 ms floor
+        #expect(
+            schedule.next(now: Self.start + 200, idle: true) == .prune(finishedBefore: cutoff, limit: 300),
+            "the cutoff is the round's")
+        schedule.pruned(full(settings), startedAt: Self.start + 200, now: Self.start + 202)  // 2 ms: rest the 50 ms floor
         #expect(schedule.next(now: Self.start + 202, idle: true) == .wait(until: Self.start + 252))
     }
 
@@ -39,7 +45,8 @@ import Testing
         _ = schedule.next(now: Self.start, idle: true)
         schedule.pruned(full(settings), startedAt: Self.start, now: Self.start + 1)
         _ = schedule.next(now: Self.start + 51, idle: true)
-        schedule.pruned(PrunedOrders(orders: [.paid: 10, .failed: 2], attempts: 5), startedAt: Self.start + 51, now: Self.start + 52)
+        schedule.pruned(
+            PrunedOrders(orders: [.paid: 10, .failed: 2], attempts: 5), startedAt: Self.start + 51, now: Self.start + 52)
         #expect(schedule.next(now: Self.start + 102, idle: true) == .reclaim(pages: 256))
         #expect(schedule.reclaimed(freeLeft: 300, startedAt: Self.start + 102, now: Self.start + 104) == nil)
         #expect(schedule.next(now: Self.start + 154, idle: true) == .reclaim(pages: 256))
@@ -49,7 +56,9 @@ import Testing
         #expect(round?.busyMs == 5 && round?.endedAt == Self.start + 155)
         // The next round starts ten minutes after this one started.
         #expect(schedule.next(now: Self.start + 200, idle: true) == .wait(until: Self.start + 600_000))
-        #expect(schedule.next(now: Self.start + 600_000, idle: true) == .prune(finishedBefore: Self.start + 600_000 - 30 * Self.day, limit: 300))
+        #expect(
+            schedule.next(now: Self.start + 600_000, idle: true)
+                == .prune(finishedBefore: Self.start + 600_000 - 30 * Self.day, limit: 300))
     }
 
     @Test func aReclaimStepThatFreesNothingEndsTheRound() {

@@ -15,14 +15,20 @@ import WeChatPayV2
     func store(closed count: Int) async throws -> InMemoryOrderStore {
         let store = InMemoryOrderStore()
         for index in 0..<count { try store.insert("C\(index)", createdAt: Self.created) }
-        let claimed = try await store.claimDue(ClaimRequest(limit: count), now: Self.dueMs, leaseOwner: "d", leaseUntil: Self.dueMs + 60_000)
+        let claimed = try await store.claimDue(
+            ClaimRequest(limit: count), now: Self.dueMs, leaseOwner: "d", leaseUntil: Self.dueMs + 60_000)
         let attempt = { (order: ClaimedOrder) in
-            AttemptRecord(call: .closeOrder, attempt: 1, startedAt: Self.dueMs, finishedAt: Self.dueMs + 1, endpoint: nil,
-                          response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                          outcome: .closed, error: nil)
+            AttemptRecord(
+                call: .closeOrder, attempt: 1, startedAt: Self.dueMs, finishedAt: Self.dueMs + 1, endpoint: nil,
+                response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
+                outcome: .closed, error: nil)
         }
-        _ = try await store.record(claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
-                                                              attempts: [attempt($0)]) }, now: Self.dueMs)
+        _ = try await store.record(
+            claimed.map {
+                OrderWrite(
+                    order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                    attempts: [attempt($0)])
+            }, now: Self.dueMs)
         try store.insert("WAITING", createdAt: Self.created, timeout: 60 * 86_400)
         return store
     }
@@ -33,8 +39,9 @@ import WeChatPayV2
         let clock = ManualClock(now: start)
         let activity = LoopActivity()
         let (rounds, roundSink) = AsyncStream.makeStream(of: RetentionSchedule.Round.self)
-        let service = RetentionService(store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: 30), activity: activity,
-                                       logger: Logger(label: "test"), onRound: { roundSink.yield($0) })
+        let service = RetentionService(
+            store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: 30), activity: activity,
+            logger: Logger(label: "test"), onRound: { roundSink.yield($0) })
         let task = Task { try await service.run() }
         defer { task.cancel() }
 
@@ -56,7 +63,7 @@ import WeChatPayV2
         clock.advance(by: 50)
         await clock.waitForSleepers()
         #expect(try await store.countFinishedOrders(finishedBefore: .max).total == 100)
-        clock.advance(by: 50)   // the last, short batch; then a reclaim step (memory: nothing to give back) ends the round
+        clock.advance(by: 50)  // the last, short batch; then a reclaim step (memory: nothing to give back) ends the round
         await clock.waitForSleepers()
         clock.advance(by: 50)
         var iterator = rounds.makeAsyncIterator()
@@ -76,8 +83,9 @@ import WeChatPayV2
         let activity = LoopActivity()
         activity.waiting(inFlight: 0)
         let (rounds, roundSink) = AsyncStream.makeStream(of: RetentionSchedule.Round.self)
-        let service = RetentionService(store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: 30), activity: activity,
-                                       logger: Logger(label: "test"), onRound: { roundSink.yield($0) })
+        let service = RetentionService(
+            store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: 30), activity: activity,
+            logger: Logger(label: "test"), onRound: { roundSink.yield($0) })
         let task = Task { try await service.run() }
         defer { task.cancel() }
         await clock.waitForSleepers()

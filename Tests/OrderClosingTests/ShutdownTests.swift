@@ -32,10 +32,10 @@ import WeChatPayV2
                 group.addTask { try await h.service.run() }
                 await h.settle(recorded: 0)
                 h.clock.advance(to: H.dueMs())
-                await h.gateway.waitForCalls(1)          // one call is in flight, the other waits for the slot
+                await h.gateway.waitForCalls(1)  // one call is in flight, the other waits for the slot
                 trigger.triggerGracefulShutdown()
-                h.gateway.releaseHeld()                 // the in-flight call finishes within the grace period
-                try await group.next()                  // run() returns by itself
+                h.gateway.releaseHeld()  // the in-flight call finishes within the grace period
+                try await group.next()  // run() returns by itself
             }
         }
         let claimedFirst = h.gateway.calls[0].outTradeNo
@@ -90,7 +90,9 @@ import WeChatPayV2
     }
 
     /// Stops with one call in flight; the database refuses the write of its outcome.
-    func stopWithTheOutcomeRefused(_ h: WorkerHarness, _ store: RefusingStore, then body: @escaping @Sendable () async -> Void) async throws {
+    func stopWithTheOutcomeRefused(_ h: WorkerHarness, _ store: RefusingStore, then body: @escaping @Sendable () async -> Void)
+        async throws
+    {
         try h.database.insert("LATE", createdAt: H.created)
         h.gateway.scriptClose("LATE", [.held])
         try await testGracefulShutdown { trigger in
@@ -103,7 +105,8 @@ import WeChatPayV2
                 store.refusing = true
                 trigger.triggerGracefulShutdown()
                 let armed = await h.withDeadline(seconds: 20) { await h.clock.waitForSleeper(until: H.dueMs() + 15_000) }
-                #expect(armed, "no grace timer: \(String(describing: h.clock.nextDeadline)) now \(h.clock.now()) due \(H.dueMs())")
+                #expect(
+                    armed, "no grace timer: \(String(describing: h.clock.nextDeadline)) now \(h.clock.now()) due \(H.dueMs())")
                 h.gateway.releaseHeld()
                 await body()
                 try await group.next()
@@ -144,7 +147,7 @@ import WeChatPayV2
         }
         #expect(store.refusals == 7)
         #expect(h.clock.now() == H.dueMs() + 15_000)
-        #expect(try h.database.row("LATE")?["status"] as String? == "closing")   // the rescuer's, in doubt
+        #expect(try h.database.row("LATE")?["status"] as String? == "closing")  // the rescuer's, in doubt
         #expect(try h.database.attempts("LATE").isEmpty)
     }
 }
@@ -174,8 +177,10 @@ final class RefusingStore: Sendable {
         let inner: any OrderStore
         let gate: RefusingStore
 
-        func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
-                            leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
+        func recordAndClaim(
+            _ writes: [OrderWrite], claim: ClaimRequest, now: Int64, leaseOwner: String,
+            leaseUntil: Int64
+        ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder]) {
             try gate.check()
             return try await inner.recordAndClaim(writes, claim: claim, now: now, leaseOwner: leaseOwner, leaseUntil: leaseUntil)
         }
@@ -196,7 +201,9 @@ final class RefusingStore: Sendable {
         func announce(_ daemon: DaemonRecord, now: Int64) async throws { try await inner.announce(daemon, now: now) }
         func daemons() async throws -> [DaemonRecord] { try await inner.daemons() }
         func forget(daemon owner: String) async throws { try await inner.forget(daemon: owner) }
-        func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] { try await inner.rescueLeases(heldBy: owner, now: now) }
+        func rescueLeases(heldBy owner: String, now: Int64) async throws -> [RescuedOrder] {
+            try await inner.rescueLeases(heldBy: owner, now: now)
+        }
         func summary(now: Int64) async throws -> QueueSummary { try await inner.summary(now: now) }
         func pruneFinishedOrders(finishedBefore cutoff: Int64, limit: Int) async throws -> PrunedOrders {
             try await inner.pruneFinishedOrders(finishedBefore: cutoff, limit: limit)

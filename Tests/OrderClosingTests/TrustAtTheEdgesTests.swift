@@ -10,8 +10,9 @@ import WeChatPayV2
     static let key = try! APIKey("192006250b4c09247ec02edce69f6a2d")
 
     static func merchant(_ mchID: String, rate: Double = 100, burst: Double = 100) -> MerchantProfile {
-        MerchantProfile(merchant: ScriptedMerchant(mchID), appIDs: [H.appID],
-                        ratePerSecond: rate, burst: burst)
+        MerchantProfile(
+            merchant: ScriptedMerchant(mchID), appIDs: [H.appID],
+            ratePerSecond: rate, burst: burst)
     }
 
     @Test func aRateLimitClaimsOnlyWhatCanStartSoEachOrderIsSentOnce() async throws {
@@ -95,7 +96,8 @@ import WeChatPayV2
     }
 
     @Test func anUnavailableMerchantWaitsWhileTheOthersAreServed() async throws {
-        let h = try WorkerHarness(merchants: [Self.merchant(H.mchB)], unavailable: [H.mchA: "key file /etc/closeorderd/keys/a.key is missing"])
+        let h = try WorkerHarness(
+            merchants: [Self.merchant(H.mchB)], unavailable: [H.mchA: "key file /etc/closeorderd/keys/a.key is missing"])
         defer { h.database.remove() }
         try h.database.insert("A1", createdAt: H.created, mchID: H.mchA)
         try h.database.insert("B1", createdAt: H.created, mchID: H.mchB)
@@ -106,7 +108,8 @@ import WeChatPayV2
         #expect(h.callTimes("A1").isEmpty)
         let waiting = try #require(try h.database.stored("A1"))
         #expect(waiting.status == .pending && waiting.attempts == 0)
-        #expect(try h.database.published("circuit:\(H.mchA)")?.contains("key file /etc/closeorderd/keys/a.key is missing") == true)
+        #expect(
+            try h.database.published("circuit:\(H.mchA)")?.contains("key file /etc/closeorderd/keys/a.key is missing") == true)
         task.cancel()
         _ = await task.result
     }

@@ -1,8 +1,8 @@
 import Logging
-import Testing
+import NIOConcurrencyHelpers
 import OrderClosing
 import OrderClosingTestSupport
-import NIOConcurrencyHelpers
+import Testing
 import WeChatPayV2
 
 /// A `ClosingService` on a real scratch SQLite file, a manual clock and a scripted gateway.
@@ -21,22 +21,26 @@ final class WorkerHarness: Sendable {
     let eventSink: AsyncStream<Event>.Continuation
     let recordedTotal = Counter()
 
-    init(settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
-         unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil,
-         store wrap: (any OrderStore) -> any OrderStore = { $0 }, logger given: Logger? = nil) throws {
+    init(
+        settings: ClosingSettings = .sequential, retry: RetryPolicy = RetryPolicy(), merchants: [MerchantProfile]? = nil,
+        unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil,
+        store wrap: (any OrderStore) -> any OrderStore = { $0 }, logger given: Logger? = nil
+    ) throws {
         database = try ScratchDatabase()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
         let key = try APIKey("192006250b4c09247ec02edce69f6a2d")
-        let profiles = merchants ?? [
-            MerchantProfile(merchant: ScriptedMerchant(Self.mchA), appIDs: [Self.appID]),
-            MerchantProfile(merchant: ScriptedMerchant(Self.mchB), appIDs: [Self.appID]),
-        ]
+        let profiles =
+            merchants ?? [
+                MerchantProfile(merchant: ScriptedMerchant(Self.mchA), appIDs: [Self.appID]),
+                MerchantProfile(merchant: ScriptedMerchant(Self.mchB), appIDs: [Self.appID]),
+            ]
         var logger = Logger(label: "worker-test")
         logger.logLevel = .critical
         if let given { logger = given }
-        let closer = OrderCloser(gateway: gateway, clock: clock, merchants: profiles, retry: retry, logger: logger, jitter: { 0.5 })
+        let closer = OrderCloser(
+            gateway: gateway, clock: clock, merchants: profiles, retry: retry, logger: logger, jitter: { 0.5 })
         let sink = eventSink
         let total = recordedTotal
         let hooks = ClosingEvents(
@@ -45,9 +49,10 @@ final class WorkerHarness: Sendable {
                 sink.yield(.recorded(writes.count))
             },
             onWaiting: { sink.yield(.waiting($0)) })
-        service = ClosingService(store: wrap(database.store), closer: closer, clock: clock, settings: settings,
-                                 directory: MerchantDirectory(profiles: profiles, unavailable: unavailable), logger: logger, events: hooks,
-                                 nudges: nudges)
+        service = ClosingService(
+            store: wrap(database.store), closer: closer, clock: clock, settings: settings,
+            directory: MerchantDirectory(profiles: profiles, unavailable: unavailable), logger: logger, events: hooks,
+            nudges: nudges)
     }
 
     /// Consumes loop events until `recorded` writes have been flushed in all and the loop is idle.
@@ -60,8 +65,9 @@ final class WorkerHarness: Sendable {
             }
         }
         if !settled {
-            Issue.record("the loop did not settle with \(expected) writes recorded (got \(recordedTotal.value)) within a minute",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "the loop did not settle with \(expected) writes recorded (got \(recordedTotal.value)) within a minute",
+                sourceLocation: sourceLocation)
         }
     }
 
@@ -71,8 +77,14 @@ final class WorkerHarness: Sendable {
     /// past the bound: a task group would wait for it after cancelling it, and hang the run.
     func withDeadline(seconds: Int = 60, _ body: @escaping @Sendable () async -> Void) async -> Bool {
         let (outcome, sink) = AsyncStream.makeStream(of: Bool.self)
-        let work = Task { await body(); sink.yield(true) }
-        let timer = Task { try? await Task.sleep(for: .seconds(seconds)); sink.yield(false) }
+        let work = Task {
+            await body()
+            sink.yield(true)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            sink.yield(false)
+        }
         var first = outcome.makeAsyncIterator()
         let finished = await first.next() ?? false
         work.cancel()

@@ -2,15 +2,18 @@ import Foundation
 import GRDB
 import OrderClosing
 import OrderClosingTestSupport
+import Testing
+
 @testable import PostgresOrderStore
 @testable import SQLiteOrderStore
-import Testing
 
 /// Issue 21: `close_attempts.outcome` is one closed vocabulary in both stores (schema 6), and rows
 /// written before it take the new words with their old words in `error`.
 enum AuditVocabulary {
-    static let words = ["closed", "already_closed", "not_exist", "paid", "not_paid", "paying", "retry",
-                        "config_error", "order_rejected", "unknown_code"]
+    static let words = [
+        "closed", "already_closed", "not_exist", "paid", "not_paid", "paying", "retry",
+        "config_error", "order_rejected", "unknown_code",
+    ]
     /// What older closeorderds wrote, and what schema 6 makes of it: (outcome, error) → (outcome, error).
     static let upgrades: [(old: (String, String?), new: (String, String?))] = [
         (("unknown_code", "unknown err_code CLOSE_204"), ("closed", nil)),
@@ -31,17 +34,20 @@ enum AuditVocabulary {
         (("order rejected (PARAM_ERROR: x)", nil), ("order_rejected", "order rejected (PARAM_ERROR: x)")),
         (("unknown err_code ORDER_CLOSED", nil), ("unknown_code", "unknown err_code ORDER_CLOSED")),
     ]
-    static let refused = ["trade_state:SUCCESS", "retry (FREQUENCY_LIMITED)", "CLOSED", "closed ", "", "unknown err_code CLOSE_204"]
+    static let refused = [
+        "trade_state:SUCCESS", "retry (FREQUENCY_LIMITED)", "CLOSED", "closed ", "", "unknown err_code CLOSE_204",
+    ]
     static let oldReason = "retries exhausted; last error: err_code CLOSE_204; query: trade_state NOTPAY"
     static let newReason = "retries exhausted; last error: HTTP 204 to the close; query: trade_state NOTPAY"
 }
 
 @Suite struct SQLiteAuditVocabularyTests {
     static func attempt(_ db: Database, order: Int64, outcome: String, error: String? = nil) throws {
-        try db.execute(sql: """
-            INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome, error)
-            SELECT id, mch_id, out_trade_no, 1, 'orderquery', 1800000300000, 1800000301000, ?, ? FROM pending_orders WHERE id = ?
-            """, arguments: [outcome, error, order])
+        try db.execute(
+            sql: """
+                INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome, error)
+                SELECT id, mch_id, out_trade_no, 1, 'orderquery', 1800000300000, 1800000301000, ?, ? FROM pending_orders WHERE id = ?
+                """, arguments: [outcome, error, order])
     }
 
     @Test func onlyTheVocabularyIsAcceptedWithAMessageNamingTheRule() throws {
@@ -52,10 +58,16 @@ enum AuditVocabulary {
             try database.pool.write { db in try Self.attempt(db, order: id, outcome: word) }
         }
         for word in AuditVocabulary.refused {
-            #expect { try database.pool.write { db in try Self.attempt(db, order: id, outcome: word) } } throws: { "\($0)".contains("close_attempts.outcome must be one of closed, already_closed") }
+            #expect { try database.pool.write { db in try Self.attempt(db, order: id, outcome: word) } } throws: {
+                "\($0)".contains("close_attempts.outcome must be one of closed, already_closed")
+            }
         }
-        #expect { try database.pool.write { db in try db.execute(sql: "UPDATE close_attempts SET outcome = 'trade_state:CLOSED'") } } throws: { "\($0)".contains("close_attempts.outcome must be one of") }
-        #expect(try database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts") } == AuditVocabulary.words.count * 2)
+        #expect {
+            try database.pool.write { db in try db.execute(sql: "UPDATE close_attempts SET outcome = 'trade_state:CLOSED'") }
+        } throws: { "\($0)".contains("close_attempts.outcome must be one of") }
+        #expect(
+            try database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM close_attempts") } == AuditVocabulary
+                .words.count * 2)
     }
 
     /// A schema-4 database as older closeorderds left it (v3 closes as `unknown_code` +
@@ -64,12 +76,14 @@ enum AuditVocabulary {
         let database = try OlderSchemaDatabase(version: 4)
         defer { database.remove() }
         let ids = try database.pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
-                VALUES ('1900000300', 'wx1', 'OLD-1', 1800000000, 0), ('1900000300', 'wx1', 'OLD-2', 1800000000, 0)
-                """)
-            try db.execute(sql: "UPDATE pending_orders SET status = 'failed', finished_ms = 1, last_error = ? WHERE out_trade_no = 'OLD-2'",
-                           arguments: [AuditVocabulary.oldReason])
+            try db.execute(
+                sql: """
+                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
+                    VALUES ('1900000300', 'wx1', 'OLD-1', 1800000000, 0), ('1900000300', 'wx1', 'OLD-2', 1800000000, 0)
+                    """)
+            try db.execute(
+                sql: "UPDATE pending_orders SET status = 'failed', finished_ms = 1, last_error = ? WHERE out_trade_no = 'OLD-2'",
+                arguments: [AuditVocabulary.oldReason])
             var ids: [Int64] = []
             for upgrade in AuditVocabulary.upgrades {
                 try Self.attempt(db, order: 1, outcome: upgrade.old.0, error: upgrade.old.1)
@@ -78,14 +92,22 @@ enum AuditVocabulary {
             return ids
         }
         #expect(try Migrations.migrate(database.pool).contains(6))
-        let rows = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT id, outcome, error FROM close_attempts ORDER BY id") }
+        let rows = try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, outcome, error FROM close_attempts ORDER BY id")
+        }
         #expect(rows.map { $0["id"] as Int64 } == ids, "every row is kept")
         for (row, upgrade) in zip(rows, AuditVocabulary.upgrades) {
-            #expect(row["outcome"] as String == upgrade.new.0 && row["error"] as String? == upgrade.new.1, "\(upgrade.old) became \(row)")
+            #expect(
+                row["outcome"] as String == upgrade.new.0 && row["error"] as String? == upgrade.new.1,
+                "\(upgrade.old) became \(row)")
         }
-        let reason = try database.pool.read { db in try String.fetchOne(db, sql: "SELECT last_error FROM pending_orders WHERE out_trade_no = 'OLD-2'") }
+        let reason = try database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT last_error FROM pending_orders WHERE out_trade_no = 'OLD-2'")
+        }
         #expect(reason == AuditVocabulary.newReason)
-        #expect { try database.pool.write { db in try Self.attempt(db, order: 1, outcome: "trade_state:SUCCESS") } } throws: { "\($0)".contains("close_attempts.outcome must be one of") }
+        #expect { try database.pool.write { db in try Self.attempt(db, order: 1, outcome: "trade_state:SUCCESS") } } throws: {
+            "\($0)".contains("close_attempts.outcome must be one of")
+        }
     }
 }
 
@@ -131,8 +153,10 @@ struct PostgresAuditVocabularyTests {
         for upgrade in AuditVocabulary.upgrades { script += Self.attempt(upgrade.old.0, error: upgrade.old.1) + "\n" }
         try cluster.psql(script, database: name)
         #expect(try await database.migrate().contains(6))
-        let rows = try cluster.psql("SELECT outcome || '|' || coalesce(error, '-') FROM close_attempts ORDER BY id", database: name)
-            .split(separator: "\n").map(String.init)
+        let rows = try cluster.psql(
+            "SELECT outcome || '|' || coalesce(error, '-') FROM close_attempts ORDER BY id", database: name
+        )
+        .split(separator: "\n").map(String.init)
         #expect(rows == AuditVocabulary.upgrades.map { "\($0.new.0)|\($0.new.1 ?? "-")" })
         let reason = try cluster.psql("SELECT last_error FROM pending_orders WHERE out_trade_no = 'OLD-2'", database: name)
         #expect(reason.trimmingCharacters(in: .whitespacesAndNewlines) == AuditVocabulary.newReason)

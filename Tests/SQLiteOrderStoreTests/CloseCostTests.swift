@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import OrderClosing
 import OrderClosingTestSupport
-@testable import SQLiteOrderStore
 import Testing
 import WeChatPayV2
+
+@testable import SQLiteOrderStore
 
 /// Issue 24: what SQLite does for each close, asked of SQLite itself. A constant list of three or
 /// more (`x IN ('a', 'b', 'c')`) in a CHECK, a partial index's WHERE or a trigger's WHEN makes
@@ -18,8 +19,9 @@ import WeChatPayV2
     /// parameters read as NULL.
     static func temporaryBTrees(_ db: Database, _ sql: String) throws -> Int {
         let parameters = sql.filter { $0 == "?" }.count
-        let rows = try Row.fetchAll(db, sql: "EXPLAIN " + sql,
-                                    arguments: StatementArguments(Array(repeating: nil as Int64?, count: parameters)))
+        let rows = try Row.fetchAll(
+            db, sql: "EXPLAIN " + sql,
+            arguments: StatementArguments(Array(repeating: nil as Int64?, count: parameters)))
         return rows.filter { ($0["opcode"] as String) == "OpenEphemeral" }.count
     }
 
@@ -56,13 +58,19 @@ import WeChatPayV2
         defer { database.remove() }
         for index in 0..<16 { try database.insert("BATCH-\(index)", createdAt: 1_800_000_000) }
         let now: Int64 = 1_800_000_400_000
-        let claimed = try await database.store.claimDue(ClaimRequest(limit: 16), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        let claimed = try await database.store.claimDue(
+            ClaimRequest(limit: 16), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
         #expect(claimed.count == 16)
         let writes = claimed.map { order in
-            OrderWrite(order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
-                       attempts: [AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: now, finishedAt: now + 50,
-                                                endpoint: "http://127.0.0.1:1", response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                                                outcome: .closed, error: nil)])
+            OrderWrite(
+                order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                attempts: [
+                    AttemptRecord(
+                        call: .closeOrder, attempt: order.attempt, startedAt: now, finishedAt: now + 50,
+                        endpoint: "http://127.0.0.1:1",
+                        response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
+                        outcome: .closed, error: nil)
+                ])
         }
         let statements = StatementLog()
         try await database.pool.write { db in db.trace { statements.append("\($0)") } }
@@ -71,10 +79,16 @@ import WeChatPayV2
         let run = statements.lines.filter { $0.contains("pending_orders") || $0.contains("close_attempts") }
         #expect(run.filter { $0.contains("UPDATE pending_orders") }.count == 1, "\(run)")
         #expect(run.filter { $0.hasPrefix("INSERT INTO close_attempts") }.count == 1, "\(run)")
-        let audit = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT out_trade_no FROM close_attempts ORDER BY id") }
+        let audit = try await database.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT out_trade_no FROM close_attempts ORDER BY id")
+        }
         #expect(audit == claimed.map(\.outTradeNo))
         let closed = try await database.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closed' AND outcome = 'closed' AND finished_ms = ? AND lease_token IS NULL", arguments: [now + 100])
+            try Int.fetchOne(
+                db,
+                sql:
+                    "SELECT count(*) FROM pending_orders WHERE status = 'closed' AND outcome = 'closed' AND finished_ms = ? AND lease_token IS NULL",
+                arguments: [now + 100])
         }
         #expect(closed == 16)
     }
@@ -87,13 +101,20 @@ import WeChatPayV2
         defer { database.remove() }
         for index in 0..<8 { try database.insert("CAS-\(index)", createdAt: 1_800_000_000) }
         let now: Int64 = 1_800_000_400_000
-        let claimed = try await database.store.claimDue(ClaimRequest(limit: 8), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        let claimed = try await database.store.claimDue(
+            ClaimRequest(limit: 8), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
         try await database.pool.write { db in
             try db.execute(sql: "UPDATE pending_orders SET status = 'paid' WHERE out_trade_no IN ('CAS-1', 'CAS-5')")
-            try db.execute(sql: "UPDATE pending_orders SET lease_token = 'another daemon', lease_owner = 'other' WHERE out_trade_no = 'CAS-3'")
+            try db.execute(
+                sql:
+                    "UPDATE pending_orders SET lease_token = 'another daemon', lease_owner = 'other' WHERE out_trade_no = 'CAS-3'"
+            )
         }
-        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: []) }
-        let results = Dictionary(uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), try await database.store.record(writes, now: now + 100)))
+        let writes = claimed.map {
+            OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [])
+        }
+        let results = Dictionary(
+            uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), try await database.store.record(writes, now: now + 100)))
         #expect(results["CAS-1"] == .conflict(current: .paid) && results["CAS-5"] == .conflict(current: .paid))
         #expect(results["CAS-3"] == .leaseLost(current: .closing))
         #expect(results.filter { $0.value == .applied }.count == 5)
@@ -103,7 +124,8 @@ import WeChatPayV2
         for row in rows {
             let name: String = row["out_trade_no"]
             switch name {
-            case "CAS-1", "CAS-5": #expect(row["status"] == "paid" && row["conflict"] == "WeChat answered closed while the row was paid", "\(row)")
+            case "CAS-1", "CAS-5":
+                #expect(row["status"] == "paid" && row["conflict"] == "WeChat answered closed while the row was paid", "\(row)")
             case "CAS-3": #expect(row["status"] == "closing", "\(row)")
             // Decided without a call: the claim's attempt is given back.
             default: #expect(row["status"] == "closed" && row["attempts"] == 0, "\(row)")
@@ -119,10 +141,13 @@ import WeChatPayV2
         let id = try database.insert("COST-1", createdAt: 1_800_000_000)
         try database.pool.write { db in
             // A NULL outcome is refused by NOT NULL, as before, not by the vocabulary's trigger.
-            #expect { try db.execute(sql: """
-                INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome)
-                VALUES (?, '1900000109', 'COST-1', 1, 'closeorder', 1, 2, NULL)
-                """, arguments: [id]) } throws: { "\($0)".contains("NOT NULL constraint failed: close_attempts.outcome") }
+            #expect {
+                try db.execute(
+                    sql: """
+                        INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome)
+                        VALUES (?, '1900000109', 'COST-1', 1, 'closeorder', 1, 2, NULL)
+                        """, arguments: [id])
+            } throws: { "\($0)".contains("NOT NULL constraint failed: close_attempts.outcome") }
             // A decided row set in doubt by its UPDATE OF status is cleared; an undecided one is not.
             try db.execute(sql: "UPDATE pending_orders SET status = 'failed', in_doubt = 1 WHERE id = ?", arguments: [id])
             #expect(try Int.fetchOne(db, sql: "SELECT in_doubt FROM pending_orders WHERE id = ?", arguments: [id]) == 0)
@@ -131,7 +156,12 @@ import WeChatPayV2
             // Finished rows, and only those, are in the retention index.
             for (status, indexed) in [("pending", 0), ("paid", 1), ("closed", 1), ("failed", 1)] {
                 try db.execute(sql: "UPDATE pending_orders SET status = ? WHERE id = ?", arguments: [status, id])
-                #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders INDEXED BY pending_orders_finished WHERE status NOT IN ('pending', 'closing')") == indexed, "\(status)")
+                #expect(
+                    try Int.fetchOne(
+                        db,
+                        sql:
+                            "SELECT count(*) FROM pending_orders INDEXED BY pending_orders_finished WHERE status NOT IN ('pending', 'closing')"
+                    ) == indexed, "\(status)")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 @testable import SQLiteOrderStore
 
 /// The merchant's app writes the daemon's database from its own user in the daemon's group

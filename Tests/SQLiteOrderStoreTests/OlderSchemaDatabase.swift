@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+
 @testable import SQLiteOrderStore
 
 /// A real SQLite file in WAL mode migrated only up to an older schema version, to be filled the way

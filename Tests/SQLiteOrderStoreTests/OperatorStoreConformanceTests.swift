@@ -19,10 +19,14 @@ import WeChatPayV2
     }
 
     func finish(_ order: ClaimedOrder, _ change: OrderChange, on fixture: any StoreFixture, at now: Int64) async throws {
-        let attempt = AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: now - 50, finishedAt: now, endpoint: "http://127.0.0.1:1",
-                                    response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                                    outcome: .closed, error: nil)
-        #expect(try await fixture.store.record([OrderWrite(order: order, change: change, attempts: [attempt])], now: now) == [.applied])
+        let attempt = AttemptRecord(
+            call: .closeOrder, attempt: order.attempt, startedAt: now - 50, finishedAt: now, endpoint: "http://127.0.0.1:1",
+            response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
+            outcome: .closed, error: nil)
+        #expect(
+            try await fixture.store.record([OrderWrite(order: order, change: change, attempts: [attempt])], now: now) == [
+                .applied
+            ])
     }
 
     /// CLOSED (closed), GAVE-UP (failed), STUCK (pending, its retry an hour away), RESCUED (pending,
@@ -34,13 +38,18 @@ import WeChatPayV2
         }
         try await fixture.place("LATER", createdAt: Self.created + 3_600)
         let at = Self.dueMs + 3_000
-        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 10), now: at, leaseOwner: "gone", leaseUntil: at + 1_000)
+        let claimed = try await fixture.store.claimDue(
+            ClaimRequest(limit: 10), now: at, leaseOwner: "gone", leaseUntil: at + 1_000)
         let byName = Dictionary(uniqueKeysWithValues: claimed.map { ($0.outTradeNo, $0) })
         #expect(byName.keys.sorted() == ["CLOSED", "GAVE-UP", "RESCUED", "STUCK"])
-        try await finish(byName["CLOSED"]!, .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), on: fixture, at: at)
-        try await finish(byName["GAVE-UP"]!, .finish(.failed, outcome: nil, transactionID: nil, reason: "gave up after 10 attempts"), on: fixture, at: at)
-        try await finish(byName["STUCK"]!, .retry(at: Self.dueMs + 3_600_000, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
-                         on: fixture, at: at)
+        try await finish(
+            byName["CLOSED"]!, .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), on: fixture, at: at)
+        try await finish(
+            byName["GAVE-UP"]!, .finish(.failed, outcome: nil, transactionID: nil, reason: "gave up after 10 attempts"),
+            on: fixture, at: at)
+        try await finish(
+            byName["STUCK"]!, .retry(at: Self.dueMs + 3_600_000, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
+            on: fixture, at: at)
         _ = try await fixture.store.rescueExpiredLeases(now: at + 2_000, sparing: nil)
         return fixture
     }
@@ -55,8 +64,9 @@ import WeChatPayV2
         try await fixture.store.publish("circuit:\(Self.mchB)", open.encoded, now: Self.now - 5_000)
         try await fixture.store.publish("heartbeat", "due=0 closing=0", now: Self.now)
         try await store.pause(mchID: Self.mchA, reason: "key rotation", now: Self.now)
-        let daemon = DaemonRecord(owner: "host-a:42:1", host: "host-a", pid: 42, bootID: "boot", version: "1.0", startedMs: Self.dueMs,
-                                  intervalSeconds: 5)
+        let daemon = DaemonRecord(
+            owner: "host-a:42:1", host: "host-a", pid: 42, bootID: "boot", version: "1.0", startedMs: Self.dueMs,
+            intervalSeconds: 5)
         try await fixture.store.announce(daemon, now: Self.now - 2_000)
 
         let report = try await store.status(now: Self.now)
@@ -68,7 +78,9 @@ import WeChatPayV2
         #expect(report.inDoubt == 1)
         #expect(report.failedLastDay == 1)
         let circuit = try #require(report.circuits[Self.mchB])
-        #expect(circuit.state == "open" && circuit.until == TimeText.iso8601(Self.now + 60_000) && circuit.reason == "SIGNERROR: 签名错误")
+        #expect(
+            circuit.state == "open" && circuit.until == TimeText.iso8601(Self.now + 60_000) && circuit.reason == "SIGNERROR: 签名错误"
+        )
         #expect(circuit.since == TimeText.iso8601(Self.now - 5_000))
         #expect(report.pauses == [Self.mchA: "key rotation"])
         #expect(report.daemons.map(\.owner) == ["host-a:42:1"])
@@ -91,12 +103,21 @@ import WeChatPayV2
 
         let all = try await store.list(OrderFilter(), now: Self.now)
         #expect(all.map(\.outTradeNo) == ["LATER", "OTHER", "RESCUED", "STUCK", "GAVE-UP", "CLOSED"])
-        #expect(try await store.list(OrderFilter(status: .pending), now: Self.now).map(\.outTradeNo) == ["LATER", "OTHER", "RESCUED", "STUCK"])
+        #expect(
+            try await store.list(OrderFilter(status: .pending), now: Self.now).map(\.outTradeNo) == [
+                "LATER", "OTHER", "RESCUED", "STUCK",
+            ])
         #expect(try await store.list(OrderFilter(mchID: Self.mchB), now: Self.now).map(\.outTradeNo) == ["OTHER"])
-        #expect(try await store.list(OrderFilter(overdueOnly: true), now: Self.now).map(\.outTradeNo) == ["OTHER", "RESCUED", "STUCK"])
+        #expect(
+            try await store.list(OrderFilter(overdueOnly: true), now: Self.now).map(\.outTradeNo) == [
+                "OTHER", "RESCUED", "STUCK",
+            ])
         // Placed at least this long before now: CLOSED (created + 0) and GAVE-UP (created + 1) only.
         let olderThan = (Self.now / 1000) - Self.created - 1
-        #expect(try await store.list(OrderFilter(olderThanSeconds: olderThan), now: Self.now).map(\.outTradeNo) == ["GAVE-UP", "CLOSED"])
+        #expect(
+            try await store.list(OrderFilter(olderThanSeconds: olderThan), now: Self.now).map(\.outTradeNo) == [
+                "GAVE-UP", "CLOSED",
+            ])
         #expect(try await store.list(OrderFilter(limit: 2), now: Self.now).map(\.outTradeNo) == ["LATER", "OTHER"])
 
         let stuck = try #require(all.first { $0.outTradeNo == "STUCK" })
@@ -123,17 +144,21 @@ import WeChatPayV2
         let both = try await store.show(outTradeNo: "CLOSED", mchID: nil)
         #expect(both.map { $0.order["mch_id"] } == [.text(Self.mchA), .text(Self.mchB)])
         let closed = try #require(both.first)
-        #expect(Set(closed.order.keys) == [
-            "id", "mch_id", "appid", "out_trade_no", "sub_mch_id", "sub_appid", "created_at", "timeout_seconds", "status", "outcome",
-            "attempts", "last_error", "last_err_code", "transaction_id", "in_doubt", "conflict", "first_attempt_ms", "last_attempt_ms",
-            "finished_ms", "retry_at_ms", "lease_owner", "lease_token", "lease_expires_ms", "next_attempt_ms",
-        ])
+        #expect(
+            Set(closed.order.keys) == [
+                "id", "mch_id", "appid", "out_trade_no", "sub_mch_id", "sub_appid", "created_at", "timeout_seconds", "status",
+                "outcome",
+                "attempts", "last_error", "last_err_code", "transaction_id", "in_doubt", "conflict", "first_attempt_ms",
+                "last_attempt_ms",
+                "finished_ms", "retry_at_ms", "lease_owner", "lease_token", "lease_expires_ms", "next_attempt_ms",
+            ])
         #expect(closed.order["status"] == .text("closed") && closed.order["outcome"] == .text("closed"))
         #expect(closed.order["attempts"] == .int(1) && closed.order["created_at"] == .int(Self.created))
         #expect(closed.order["finished_ms"] == .int(Self.dueMs + 3_000) && closed.order["sub_mch_id"] == .null)
         #expect(closed.attempts.count == 1)
         let attempt = try #require(closed.attempts.first)
-        #expect(attempt["operation"] == .text("closeorder") && attempt["attempt"] == .int(1) && attempt["outcome"] == .text("closed"))
+        #expect(
+            attempt["operation"] == .text("closeorder") && attempt["attempt"] == .int(1) && attempt["outcome"] == .text("closed"))
         #expect(attempt["started_ms"] == .int(Self.dueMs + 2_950) && attempt["duration_ms"] == .int(50))
         #expect(attempt["http_status"] == .int(200) && attempt["return_code"] == .text("SUCCESS") && attempt["err_code"] == .null)
         #expect(both.last?.attempts.isEmpty == true)
@@ -147,8 +172,9 @@ import WeChatPayV2
         let fixture = try await queue(kind)
         defer { fixture.remove() }
         try await fixture.place("INFLIGHT", createdAt: Self.created + 30, mchID: Self.mchB)
-        _ = try await fixture.store.claimDue(ClaimRequest(limit: 1, excludedMerchants: [Self.mchA]), now: Self.now, leaseOwner: "busy",
-                                             leaseUntil: Self.now + 60_000)
+        _ = try await fixture.store.claimDue(
+            ClaimRequest(limit: 1, excludedMerchants: [Self.mchA]), now: Self.now, leaseOwner: "busy",
+            leaseUntil: Self.now + 60_000)
         #expect(try await fixture.stored("INFLIGHT")?.status == .closing)
         let store = try operatorStore(fixture)
 
@@ -157,14 +183,18 @@ import WeChatPayV2
         #expect(dry.moved == 1 && dry.skipped.isEmpty)
         #expect(try await fixture.stored("GAVE-UP")?.status == .failed)
 
-        let requeue = try await store.apply(.requeue, to: OrderSelection(outTradeNos: ["GAVE-UP", "CLOSED", "INFLIGHT", "NOBODY"]),
-                                            now: Self.now, dryRun: false)
+        let requeue = try await store.apply(
+            .requeue, to: OrderSelection(outTradeNos: ["GAVE-UP", "CLOSED", "INFLIGHT", "NOBODY"]),
+            now: Self.now, dryRun: false)
         #expect(requeue.moved == 1)
-        #expect(requeue.skipped == [
-            .init(outTradeNo: "CLOSED", mchID: Self.mchA, reason: "it is closed, not failed"),
-            .init(outTradeNo: "INFLIGHT", mchID: Self.mchB, reason: "it is closing (a call is in flight); try again once it is decided"),
-            .init(outTradeNo: "NOBODY", mchID: nil, reason: "no such order"),
-        ])
+        #expect(
+            requeue.skipped == [
+                .init(outTradeNo: "CLOSED", mchID: Self.mchA, reason: "it is closed, not failed"),
+                .init(
+                    outTradeNo: "INFLIGHT", mchID: Self.mchB,
+                    reason: "it is closing (a call is in flight); try again once it is decided"),
+                .init(outTradeNo: "NOBODY", mchID: nil, reason: "no such order"),
+            ])
         let requeued = try #require(try await fixture.stored("GAVE-UP"))
         #expect(requeued.status == .pending && requeued.attempts == 0)
         #expect(requeued.lastError == "requeued by an operator; was: gave up after 10 attempts")
@@ -173,16 +203,19 @@ import WeChatPayV2
         let retry = try await store.apply(.retryNow, to: OrderSelection(outTradeNos: ["STUCK"]), now: Self.now, dryRun: false)
         #expect(retry.moved == 1 && retry.skipped.isEmpty)
         #expect(try await fixture.stored("STUCK")?.lastError == "retried now by an operator; was: SYSTEMERROR")
-        let abandon = try await store.apply(.abandon(reason: "customer cancelled by phone"), to: OrderSelection(outTradeNos: ["RESCUED"]),
-                                            now: Self.now, dryRun: false)
+        let abandon = try await store.apply(
+            .abandon(reason: "customer cancelled by phone"), to: OrderSelection(outTradeNos: ["RESCUED"]),
+            now: Self.now, dryRun: false)
         #expect(abandon.moved == 1)
         let abandoned = try #require(try await fixture.stored("RESCUED"))
         #expect(abandoned.status == .failed && abandoned.lastError == "abandoned by an operator: customer cancelled by phone")
-        let wrongMerchant = try await store.apply(.retryNow, to: OrderSelection(outTradeNos: ["LATER"], mchID: Self.mchB), now: Self.now, dryRun: false)
+        let wrongMerchant = try await store.apply(
+            .retryNow, to: OrderSelection(outTradeNos: ["LATER"], mchID: Self.mchB), now: Self.now, dryRun: false)
         #expect(wrongMerchant.moved == 0 && wrongMerchant.skipped.map(\.reason) == ["no such order for mch_id \(Self.mchB)"])
 
         // The requeued and retried orders are due at once, with a fresh budget for the requeued one.
-        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 10), now: Self.now, leaseOwner: "next", leaseUntil: Self.now + 60_000)
+        let claimed = try await fixture.store.claimDue(
+            ClaimRequest(limit: 10), now: Self.now, leaseOwner: "next", leaseUntil: Self.now + 60_000)
         #expect(Set(claimed.map(\.outTradeNo)) == ["GAVE-UP", "STUCK"])
         #expect(claimed.first { $0.outTradeNo == "GAVE-UP" }?.attempt == 1)
         let report = try await store.status(now: Self.now)

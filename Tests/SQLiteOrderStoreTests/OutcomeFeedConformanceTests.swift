@@ -2,10 +2,11 @@ import Foundation
 import GRDB
 import OrderClosing
 import OrderClosingTestSupport
-@testable import PostgresOrderStore
-@testable import SQLiteOrderStore
 import Testing
 import WeChatPayV2
+
+@testable import PostgresOrderStore
+@testable import SQLiteOrderStore
 
 /// The outcome feed (issue 25) on both real stores: every finished order once, in
 /// `(finished_ms, id)` order, from any cursor, however the writes that finished them interleave,
@@ -21,7 +22,8 @@ import WeChatPayV2
 
     /// Everything after `cursor`, read `page` rows at a time, as a reader would.
     func readAll(_ feed: any OutcomeFeed, after cursor: FeedCursor = .start, page: Int = 2) async throws -> [FinishedOrder] {
-        var cursor = cursor, all: [FinishedOrder] = []
+        var cursor = cursor
+        var all: [FinishedOrder] = []
         while true {
             let rows = try await feed.finishedOrders(after: cursor, limit: page)
             all += rows
@@ -31,17 +33,23 @@ import WeChatPayV2
     }
 
     func claimAll(_ fixture: any StoreFixture, at now: Int64) async throws -> [String: ClaimedOrder] {
-        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 100), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        let claimed = try await fixture.store.claimDue(
+            ClaimRequest(limit: 100), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
         return Dictionary(uniqueKeysWithValues: claimed.map { ($0.outTradeNo, $0) })
     }
 
-    func closed(_ order: ClaimedOrder, _ change: OrderChange = .finish(.closed, outcome: "closed", transactionID: nil, reason: nil)) -> OrderWrite {
-        OrderWrite(order: order, change: change, attempts: [
-            AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
-                          endpoint: "http://127.0.0.1:1",
-                          response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
-                          outcome: .closed, error: nil),
-        ])
+    func closed(
+        _ order: ClaimedOrder, _ change: OrderChange = .finish(.closed, outcome: "closed", transactionID: nil, reason: nil)
+    ) -> OrderWrite {
+        OrderWrite(
+            order: order, change: change,
+            attempts: [
+                AttemptRecord(
+                    call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
+                    endpoint: "http://127.0.0.1:1",
+                    response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true),
+                    outcome: .closed, error: nil)
+            ])
     }
 
     @Test(arguments: kinds)
@@ -79,8 +87,8 @@ import WeChatPayV2
         #expect(first.map(\.outTradeNo) == ["B-FIRST"])
         let cursor = try #require(first.last?.cursor)
 
-        _ = try await fixture.store.record([closed(claimed["A-EARLIER"]!)], now: t + 5)    // committed later, an earlier now
-        _ = try await fixture.store.record([closed(claimed["A-SAME-MS"]!)], now: t + 10)   // the same ms, a lower id
+        _ = try await fixture.store.record([closed(claimed["A-EARLIER"]!)], now: t + 5)  // committed later, an earlier now
+        _ = try await fixture.store.record([closed(claimed["A-SAME-MS"]!)], now: t + 10)  // the same ms, a lower id
         let next = try await readAll(feed, after: cursor)
         #expect(next.map(\.outTradeNo) == ["A-EARLIER", "A-SAME-MS"], "skipped: \(next)")
         #expect(next.allSatisfy { $0.cursor > cursor })
@@ -103,7 +111,8 @@ import WeChatPayV2
         let cursor = try #require(paid.last?.cursor)
 
         // WeChat said it closed RACED: the app's paid stays, the conflict is written, and the row comes back.
-        #expect(try await fixture.store.record([closed(claimed["RACED"]!)], now: Self.dueMs + 2_000) == [.conflict(current: .paid)])
+        #expect(
+            try await fixture.store.record([closed(claimed["RACED"]!)], now: Self.dueMs + 2_000) == [.conflict(current: .paid)])
         let again = try await readAll(feed, after: cursor)
         #expect(again.map(\.outTradeNo) == ["RACED"])
         #expect(again.first?.status == .paid && again.first?.conflict != nil)
@@ -117,12 +126,14 @@ import WeChatPayV2
         try await fixture.place("ABANDONED", createdAt: Self.created + 3_600)
         try await fixture.place("RETRIED", createdAt: Self.created)
         let feed = try feed(fixture)
-        let report = try await operators.apply(.abandon(reason: "customer cancelled"), to: OrderSelection(outTradeNos: ["ABANDONED"]),
-                                               now: Self.dueMs, dryRun: false)
+        let report = try await operators.apply(
+            .abandon(reason: "customer cancelled"), to: OrderSelection(outTradeNos: ["ABANDONED"]),
+            now: Self.dueMs, dryRun: false)
         #expect(report.moved == 1)
         let claimed = try await claimAll(fixture, at: Self.dueMs)
-        _ = try await fixture.store.record([closed(claimed["RETRIED"]!, .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"))],
-                                           now: Self.dueMs + 100)
+        _ = try await fixture.store.record(
+            [closed(claimed["RETRIED"]!, .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"))],
+            now: Self.dueMs + 100)
         let first = try await readAll(feed)
         #expect(first.map(\.outTradeNo) == ["ABANDONED", "RETRIED"] && first.allSatisfy { $0.status == .failed })
         let cursor = try #require(first.last?.cursor)
@@ -153,13 +164,15 @@ import WeChatPayV2
     func thePostgresCursorQueryIsAnIndexRangeOnAFullTable() async throws {
         let fixture = try await PostgresScratchDatabase()
         defer { fixture.remove() }
-        try await fixture.psql("""
+        try await fixture.psql(
+            """
             INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
             SELECT '1900000109', 'wx2421b1c4370ec43b', 'BULK-' || n, 1800000000, 0 FROM generate_series(1, 20000) AS n;
             UPDATE pending_orders SET status = 'closed', outcome = 'closed', finished_ms = 1800000400000 + id;
             ANALYZE pending_orders;
             """)
-        let plan = try await fixture.psql("""
+        let plan = try await fixture.psql(
+            """
             EXPLAIN SELECT id, finished_ms, mch_id, sub_mch_id, out_trade_no, status, outcome, transaction_id, conflict, last_error, attempts
             FROM pending_orders
             WHERE finished_ms IS NOT NULL AND (finished_ms, id) > (1800000400000, 19990) AND status IN ('closed', 'paid', 'failed')

@@ -1,9 +1,10 @@
 import Foundation
 import OrderClosing
 import OrderClosingTestSupport
-@testable import PostgresOrderStore
 import Testing
 import WeChatPayV2
+
+@testable import PostgresOrderStore
 
 /// What only PostgreSQL has: several transactions committing at once (daemons on several hosts,
 /// the app), and NOTIFY on `closeorderd_outcomes`.
@@ -60,15 +61,21 @@ import WeChatPayV2
         #expect(appPaid["mch_id"] as? String == StoreFixtureDefaults.mchID && appPaid["outcome"] is NSNull)
 
         let now = StoreConformanceTests.dueMs
-        let claimed = try await fixture.store.claimDue(ClaimRequest(limit: 10), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
+        let claimed = try await fixture.store.claimDue(
+            ClaimRequest(limit: 10), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
         let order = try #require(claimed.first { $0.outTradeNo == "WECHAT-PAID" })
-        _ = try await fixture.store.record([OrderWrite(order: order, change: .finish(.paid, outcome: "paid", transactionID: "4200000000202612070001", reason: nil),
-                                                       attempts: [])], now: now + 100)
+        _ = try await fixture.store.record(
+            [
+                OrderWrite(
+                    order: order, change: .finish(.paid, outcome: "paid", transactionID: "4200000000202612070001", reason: nil),
+                    attempts: [])
+            ], now: now + 100)
         let wechatPaid = try payload(await notifications.next())
         #expect(wechatPaid["out_trade_no"] as? String == "WECHAT-PAID" && wechatPaid["outcome"] as? String == "paid")
         #expect(wechatPaid["transaction_id"] as? String == "4200000000202612070001")
         let row = try #require(try await fixture.postgresStore.finishedOrders(after: .start, limit: 10).last)
-        #expect(row.outTradeNo == "WECHAT-PAID" && (wechatPaid["finished_ms"] as? NSNumber)?.int64Value == row.finishedMs
+        #expect(
+            row.outTradeNo == "WECHAT-PAID" && (wechatPaid["finished_ms"] as? NSNumber)?.int64Value == row.finishedMs
                 && (wechatPaid["id"] as? NSNumber)?.int64Value == row.id)
     }
 

@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import OrderClosingTestSupport
 import PostgresNIO
-@testable import PostgresOrderStore
 import Testing
+
+@testable import PostgresOrderStore
 
 /// Why a statement sent around a PostgreSQL restart got no answer until the store's 30 s
 /// `operationTimeout` (RELIABILITY.md, "Known upstream defect"). postgres-nio 1.33.2 writes every
@@ -20,7 +21,8 @@ struct PostgresRestartHangTests {
     let logger = Logger(label: "closeorderd.test.restart-hang")
 
     @Test func aStatementSentAfterARestartClosedItsConnectionIsNeverAnswered() async throws {
-        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }   // its own server: this test restarts it
+        // its own server: this test restarts it
+        let cluster = try await PostgresTestCluster.offPool { try PostgresTestCluster() }
         defer { cluster.stop() }
         let name = try await PostgresTestCluster.offPool { try cluster.createDatabase() }
         let url = PostgresURL(user: cluster.user, host: "127.0.0.1", port: cluster.port, database: name, sslMode: .disable)
@@ -33,17 +35,22 @@ struct PostgresRestartHangTests {
             // As the store's transaction: BEGIN answered, the next statement not sent yet.
             try await held.query("BEGIN", logger: logger)
             // Another connection has a statement in flight when the server stops.
-            let inFlight = Task { try await client.withConnection { try await $0.query("SELECT pg_sleep(60)", logger: logger).collect().count } }
+            let inFlight = Task {
+                try await client.withConnection { try await $0.query("SELECT pg_sleep(60)", logger: logger).collect().count }
+            }
             try await waitFor("the statement in flight") {
-                try cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
-                                 database: name).hasPrefix("1")
+                try cluster.psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
+                    database: name
+                ).hasPrefix("1")
             }
 
             // Fast shutdown: every backend sends FATAL 57P01 and closes its socket.
             try await PostgresTestCluster.offPool { cluster.stopServer() }
             // The statement in flight fails at once with the server's reason.
             guard case .failure(let error) = try await resultWithin(.seconds(20), { await inFlight.result }) else {
-                Issue.record("pg_sleep(60) was answered across a server stop"); return
+                Issue.record("pg_sleep(60) was answered across a server stop")
+                return
             }
             #expect(PostgresStoreError.reason(error).contains("57P01"), "\(PostgresStoreError.reason(error))")
             // The held connection is closed; its closeFuture completes after NIO removed the
@@ -61,20 +68,26 @@ struct PostgresRestartHangTests {
 
             // The server back, the pool answers on a new connection, and still nothing for that statement.
             try await PostgresTestCluster.offPool { try cluster.start() }
-            let fresh = try await resultWithin(.seconds(30)) { try? await client.query("SELECT 1", logger: logger).collect().count }
+            let fresh = try await resultWithin(.seconds(30)) {
+                try? await client.query("SELECT 1", logger: logger).collect().count
+            }
             #expect(fresh == 1)
             #expect(!answered.isSet)
             // The async query (the API the store uses, PostgresConnection.swift:471) is dropped the same way.
             let asyncStatement = Task { _ = try await held.query("SELECT 1", logger: logger) }
-            #expect(try await optionalResultWithin(.seconds(2)) { await asyncStatement.result } == nil,
-                    "the async query on a closed connection got an answer")
+            #expect(
+                try await optionalResultWithin(.seconds(2)) { await asyncStatement.result } == nil,
+                "the async query on a closed connection got an answer")
 
             // The store's workaround (`PostgresConnection.send`): the closed check and the write in
             // one event-loop task. The check sees `isActive` false before NIO schedules the
             // teardown, so the statement either reaches the handler (which fails it) or is
             // refused there; it is never dropped.
             let refused = try await resultWithin(.seconds(5)) { await Result { try await held.send("SELECT 1", logger: logger) } }
-            guard case .failure(let refusal) = refused else { Issue.record("a closed connection answered"); return }
+            guard case .failure(let refusal) = refused else {
+                Issue.record("a closed connection answered")
+                return
+            }
             #expect(PostgresStoreError.endedTheConnection(refusal), "\(refusal)")
         }
         // The same path on a live connection answers as before.
@@ -105,7 +118,10 @@ struct PostgresRestartHangTests {
             }
         }
         let waited = ContinuousClock.now - started
-        guard case .failure(let error) = outcome else { Issue.record("a statement was answered across a server stop"); return }
+        guard case .failure(let error) = outcome else {
+            Issue.record("a statement was answered across a server stop")
+            return
+        }
         #expect(PostgresStoreError.endedTheConnection(error), "not taken for a lost connection: \(error)")
         #expect(!"\(error)".contains("no answer within"), "\(error)")
         #expect(waited < .seconds(15), "the statement waited \(waited) (the operation timeout is 25 s)")
@@ -117,7 +133,9 @@ struct PostgresRestartHangTests {
     }
 
     /// The EventLoopFuture `query`: its write is handed to the event loop before it returns.
-    static func send(_ sql: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
+    static func send(_ sql: PostgresQuery, on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<
+        PostgresQueryResult
+    > {
         connection.query(sql, logger: logger)
     }
 
@@ -143,8 +161,14 @@ struct PostgresRestartHangTests {
     func optionalResultWithin<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T? {
         let once = Once()
         return await withCheckedContinuation { continuation in
-            Task { let value = await body(); if once.claim() { continuation.resume(returning: value) } }
-            Task { try? await Task.sleep(for: timeout); if once.claim() { continuation.resume(returning: nil) } }
+            Task {
+                let value = await body()
+                if once.claim() { continuation.resume(returning: value) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
         }
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import OrderClosing
 import OrderClosingTestSupport
-@testable import PostgresOrderStore
 import Testing
+
+@testable import PostgresOrderStore
 
 /// What only the PostgreSQL store has: its migration runner and lock, the database's clock, claims
 /// by several daemons at once, and the merchant contract as PostgreSQL constraints. (The common
@@ -33,10 +34,14 @@ struct PostgresStoreTests {
         async let a = first.migrate()
         async let b = second.migrate()
         let applied = try await [a, b].sorted { $0.count > $1.count }
-        #expect(applied == [PostgresMigrations.embedded.map(\.version), []], "one migrates under the lock; the other finds nothing left")
+        #expect(
+            applied == [PostgresMigrations.embedded.map(\.version), []],
+            "one migrates under the lock; the other finds nothing left")
         #expect(try await first.schemaVersion() == PostgresMigrations.latestVersion)
         try await second.requireCurrentSchema()
-        #expect(try cluster.psql("SELECT count(*) FROM schema_migrations", database: name).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            try cluster.psql("SELECT count(*) FROM schema_migrations", database: name).trimmingCharacters(
+                in: .whitespacesAndNewlines)
                 == String(PostgresMigrations.embedded.count))
         #expect(try await first.migrate().isEmpty)
     }
@@ -44,7 +49,8 @@ struct PostgresStoreTests {
     @Test func aDatabaseFromANewerCloseorderdIsRefused() async throws {
         let fixture = try await PostgresScratchDatabase()
         defer { fixture.remove() }
-        try fixture.cluster.psql("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)", database: fixture.name)
+        try fixture.cluster.psql(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)", database: fixture.name)
         let error = await #expect(throws: PostgresStoreError.self) { try await fixture.database.migrate() }
         #expect(error?.description.contains("schema version 99, newer than this closeorderd knows") == true)
     }
@@ -68,7 +74,8 @@ struct PostgresStoreTests {
     }
 
     @Test func embeddedMigrationsMatchTheSQLFiles() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let folder = root.appendingPathComponent("migrations/postgresql")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         #expect(files.map { String($0.dropLast(4)) } == PostgresMigrations.embedded.map(\.name))
@@ -84,19 +91,27 @@ struct PostgresStoreTests {
         defer { fixture.remove() }
         func refusal(_ values: String) -> String {
             do {
-                try fixture.cluster.psql("INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, status) VALUES \(values)",
-                                         database: fixture.name)
+                try fixture.cluster.psql(
+                    "INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds, status) VALUES \(values)",
+                    database: fixture.name)
                 return "accepted"
             } catch {
                 return "\(error)"
             }
         }
         #expect(refusal("('1900000109', 'wx1', 'OK-1', 1800000000, 0, 'pending')") == "accepted")
-        #expect(refusal("('1900000109', 'wx1', 'MS', 1800000000000, 0, 'pending')").contains("pending_orders_created_at_is_unix_seconds"))
-        #expect(refusal("('1900000109', 'wx1', 'A B', 1800000000, 0, 'pending')").contains("pending_orders_out_trade_no_is_1_to_32"))
-        #expect(refusal("(E'19\\x01', 'wx1', 'CTRL', 1800000000, 0, 'pending')").contains("pending_orders_mch_id_has_no_control_character"))
-        #expect(refusal("('1900000109', 'wx1', 'CL', 1800000000, 0, 'closed')").contains("status must be pending or paid at INSERT"))
-        #expect(refusal("('1900000109', 'wx1', 'OK-1', 1800000000, 0, 'pending')").contains("pending_orders_mch_id_out_trade_no_key"))
+        #expect(
+            refusal("('1900000109', 'wx1', 'MS', 1800000000000, 0, 'pending')").contains(
+                "pending_orders_created_at_is_unix_seconds"))
+        #expect(
+            refusal("('1900000109', 'wx1', 'A B', 1800000000, 0, 'pending')").contains("pending_orders_out_trade_no_is_1_to_32"))
+        #expect(
+            refusal("(E'19\\x01', 'wx1', 'CTRL', 1800000000, 0, 'pending')").contains(
+                "pending_orders_mch_id_has_no_control_character"))
+        #expect(
+            refusal("('1900000109', 'wx1', 'CL', 1800000000, 0, 'closed')").contains("status must be pending or paid at INSERT"))
+        #expect(
+            refusal("('1900000109', 'wx1', 'OK-1', 1800000000, 0, 'pending')").contains("pending_orders_mch_id_out_trade_no_key"))
         let closing = Result { try fixture.cluster.psql("UPDATE pending_orders SET status = 'closing'", database: fixture.name) }
         #expect("\(closing)".contains("pending_orders_closing_has_a_lease"))
     }
@@ -105,16 +120,19 @@ struct PostgresStoreTests {
         let fixture = try await PostgresScratchDatabase()
         defer { fixture.remove() }
         let store = fixture.database.store(clock: .database)
-        let databaseNow = Int64(try fixture.cluster.psql("SELECT extract(epoch from now())::bigint", database: fixture.name)
-            .trimmingCharacters(in: .whitespacesAndNewlines))!
-        try await fixture.place("OLD", createdAt: databaseNow - 400)     // due 95 s ago on the database's clock
-        try await fixture.place("NEW", createdAt: databaseNow)           // due in 305 s
+        let databaseNow = Int64(
+            try fixture.cluster.psql("SELECT extract(epoch from now())::bigint", database: fixture.name)
+                .trimmingCharacters(in: .whitespacesAndNewlines))!
+        try await fixture.place("OLD", createdAt: databaseNow - 400)  // due 95 s ago on the database's clock
+        try await fixture.place("NEW", createdAt: databaseNow)  // due in 305 s
         // A daemon whose clock is an hour slow still claims OLD; one an hour fast does not take NEW.
-        let slow = try await store.claimDue(ClaimRequest(limit: 10), now: (databaseNow - 3_600) * 1000, leaseOwner: "slow",
-                                            leaseUntil: (databaseNow - 3_600) * 1000 + 60_000)
+        let slow = try await store.claimDue(
+            ClaimRequest(limit: 10), now: (databaseNow - 3_600) * 1000, leaseOwner: "slow",
+            leaseUntil: (databaseNow - 3_600) * 1000 + 60_000)
         #expect(slow.map(\.outTradeNo) == ["OLD"])
-        let fast = try await store.claimDue(ClaimRequest(limit: 10), now: (databaseNow + 3_600) * 1000, leaseOwner: "fast",
-                                            leaseUntil: (databaseNow + 3_600) * 1000 + 60_000)
+        let fast = try await store.claimDue(
+            ClaimRequest(limit: 10), now: (databaseNow + 3_600) * 1000, leaseOwner: "fast",
+            leaseUntil: (databaseNow + 3_600) * 1000 + 60_000)
         #expect(fast.isEmpty)
         // The slow daemon's 60 s lease runs 60 s on the database's clock: the fast one cannot rescue it.
         #expect(try await store.rescueExpiredLeases(now: (databaseNow + 3_600) * 1000, sparing: "fast").isEmpty)
@@ -127,7 +145,8 @@ struct PostgresStoreTests {
     @Test func daemonsClaimingTogetherNeverTakeTheSameOrder() async throws {
         let fixture = try await PostgresScratchDatabase()
         defer { fixture.remove() }
-        try fixture.cluster.psql("""
+        try fixture.cluster.psql(
+            """
             INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
             SELECT '1900000109', 'wx1', 'MANY-' || n, \(Self.created), 0 FROM generate_series(1, 400) AS n
             """, database: fixture.name)
@@ -139,8 +158,9 @@ struct PostgresStoreTests {
                 group.addTask {
                     var mine: [Int64] = []
                     while true {
-                        let batch = try await store.claimDue(ClaimRequest(limit: 7), now: Self.dueMs, leaseOwner: "daemon-\(index)",
-                                                             leaseUntil: Self.dueMs + 60_000)
+                        let batch = try await store.claimDue(
+                            ClaimRequest(limit: 7), now: Self.dueMs, leaseOwner: "daemon-\(index)",
+                            leaseUntil: Self.dueMs + 60_000)
                         if batch.isEmpty { return mine }
                         mine += batch.map(\.id)
                     }
@@ -150,8 +170,11 @@ struct PostgresStoreTests {
         }
         let all = claimed.flatMap { $0 }
         #expect(all.count == 400 && Set(all).count == 400, "each order claimed exactly once")
-        #expect(try fixture.cluster.psql("SELECT count(*) FROM pending_orders WHERE status = 'closing' AND attempts = 1",
-                                         database: fixture.name).trimmingCharacters(in: .whitespacesAndNewlines) == "400")
+        #expect(
+            try fixture.cluster.psql(
+                "SELECT count(*) FROM pending_orders WHERE status = 'closing' AND attempts = 1",
+                database: fixture.name
+            ).trimmingCharacters(in: .whitespacesAndNewlines) == "400")
     }
 }
 
@@ -166,41 +189,58 @@ struct PostgresConnectionLossTests {
         // Another session holds the table, so the claim waits inside its transaction.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: PostgresTestCluster.binDirectory! + "/psql")
-        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", String(fixture.cluster.port), "-U", "postgres", "-d", fixture.name, "-c",
-                            "BEGIN; LOCK TABLE pending_orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;"]
+        holder.arguments = [
+            "-X", "-q", "-h", "127.0.0.1", "-p", String(fixture.cluster.port), "-U", "postgres", "-d", fixture.name, "-c",
+            "BEGIN; LOCK TABLE pending_orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;",
+        ]
         holder.environment = ["PGAPPNAME": "lock-holder"]
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
         try holder.run()
         defer { holder.terminate() }
         try await waitFor("the holder's lock") {
-            try fixture.cluster.psql("SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND mode = 'AccessExclusiveLock' AND granted",
-                                     database: fixture.name).hasPrefix("1")
+            try fixture.cluster.psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+                database: fixture.name
+            ).hasPrefix("1")
         }
         let store = fixture.postgresStore
         let claim = Task {
-            try await store.claimDue(ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me", leaseUntil: 1_800_000_365_000)
+            try await store.claimDue(
+                ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me", leaseUntil: 1_800_000_365_000)
         }
         try await waitFor("the claim to wait for the lock") {
-            try fixture.cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                                     database: fixture.name).hasPrefix("1")
+            try fixture.cluster.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                database: fixture.name
+            ).hasPrefix("1")
         }
-        try fixture.cluster.psql("""
+        try fixture.cluster.psql(
+            """
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
             """, database: fixture.name)
         let outcome = try await resultWithin(.seconds(20)) { await claim.result }
-        guard case .failure(let error) = outcome else { Issue.record("the claim succeeded on a terminated connection"); return }
+        guard case .failure(let error) = outcome else {
+            Issue.record("the claim succeeded on a terminated connection")
+            return
+        }
         #expect("\(error)".contains("terminating connection"), "\(error)")
         // The store works again on a fresh connection once the lock is gone.
-        try fixture.cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock-holder'",
-                                 database: fixture.name)
+        try fixture.cluster.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock-holder'",
+            database: fixture.name)
         holder.waitUntilExit()
         try await waitFor("the lock to go") {
-            try fixture.cluster.psql("SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND granted AND mode = 'AccessExclusiveLock'",
-                                     database: fixture.name).hasPrefix("0")
+            try fixture.cluster.psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'pending_orders'::regclass AND granted AND mode = 'AccessExclusiveLock'",
+                database: fixture.name
+            ).hasPrefix("0")
         }
-        #expect(try await store.claimDue(ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me",
-                                         leaseUntil: 1_800_000_365_000).map(\.outTradeNo) == ["LOCKED"])
+        #expect(
+            try await store.claimDue(
+                ClaimRequest(limit: 1), now: 1_800_000_305_000, leaseOwner: "me",
+                leaseUntil: 1_800_000_365_000
+            ).map(\.outTradeNo) == ["LOCKED"])
     }
 
     /// Checks `condition` (another process's state: nothing to wait on but the data) until it
@@ -218,8 +258,14 @@ struct PostgresConnectionLossTests {
     func resultWithin<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T {
         let once = Once()
         let value: T? = await withCheckedContinuation { continuation in
-            Task { let value = await body(); if once.claim() { continuation.resume(returning: value) } }
-            Task { try? await Task.sleep(for: timeout); if once.claim() { continuation.resume(returning: nil) } }
+            Task {
+                let value = await body()
+                if once.claim() { continuation.resume(returning: value) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
         }
         guard let value else { throw PostgresTestCluster.ClusterError("timed out after \(timeout)") }
         return value
@@ -230,7 +276,12 @@ struct PostgresConnectionLossTests {
 final class Once: @unchecked Sendable {
     private let lock = NSLock()
     private var claimed = false
-    func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
+        }
+    }
 }
 
 /// Migration 2's trigger and `PostgresQueueListener`: a row the app inserts, or sets to paid,

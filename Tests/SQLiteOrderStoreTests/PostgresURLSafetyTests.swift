@@ -1,6 +1,7 @@
 import NIOSSL
-@testable import PostgresOrderStore
 import Testing
+
+@testable import PostgresOrderStore
 
 /// Issue 22, item 11: the PostgreSQL connection held to the WeChat one's standard. TLS 1.2 or
 /// newer; plain text only to this machine unless the operator says so; `require` warned about;
@@ -28,7 +29,9 @@ struct PostgresURLSafetyTests {
         let allowed = try PostgresURL(parsing: "postgresql://u@db.internal/db?sslmode=disable&allow_plaintext=true")
         #expect(allowed.allowPlaintext && allowed.warnings.contains { $0.contains("in clear text") })
         #expect(allowed.display == "postgresql://u@db.internal:5432/db?sslmode=disable&allow_plaintext=true")
-        #expect(throws: PostgresURLError.self) { try PostgresURL(parsing: "postgresql://u@h/db?sslmode=disable&allow_plaintext=yes") }
+        #expect(throws: PostgresURLError.self) {
+            try PostgresURL(parsing: "postgresql://u@h/db?sslmode=disable&allow_plaintext=yes")
+        }
     }
 
     @Test func requireSaysItChecksNoCertificate() throws {

@@ -5,9 +5,13 @@ import Testing
 /// password. Pure parsing; needs no server.
 struct PostgresURLTests {
     @Test func aFullURLWithVerifyFullAndACAFile() throws {
-        let url = try PostgresURL(parsing: "postgresql://closeorderd@db.internal:6432/shop?sslmode=verify-full&sslrootcert=/etc/closeorderd/pg-ca.pem")
-        #expect(url == PostgresURL(user: "closeorderd", host: "db.internal", port: 6432, database: "shop",
-                                   sslMode: .verifyFull, sslRootCert: "/etc/closeorderd/pg-ca.pem"))
+        let url = try PostgresURL(
+            parsing: "postgresql://closeorderd@db.internal:6432/shop?sslmode=verify-full&sslrootcert=/etc/closeorderd/pg-ca.pem")
+        #expect(
+            url
+                == PostgresURL(
+                    user: "closeorderd", host: "db.internal", port: 6432, database: "shop",
+                    sslMode: .verifyFull, sslRootCert: "/etc/closeorderd/pg-ca.pem"))
         #expect(url.display == "postgresql://closeorderd@db.internal:6432/shop?sslmode=verify-full")
     }
 
@@ -23,7 +27,10 @@ struct PostgresURLTests {
         ("postgresql://u@h?sslmode=disable", "needs a database name"),
         ("postgresql://u@h/db", "needs sslmode"),
         ("postgresql://u@h/db?sslmode=prefer", "sslmode must be one of disable, require, verify-ca, verify-full, got prefer"),
-        ("postgresql://u@h/db?sslmode=disable&sslrootcert=/ca.pem", "sslrootcert is only read with sslmode=verify-ca or verify-full"),
+        (
+            "postgresql://u@h/db?sslmode=disable&sslrootcert=/ca.pem",
+            "sslrootcert is only read with sslmode=verify-ca or verify-full"
+        ),
         ("postgresql://u@h/db?sslmode=disable&application_name=x", "parameter application_name is not supported"),
         ("postgresql://u@h:0/db?sslmode=disable", "port must be 1-65535"),
         ("postgresql://u@/db?host=run/pg", "absolute path of the server's socket folder"),

@@ -3,6 +3,7 @@ import GRDB
 import OrderClosing
 import OrderClosingTestSupport
 import Testing
+
 @testable import SQLiteOrderStore
 
 /// What only SQLite has: the index the pruning SQL uses, and space given back to the filesystem.
@@ -15,18 +16,24 @@ import Testing
     func fill(_ database: ScratchDatabase, count: Int, finishedMs: Int64, prefix: String = "F") async throws {
         try await database.pool.write { db in
             for index in 0..<count {
-                try db.execute(sql: """
-                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES ('1900000109', 'wx1', ?, ?, 0)
-                    """, arguments: ["\(prefix)\(index)", Self.created])
+                try db.execute(
+                    sql: """
+                        INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds) VALUES ('1900000109', 'wx1', ?, ?, 0)
+                        """, arguments: ["\(prefix)\(index)", Self.created])
                 let id = db.lastInsertedRowID
-                try db.execute(sql: """
-                    UPDATE pending_orders SET status = 'closed', outcome = 'closed', attempts = 2, finished_ms = ?, last_error = ? WHERE id = ?
-                    """, arguments: [finishedMs, String(repeating: "x", count: 200), id])
+                try db.execute(
+                    sql: """
+                        UPDATE pending_orders SET status = 'closed', outcome = 'closed', attempts = 2, finished_ms = ?, last_error = ? WHERE id = ?
+                        """, arguments: [finishedMs, String(repeating: "x", count: 200), id])
                 for attempt in 1...2 {
-                    try db.execute(sql: """
-                        INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome, error)
-                        VALUES (?, '1900000109', ?, ?, 'closeorder', ?, ?, 'closed', ?)
-                        """, arguments: [id, "\(prefix)\(index)", attempt, finishedMs - 10, finishedMs, String(repeating: "y", count: 200)])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms, outcome, error)
+                            VALUES (?, '1900000109', ?, ?, 'closeorder', ?, ?, 'closed', ?)
+                            """,
+                        arguments: [
+                            id, "\(prefix)\(index)", attempt, finishedMs - 10, finishedMs, String(repeating: "y", count: 200),
+                        ])
                 }
             }
         }
@@ -42,16 +49,23 @@ import Testing
         let database = try ScratchDatabase()
         defer { database.remove() }
         let plans = try database.pool.read { db in
-            try [SQLiteOrderStore.oldestFinished,
-                 "SELECT status, count(*) FROM pending_orders WHERE \(SQLiteOrderStore.finishedBefore) GROUP BY status",
-                 "DELETE FROM close_attempts WHERE order_id IN (\(SQLiteOrderStore.oldestFinished))"].map { sql in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: sql.hasPrefix("SELECT status") ? [0] : [0, 300])
-                    .map { $0["detail"] as String }.joined(separator: " | ")
+            try [
+                SQLiteOrderStore.oldestFinished,
+                "SELECT status, count(*) FROM pending_orders WHERE \(SQLiteOrderStore.finishedBefore) GROUP BY status",
+                "DELETE FROM close_attempts WHERE order_id IN (\(SQLiteOrderStore.oldestFinished))",
+            ].map { sql in
+                try Row.fetchAll(
+                    db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: sql.hasPrefix("SELECT status") ? [0] : [0, 300]
+                )
+                .map { $0["detail"] as String }.joined(separator: " | ")
             }
         }
-        #expect(plans[0].contains("USING INDEX pending_orders_finished") && !plans[0].contains("SCAN pending_orders"), "\(plans[0])")
+        #expect(
+            plans[0].contains("USING INDEX pending_orders_finished") && !plans[0].contains("SCAN pending_orders"), "\(plans[0])")
         #expect(plans[1].contains("USING INDEX pending_orders_finished"), "\(plans[1])")
-        #expect(plans[2].contains("INDEX close_attempts_order") && !plans[2].contains("SCAN") && plans[2].contains("USING INDEX pending_orders_finished"), "\(plans[2])")
+        #expect(
+            plans[2].contains("INDEX close_attempts_order") && !plans[2].contains("SCAN")
+                && plans[2].contains("USING INDEX pending_orders_finished"), "\(plans[2])")
     }
 
     @Test func prunedPagesAreGivenBackInSteps() async throws {

@@ -39,8 +39,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(StoreKind.tested.contains(.postgres))
     }
 
-    func claim(_ fixture: any StoreFixture, at now: Int64, _ request: ClaimRequest = ClaimRequest(limit: 100),
-               owner: String = "test", lease: Int64 = 60_000) async throws -> [ClaimedOrder] {
+    func claim(
+        _ fixture: any StoreFixture, at now: Int64, _ request: ClaimRequest = ClaimRequest(limit: 100),
+        owner: String = "test", lease: Int64 = 60_000
+    ) async throws -> [ClaimedOrder] {
         try await fixture.store.claimDue(request, now: now, leaseOwner: owner, leaseUntil: now + lease)
     }
 
@@ -48,9 +50,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     func claimsOnlyDueOrdersWithTheFloorAndTheMargin(kind: StoreKind) async throws {
         let fixture = try await kind.make()
         defer { fixture.remove() }
-        try await fixture.place("SHORT", createdAt: Self.created, timeout: 60)      // due at +305 s (floor + margin)
-        try await fixture.place("LONG", createdAt: Self.created, timeout: 900)      // due at +905 s
-        try await fixture.place("ZERO", createdAt: Self.created, timeout: 0)        // due at +305 s
+        try await fixture.place("SHORT", createdAt: Self.created, timeout: 60)  // due at +305 s (floor + margin)
+        try await fixture.place("LONG", createdAt: Self.created, timeout: 900)  // due at +905 s
+        try await fixture.place("ZERO", createdAt: Self.created, timeout: 0)  // due at +305 s
 
         #expect(try await claim(fixture, at: Self.createdMs + 304_999).isEmpty)
         #expect(try await fixture.store.nextDueTime(admittedBy: ClaimRequest(limit: 1)) == Self.createdMs + 305_000)
@@ -87,8 +89,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("LATER", createdAt: Self.created + 3_600)
         let claimed = try await claim(fixture, at: Self.dueMs + 1_000)
         let stuck = try #require(claimed.first { $0.outTradeNo == "STUCK" })
-        _ = try await fixture.store.record([OrderWrite(order: stuck, change: .retry(at: Self.dueMs + 600_000, reason: "outage", inDoubt: false,
-                                                                                   refundAttempt: true), attempts: [])], now: Self.dueMs + 1_000)
+        _ = try await fixture.store.record(
+            [
+                OrderWrite(
+                    order: stuck,
+                    change: .retry(
+                        at: Self.dueMs + 600_000, reason: "outage", inDoubt: false,
+                        refundAttempt: true), attempts: [])
+            ], now: Self.dueMs + 1_000)
         let summary = try await fixture.store.summary(now: Self.dueMs + 60_000)
         #expect(summary.counts["due"] == 0)
         #expect(summary.overdue == 2)
@@ -104,7 +112,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let now = Self.dueMs
         let onlyA = ClaimRequest(limit: 2, excludedMerchants: [Self.mchB])
         #expect(try await claim(fixture, at: now, onlyA).count == 2)
-        #expect(try await fixture.store.nextDueTime(admittedBy: ClaimRequest(limit: 10, excludedMerchants: [StoreFixtureDefaults.mchID, Self.mchB])) == nil)
+        #expect(
+            try await fixture.store.nextDueTime(
+                admittedBy: ClaimRequest(limit: 10, excludedMerchants: [StoreFixtureDefaults.mchID, Self.mchB])) == nil)
         // B has one rate token: one of its orders, and A's fill the rest.
         let limited = try await claim(fixture, at: now, ClaimRequest(limit: 10, merchantLimits: [Self.mchB: 1]))
         #expect(limited.filter { $0.mchID == Self.mchB }.count == 1)
@@ -120,12 +130,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("SUB1-A", createdAt: Self.created, subMchID: "1230000001")
         try await fixture.place("SUB2-A", createdAt: Self.created, subMchID: "1230000002")
         try await fixture.place("PLAIN", createdAt: Self.created)
-        let request = ClaimRequest(limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: "1230000001")])
+        let request = ClaimRequest(
+            limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: "1230000001")])
         #expect(try await fixture.store.nextDueTime(admittedBy: request) == Self.dueMs)
         let claimed = try await claim(fixture, at: Self.dueMs, request)
         #expect(Set(claimed.map(\.outTradeNo)) == ["SUB2-A", "PLAIN"])
         #expect(try await fixture.store.nextDueTime(admittedBy: request) == nil)
-        let plainExcluded = ClaimRequest(limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: nil)])
+        let plainExcluded = ClaimRequest(
+            limit: 10, excludedCircuits: [CircuitKey(mchID: StoreFixtureDefaults.mchID, subMchID: nil)])
         #expect(try await claim(fixture, at: Self.dueMs, plainExcluded).map(\.outTradeNo) == ["SUB1-A"])
     }
 
@@ -136,11 +148,17 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("RACE", createdAt: Self.created)
         try await fixture.place("CALM", createdAt: Self.created)
         let claimed = try await claim(fixture, at: Self.dueMs)
-        try await fixture.markPaidByApp("RACE")   // the payment notification arrives while the close is in flight
+        try await fixture.markPaidByApp("RACE")  // the payment notification arrives while the close is in flight
 
-        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt($0)]) }
+        let writes = claimed.map {
+            OrderWrite(
+                order: $0, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt($0)])
+        }
         let results = try await fixture.store.record(writes, now: Self.dueMs + 100)
-        #expect(Dictionary(uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), results)) == ["RACE": .conflict(current: .paid), "CALM": .applied])
+        #expect(
+            Dictionary(uniqueKeysWithValues: zip(claimed.map(\.outTradeNo), results)) == [
+                "RACE": .conflict(current: .paid), "CALM": .applied,
+            ])
         let race = try #require(try await fixture.stored("RACE"))
         #expect(race.status == .paid)
         #expect(race.conflict?.contains("closed while the row was paid") == true)
@@ -166,7 +184,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let second = try #require(try await claim(fixture, at: Self.dueMs + 2_000, owner: "alive").first)
         #expect(second.inDoubt && second.attempt == 2)
 
-        let late = OrderWrite(order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(order)])
+        let late = OrderWrite(
+            order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(order)]
+        )
         #expect(try await fixture.store.record([late], now: Self.dueMs + 3_000) == [.leaseLost(current: .closing)])
         #expect(try await fixture.stored("STALE")?.status == .closing)
         #expect(try await fixture.stored("STALE")?.conflict == nil, "a lease lost to a rescue is no conflict")
@@ -185,9 +205,13 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(rescued.lastError?.contains("stopped") == false, "the rescuer does not know that the daemon stopped")
         let second = try #require(try await claim(fixture, at: Self.dueMs + 2_000, owner: "other").first)
         let closed = OrderChange.finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil)
-        #expect(try await fixture.store.record([OrderWrite(order: second, change: closed, attempts: [attempt(second)])],
-                                               now: Self.dueMs + 3_000) == [.applied])
-        let late = OrderWrite(order: first, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(first)])
+        #expect(
+            try await fixture.store.record(
+                [OrderWrite(order: second, change: closed, attempts: [attempt(second)])],
+                now: Self.dueMs + 3_000) == [.applied])
+        let late = OrderWrite(
+            order: first, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(first)]
+        )
         #expect(try await fixture.store.record([late], now: Self.dueMs + 4_000) == [.leaseLost(current: .closed)])
         let row = try #require(try await fixture.stored("TWICE"))
         #expect(row.status == .closed && row.outcome == "already_closed")
@@ -201,23 +225,38 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         // Issue 21: 251 finished rows kept in_doubt = 1 after a rescue.
         let fixture = try await kind.make()
         defer { fixture.remove() }
-        for name in ["CLOSED", "CONTRADICTED", "APP-PAID", "GAVE-UP", "VERDICT"] { try await fixture.place(name, createdAt: Self.created) }
-        let dead = try #require(try await claim(fixture, at: Self.dueMs, owner: "dead", lease: 1_000).first { $0.outTradeNo == "VERDICT" })
+        for name in ["CLOSED", "CONTRADICTED", "APP-PAID", "GAVE-UP", "VERDICT"] {
+            try await fixture.place(name, createdAt: Self.created)
+        }
+        let dead = try #require(
+            try await claim(fixture, at: Self.dueMs, owner: "dead", lease: 1_000).first { $0.outTradeNo == "VERDICT" })
         #expect(try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 2_000, sparing: "alive").count == 5)
         // The dead daemon's answer lands on its rescued row before anyone claims it again.
-        #expect(try await fixture.store.record([OrderWrite(order: dead, change: .finish(.paid, outcome: "paid", transactionID: "4200", reason: nil),
-                                                           attempts: [attempt(dead)])], now: Self.dueMs + 2_001) == [.applied])
-        try await fixture.markPaidByApp("APP-PAID")   // the merchant's paid, on a row in doubt
+        #expect(
+            try await fixture.store.record(
+                [
+                    OrderWrite(
+                        order: dead, change: .finish(.paid, outcome: "paid", transactionID: "4200", reason: nil),
+                        attempts: [attempt(dead)])
+                ], now: Self.dueMs + 2_001) == [.applied])
+        try await fixture.markPaidByApp("APP-PAID")  // the merchant's paid, on a row in doubt
         let again = try await claim(fixture, at: Self.dueMs + 2_000, owner: "alive")
         #expect(again.allSatisfy(\.inDoubt) && again.count == 3)
         let byName = Dictionary(uniqueKeysWithValues: again.map { ($0.outTradeNo, $0) })
-        #expect(try await fixture.store.record([
-            OrderWrite(order: byName["CLOSED"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
-                       attempts: [attempt(byName["CLOSED"]!)]),
-            OrderWrite(order: byName["CONTRADICTED"]!, change: .contradiction("WeChat answered ORDERPAID, then trade_state CLOSED"),
-                       attempts: [attempt(byName["CONTRADICTED"]!)]),
-            OrderWrite(order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"), attempts: []),
-        ], now: Self.dueMs + 3_000) == [.applied, .applied, .applied])
+        #expect(
+            try await fixture.store.record(
+                [
+                    OrderWrite(
+                        order: byName["CLOSED"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                        attempts: [attempt(byName["CLOSED"]!)]),
+                    OrderWrite(
+                        order: byName["CONTRADICTED"]!,
+                        change: .contradiction("WeChat answered ORDERPAID, then trade_state CLOSED"),
+                        attempts: [attempt(byName["CONTRADICTED"]!)]),
+                    OrderWrite(
+                        order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"),
+                        attempts: []),
+                ], now: Self.dueMs + 3_000) == [.applied, .applied, .applied])
         for name in ["CLOSED", "CONTRADICTED", "APP-PAID", "GAVE-UP", "VERDICT"] {
             let row = try #require(try await fixture.stored(name))
             #expect(row.status.isTerminal, "\(name) is \(row.status)")
@@ -236,7 +275,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         _ = try await claim(fixture, at: Self.dueMs + 1_000, owner: "other", lease: 1_000)
         let rescued = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 10_000, sparing: "me")
         #expect(rescued.map(\.outTradeNo) == ["THEIRS"])
-        let write = OrderWrite(order: mine, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(mine)])
+        let write = OrderWrite(
+            order: mine, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(mine)])
         #expect(try await fixture.store.record([write], now: Self.dueMs + 10_001) == [.applied])
         #expect(try await fixture.stored("MINE")?.status == .closed)
     }
@@ -250,16 +290,22 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let claimed = try await claim(fixture, at: Self.dueMs, owner: "me", lease: 1_000)
         _ = try await fixture.store.rescueExpiredLeases(now: Self.dueMs + 5_000, sparing: "other")
         let byName = Dictionary(uniqueKeysWithValues: claimed.map { ($0.outTradeNo, $0) })
-        let closed = OrderWrite(order: byName["SLOW-DB"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
-                                attempts: [attempt(byName["SLOW-DB"]!)])
-        let failed = OrderWrite(order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"),
-                                attempts: [attempt(byName["GAVE-UP"]!)])
-        #expect(try await fixture.store.record([closed, failed], now: Self.dueMs + 5_001) == [.applied, .leaseLost(current: .pending)])
+        let closed = OrderWrite(
+            order: byName["SLOW-DB"]!, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+            attempts: [attempt(byName["SLOW-DB"]!)])
+        let failed = OrderWrite(
+            order: byName["GAVE-UP"]!, change: .finish(.failed, outcome: nil, transactionID: nil, reason: "spent"),
+            attempts: [attempt(byName["GAVE-UP"]!)])
+        #expect(
+            try await fixture.store.record([closed, failed], now: Self.dueMs + 5_001) == [
+                .applied, .leaseLost(current: .pending),
+            ])
         let slow = try #require(try await fixture.stored("SLOW-DB"))
         #expect(slow.status == .closed && !slow.inDoubt)
         let gaveUp = try #require(try await fixture.stored("GAVE-UP"))
         #expect(gaveUp.status == .pending && gaveUp.inDoubt)
-        #expect(gaveUp.conflict == nil, "'WeChat answered failed while the row was pending' was neither WeChat's word nor a conflict")
+        #expect(
+            gaveUp.conflict == nil, "'WeChat answered failed while the row was pending' was neither WeChat's word nor a conflict")
     }
 
     @Test(arguments: StoreKind.tested)
@@ -279,10 +325,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("R2", createdAt: Self.created)
         let claimed = try await claim(fixture, at: Self.dueMs).sorted { $0.outTradeNo < $1.outTradeNo }
         let retryAt = Self.dueMs + 10_000
-        _ = try await fixture.store.record([
-            OrderWrite(order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false), attempts: []),
-            OrderWrite(order: claimed[1], change: .retry(at: retryAt, reason: "outage", inDoubt: false, refundAttempt: true), attempts: []),
-        ], now: Self.dueMs + 100)
+        _ = try await fixture.store.record(
+            [
+                OrderWrite(
+                    order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
+                    attempts: []),
+                OrderWrite(
+                    order: claimed[1], change: .retry(at: retryAt, reason: "outage", inDoubt: false, refundAttempt: true),
+                    attempts: []),
+            ], now: Self.dueMs + 100)
         #expect(try await fixture.stored("R1")?.attempts == 1)
         #expect(try await fixture.stored("R2")?.attempts == 0)
         #expect(try await fixture.stored("R1")?.nextAttemptMs == retryAt)
@@ -301,11 +352,16 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let claimed = try await claim(fixture, at: Self.dueMs).sorted { $0.outTradeNo < $1.outTradeNo }
         let retryAt = Self.dueMs + 10_000
         let writes = [
-            OrderWrite(order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: true, refundAttempt: false), attempts: [attempt(claimed[0])]),
-            OrderWrite(order: claimed[1], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: [attempt(claimed[1])]),
+            OrderWrite(
+                order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: true, refundAttempt: false),
+                attempts: [attempt(claimed[0])]),
+            OrderWrite(
+                order: claimed[1], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                attempts: [attempt(claimed[1])]),
             OrderWrite(order: claimed[2], change: .contradiction("ORDERPAID, then NOTPAY"), attempts: [attempt(claimed[2])]),
             // M1 again, after its retry released the lease: this one lost the compare-and-set.
-            OrderWrite(order: claimed[0], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: []),
+            OrderWrite(
+                order: claimed[0], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil), attempts: []),
         ]
         let results = try await fixture.store.record(writes, now: Self.dueMs + 100)
         #expect(results == [.applied, .applied, .applied, .leaseLost(current: .pending)])
@@ -336,7 +392,11 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         for index in 0..<32 { try await fixture.place("B\(index)", createdAt: Self.created) }
         let claimed = try await claim(fixture, at: Self.dueMs, ClaimRequest(limit: 32))
         #expect(claimed.count == 32)
-        let writes = claimed.map { OrderWrite(order: $0, change: .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil), attempts: [attempt($0)]) }
+        let writes = claimed.map {
+            OrderWrite(
+                order: $0, change: .finish(.closed, outcome: "already_closed", transactionID: nil, reason: nil),
+                attempts: [attempt($0)])
+        }
         #expect(try await fixture.store.record(writes, now: Self.dueMs + 100).allSatisfy { $0 == .applied })
         for index in 0..<32 { #expect(try await fixture.stored("B\(index)")?.status == .closed) }
     }
@@ -349,14 +409,21 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("FORGED", createdAt: Self.created)
         try await fixture.place("SIGNED", createdAt: Self.created)
         let claimed = Dictionary(uniqueKeysWithValues: try await claim(fixture, at: Self.dueMs).map { ($0.outTradeNo, $0) })
-        let forged = ResponseSummary(httpStatus: 200, returnCode: "FAIL", resultCode: "FAIL", errCode: "ORDERPAID", verified: false)
-        let signed = ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "FAIL", errCode: "SYSTEMERROR", verified: true)
-        _ = try await fixture.store.record([
-            OrderWrite(order: claimed["FORGED"]!, change: .retry(at: Self.dueMs + 5_000, reason: "not believed", inDoubt: true, refundAttempt: false),
-                       attempts: [attempt(claimed["FORGED"]!, forged)]),
-            OrderWrite(order: claimed["SIGNED"]!, change: .retry(at: Self.dueMs + 5_000, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
-                       attempts: [attempt(claimed["SIGNED"]!, signed)]),
-        ], now: Self.dueMs + 100)
+        let forged = ResponseSummary(
+            httpStatus: 200, returnCode: "FAIL", resultCode: "FAIL", errCode: "ORDERPAID", verified: false)
+        let signed = ResponseSummary(
+            httpStatus: 200, returnCode: "SUCCESS", resultCode: "FAIL", errCode: "SYSTEMERROR", verified: true)
+        _ = try await fixture.store.record(
+            [
+                OrderWrite(
+                    order: claimed["FORGED"]!,
+                    change: .retry(at: Self.dueMs + 5_000, reason: "not believed", inDoubt: true, refundAttempt: false),
+                    attempts: [attempt(claimed["FORGED"]!, forged)]),
+                OrderWrite(
+                    order: claimed["SIGNED"]!,
+                    change: .retry(at: Self.dueMs + 5_000, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
+                    attempts: [attempt(claimed["SIGNED"]!, signed)]),
+            ], now: Self.dueMs + 100)
         #expect(try await fixture.stored("FORGED")?.lastErrCode == nil)
         #expect(try await fixture.audit("FORGED") == [StoredAttempt(errCode: "ORDERPAID", returnCode: "FAIL", verified: false)])
         #expect(try await fixture.stored("SIGNED")?.lastErrCode == "SYSTEMERROR")
@@ -370,8 +437,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("TWO-STORIES", createdAt: Self.created)
         let order = try #require(try await claim(fixture, at: Self.dueMs).first)
         let text = "WeChat answered ORDERPAID (signed) to the close, but its query says trade_state CLOSED"
-        #expect(try await fixture.store.record([OrderWrite(order: order, change: .contradiction(text), attempts: [attempt(order)])],
-                                               now: Self.dueMs + 100) == [.applied])
+        #expect(
+            try await fixture.store.record(
+                [OrderWrite(order: order, change: .contradiction(text), attempts: [attempt(order)])],
+                now: Self.dueMs + 100) == [.applied])
         let row = try #require(try await fixture.stored("TWO-STORIES"))
         #expect(row.status == .failed && row.conflict == text && row.outcome == nil)
     }
@@ -380,8 +449,12 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     func daemonsAnnounceThemselvesAndADeadOnesLeasesComeBackAtOnce(kind: StoreKind) async throws {
         let fixture = try await kind.make()
         defer { fixture.remove() }
-        let dead = DaemonRecord(owner: "host:41:aa", host: "host", pid: 41, bootID: "b", version: "closeorderd 0.1.0", startedMs: 1, intervalSeconds: 60)
-        let alive = DaemonRecord(owner: "host:42:bb", host: "host", pid: 42, bootID: "b", version: "closeorderd 0.1.0", startedMs: 2, intervalSeconds: 60)
+        let dead = DaemonRecord(
+            owner: "host:41:aa", host: "host", pid: 41, bootID: "b", version: "closeorderd 0.1.0", startedMs: 1,
+            intervalSeconds: 60)
+        let alive = DaemonRecord(
+            owner: "host:42:bb", host: "host", pid: 42, bootID: "b", version: "closeorderd 0.1.0", startedMs: 2,
+            intervalSeconds: 60)
         try await fixture.store.announce(dead, now: 10)
         try await fixture.store.announce(alive, now: 20)
         try await fixture.store.announce(alive, now: 30)
@@ -417,9 +490,13 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     /// Claims the one order due at `now` (the oldest) and records it finished with one attempt.
     func finish(_ fixture: any StoreFixture, at now: Int64, as status: OrderStatus = .closed) async throws -> ClaimedOrder {
         let order = try #require(try await claim(fixture, at: now, ClaimRequest(limit: 1)).first)
-        let change = OrderChange.finish(status, outcome: status == .closed ? "closed" : nil, transactionID: nil,
-                                              reason: status == .failed ? "spent" : nil)
-        #expect(try await fixture.store.record([OrderWrite(order: order, change: change, attempts: [attempt(order)])], now: now) == [.applied])
+        let change = OrderChange.finish(
+            status, outcome: status == .closed ? "closed" : nil, transactionID: nil,
+            reason: status == .failed ? "spent" : nil)
+        #expect(
+            try await fixture.store.record([OrderWrite(order: order, change: change, attempts: [attempt(order)])], now: now) == [
+                .applied
+            ])
         return order
     }
 
@@ -431,24 +508,27 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         try await fixture.place("OLD-CLOSED", createdAt: Self.created)
         try await fixture.place("OLD-FAILED", createdAt: Self.created + 1)
         try await fixture.place("OLD-CLOSING", createdAt: Self.created + 2)
-        try await fixture.place("OLD-PENDING", createdAt: Self.created + 3, timeout: 10 * 86_400)   // due in 10 days: never claimed here
+        // due in 10 days: never claimed here
+        try await fixture.place("OLD-PENDING", createdAt: Self.created + 3, timeout: 10 * 86_400)
         try await fixture.place("OLD-PAID", createdAt: Self.created + 4)
-        try await fixture.markPaidByApp("OLD-PAID")      // the merchant's paid row has no finish time: created_at stands in
+        try await fixture.markPaidByApp("OLD-PAID")  // the merchant's paid row has no finish time: created_at stands in
         try await fixture.place("NEW-CLOSED", createdAt: Self.created + 2 * 86_400)
         let finishedOld = Self.dueMs + 5_000
         _ = try await finish(fixture, at: finishedOld)
         _ = try await finish(fixture, at: finishedOld, as: .failed)
-        _ = try await claim(fixture, at: finishedOld, ClaimRequest(limit: 1), owner: "alive", lease: 30 * day)   // OLD-CLOSING, in flight
+        // OLD-CLOSING, in flight
+        _ = try await claim(fixture, at: finishedOld, ClaimRequest(limit: 1), owner: "alive", lease: 30 * day)
         let finishedNew = Self.dueMs + 2 * day
         _ = try await finish(fixture, at: finishedNew)
         #expect(try await fixture.stored("OLD-CLOSING")?.status == .closing)
 
-        let cutoff = finishedOld + 2   // the second commit in that ms is stamped 1 ms later (the outcome feed, migration 8)
+        let cutoff = finishedOld + 2  // the second commit in that ms is stamped 1 ms later (the outcome feed, migration 8)
         let expected = PrunedOrders(orders: [.closed: 1, .failed: 1, .paid: 1], attempts: 2)
         #expect(try await fixture.store.countFinishedOrders(finishedBefore: cutoff) == expected)
         #expect(try await fixture.stored("OLD-CLOSED") != nil, "counting changes nothing")
-        #expect(try await fixture.store.countFinishedOrders(finishedBefore: finishedOld) == PrunedOrders(orders: [.paid: 1]),
-                "the cutoff is exclusive")
+        #expect(
+            try await fixture.store.countFinishedOrders(finishedBefore: finishedOld) == PrunedOrders(orders: [.paid: 1]),
+            "the cutoff is exclusive")
 
         #expect(try await fixture.store.pruneFinishedOrders(finishedBefore: cutoff, limit: 100) == expected)
         for gone in ["OLD-CLOSED", "OLD-FAILED", "OLD-PAID"] {
@@ -461,7 +541,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(try await fixture.audit("NEW-CLOSED").count == 1)
         #expect(try await fixture.store.pruneFinishedOrders(finishedBefore: cutoff, limit: 100) == PrunedOrders())
         // Even a cutoff far in the future leaves undecided orders alone.
-        #expect(try await fixture.store.pruneFinishedOrders(finishedBefore: .max, limit: 100) == PrunedOrders(orders: [.closed: 1], attempts: 1))
+        #expect(
+            try await fixture.store.pruneFinishedOrders(finishedBefore: .max, limit: 100)
+                == PrunedOrders(orders: [.closed: 1], attempts: 1))
         #expect(try await fixture.stored("OLD-CLOSING") != nil)
         #expect(try await fixture.stored("OLD-PENDING") != nil)
     }
@@ -475,12 +557,18 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         for (step, name) in ["F1", "F2", "F3", "F4", "F0"].enumerated() {
             let claimed = try await claim(fixture, at: Self.dueMs + 10_000, ClaimRequest(limit: 5))
             let order = try #require(claimed.first { $0.outTradeNo == name })
-            _ = try await fixture.store.record([OrderWrite(order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
-                                                           attempts: [attempt(order)])], now: Self.dueMs + 20_000 + Int64(step) * 1_000)
+            _ = try await fixture.store.record(
+                [
+                    OrderWrite(
+                        order: order, change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                        attempts: [attempt(order)])
+                ], now: Self.dueMs + 20_000 + Int64(step) * 1_000)
             try await fixture.store.release(claimed.filter { $0.outTradeNo != name }, now: Self.dueMs + 10_000)
         }
         let cutoff = Self.dueMs + 30_000
-        #expect(try await fixture.store.pruneFinishedOrders(finishedBefore: cutoff, limit: 2) == PrunedOrders(orders: [.closed: 2], attempts: 2))
+        #expect(
+            try await fixture.store.pruneFinishedOrders(finishedBefore: cutoff, limit: 2)
+                == PrunedOrders(orders: [.closed: 2], attempts: 2))
         #expect(try await fixture.stored("F1") == nil)
         #expect(try await fixture.stored("F2") == nil)
         #expect(try await fixture.stored("F3") != nil)
@@ -501,19 +589,27 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         let order = try #require(try await claim(fixture, at: Self.dueMs, ClaimRequest(limit: 1)).first)
         #expect(order.outTradeNo == "TWO-STORIES")
         let text = "WeChat answered ORDERPAID (signed) to the close, but its query says trade_state CLOSED"
-        #expect(try await fixture.store.record([OrderWrite(order: order, change: .contradiction(text), attempts: [attempt(order)])],
-                                               now: Self.dueMs + 100) == [.applied])
-        _ = try await finish(fixture, at: Self.dueMs + 2_000, as: .failed)   // PLAIN-FAILED, due a second later
+        #expect(
+            try await fixture.store.record(
+                [OrderWrite(order: order, change: .contradiction(text), attempts: [attempt(order)])],
+                now: Self.dueMs + 100) == [.applied])
+        _ = try await finish(fixture, at: Self.dueMs + 2_000, as: .failed)  // PLAIN-FAILED, due a second later
 
         let expected = PrunedOrders(orders: [.failed: 1], attempts: 1)
         #expect(try await fixture.store.countFinishedOrders(finishedBefore: .max) == expected)
         #expect(try await fixture.store.pruneFinishedOrders(finishedBefore: .max, limit: 100) == expected)
         #expect(try await fixture.stored("PLAIN-FAILED") == nil)
-        #expect(try await fixture.stored("TWO-STORIES")?.conflict == text, "a money contradiction is kept for a person, however old")
+        #expect(
+            try await fixture.stored("TWO-STORIES")?.conflict == text, "a money contradiction is kept for a person, however old")
     }
 
-    func attempt(_ order: ClaimedOrder, _ response: ResponseSummary = ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true)) -> AttemptRecord {
-        AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
-                      endpoint: "http://127.0.0.1:1", response: response, outcome: .closed, error: nil)
+    func attempt(
+        _ order: ClaimedOrder,
+        _ response: ResponseSummary = ResponseSummary(
+            httpStatus: 200, returnCode: "SUCCESS", resultCode: "SUCCESS", verified: true)
+    ) -> AttemptRecord {
+        AttemptRecord(
+            call: .closeOrder, attempt: order.attempt, startedAt: Self.dueMs, finishedAt: Self.dueMs + 50,
+            endpoint: "http://127.0.0.1:1", response: response, outcome: .closed, error: nil)
     }
 }

@@ -29,21 +29,28 @@ struct JSONLogHandlerTests {
 
     @Test func writesFixedKeysFirstThenSortedMetadata() throws {
         let (line, object) = try log("close attempt", metadata: ["out_trade_no": "T1", "attempt": "1"])
-        #expect(line == #"{"ts":"2026-11-29T01:02:03.456Z","level":"info","msg":"close attempt","attempt":"1","out_trade_no":"T1"}"#)
-        #expect(object == [
-            "ts": "2026-11-29T01:02:03.456Z", "level": "info", "msg": "close attempt",
-            "attempt": "1", "out_trade_no": "T1",
-        ])
+        #expect(
+            line == #"{"ts":"2026-11-29T01:02:03.456Z","level":"info","msg":"close attempt","attempt":"1","out_trade_no":"T1"}"#)
+        #expect(
+            object == [
+                "ts": "2026-11-29T01:02:03.456Z", "level": "info", "msg": "close attempt",
+                "attempt": "1", "out_trade_no": "T1",
+            ])
     }
 
     /// Issue 12: JSON logs carried numbers as strings.
     @Test func numbersGivenAsNumbersStayNumbers() throws {
         let collector = LineCollector()
-        let handler = JSONLogHandler(label: "closeorderd", metadataProvider: nil, write: collector.append,
-                                     timestamp: { "2026-11-29T01:02:03.456Z" })
+        let handler = JSONLogHandler(
+            label: "closeorderd", metadataProvider: nil, write: collector.append,
+            timestamp: { "2026-11-29T01:02:03.456Z" })
         let logger = Logger(label: "closeorderd") { _ in handler }
-        logger.info("close T1", metadata: ["attempt": .stringConvertible(2), "latency_ms": .stringConvertible(Int64(31)),
-                                           "mch_id": "1900000109", "ratio": .stringConvertible(0.5)])
+        logger.info(
+            "close T1",
+            metadata: [
+                "attempt": .stringConvertible(2), "latency_ms": .stringConvertible(Int64(31)),
+                "mch_id": "1900000109", "ratio": .stringConvertible(0.5),
+            ])
         let line = try #require(collector.lines.first)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(object["attempt"] as? Int == 2 && object["latency_ms"] as? Int == 31 && object["ratio"] as? Double == 0.5)

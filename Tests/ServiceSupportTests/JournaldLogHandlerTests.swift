@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import Testing
 
 @testable import ServiceSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 @Suite("journald handler")
 struct JournaldLogHandlerTests {
@@ -45,11 +46,12 @@ struct JournaldLogHandlerTests {
         let socket = try TemporaryDatagramSocket()
         let collector = LineCollector()
         let handler = makeHandler(socketPath: socket.path, collector: collector)
-        handler.log(event: LogEvent(
-            level: .warning, message: "close attempt",
-            metadata: ["out_trade_no": "T1", "mch_id": "1900000109", "note": "first line\nsecond line"],
-            source: nil, file: "closeorderd/Worker.swift", function: "close(_:)", line: 42
-        ))
+        handler.log(
+            event: LogEvent(
+                level: .warning, message: "close attempt",
+                metadata: ["out_trade_no": "T1", "mch_id": "1900000109", "note": "first line\nsecond line"],
+                source: nil, file: "closeorderd/Worker.swift", function: "close(_:)", line: 42
+            ))
         let datagram = try #require(socket.receive())
 
         var expected: [UInt8] = []
@@ -77,10 +79,11 @@ struct JournaldLogHandlerTests {
         logger.error("close failed\nsee detail", metadata: ["out_trade_no": "T1", "err_code": "SYSTEMERROR"])
 
         let fields = try Self.parse(try #require(socket.receive()))
-        #expect(fields.map(\.name) == [
-            "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CLOSEORDERD_LOGGER", "CODE_FILE", "CODE_LINE", "CODE_FUNC",
-            "ERR_CODE", "MCH_ID", "OUT_TRADE_NO",
-        ])
+        #expect(
+            fields.map(\.name) == [
+                "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CLOSEORDERD_LOGGER", "CODE_FILE", "CODE_LINE", "CODE_FUNC",
+                "ERR_CODE", "MCH_ID", "OUT_TRADE_NO",
+            ])
         let values = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0.value) })
         #expect(values["MESSAGE"] == "close failed\nsee detail")
         #expect(values["PRIORITY"] == "3")
@@ -121,10 +124,11 @@ struct JournaldLogHandlerTests {
         var size = socklen_t(MemoryLayout<Int32>.size)
         try #require(getsockopt(JournaldLogHandler.sharedSocket, SOL_SOCKET, SO_SNDBUF, &sendBuffer, &size) == 0)
         let huge = String(repeating: "x", count: Int(sendBuffer) + 1024)
-        handler.log(event: LogEvent(
-            level: .info, message: "big", metadata: ["payload": "\(huge)"],
-            source: nil, file: "f", function: "g", line: 1
-        ))
+        handler.log(
+            event: LogEvent(
+                level: .info, message: "big", metadata: ["payload": "\(huge)"],
+                source: nil, file: "f", function: "g", line: 1
+            ))
         #expect(!socket.hasPendingDatagram())
         let line = try #require(collector.lines.first)
         #expect(line.hasPrefix("ts=2026-11-29T01:02:03.456Z level=info msg=big journal_error=\"Message too long\" payload=xxx"))
@@ -137,8 +141,9 @@ struct JournaldLogHandlerTests {
         var logger = Logger(label: "closeorderd") { _ in handler }
         logger.logLevel = .info
         logger.info("still logged", metadata: ["out_trade_no": "T1"])
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=info msg=\"still logged\" journal_error=\"No such file or directory\" out_trade_no=T1"
-        ])
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=info msg=\"still logged\" journal_error=\"No such file or directory\" out_trade_no=T1"
+            ])
     }
 }

@@ -28,9 +28,10 @@ struct LogfmtLogHandlerTests {
             "close attempt",
             metadata: ["out_trade_no": "T1", "mch_id": "1900000109", "attempt": "1", "outcome": "closed"]
         )
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=info msg=\"close attempt\" attempt=1 mch_id=1900000109 out_trade_no=T1 outcome=closed"
-        ])
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=info msg=\"close attempt\" attempt=1 mch_id=1900000109 out_trade_no=T1 outcome=closed"
+            ])
     }
 
     @Test func singleWordMessageIsBare() {
@@ -70,9 +71,10 @@ struct LogfmtLogHandlerTests {
     @Test func metadataCannotOverwriteFixedKeys() {
         let (logger, collector) = makeLogger()
         logger.error("real", metadata: ["msg": "fake", "level": "debug"])
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=error msg=real meta_level=debug meta_msg=fake"
-        ])
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=error msg=real meta_level=debug meta_msg=fake"
+            ])
     }
 
     @Test func callMetadataWinsOverProviderWhichWinsOverHandler() {
@@ -82,17 +84,19 @@ struct LogfmtLogHandlerTests {
         logger[metadataKey: "request"] = "handler"
         logger[metadataKey: "worker"] = "handler"
         logger.notice("merged", metadata: ["source": "call"])
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=notice msg=merged request=provider source=call worker=handler"
-        ])
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=notice msg=merged request=provider source=call worker=handler"
+            ])
     }
 
     @Test func nestedMetadataIsStringifiedDeterministically() {
         let (logger, collector) = makeLogger()
         logger.debug("nested", metadata: ["hosts": ["api", "api2"], "codes": ["b": "2", "a": "1"]])
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=debug msg=nested codes=\"[a: 1, b: 2]\" hosts=\"[api, api2]\""
-        ])
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=debug msg=nested codes=\"[a: 1, b: 2]\" hosts=\"[api, api2]\""
+            ])
     }
 
     @Test func eventErrorBecomesAField() {
@@ -101,13 +105,15 @@ struct LogfmtLogHandlerTests {
         let handler = LogfmtLogHandler(
             label: "t", metadataProvider: nil, write: collector.append, timestamp: { Self.fixedTime }
         )
-        handler.log(event: LogEvent(
-            level: .error, message: "gateway failed", error: GatewayDown(), metadata: nil,
-            source: nil, file: #fileID, function: #function, line: #line
-        ))
-        #expect(collector.lines == [
-            "ts=2026-11-29T01:02:03.456Z level=error msg=\"gateway failed\" error=GatewayDown()"
-        ])
+        handler.log(
+            event: LogEvent(
+                level: .error, message: "gateway failed", error: GatewayDown(), metadata: nil,
+                source: nil, file: #fileID, function: #function, line: #line
+            ))
+        #expect(
+            collector.lines == [
+                "ts=2026-11-29T01:02:03.456Z level=error msg=\"gateway failed\" error=GatewayDown()"
+            ])
     }
 
     @Test func timestampsAreRFC3339UTCWithMilliseconds() {

@@ -9,7 +9,8 @@ struct LoggingBootstrapTests {
 
     @Test func autoPicksJournalOnlyWhenStderrIsTheJournalStream() {
         let resolve = { (stream: String?, socketExists: Bool) in
-            LoggingBootstrap.resolve(.auto, journalStream: stream, standardError: Self.stderrIdentity, journalSocketExists: socketExists)
+            LoggingBootstrap.resolve(
+                .auto, journalStream: stream, standardError: Self.stderrIdentity, journalSocketExists: socketExists)
         }
         #expect(resolve("64769:123456", true) == .journal)
         #expect(resolve("64769:123456", false) == .logfmt, "no socket to send to")

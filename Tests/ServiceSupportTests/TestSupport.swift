@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Collects the lines a handler writes instead of sending them to stderr. An `NSLock` (a pthread
 /// mutex) rather than `Synchronization.Mutex`, whose futex ThreadSanitizer cannot see on Linux.
@@ -48,9 +49,9 @@ final class TemporaryDatagramSocket: @unchecked Sendable {
         self.path = path
 
         #if canImport(Glibc)
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         #else
-        fd = socket(AF_UNIX, SOCK_DGRAM, 0)
+            fd = socket(AF_UNIX, SOCK_DGRAM, 0)
         #endif
         guard fd >= 0 else { throw SocketError("socket", errno) }
 
@@ -98,9 +99,9 @@ final class TemporaryDatagramSocket: @unchecked Sendable {
     func hasPendingDatagram() -> Bool {
         var byte: UInt8 = 0
         #if canImport(Glibc)
-        let flags = Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)
+            let flags = Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)
         #else
-        let flags = MSG_DONTWAIT | MSG_PEEK
+            let flags = MSG_DONTWAIT | MSG_PEEK
         #endif
         return recv(fd, &byte, 1, flags) >= 0
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WeChatPayHTTP
 
 /// Issue 10 defect 9: endpoint URLs are parsed, and `http://` is for loopback alone.
@@ -20,9 +21,12 @@ import Testing
     }
 
     @Test(arguments: [
-        ("http://127.evil.example", "loopback"), ("http://127.0.0.1.nip.io", "loopback"), ("http://localhost.evil.example", "loopback"),
-        ("http://128.0.0.1", "loopback"), ("http://127.1", "loopback"), ("http://[::2]", "loopback"), ("http://[::ffff:10.0.0.1]", "loopback"),
-        ("http://api.mch.weixin.qq.com", "loopback"), ("http://127.0.0.1:18080?x=", "query"), ("http://127.0.0.1:18080?", "query"),
+        ("http://127.evil.example", "loopback"), ("http://127.0.0.1.nip.io", "loopback"),
+        ("http://localhost.evil.example", "loopback"),
+        ("http://128.0.0.1", "loopback"), ("http://127.1", "loopback"), ("http://[::2]", "loopback"),
+        ("http://[::ffff:10.0.0.1]", "loopback"),
+        ("http://api.mch.weixin.qq.com", "loopback"), ("http://127.0.0.1:18080?x=", "query"),
+        ("http://127.0.0.1:18080?", "query"),
         ("http://127.0.0.1#frag", "fragment"), ("https://user@api.mch.weixin.qq.com", "user name"),
         ("https://u:p@api.mch.weixin.qq.com", "user name"), ("https://api.mch.weixin.qq.com/pay/", "path"),
         ("ftp://127.0.0.1", "scheme"), ("api.mch.weixin.qq.com", "absolute"),

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WeChatPayHTTP
 
 @Suite struct FailoverStateTests {
@@ -13,9 +14,9 @@ import Testing
         let r4 = state.plan(now: 29_999)
         #expect(r4 == [.backup])
         let r5 = state.plan(now: 30_000)
-        #expect(r5 == [.primary, .backup])   // one probe…
+        #expect(r5 == [.primary, .backup])  // one probe…
         let r6 = state.plan(now: 30_001)
-        #expect(r6 == [.backup])             // …at a time
+        #expect(r6 == [.backup])  // …at a time
         let r7 = state.report(.primary, reachable: false, now: 30_002)
         #expect(r7 == nil)
         let r8 = state.report(.primary, reachable: true, now: 60_000)
@@ -34,9 +35,9 @@ import Testing
 
     /// Issue 10, defect 7: only a failure that kept the request on this machine moves a call on.
     @Test func aCallMovesToTheNextEndpointOnlyWhenNothingCanHaveBeenSent() {
-        #expect(FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: false))    // DNS, connect, TLS
-        #expect(!FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: true))    // timeout after sending
-        #expect(!FailoverState.triesNextEndpoint(unreachable: false, mayHaveBeenSent: true))   // reset, cancelled
+        #expect(FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: false))  // DNS, connect, TLS
+        #expect(!FailoverState.triesNextEndpoint(unreachable: true, mayHaveBeenSent: true))  // timeout after sending
+        #expect(!FailoverState.triesNextEndpoint(unreachable: false, mayHaveBeenSent: true))  // reset, cancelled
         #expect(!FailoverState.triesNextEndpoint(unreachable: false, mayHaveBeenSent: false))
     }
 

@@ -9,8 +9,9 @@ import WeChatPayV3
     static let now: Int64 = 1_800_000_000_000
 
     static func keys(expiringAt seconds: Int64) throws -> WeChatPayKeys {
-        let pem = try PlatformCertificate.selfSigned(key: key, serial: [0x01, 0x02], commonName: "test",
-                                                     notValidBefore: now / 1000 - 60, notValidAfter: seconds)
+        let pem = try PlatformCertificate.selfSigned(
+            key: key, serial: [0x01, 0x02], commonName: "test",
+            notValidBefore: now / 1000 - 60, notValidAfter: seconds)
         return WeChatPayKeys(certificates: [try PlatformCertificate(pem: pem)])
     }
 
@@ -27,7 +28,7 @@ import WeChatPayV3
 
     @Test func aCertificateExpiringSoonIsReplacedBeforeItExpires() throws {
         let cache = PlatformCertificateCache()
-        let expiry = Self.now / 1000 + 1_800   // half an hour left
+        let expiry = Self.now / 1000 + 1_800  // half an hour left
         cache.install(try Self.keys(expiringAt: expiry), now: Self.now)
         #expect(cache.needsFetch(now: Self.now + PlatformCertificateCache.retryAfterFailureMs))
         #expect(cache.needsFetch(now: expiry * 1000 - 1))

@@ -10,8 +10,10 @@ import WeChatPayV3
     static var nowSeconds: Int64 { now / 1000 }
 
     static func certificate(serial: UInt8, until notValidAfter: Int64) throws -> PlatformCertificate {
-        try PlatformCertificate(pem: PlatformCertificate.selfSigned(key: FakeV3Keys.stranger, serial: [serial], commonName: "test",
-                                                                    notValidBefore: nowSeconds - 400 * 86_400, notValidAfter: notValidAfter))
+        try PlatformCertificate(
+            pem: PlatformCertificate.selfSigned(
+                key: FakeV3Keys.stranger, serial: [serial], commonName: "test",
+                notValidBefore: nowSeconds - 400 * 86_400, notValidAfter: notValidAfter))
     }
 
     @Test func anExpiredCertificateIsDroppedAndDoesNotCauseAFetchEveryMinute() throws {
@@ -44,7 +46,8 @@ import WeChatPayV3
 
     @Test func whenEveryCertificateListedHasExpiredNoneIsHeldAndAFetchFollowsInAMinute() throws {
         let cache = PlatformCertificateCache()
-        cache.install(WeChatPayKeys(certificates: [try Self.certificate(serial: 0x0A, until: Self.nowSeconds - 1)]), now: Self.now)
+        cache.install(
+            WeChatPayKeys(certificates: [try Self.certificate(serial: 0x0A, until: Self.nowSeconds - 1)]), now: Self.now)
         #expect(cache.keys?.serials == [])
         #expect(!cache.needsFetch(now: Self.now + PlatformCertificateCache.retryAfterFailureMs - 1))
         #expect(cache.needsFetch(now: Self.now + PlatformCertificateCache.retryAfterFailureMs))

@@ -3,10 +3,11 @@ import NIOCore
 import NIOSSL
 import Testing
 import WeChatPayV2
+
 @testable import WeChatPayHTTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue 21, items 1 and 7: `TransportFailure`'s table. A failure is judged by how far the request
@@ -53,7 +54,8 @@ import Glibc
         let failure = TransportFailure(row.error, progress: row.progress)
         #expect(failure.mayHaveBeenSent == row.sent)
         #expect(failure.endpoint == row.endpoint)
-        #expect(FailoverState.triesNextEndpoint(unreachable: failure.unreachable, mayHaveBeenSent: failure.mayHaveBeenSent)
+        #expect(
+            FailoverState.triesNextEndpoint(unreachable: failure.unreachable, mayHaveBeenSent: failure.mayHaveBeenSent)
                 == (row.endpoint == .down && !row.sent))
     }
 
@@ -65,7 +67,10 @@ import Glibc
     /// The pool's own timeout names this machine as the cause, not WeChat Pay.
     @Test func aFullPoolSaysSo() {
         let failure = TransportFailure(HTTPClientError.getConnectionFromPoolTimeout, progress: .notWritten)
-        guard case .connection(let text) = failure.reason else { Issue.record("got \(failure.reason)"); return }
+        guard case .connection(let text) = failure.reason else {
+            Issue.record("got \(failure.reason)")
+            return
+        }
         #expect(text.contains("local connection pool"))
     }
 }

@@ -1,5 +1,6 @@
 import GatewayVocabulary
 import Testing
+
 @testable import WeChatPayV2
 
 /// Builds responses the way WeChat does, to drive the classifier through every row of its table.
@@ -9,8 +10,10 @@ struct ResponseFactory {
 
     static func make(_ signType: SignType = .md5, subMchID: String? = nil, subAppID: String? = nil) throws -> ResponseFactory {
         try ResponseFactory(
-            order: OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T-1", subMchID: subMchID, subAppID: subAppID),
-            credentials: MerchantCredentials(mchID: "10000100", signType: signType, key: APIKey("192006250b4c09247ec02edce69f6a2d")))
+            order: OrderReference(
+                appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T-1", subMchID: subMchID, subAppID: subAppID),
+            credentials: MerchantCredentials(
+                mchID: "10000100", signType: signType, key: APIKey("192006250b4c09247ec02edce69f6a2d")))
     }
 
     func signed(_ fields: [String: String], signType: SignType? = nil) -> [String: String] {
@@ -23,11 +26,15 @@ struct ResponseFactory {
     }
 
     func close(_ fields: [String: String], status: Int = 200) -> CloseOutcome {
-        ResponseClassifier.classifyClose(httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials).0
+        ResponseClassifier.classifyClose(
+            httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials
+        ).0
     }
 
     func query(_ fields: [String: String], status: Int = 200) -> QueryOutcome {
-        ResponseClassifier.classifyQuery(httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials).0
+        ResponseClassifier.classifyQuery(
+            httpStatus: status, body: try! XMLBodyEncoder.encode(fields), order: order, credentials: credentials
+        ).0
     }
 
     /// A signed query answer about this order (or about `outTradeNo`, when given).
@@ -43,7 +50,10 @@ struct ResponseFactory {
 
     func business(_ result: String, _ errCode: String? = nil) -> [String: String] {
         var fields = ["return_code": "SUCCESS", "return_msg": "OK", "result_code": result]
-        if let errCode { fields["err_code"] = errCode; fields["err_code_des"] = "描述" }
+        if let errCode {
+            fields["err_code"] = errCode
+            fields["err_code_des"] = "描述"
+        }
         return signed(fields)
     }
 }
@@ -78,15 +88,22 @@ struct ResponseFactory {
 
     @Test func unparseableBodyIsRetried() throws {
         let factory = try ResponseFactory.make()
-        let outcome = ResponseClassifier.classifyClose(httpStatus: 200, body: Array("<xml><return_code>SUC".utf8),
-                                                       order: factory.order, credentials: factory.credentials).0
-        guard case .retryable(.unparseable) = outcome else { Issue.record("got \(outcome)"); return }
+        let outcome = ResponseClassifier.classifyClose(
+            httpStatus: 200, body: Array("<xml><return_code>SUC".utf8),
+            order: factory.order, credentials: factory.credentials
+        ).0
+        guard case .retryable(.unparseable) = outcome else {
+            Issue.record("got \(outcome)")
+            return
+        }
     }
 
     @Test func returnCodeFailIsConfigurationEvenIfItClaimsPaid() throws {
         let factory = try ResponseFactory.make()
-        let outcome = factory.close(["return_code": "FAIL", "return_msg": "签名错误，请检查后再试",
-                                     "result_code": "FAIL", "err_code": "ORDERPAID"])
+        let outcome = factory.close([
+            "return_code": "FAIL", "return_msg": "签名错误，请检查后再试",
+            "result_code": "FAIL", "err_code": "ORDERPAID",
+        ])
         #expect(outcome == .configurationError(.signature("return_code FAIL: 签名错误，请检查后再试")))
     }
 
@@ -94,28 +111,43 @@ struct ResponseFactory {
         let factory = try ResponseFactory.make()
         var fields = factory.business("FAIL", "ORDERPAID")
         fields["sign"] = nil
-        guard case .retryable(.badSignature) = factory.close(fields) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(fields) else {
+            Issue.record("believed")
+            return
+        }
     }
 
     @Test func signOfTheWrongTypeIsNotBelieved() throws {
         let factory = try ResponseFactory.make(.hmacSHA256)
         let fields = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS"], signType: .md5)
-        guard case .retryable(.badSignature) = factory.close(fields) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(fields) else {
+            Issue.record("believed")
+            return
+        }
     }
 
     @Test func forgedUnknownFieldBreaksTheSign() throws {
         let factory = try ResponseFactory.make()
         var fields = factory.business("FAIL", "ORDERPAID")
         fields["transaction_id"] = "4200000000000000"
-        guard case .retryable(.badSignature) = factory.close(fields) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(fields) else {
+            Issue.record("believed")
+            return
+        }
     }
 
     @Test func wrongEchoedIDsAreNotBelieved() throws {
         let factory = try ResponseFactory.make()
         let otherApp = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "appid": "wxother"])
-        guard case .retryable(.badSignature) = factory.close(otherApp) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(otherApp) else {
+            Issue.record("believed")
+            return
+        }
         let otherMerchant = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "mch_id": "999"])
-        guard case .retryable(.badSignature) = factory.close(otherMerchant) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(otherMerchant) else {
+            Issue.record("believed")
+            return
+        }
     }
 
     @Test func echoedIDsAreOptional() throws {
@@ -127,18 +159,24 @@ struct ResponseFactory {
 
     @Test func queryReadsTradeStateAndTransaction() throws {
         let factory = try ResponseFactory.make()
-        let fields = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
-                                     "out_trade_no": "T-1", "transaction_id": "4200001234"])
-        let outcome = ResponseClassifier.classifyQuery(httpStatus: 200, body: try XMLBodyEncoder.encode(fields),
-                                                       order: factory.order, credentials: factory.credentials).0
+        let fields = factory.signed([
+            "return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
+            "out_trade_no": "T-1", "transaction_id": "4200001234",
+        ])
+        let outcome = ResponseClassifier.classifyQuery(
+            httpStatus: 200, body: try XMLBodyEncoder.encode(fields),
+            order: factory.order, credentials: factory.credentials
+        ).0
         #expect(outcome == .state(.success, transactionID: "4200001234"))
     }
 }
 
 /// Issue 10, defect 2: faults about one order's own parameters are not merchant-wide.
 @Suite struct RejectionTests {
-    static let merchantWide = ["SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR", "APPID_NOT_EXIST",
-                               "MCHID_NOT_EXIST", "APPID_MCHID_NOT_MATCH"]
+    static let merchantWide = [
+        "SIGNERROR", "REQUIRE_POST_METHOD", "XML_FORMAT_ERROR", "APPID_NOT_EXIST",
+        "MCHID_NOT_EXIST", "APPID_MCHID_NOT_MATCH",
+    ]
     static let aboutTheOrder = ["PARAM_ERROR", "INVALID_REQUEST", "LACK_PARAMS", "NOAUTH"]
 
     @Test(arguments: merchantWide) func merchantSetupCodesAreConfigurationErrors(_ code: String) throws {
@@ -200,8 +238,10 @@ struct ResponseFactory {
 
     @Test func subMerchantEchoesMustBeTheRequests() throws {
         let factory = try ResponseFactory.make(subMchID: "1900000111", subAppID: "wxsub0000000001")
-        var same = ["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "NOTPAY", "out_trade_no": "T-1",
-                    "sub_mch_id": "1900000111", "sub_appid": "wxsub0000000001"]
+        var same = [
+            "return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "NOTPAY", "out_trade_no": "T-1",
+            "sub_mch_id": "1900000111", "sub_appid": "wxsub0000000001",
+        ]
         #expect(factory.query(factory.signed(same)) == .state(.notPay, transactionID: nil))
         same["sub_mch_id"] = "1900000112"
         #expect(notBelieved(factory.query(factory.signed(same))))
@@ -216,8 +256,10 @@ struct ResponseFactory {
 
     @Test func anAnswerNamingASubMerchantThatWasNotAskedAboutIsNotBelieved() throws {
         let factory = try ResponseFactory.make()
-        let fields = factory.signed(["return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
-                                     "out_trade_no": "T-1", "sub_mch_id": "1900000111", "transaction_id": "42"])
+        let fields = factory.signed([
+            "return_code": "SUCCESS", "result_code": "SUCCESS", "trade_state": "SUCCESS",
+            "out_trade_no": "T-1", "sub_mch_id": "1900000111", "transaction_id": "42",
+        ])
         #expect(notBelieved(factory.query(fields)))
     }
 
@@ -225,12 +267,16 @@ struct ResponseFactory {
         let factory = try ResponseFactory.make(subMchID: "1900000111")
         var fields = ["return_code": "SUCCESS", "result_code": "FAIL", "err_code": "ORDERPAID", "out_trade_no": "T-2"]
         guard case .retryable(.badSignature(let reason)) = factory.close(factory.signed(fields)) else {
-            Issue.record("believed: \(factory.close(factory.signed(fields)))"); return
+            Issue.record("believed: \(factory.close(factory.signed(fields)))")
+            return
         }
         #expect(reason.contains("names another order"))
         fields["out_trade_no"] = "T-1"
         fields["sub_mch_id"] = "1900000112"
-        guard case .retryable(.badSignature) = factory.close(factory.signed(fields)) else { Issue.record("believed"); return }
+        guard case .retryable(.badSignature) = factory.close(factory.signed(fields)) else {
+            Issue.record("believed")
+            return
+        }
         fields["sub_mch_id"] = "1900000111"
         #expect(factory.close(factory.signed(fields)) == .paid)
     }
@@ -257,25 +303,31 @@ struct ResponseFactory {
     }
 
     @Test func rejectsLongOrPaddedFields() {
-        #expect(throws: ProtocolError.self) { try OrderReference(appID: String(repeating: "w", count: 33), mchID: "1", outTradeNo: "a") }
+        #expect(throws: ProtocolError.self) {
+            try OrderReference(appID: String(repeating: "w", count: 33), mchID: "1", outTradeNo: "a")
+        }
         #expect(throws: ProtocolError.self) { try OrderReference(appID: "wx ", mchID: "1", outTradeNo: "a") }
         #expect(throws: ProtocolError.self) { try OrderReference(appID: "wx", mchID: "1", outTradeNo: "a", subAppID: "wxsub") }
     }
 
     @Test func optionalSubFieldsAreSentOnlyWhenSet() throws {
         let credentials = try MerchantCredentials(mchID: "1", signType: .md5, key: APIKey("k"))
-        let plain = try SignedRequest(.closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a", subMchID: ""),
-                                      credentials: credentials, nonce: Nonce.make())
+        let plain = try SignedRequest(
+            .closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a", subMchID: ""),
+            credentials: credentials, nonce: Nonce.make())
         let plainFields = try StrictXMLDecoder.decode(plain.body)
         #expect(plainFields["sub_mch_id"] == nil && plainFields["sub_appid"] == nil)
-        let provider = try SignedRequest(.closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a", subMchID: "2"),
-                                         credentials: credentials, nonce: Nonce.make())
+        let provider = try SignedRequest(
+            .closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a", subMchID: "2"),
+            credentials: credentials, nonce: Nonce.make())
         #expect(try StrictXMLDecoder.decode(provider.body)["sub_mch_id"] == "2")
     }
 
     @Test(arguments: SignType.allCases) func roundTripThroughEncoderDecoderAndVerify(_ signType: SignType) throws {
-        let credentials = try MerchantCredentials(mchID: "10000100", signType: signType, key: APIKey("192006250b4c09247ec02edce69f6a2d"))
-        let order = try OrderReference(appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T]]>1".replacingOccurrences(of: "]]>", with: "-"))
+        let credentials = try MerchantCredentials(
+            mchID: "10000100", signType: signType, key: APIKey("192006250b4c09247ec02edce69f6a2d"))
+        let order = try OrderReference(
+            appID: "wxd930ea5d5a258f4f", mchID: "10000100", outTradeNo: "T]]>1".replacingOccurrences(of: "]]>", with: "-"))
         let request = try SignedRequest(.closeOrder, order: order, credentials: credentials, nonce: Nonce.make())
         let fields = try StrictXMLDecoder.decode(request.body)
         #expect(fields["sign_type"] == signType.rawValue)
@@ -290,7 +342,9 @@ struct ResponseFactory {
     @Test func refusesCredentialsOfAnotherMerchant() throws {
         let credentials = try MerchantCredentials(mchID: "2", signType: .md5, key: APIKey("k"))
         #expect(throws: ProtocolError.self) {
-            try SignedRequest(.closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a"), credentials: credentials, nonce: "n")
+            try SignedRequest(
+                .closeOrder, order: OrderReference(appID: "wx", mchID: "1", outTradeNo: "a"), credentials: credentials, nonce: "n"
+            )
         }
     }
 }

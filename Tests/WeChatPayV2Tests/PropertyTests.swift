@@ -1,6 +1,7 @@
 import GatewayVocabulary
 import PropertyBased
 import Testing
+
 @testable import WeChatPayV2
 
 @Suite struct PropertyTests {
@@ -35,8 +36,9 @@ import Testing
             characters[position] = replacement
             var tampered = signed
             tampered[name] = String(characters)
-            #expect(!Signer.isValid(sign: tampered["sign"]!, for: tampered, type: signType, key: Self.key),
-                    "changing \(name) went unnoticed")
+            #expect(
+                !Signer.isValid(sign: tampered["sign"]!, for: tampered, type: signType, key: Self.key),
+                "changing \(name) went unnoticed")
         }
     }
 }

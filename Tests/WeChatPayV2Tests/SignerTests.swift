@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WeChatPayV2
 
 @Suite struct SignerTests {
@@ -13,15 +14,17 @@ import Testing
     }
 
     @Test func officialHMACVector() {
-        #expect(Signer.sign(Self.officialFields, type: .hmacSHA256, key: Self.officialKey)
-            == "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6")
+        #expect(
+            Signer.sign(Self.officialFields, type: .hmacSHA256, key: Self.officialKey)
+                == "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6")
     }
 
     @Test func wechatpyVectors() {
         let fields = ["test1": "test1", "test2": "test2"]
         #expect(Signer.sign(fields, type: .md5, key: Self.officialKey) == "1E3A8D73B5A4AEE787C0F68B5DAB8520")
-        #expect(Signer.sign(fields, type: .hmacSHA256, key: Self.officialKey)
-            == "EDAC6D70D2FDF5A2382F8204FC96A1918017E46ACC5297F565ED1A7610ACF659")
+        #expect(
+            Signer.sign(fields, type: .hmacSHA256, key: Self.officialKey)
+                == "EDAC6D70D2FDF5A2382F8204FC96A1918017E46ACC5297F565ED1A7610ACF659")
     }
 
     @Test func signAndEmptyFieldsAreNotSigned() {
@@ -38,9 +41,14 @@ import Testing
     }
 
     @Test func validationAcceptsOnlyTheExactSign() {
-        #expect(Signer.isValid(sign: "9A0A8659F005D6984697E2CA0A9CF3B7", for: Self.officialFields, type: .md5, key: Self.officialKey))
-        #expect(!Signer.isValid(sign: "9a0a8659f005d6984697e2ca0a9cf3b7", for: Self.officialFields, type: .md5, key: Self.officialKey))
-        #expect(!Signer.isValid(sign: "9A0A8659F005D6984697E2CA0A9CF3B8", for: Self.officialFields, type: .md5, key: Self.officialKey))
+        #expect(
+            Signer.isValid(sign: "9A0A8659F005D6984697E2CA0A9CF3B7", for: Self.officialFields, type: .md5, key: Self.officialKey))
+        #expect(
+            !Signer.isValid(sign: "9a0a8659f005d6984697e2ca0a9cf3b7", for: Self.officialFields, type: .md5, key: Self.officialKey)
+        )
+        #expect(
+            !Signer.isValid(sign: "9A0A8659F005D6984697E2CA0A9CF3B8", for: Self.officialFields, type: .md5, key: Self.officialKey)
+        )
         #expect(!Signer.isValid(sign: "", for: Self.officialFields, type: .md5, key: Self.officialKey))
     }
 
@@ -53,7 +61,8 @@ import Testing
     }
 
     @Test func noncesAreFreshAlphanumeric() {
-        let first = Nonce.make(), second = Nonce.make()
+        let first = Nonce.make()
+        let second = Nonce.make()
         #expect(first.count == 32)
         #expect(first != second)
         #expect(first.utf8.allSatisfy { Nonce.alphabet.contains($0) })

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WeChatPayV2
 
 @Suite struct XMLTests {
@@ -15,14 +16,18 @@ import Testing
     }
 
     @Test func decodesTextEntitiesBOMAndDeclaration() throws {
-        let doc = "\u{FEFF}<?xml version=\"1.0\"?>\n<xml>\n <return_code>SUCCESS</return_code>\n <msg>a&lt;b&amp;&#x4E2D;&#25991;</msg><empty/><e2></e2></xml>\n"
+        let doc =
+            "\u{FEFF}<?xml version=\"1.0\"?>\n<xml>\n <return_code>SUCCESS</return_code>\n <msg>a&lt;b&amp;&#x4E2D;&#25991;</msg><empty/><e2></e2></xml>\n"
         #expect(try StrictXMLDecoder.decode(doc) == ["return_code": "SUCCESS", "msg": "a<b&中文", "empty": "", "e2": ""])
     }
 
     static let hostile: [(String, String)] = [
         ("doctype", "<!DOCTYPE xml><xml><a>1</a></xml>"),
         ("xxe", "<?xml version=\"1.0\"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><a>&xxe;</a></xml>"),
-        ("billion laughs", "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><xml><a>&lol2;</a></xml>"),
+        (
+            "billion laughs",
+            "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><xml><a>&lol2;</a></xml>"
+        ),
         ("entity lower-case", "<xml><a>1</a></xml><!entity x \"y\">"),
     ]
 

@@ -1,5 +1,6 @@
 import Testing
 import WeChatPayV2
+
 @testable import WeChatPayV3
 
 /// Issue 21, item 5: during WeChat's staged switch from platform certificates to the WeChat Pay
@@ -7,9 +8,10 @@ import WeChatPayV2
 @Suite struct CombinedKeysTests {
     typealias K = V3TestKeys
 
-    static let certificate = try! PlatformCertificate(pem: PlatformCertificate.selfSigned(
-        key: K.stranger, serial: [0x5E, 0x71], commonName: "Tenpay.com Root CA",
-        notValidBefore: K.now - 86_400, notValidAfter: K.now + 86_400 * 365))
+    static let certificate = try! PlatformCertificate(
+        pem: PlatformCertificate.selfSigned(
+            key: K.stranger, serial: [0x5E, 0x71], commonName: "Tenpay.com Root CA",
+            notValidBefore: K.now - 86_400, notValidAfter: K.now + 86_400 * 365))
 
     @Test func eitherModeAloneRefusesTheOthersAnswers() {
         let certificates = WeChatPayKeys(certificates: [Self.certificate])
@@ -18,7 +20,8 @@ import WeChatPayV2
         }
         #expect(byPublicKey?.kind == .unknownSerial)
         let byCertificate = #expect(throws: V3Error.self) {
-            try AnswerVerifier.verify(K.signed(status: 204, body: "", serial: "5E71", key: K.stranger), keys: K.keys, nowSeconds: K.now)
+            try AnswerVerifier.verify(
+                K.signed(status: 204, body: "", serial: "5E71", key: K.stranger), keys: K.keys, nowSeconds: K.now)
         }
         #expect(byCertificate?.kind == .unknownSerial)
     }

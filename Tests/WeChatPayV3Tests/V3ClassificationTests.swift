@@ -1,6 +1,7 @@
 import GatewayVocabulary
 import Testing
 import WeChatPayV2
+
 @testable import WeChatPayV3
 
 @Suite struct V3ClassificationTests {
@@ -19,7 +20,10 @@ import WeChatPayV2
     /// Every documented code for close and query, with its status, and what each API call reads it as.
     static let codes: [(status: Int, code: String, close: CloseOutcome, query: QueryOutcome)] = [
         (202, "USER_PAYING", .unknownCode("USER_PAYING"), .unknownCode("USER_PAYING")),
-        (400, "APPID_MCHID_NOT_MATCH", .configurationError("APPID_MCHID_NOT_MATCH: 描述"), .configurationError("APPID_MCHID_NOT_MATCH: 描述")),
+        (
+            400, "APPID_MCHID_NOT_MATCH", .configurationError("APPID_MCHID_NOT_MATCH: 描述"),
+            .configurationError("APPID_MCHID_NOT_MATCH: 描述")
+        ),
         (400, "INVALID_REQUEST", .unconfirmed(.rejected("INVALID_REQUEST: 描述")), .orderRejected("INVALID_REQUEST: 描述")),
         (400, "MCH_NOT_EXISTS", .configurationError("MCH_NOT_EXISTS: 描述"), .configurationError("MCH_NOT_EXISTS: 描述")),
         (400, "ORDER_CLOSED", .unconfirmed(.alreadyClosed), .unknownCode("ORDER_CLOSED")),
@@ -42,7 +46,10 @@ import WeChatPayV2
         (400, "SOMETHING_NEW", .unknownCode("SOMETHING_NEW"), .unknownCode("SOMETHING_NEW")),
         (503, "SOMETHING_NEW", .retryable(.httpStatus(503)), .retryable(.httpStatus(503))),
         (429, "SOMETHING_NEW", .retryable(.httpStatus(429)), .retryable(.httpStatus(429))),
-        (401, "SOMETHING_NEW", .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述")), .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述"))),
+        (
+            401, "SOMETHING_NEW", .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述")),
+            .configurationError(.signature("HTTP 401 SOMETHING_NEW: 描述"))
+        ),
     ]
 
     @Test(arguments: 0..<codes.count)
@@ -51,7 +58,9 @@ import WeChatPayV2
         let answer = K.signed(status: row.status, body: K.error(row.code))
         let (close, closeSummary) = Self.classifyClose(answer)
         #expect(close == row.close, "close \(row.status) \(row.code)")
-        #expect(closeSummary.verified && closeSummary.errCode == row.code && closeSummary.errCodeDes == "描述" && closeSummary.httpStatus == row.status)
+        #expect(
+            closeSummary.verified && closeSummary.errCode == row.code && closeSummary.errCodeDes == "描述"
+                && closeSummary.httpStatus == row.status)
         let (query, querySummary) = Self.classifyQuery(answer)
         #expect(query == row.query, "query \(row.status) \(row.code)")
         #expect(querySummary.verified)
@@ -71,13 +80,21 @@ import WeChatPayV2
         #expect(stale.isNotBelieved && !staleSummary.verified)
         #expect(Self.classifyClose(K.signed(status: 204, body: "", serial: "PUB_KEY_ID_OTHER")).0.isNotBelieved)
         #expect(Self.classifyClose(K.signed(status: 204, body: "", key: K.stranger)).0.isNotBelieved)
-        let paid = K.signed(status: 200, body: "{\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"SUCCESS\"}", key: K.stranger)
-        #expect(Self.classifyQuery(paid).0 == .retryable(.badSignature("the answer's Wechatpay-Signature does not verify with \(K.publicKeyID)")))
+        let paid = K.signed(
+            status: 200,
+            body: "{\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"SUCCESS\"}",
+            key: K.stranger)
+        #expect(
+            Self.classifyQuery(paid).0
+                == .retryable(.badSignature("the answer's Wechatpay-Signature does not verify with \(K.publicKeyID)")))
     }
 
     @Test func anUnsigned401PausesTheMerchantButIsNotBelievedAsWeChatsWord() {
         let (outcome, summary) = Self.classifyClose(K.unsigned(status: 401, body: K.error("SIGN_ERROR")))
-        guard case .configurationError(let reason) = outcome else { Issue.record("got \(outcome)"); return }
+        guard case .configurationError(let reason) = outcome else {
+            Issue.record("got \(outcome)")
+            return
+        }
         #expect(reason.kind == .signature && reason.reason.contains("SIGN_ERROR") && reason.reason.contains("unsigned"))
         #expect(!summary.verified && summary.errCode == "SIGN_ERROR")
     }
@@ -89,13 +106,16 @@ import WeChatPayV2
     }
 
     @Test func aSignedErrorWithoutACodeRetries() {
-        #expect(Self.classifyClose(K.signed(status: 400, body: "not json")).0 == .retryable(.unparseable("HTTP 400 without a JSON {code, message}")))
+        #expect(
+            Self.classifyClose(K.signed(status: 400, body: "not json")).0
+                == .retryable(.unparseable("HTTP 400 without a JSON {code, message}")))
         #expect(Self.classifyClose(K.signed(status: 500, body: "")).0 == .retryable(.httpStatus(500)))
     }
 
     @Test(arguments: TradeState.allCases)
     func everyTradeStateIsRead(_ state: TradeState) {
-        let body = "{\"appid\":\"wxd678efh567hg6787\",\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"transaction_id\":\"4200000001\",\"trade_state\":\"\(state.rawValue)\",\"amount\":{\"total\":100}}"
+        let body =
+            "{\"appid\":\"wxd678efh567hg6787\",\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"transaction_id\":\"4200000001\",\"trade_state\":\"\(state.rawValue)\",\"amount\":{\"total\":100}}"
         let (outcome, summary) = Self.classifyQuery(K.signed(status: 200, body: body))
         #expect(outcome == .state(state, transactionID: "4200000001"))
         #expect(summary.verified)
@@ -103,7 +123,8 @@ import WeChatPayV2
 
     @Test func aPartnerQueryEchoesTheSubMerchant() {
         let request = V3Request.query(K.partner)
-        let right = "{\"sp_mchid\":\"1900000109\",\"sub_mchid\":\"1900000110\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"NOTPAY\"}"
+        let right =
+            "{\"sp_mchid\":\"1900000109\",\"sub_mchid\":\"1900000110\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"NOTPAY\"}"
         #expect(Self.classifyQuery(K.signed(status: 200, body: right), request: request).0 == .state(.notPay, transactionID: nil))
         let wrong = right.replacingOccurrences(of: "1900000110", with: "1900000111")
         let (outcome, summary) = Self.classifyQuery(K.signed(status: 200, body: wrong), request: request)
@@ -113,18 +134,24 @@ import WeChatPayV2
     @Test func aQueryAnswerAboutAnotherOrderIsNotBelieved() {
         let other = "{\"mchid\":\"1900000109\",\"out_trade_no\":\"OTHER_ORDER_1\",\"trade_state\":\"CLOSED\"}"
         #expect(Self.classifyQuery(K.signed(status: 200, body: other)).0.isNotBelieved)
-        let otherMerchant = "{\"mchid\":\"1900000999\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"CLOSED\"}"
+        let otherMerchant =
+            "{\"mchid\":\"1900000999\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"CLOSED\"}"
         #expect(Self.classifyQuery(K.signed(status: 200, body: otherMerchant)).0.isNotBelieved)
         let nameless = "{\"mchid\":\"1900000109\",\"trade_state\":\"SUCCESS\"}"
         #expect(Self.classifyQuery(K.signed(status: 200, body: nameless)).0.isNotBelieved)
-        let direct = "{\"sub_mchid\":\"1900000110\",\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"CLOSED\"}"
+        let direct =
+            "{\"sub_mchid\":\"1900000110\",\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"CLOSED\"}"
         #expect(Self.classifyQuery(K.signed(status: 200, body: direct)).0.isNotBelieved)
     }
 
     @Test func anUnknownOrMissingTradeStateRetries() {
         let unknown = "{\"mchid\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\",\"trade_state\":\"WHATEVER\"}"
-        #expect(Self.classifyQuery(K.signed(status: 200, body: unknown)).0 == .retryable(.unparseable("trade_state is missing or unknown")))
-        #expect(Self.classifyQuery(K.signed(status: 200, body: "[1,2]")).0 == .retryable(.unparseable("the query answer is not JSON with string fields")))
+        #expect(
+            Self.classifyQuery(K.signed(status: 200, body: unknown)).0
+                == .retryable(.unparseable("trade_state is missing or unknown")))
+        #expect(
+            Self.classifyQuery(K.signed(status: 200, body: "[1,2]")).0
+                == .retryable(.unparseable("the query answer is not JSON with string fields")))
     }
 }
 

@@ -34,8 +34,10 @@ public struct ClaimRequest: Sendable, Hashable {
     /// Merchants that may have at most this many orders claimed (their rate tokens left).
     public var merchantLimits: [String: Int]
 
-    public init(limit: Int, excludedMerchants: Set<String> = [], excludedCircuits: Set<CircuitKey> = [],
-                merchantLimits: [String: Int] = [:]) {
+    public init(
+        limit: Int, excludedMerchants: Set<String> = [], excludedCircuits: Set<CircuitKey> = [],
+        merchantLimits: [String: Int] = [:]
+    ) {
         self.limit = limit
         self.excludedMerchants = excludedMerchants
         self.excludedCircuits = excludedCircuits

@@ -20,8 +20,10 @@ public struct ClaimedOrder: Sendable, Hashable {
     /// The lease token: every write about this claim is a compare-and-set on it.
     public let leaseToken: String
 
-    public init(id: Int64, mchID: String, appID: String, outTradeNo: String, subMchID: String?, subAppID: String?,
-                createdAt: Int64, timeoutSeconds: Int64, attempt: Int, inDoubt: Bool, firstAttemptAt: Int64, leaseToken: String) {
+    public init(
+        id: Int64, mchID: String, appID: String, outTradeNo: String, subMchID: String?, subAppID: String?,
+        createdAt: Int64, timeoutSeconds: Int64, attempt: Int, inDoubt: Bool, firstAttemptAt: Int64, leaseToken: String
+    ) {
         self.id = id
         self.mchID = mchID
         self.appID = appID

@@ -15,8 +15,10 @@ public struct DaemonRecord: Sendable, Hashable, Codable {
     /// Set by the store from the row's write time.
     public var lastSeenMs: Int64
 
-    public init(owner: String, host: String, pid: Int32, bootID: String, version: String, startedMs: Int64,
-                intervalSeconds: Int, lastSeenMs: Int64 = 0) {
+    public init(
+        owner: String, host: String, pid: Int32, bootID: String, version: String, startedMs: Int64,
+        intervalSeconds: Int, lastSeenMs: Int64 = 0
+    ) {
         self.owner = owner
         self.host = host
         self.pid = pid

@@ -17,7 +17,9 @@ public struct FeedCursor: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// Parses `FINISHED_MS:ID`; the error names what was wrong with the text.
     public init(parsing text: String) throws(FeedCursorError) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw FeedCursorError(text: text, problem: "it is not FINISHED_MS:ID (two numbers joined by a colon)") }
+        guard parts.count == 2 else {
+            throw FeedCursorError(text: text, problem: "it is not FINISHED_MS:ID (two numbers joined by a colon)")
+        }
         guard let finishedMs = Int64(parts[0]), finishedMs >= 0 else {
             throw FeedCursorError(text: text, problem: "FINISHED_MS '\(parts[0])' is not a whole number of milliseconds ≥ 0")
         }

@@ -17,8 +17,10 @@ public struct FinishedOrder: Sendable, Hashable {
     public let lastError: String?
     public let attempts: Int
 
-    public init(id: Int64, finishedMs: Int64, mchID: String, subMchID: String?, outTradeNo: String, status: OrderStatus,
-                outcome: String?, transactionID: String?, conflict: String?, lastError: String?, attempts: Int) {
+    public init(
+        id: Int64, finishedMs: Int64, mchID: String, subMchID: String?, outTradeNo: String, status: OrderStatus,
+        outcome: String?, transactionID: String?, conflict: String?, lastError: String?, attempts: Int
+    ) {
         self.id = id
         self.finishedMs = finishedMs
         self.mchID = mchID

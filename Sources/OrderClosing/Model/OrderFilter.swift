@@ -8,7 +8,10 @@ public struct OrderFilter: Sendable, Hashable {
     public var olderThanSeconds: Int64?
     public var limit = 100
 
-    public init(status: OrderStatus? = nil, mchID: String? = nil, overdueOnly: Bool = false, olderThanSeconds: Int64? = nil, limit: Int = 100) {
+    public init(
+        status: OrderStatus? = nil, mchID: String? = nil, overdueOnly: Bool = false, olderThanSeconds: Int64? = nil,
+        limit: Int = 100
+    ) {
         self.status = status
         self.mchID = mchID
         self.overdueOnly = overdueOnly
@@ -35,8 +38,10 @@ public struct OrderLine: Sendable, Codable, Hashable {
 
     /// A row as the stores read it: `dueMs` its own due time, `nextAttemptMs` the stored
     /// `next_attempt_ms`, `now` the store's clock (unix ms).
-    public init(mchID: String, outTradeNo: String, status: String, outcome: String?, attempts: Int, inDoubt: Bool,
-                createdAt: Int64, dueMs: Int64, nextAttemptMs: Int64, lastError: String?, now: Int64) {
+    public init(
+        mchID: String, outTradeNo: String, status: String, outcome: String?, attempts: Int, inDoubt: Bool,
+        createdAt: Int64, dueMs: Int64, nextAttemptMs: Int64, lastError: String?, now: Int64
+    ) {
         let open = status == OrderStatus.pending.rawValue || status == OrderStatus.closing.rawValue
         self.mchID = mchID
         self.outTradeNo = outTradeNo

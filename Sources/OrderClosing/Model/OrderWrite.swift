@@ -15,8 +15,10 @@ public struct AttemptRecord: Sendable, Hashable {
     /// The answer in words where the outcome does not say it all (`AuditOutcome.words`).
     public let error: String?
 
-    public init(call: Call, attempt: Int, startedAt: Int64, finishedAt: Int64, endpoint: String?,
-                response: ResponseSummary, outcome: AuditOutcome, error: String?) {
+    public init(
+        call: Call, attempt: Int, startedAt: Int64, finishedAt: Int64, endpoint: String?,
+        response: ResponseSummary, outcome: AuditOutcome, error: String?
+    ) {
         self.call = call
         self.attempt = attempt
         self.startedAt = startedAt
@@ -78,11 +80,12 @@ extension OrderWrite {
     /// contradiction; a retry or a local "failed" (retries spent) is none.
     public func lostCompareAndSet(current: OrderStatus?, outcome: String?) -> (result: WriteResult, conflict: String?) {
         guard current == .paid, outcome == nil else { return (.leaseLost(current: current), nil) }
-        let note: String? = switch change {
-        case .finish(_, let verdict?, _, _): "WeChat answered \(verdict) while the row was paid"
-        case .contradiction(let text): "\(text) (while the row was paid)"
-        case .finish, .retry: nil
-        }
+        let note: String? =
+            switch change {
+            case .finish(_, let verdict?, _, _): "WeChat answered \(verdict) while the row was paid"
+            case .contradiction(let text): "\(text) (while the row was paid)"
+            case .finish, .retry: nil
+            }
         return (.conflict(current: .paid), note)
     }
 }

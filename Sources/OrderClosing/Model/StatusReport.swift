@@ -121,7 +121,9 @@ public struct StatusReport: Sendable, Codable {
     public let daemon: [String: String]
 
     /// `counts` by status (every status present, 0 if none).
-    public init(counts: [OrderStatus: Int], overdue: Int, oldestOverdue: Overdue?, inDoubt: Int, failedLastDay: Int, state: DaemonState) {
+    public init(
+        counts: [OrderStatus: Int], overdue: Int, oldestOverdue: Overdue?, inDoubt: Int, failedLastDay: Int, state: DaemonState
+    ) {
         self.counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, counts[$0] ?? 0) })
         self.overdue = overdue
         self.oldestOverdue = oldestOverdue

@@ -19,8 +19,9 @@ public enum UnclaimableRow {
         if failed {
             logger.error("\(name) cannot be claimed and ends failed: \(reason); the other orders are claimed", metadata: metadata)
         } else {
-            logger.error("\(name) cannot be claimed, nor marked failed: \(reason); it is skipped and the other orders are claimed",
-                         metadata: metadata)
+            logger.error(
+                "\(name) cannot be claimed, nor marked failed: \(reason); it is skipped and the other orders are claimed",
+                metadata: metadata)
         }
     }
 }

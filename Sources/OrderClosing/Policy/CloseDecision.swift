@@ -61,8 +61,10 @@ public enum CloseDecision {
 
     public static let orderPaid = QueryReason.orderPaid
 
-    public static func afterClose(_ order: ClaimedOrder, outcome: CloseOutcome, delivered: Bool, now: Int64,
-                                  retry: RetryPolicy, jitterUnit: Double) -> Next {
+    public static func afterClose(
+        _ order: ClaimedOrder, outcome: CloseOutcome, delivered: Bool, now: Int64,
+        retry: RetryPolicy, jitterUnit: Double
+    ) -> Next {
         switch outcome {
         case .closed, .alreadyClosed, .notExist:
             return .change(.finish(.closed, outcome: AuditOutcome(outcome).rawValue, transactionID: nil, reason: nil))
@@ -75,8 +77,10 @@ public enum CloseDecision {
         case .configurationError(let reason):
             return .pauseMerchant(reason: reason.reason)
         case .orderRejected(let reason):
-            return .change(retrying(order, reason: "WeChat refused this order: \(reason)", inDoubt: order.inDoubt,
-                                    delivered: true, now: now, retry: retry, jitterUnit: jitterUnit))
+            return .change(
+                retrying(
+                    order, reason: "WeChat refused this order: \(reason)", inDoubt: order.inDoubt,
+                    delivered: true, now: now, retry: retry, jitterUnit: jitterUnit))
         case .retryable(let reason):
             let inDoubt = order.inDoubt || (delivered && leavesOutcomeUnknown(reason))
             if isPushback(reason) {
@@ -84,18 +88,23 @@ public enum CloseDecision {
                 // back; it waits the short pushback delay, and the time window still bounds it.
                 let nextAt = now + retry.pushbackDelay(unit: jitterUnit)
                 if let exhausted = retry.exhaustion(attempt: 0, firstAttemptAt: order.firstAttemptAt, nextAt: nextAt) {
-                    return .change(.finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)"))
+                    return .change(
+                        .finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)"))
                 }
                 return .change(.retry(at: nextAt, reason: reason.description, inDoubt: inDoubt, refundAttempt: true))
             }
-            return .change(retrying(order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,
-                                    now: now, retry: retry, jitterUnit: jitterUnit))
+            return .change(
+                retrying(
+                    order, reason: reason.description, inDoubt: inDoubt, delivered: delivered,
+                    now: now, retry: retry, jitterUnit: jitterUnit))
         }
     }
 
     /// After ORDERPAID, an unknown code or an unconfirmed claim, what the query says settles it (the tables above).
-    public static func afterQuery(_ order: ClaimedOrder, because: QueryReason, query: QueryOutcome?, now: Int64,
-                                  retry: RetryPolicy, jitterUnit: Double) -> OrderChange {
+    public static func afterQuery(
+        _ order: ClaimedOrder, because: QueryReason, query: QueryOutcome?, now: Int64,
+        retry: RetryPolicy, jitterUnit: Double
+    ) -> OrderChange {
         let paidClaimed = because == .orderPaid
         // INVALID_REQUEST: only a paid or closed order overrules the refusal.
         let refused: Bool = if case .unconfirmed(.rejected) = because { true } else { false }
@@ -105,8 +114,9 @@ public enum CloseDecision {
                 return .finish(.paid, outcome: "paid", transactionID: transactionID, reason: nil)
             case .closed, .revoked, .notPay, .payError:
                 if paidClaimed {
-                    return .contradiction("WeChat answered ORDERPAID (signed) to the close, but its query says trade_state "
-                                          + "\(state.rawValue); a person must check this order")
+                    return .contradiction(
+                        "WeChat answered ORDERPAID (signed) to the close, but its query says trade_state "
+                            + "\(state.rawValue); a person must check this order")
                 }
                 if state == .closed || state == .revoked {
                     // After v3's 204 the query confirms this close; otherwise someone closed it before.
@@ -115,8 +125,9 @@ public enum CloseDecision {
                 }
             case .userPaying, .accept:
                 if paidClaimed {
-                    return .finish(.paid, outcome: "paid", transactionID: transactionID,
-                                   reason: "ORDERPAID; the query says \(state.rawValue) (payment still settling)")
+                    return .finish(
+                        .paid, outcome: "paid", transactionID: transactionID,
+                        reason: "ORDERPAID; the query says \(state.rawValue) (payment still settling)")
                 }
             }
         }
@@ -126,12 +137,14 @@ public enum CloseDecision {
         }
         if paidClaimed {
             // A signed ORDERPAID is believed on its own; the query only adds the transaction id.
-            return .finish(.paid, outcome: "paid", transactionID: nil,
-                           reason: "ORDERPAID; the reconciling query gave \(query.map(String.init(describing:)) ?? "no answer")")
+            return .finish(
+                .paid, outcome: "paid", transactionID: nil,
+                reason: "ORDERPAID; the reconciling query gave \(query.map(String.init(describing:)) ?? "no answer")")
         }
         let seen = query.map { "; query: \($0)" } ?? ""
-        return retrying(order, reason: "\(because)\(seen)", inDoubt: order.inDoubt, delivered: true,
-                        now: now, retry: retry, jitterUnit: jitterUnit)
+        return retrying(
+            order, reason: "\(because)\(seen)", inDoubt: order.inDoubt, delivered: true,
+            now: now, retry: retry, jitterUnit: jitterUnit)
     }
 
     /// A merchant-wide pause: the attempt is given back and the order waits for the circuit.
@@ -139,11 +152,15 @@ public enum CloseDecision {
         .retry(at: until, reason: "merchant paused: \(reason)", inDoubt: order.inDoubt, refundAttempt: true)
     }
 
-    static func retrying(_ order: ClaimedOrder, reason: String, inDoubt: Bool, delivered: Bool, now: Int64,
-                         retry: RetryPolicy, jitterUnit: Double) -> OrderChange {
+    static func retrying(
+        _ order: ClaimedOrder, reason: String, inDoubt: Bool, delivered: Bool, now: Int64,
+        retry: RetryPolicy, jitterUnit: Double
+    ) -> OrderChange {
         let nextAt = now + (delivered ? retry.delay(afterAttempt: order.attempt, unit: jitterUnit) : retry.outageDelayMs)
         let spentAttempts = delivered ? order.attempt : order.attempt - 1
-        if let exhausted = retry.exhaustion(attempt: delivered ? spentAttempts : 0, firstAttemptAt: order.firstAttemptAt, nextAt: nextAt) {
+        if let exhausted = retry.exhaustion(
+            attempt: delivered ? spentAttempts : 0, firstAttemptAt: order.firstAttemptAt, nextAt: nextAt)
+        {
             return .finish(.failed, outcome: nil, transactionID: nil, reason: "\(exhausted); last error: \(reason)")
         }
         return .retry(at: nextAt, reason: reason, inDoubt: inDoubt, refundAttempt: !delivered)

@@ -139,7 +139,9 @@ public struct MerchantCircuit: Sendable, Hashable {
             close()
             return true
         case .refused(let reason):
-            let why = state == .closed ? "orders were refused, and so was a query for a made-up order" : "a query for a made-up order is still refused"
+            let why =
+                state == .closed
+                ? "orders were refused, and so was a query for a made-up order" : "a query for a made-up order is still refused"
             return recordConfigurationError("\(why): \(reason)", now: now)
         case .inconclusive:
             nextProbeAt = now + Self.inconclusiveRetryMs

@@ -60,7 +60,9 @@ public struct MerchantGate: Sendable {
     public mutating func update(merchants: [MerchantProfile], unavailable: [String: String]) {
         var buckets: [String: TokenBucket] = [:]
         for merchant in merchants {
-            if let old = self.buckets[merchant.mchID], old.ratePerSecond == merchant.ratePerSecond, old.burst == max(merchant.burst, 1) {
+            if let old = self.buckets[merchant.mchID], old.ratePerSecond == merchant.ratePerSecond,
+                old.burst == max(merchant.burst, 1)
+            {
                 buckets[merchant.mchID] = old
             } else {
                 buckets[merchant.mchID] = TokenBucket(ratePerSecond: merchant.ratePerSecond, burst: merchant.burst)

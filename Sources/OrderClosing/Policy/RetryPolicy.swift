@@ -35,8 +35,12 @@ public struct RetryPolicy: Sendable, Hashable {
 
     public init() {}
 
-    public init(baseDelayMs: Int64, maxDelayMs: Int64, jitter: Double, maxAttempts: Int, windowMs: Int64, outageDelayMs: Int64 = 30_000) throws(PolicyError) {
-        guard baseDelayMs > 0, maxDelayMs >= baseDelayMs else { throw PolicyError("retry delays must be positive with max ≥ base") }
+    public init(
+        baseDelayMs: Int64, maxDelayMs: Int64, jitter: Double, maxAttempts: Int, windowMs: Int64, outageDelayMs: Int64 = 30_000
+    ) throws(PolicyError) {
+        guard baseDelayMs > 0, maxDelayMs >= baseDelayMs else {
+            throw PolicyError("retry delays must be positive with max ≥ base")
+        }
         guard (0...0.5).contains(jitter) else { throw PolicyError("retry jitter must be between 0 and 0.5, got \(jitter)") }
         guard maxAttempts >= 1 else { throw PolicyError("retry max_attempts must be at least 1, got \(maxAttempts)") }
         guard windowMs > 0, outageDelayMs > 0 else { throw PolicyError("retry window and outage delay must be positive") }

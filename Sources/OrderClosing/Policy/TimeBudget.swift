@@ -46,15 +46,21 @@ public struct TimeBudget: Sendable, Hashable {
     public var findings: [Finding] {
         var findings: [Finding] = []
         if leaseMs < attemptMs {
-            findings.append(.error("schedule.lease_ms (\(leaseMs)) is shorter than one attempt can take (\(attemptMs) ms: a close and a query of "
-                                   + "\(callMs) ms each); another daemon could rescue an order still in flight and send it twice"))
+            findings.append(
+                .error(
+                    "schedule.lease_ms (\(leaseMs)) is shorter than one attempt can take (\(attemptMs) ms: a close and a query of "
+                        + "\(callMs) ms each); another daemon could rescue an order still in flight and send it twice"))
         } else if leaseMs < claimToOutcomeMs {
-            findings.append(.warning("schedule.lease_ms (\(leaseMs)) is shorter than the worst case from claim to outcome (\(claimToOutcomeMs) ms); "
-                                     + "under load another daemon may rescue an order whose call is still running"))
+            findings.append(
+                .warning(
+                    "schedule.lease_ms (\(leaseMs)) is shorter than the worst case from claim to outcome (\(claimToOutcomeMs) ms); "
+                        + "under load another daemon may rescue an order whose call is still running"))
         }
         if shutdownGraceMs < callMs {
-            findings.append(.warning("shutdown.grace_ms (\(shutdownGraceMs)) is shorter than one call (\(callMs) ms): a stop may cut calls short "
-                                     + "(they are recorded in doubt and closed again later)"))
+            findings.append(
+                .warning(
+                    "shutdown.grace_ms (\(shutdownGraceMs)) is shorter than one call (\(callMs) ms): a stop may cut calls short "
+                        + "(they are recorded in doubt and closed again later)"))
         }
         return findings
     }

@@ -32,7 +32,10 @@ public protocol OperatorStore: Sendable {
 
 extension OperatorStore {
     /// Moves failed orders back to pending with a fresh attempt budget; they are due at once.
-    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64, dryRun: Bool = false) async throws -> OrderActionReport {
-        try await apply(.requeue, to: OrderSelection(outTradeNos: outTradeNos, mchID: mchID, all: allFailed), now: now, dryRun: dryRun)
+    public func requeue(outTradeNos: [String], mchID: String?, allFailed: Bool, now: Int64, dryRun: Bool = false) async throws
+        -> OrderActionReport
+    {
+        try await apply(
+            .requeue, to: OrderSelection(outTradeNos: outTradeNos, mchID: mchID, all: allFailed), now: now, dryRun: dryRun)
     }
 }

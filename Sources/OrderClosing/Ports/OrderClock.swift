@@ -38,5 +38,5 @@ public struct SystemOrderClock: OrderClock {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -7,8 +7,10 @@ public protocol OrderStore: Sendable {
     /// Applies `writes` (as `record` does), then leases the orders `claim` admits that are due at
     /// `now`, counting an attempt on each, all in one transaction: at full speed the loop takes the
     /// write lock once per batch instead of twice, which leaves the merchant's app more room.
-    func recordAndClaim(_ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
-                        leaseOwner: String, leaseUntil: Int64) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder])
+    func recordAndClaim(
+        _ writes: [OrderWrite], claim: ClaimRequest, now: Int64,
+        leaseOwner: String, leaseUntil: Int64
+    ) async throws -> (recorded: [WriteResult], claimed: [ClaimedOrder])
 
     /// Applies each write as a compare-and-set on its lease token, and appends its attempts.
     /// A decided outcome also lands on a row whose lease was rescued but not yet claimed again:
@@ -69,7 +71,8 @@ public protocol OrderStore: Sendable {
 
 extension OrderStore {
     /// Leases due orders, recording nothing.
-    public func claimDue(_ claim: ClaimRequest, now: Int64, leaseOwner: String, leaseUntil: Int64) async throws -> [ClaimedOrder] {
+    public func claimDue(_ claim: ClaimRequest, now: Int64, leaseOwner: String, leaseUntil: Int64) async throws -> [ClaimedOrder]
+    {
         try await recordAndClaim([], claim: claim, now: now, leaseOwner: leaseOwner, leaseUntil: leaseUntil).claimed
     }
 }

@@ -16,11 +16,14 @@ public protocol WeChatPayGateway: Sendable {
 
 extension WeChatPayGateway {
     /// The order query (v2 `pay/orderquery`, v3 `GET …/out-trade-no/{no}`) for a fresh made-up number.
-    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<QueryOutcome> {
+    public func probeMerchant(_ probe: MerchantProbe, appID: String, merchant: any MerchantHandle) async -> GatewayResponse<
+        QueryOutcome
+    > {
         let order = probe.madeUpOrder(appID: appID, number: MerchantProbe.madeUpNumber())
         if let refusal = merchant.refusal(of: order) {
-            return GatewayResponse(outcome: .retryable(.unparseable("probe not built: \(refusal)")), summary: ResponseSummary(),
-                                   endpoint: nil, delivered: false)
+            return GatewayResponse(
+                outcome: .retryable(.unparseable("probe not built: \(refusal)")), summary: ResponseSummary(),
+                endpoint: nil, delivered: false)
         }
         return await queryOrder(order, merchant: merchant)
     }

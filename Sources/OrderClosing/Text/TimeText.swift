@@ -4,12 +4,15 @@
 public enum TimeText {
     /// `2026-11-30T09:27:30.123Z` for unix ms.
     public static func iso8601(_ unixMs: Int64) -> String {
-        let seconds = unixMs.floorDivided(by: 1000), millis = unixMs - seconds * 1000
-        let days = seconds.floorDivided(by: 86_400), secondOfDay = seconds - days * 86_400
+        let seconds = unixMs.floorDivided(by: 1000)
+        let millis = unixMs - seconds * 1000
+        let days = seconds.floorDivided(by: 86_400)
+        let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civil(daysSinceEpoch: days)
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(ms)Z"
+        return
+            "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(ms)Z"
     }
 
     /// "in 52 s", "3 min ago", "now"; whole units, the largest that fits.

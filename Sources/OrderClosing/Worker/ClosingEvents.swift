@@ -8,9 +8,11 @@ public struct ClosingEvents: Sendable {
     /// With 0 in flight, the loop is idle until its timer or shutdown.
     public var onWaiting: (@Sendable (_ inFlight: Int) -> Void)?
 
-    public init(onClaimed: (@Sendable (Int) -> Void)? = nil,
-                onRecorded: (@Sendable ([OrderWrite]) -> Void)? = nil,
-                onWaiting: (@Sendable (_ inFlight: Int) -> Void)? = nil) {
+    public init(
+        onClaimed: (@Sendable (Int) -> Void)? = nil,
+        onRecorded: (@Sendable ([OrderWrite]) -> Void)? = nil,
+        onWaiting: (@Sendable (_ inFlight: Int) -> Void)? = nil
+    ) {
         self.onClaimed = onClaimed
         self.onRecorded = onRecorded
         self.onWaiting = onWaiting

@@ -23,17 +23,21 @@ public enum ClosingMetrics {
     /// `# HELP` text of every series, served by the daemon's metrics factory.
     public static let help: [String: String] = [
         "closeorderd_attempts_total": "Calls to WeChat Pay's closeorder, by typed outcome and merchant.",
-        "closeorderd_orders_failed_total": "Orders that ended failed (retries spent, refused, unservable, or a contradiction), by merchant.",
+        "closeorderd_orders_failed_total":
+            "Orders that ended failed (retries spent, refused, unservable, or a contradiction), by merchant.",
         "closeorderd_call_duration_seconds": "Duration of closeorder calls, by endpoint.",
         "closeorderd_orders": "Orders due now, being closed, and due in doubt, at the last heartbeat.",
         "closeorderd_oldest_due_lag_seconds": "How late the oldest claimable due order is (the loop's own lag).",
         "closeorderd_overdue_orders": "Undecided orders past their own due time, whatever their retry time; alert on these.",
         "closeorderd_oldest_overdue_seconds": "How far past its own due time the oldest undecided order is.",
-        "closeorderd_merchant_circuit_open": "1 while a merchant (or sub-merchant) is paused by its circuit or has no usable key.",
+        "closeorderd_merchant_circuit_open":
+            "1 while a merchant (or sub-merchant) is paused by its circuit or has no usable key.",
         "closeorderd_endpoint_in_use": "1 for the WeChat Pay endpoint in use, 0 for the other.",
         "closeorderd_heartbeat_timestamp_seconds": "Unix time of the daemon's last heartbeat.",
-        "closeorderd_orders_pruned_total": "Finished orders deleted by retention (retention.keep_days), with their attempts, by final status.",
-        "closeorderd_concurrency_limit": "Calls to WeChat Pay the adaptive limit allows in flight now (at most throughput.concurrency).",
+        "closeorderd_orders_pruned_total":
+            "Finished orders deleted by retention (retention.keep_days), with their attempts, by final status.",
+        "closeorderd_concurrency_limit":
+            "Calls to WeChat Pay the adaptive limit allows in flight now (at most throughput.concurrency).",
     ]
 
     /// The outcome labels `attempts_total` takes: the audit vocabulary (`AuditOutcome`).
@@ -43,7 +47,10 @@ public enum ClosingMetrics {
     public static func start(merchants: [String], endpoints: [String]) {
         for endpoint in endpoints { _ = Timer(label: "closeorderd_call_duration_seconds", dimensions: [("endpoint", endpoint)]) }
         for mchID in merchants {
-            for outcome in outcomes { Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome), ("mch_id", mchID)]).increment(by: 0) }
+            for outcome in outcomes {
+                Counter(label: "closeorderd_attempts_total", dimensions: [("outcome", outcome), ("mch_id", mchID)]).increment(
+                    by: 0)
+            }
             Counter(label: "closeorderd_orders_failed_total", dimensions: [("mch_id", mchID)]).increment(by: 0)
             circuit(mchID: mchID, open: false)
         }
@@ -60,7 +67,8 @@ public enum ClosingMetrics {
     /// Orders a retention batch deleted.
     static func pruned(_ pruned: PrunedOrders) {
         for status in PrunedOrders.finishedStatuses {
-            Counter(label: "closeorderd_orders_pruned_total", dimensions: [("status", status.rawValue)]).increment(by: pruned.orders[status] ?? 0)
+            Counter(label: "closeorderd_orders_pruned_total", dimensions: [("status", status.rawValue)]).increment(
+                by: pruned.orders[status] ?? 0)
         }
     }
 

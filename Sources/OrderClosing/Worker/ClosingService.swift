@@ -32,8 +32,10 @@ public struct ClosingService: Service {
     /// - Parameters:
     ///   - directory: the same one the closer reads; SIGHUP replaces its merchants.
     ///   - nudges: what ends an idle wait early (a new or paid row); the poll stays the fallback.
-    public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
-                directory: MerchantDirectory, logger: Logger, events: ClosingEvents = ClosingEvents(), nudges: QueueNudges? = nil) {
+    public init(
+        store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
+        directory: MerchantDirectory, logger: Logger, events: ClosingEvents = ClosingEvents(), nudges: QueueNudges? = nil
+    ) {
         self.store = store
         self.closer = closer
         self.clock = clock
@@ -44,11 +46,14 @@ public struct ClosingService: Service {
         self.nudges = nudges
     }
 
-    public init(store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
-                merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
-                events: ClosingEvents = ClosingEvents()) {
-        self.init(store: store, closer: closer, clock: clock, settings: settings,
-                  directory: MerchantDirectory(profiles: merchants, unavailable: unavailableMerchants), logger: logger, events: events)
+    public init(
+        store: any OrderStore, closer: OrderCloser, clock: any OrderClock, settings: ClosingSettings,
+        merchants: [MerchantProfile], unavailableMerchants: [String: String] = [:], logger: Logger,
+        events: ClosingEvents = ClosingEvents()
+    ) {
+        self.init(
+            store: store, closer: closer, clock: clock, settings: settings,
+            directory: MerchantDirectory(profiles: merchants, unavailable: unavailableMerchants), logger: logger, events: events)
     }
 
     enum ChildResult: Sendable {
@@ -75,7 +80,8 @@ public struct ClosingService: Service {
                 let now = clock.now()
                 switch machine.next(now: now) {
                 case .look:
-                    machine.looked(now: now, shuttingDown: Task.isShuttingDownGracefully || Task.isCancelled, merchants: directory.current)
+                    machine.looked(
+                        now: now, shuttingDown: Task.isShuttingDownGracefully || Task.isCancelled, merchants: directory.current)
                 case .report(let report):
                     await tell(report, journal, &machine)
                 case .database(let call):
@@ -110,8 +116,9 @@ public struct ClosingService: Service {
                     case .unstarted(let order): machine.callUnstarted(order)
                     case .probed(let probe, let verdict): machine.probed(probe, verdict, now: now)
                     case .done(let processed):
-                        machine.callFinished(processed.write, circuit: processed.circuit, load: processed.load,
-                                             delivery: processed.delivery, now: now)
+                        machine.callFinished(
+                            processed.write, circuit: processed.circuit, load: processed.load,
+                            delivery: processed.delivery, now: now)
                     }
                 case .endCalls:
                     break calls
@@ -131,7 +138,7 @@ public struct ClosingService: Service {
                     try await clock.sleep(until: until)
                     machine.slept(now: clock.now())
                 } catch {
-                    machine.sleepCancelled()   // the service group gave up waiting
+                    machine.sleepCancelled()  // the service group gave up waiting
                 }
             case .exit(let unrecorded):
                 journal.stopped(unrecorded: unrecorded)
@@ -173,9 +180,13 @@ public struct ClosingService: Service {
                 machine.dueTimeFound(due, now: clock.now())
             }
         case .recordAndClaim(let writes, let claim, let now, let leaseUntil):
-            if let result = await database(call.what, journal, &machine, {
-                try await store.recordAndClaim(writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
-            }) {
+            if let result = await database(
+                call.what, journal, &machine,
+                {
+                    try await store.recordAndClaim(
+                        writes, claim: claim, now: now, leaseOwner: settings.owner, leaseUntil: leaseUntil)
+                })
+            {
                 noteRecorded(writes, result.recorded, journal)
                 machine.claimed(result.claimed, recorded: writes.count)
                 events.claimed(result.claimed.count)
@@ -208,11 +219,15 @@ public struct ClosingService: Service {
 
     /// Runs one store call; tells the machine whether the database answered (its backoff) and
     /// logs the first refusal of an outage and its end.
-    private func database<T>(_ what: String, _ journal: LoopJournal, _ machine: inout ClosingLoopMachine,
-                             _ body: () async throws -> T) async -> T? {
+    private func database<T>(
+        _ what: String, _ journal: LoopJournal, _ machine: inout ClosingLoopMachine,
+        _ body: () async throws -> T
+    ) async -> T? {
         do {
             let value = try await body()
-            if let back = machine.databaseAnswered() { journal.databaseBack(afterFailures: back.failures, queuedOutcomes: back.queuedOutcomes) }
+            if let back = machine.databaseAnswered() {
+                journal.databaseBack(afterFailures: back.failures, queuedOutcomes: back.queuedOutcomes)
+            }
             return value
         } catch {
             if machine.databaseFailed(now: clock.now()) {

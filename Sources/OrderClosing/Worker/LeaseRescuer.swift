@@ -24,8 +24,10 @@ public struct LeaseRescuer: Service {
     var owner: String { me.owner }
 
     /// - Parameter isAlive: whether a pid on this host runs (`kill(pid, 0)` in the daemon).
-    public init(store: any OrderStore, clock: any OrderClock, me: DaemonRecord, leaseMs: Int64, logger: Logger,
-                isAlive: @escaping @Sendable (Int32) -> Bool) {
+    public init(
+        store: any OrderStore, clock: any OrderClock, me: DaemonRecord, leaseMs: Int64, logger: Logger,
+        isAlive: @escaping @Sendable (Int32) -> Bool
+    ) {
         self.store = store
         self.clock = clock
         self.me = me
@@ -61,8 +63,9 @@ public struct LeaseRescuer: Service {
         for gone in try await deadNeighbours() {
             let rescued = try await store.rescueLeases(heldBy: gone.owner, now: clock.now())
             try await store.forget(daemon: gone.owner)
-            logger.warning("daemon \(gone.owner) (pid \(gone.pid)) is gone; took back its \(rescued.count) leased order(s) at once",
-                           metadata: ["daemon": "\(gone.owner)", "count": .stringConvertible(rescued.count)])
+            logger.warning(
+                "daemon \(gone.owner) (pid \(gone.pid)) is gone; took back its \(rescued.count) leased order(s) at once",
+                metadata: ["daemon": "\(gone.owner)", "count": .stringConvertible(rescued.count)])
             report(rescued, why: "held by a daemon that is gone")
             all += rescued
         }
@@ -84,8 +87,12 @@ public struct LeaseRescuer: Service {
         guard !rescued.isEmpty else { return }
         let names = rescued.prefix(20).map { "\($0.outTradeNo) (mch \($0.mchID))" }.joined(separator: ", ")
         let more = rescued.count > 20 ? " and \(rescued.count - 20) more" : ""
-        logger.warning("rescued \(rescued.count) order(s) \(why): \(names)\(more); in doubt, to be closed again",
-                       metadata: ["count": .stringConvertible(rescued.count), "out_trade_nos": "\(rescued.prefix(20).map(\.outTradeNo).joined(separator: ","))"])
+        logger.warning(
+            "rescued \(rescued.count) order(s) \(why): \(names)\(more); in doubt, to be closed again",
+            metadata: [
+                "count": .stringConvertible(rescued.count),
+                "out_trade_nos": "\(rescued.prefix(20).map(\.outTradeNo).joined(separator: ","))",
+            ])
     }
 }
 
@@ -94,7 +101,9 @@ public struct LeaseRescuer: Service {
 /// WeChat or waiting for its database (issue 21).
 public enum LeaseRescue {
     /// `rescueExpiredLeases`: the lease ran out before an outcome was recorded.
-    public static let expired = "lease expired before its daemon recorded an outcome; the call may have reached WeChat: in doubt, closed again"
+    public static let expired =
+        "lease expired before its daemon recorded an outcome; the call may have reached WeChat: in doubt, closed again"
     /// `rescueLeases(heldBy:)`: the holder's process is known to be gone (same host and boot).
-    public static let holderGone = "the daemon that held it is gone (its process ended) before recording an outcome: in doubt, closed again"
+    public static let holderGone =
+        "the daemon that held it is gone (its process ended) before recording an outcome: in doubt, closed again"
 }

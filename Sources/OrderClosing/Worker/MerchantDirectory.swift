@@ -22,7 +22,9 @@ public final class MerchantDirectory: Sendable {
 
     /// Installs a new set of merchants; returns what changed, for the reload's log line.
     @discardableResult
-    public func replace(profiles: [MerchantProfile], unavailable: [String: String]) -> (added: [String], removed: [String], changed: [String]) {
+    public func replace(profiles: [MerchantProfile], unavailable: [String: String]) -> (
+        added: [String], removed: [String], changed: [String]
+    ) {
         let new = Self.index(profiles)
         return box.withLockedValue { snapshot in
             let added = new.keys.filter { snapshot.profiles[$0] == nil }.sorted()

@@ -1,6 +1,6 @@
+import GatewayVocabulary
 import Logging
 import Metrics
-import GatewayVocabulary
 
 /// Works one claimed order through WeChat Pay: close, maybe query, and the decision.
 /// It writes nothing itself; it returns the write for the batcher, and tells the circuit what it saw.
@@ -13,8 +13,10 @@ public struct OrderCloser: Sendable {
     let jitter: @Sendable () -> Double
 
     /// - Parameter directory: shared with the loop; a reload replaces its merchants.
-    public init(gateway: any WeChatPayGateway, clock: any OrderClock, directory: MerchantDirectory, retry: RetryPolicy,
-                logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        gateway: any WeChatPayGateway, clock: any OrderClock, directory: MerchantDirectory, retry: RetryPolicy,
+        logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.gateway = gateway
         self.clock = clock
         self.directory = directory
@@ -23,10 +25,13 @@ public struct OrderCloser: Sendable {
         self.jitter = jitter
     }
 
-    public init(gateway: any WeChatPayGateway, clock: any OrderClock, merchants: [MerchantProfile], retry: RetryPolicy,
-                logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
-        self.init(gateway: gateway, clock: clock, directory: MerchantDirectory(profiles: merchants), retry: retry,
-                  logger: logger, jitter: jitter)
+    public init(
+        gateway: any WeChatPayGateway, clock: any OrderClock, merchants: [MerchantProfile], retry: RetryPolicy,
+        logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.init(
+            gateway: gateway, clock: clock, directory: MerchantDirectory(profiles: merchants), retry: retry,
+            logger: logger, jitter: jitter)
     }
 
     /// What one order's work produced: the write, what it says about the merchant's setup, and
@@ -44,10 +49,15 @@ public struct OrderCloser: Sendable {
         let profile: MerchantProfile
         switch validate(order) {
         case .failure(let reason):
-            logger.error("order \(order.outTradeNo) (mch \(order.mchID)) cannot be served: \(reason)", metadata: metadata(order).merging(["reason": "\(reason)"]) { $1 })
+            logger.error(
+                "order \(order.outTradeNo) (mch \(order.mchID)) cannot be served: \(reason)",
+                metadata: metadata(order).merging(["reason": "\(reason)"]) { $1 })
             ClosingMetrics.failed(mchID: order.mchID)
-            return Processed(write: OrderWrite(order: order, change: .finish(.failed, outcome: nil, transactionID: nil, reason: reason.description), attempts: []),
-                             circuit: .none, load: .ignored)
+            return Processed(
+                write: OrderWrite(
+                    order: order, change: .finish(.failed, outcome: nil, transactionID: nil, reason: reason.description),
+                    attempts: []),
+                circuit: .none, load: .ignored)
         case .success(let valid):
             (reference, profile) = valid
         }
@@ -56,14 +66,18 @@ public struct OrderCloser: Sendable {
         let started = clock.now()
         let close = await gateway.closeOrder(reference, merchant: profile.merchant)
         let finished = clock.now()
-        attempts.append(AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: started, finishedAt: finished,
-                                      endpoint: close.endpoint, response: close.summary, outcome: AuditOutcome(close.outcome),
-                                      error: AuditOutcome.words(close.outcome)))
+        attempts.append(
+            AttemptRecord(
+                call: .closeOrder, attempt: order.attempt, startedAt: started, finishedAt: finished,
+                endpoint: close.endpoint, response: close.summary, outcome: AuditOutcome(close.outcome),
+                error: AuditOutcome.words(close.outcome)))
 
         let change: OrderChange
         var signal = CircuitSignal.healthy
-        switch CloseDecision.afterClose(order, outcome: close.outcome, delivered: close.delivered, now: finished,
-                                        retry: retry, jitterUnit: jitter()) {
+        switch CloseDecision.afterClose(
+            order, outcome: close.outcome, delivered: close.delivered, now: finished,
+            retry: retry, jitterUnit: jitter())
+        {
         case .change(let decided):
             change = decided
             // No answer, or one not believed (unsigned 5xx, a bad signature), proves nothing about
@@ -82,34 +96,43 @@ public struct OrderCloser: Sendable {
             let queryStarted = clock.now()
             let query = await gateway.queryOrder(reference, merchant: profile.merchant)
             let queryFinished = clock.now()
-            attempts.append(AttemptRecord(call: .orderQuery, attempt: order.attempt, startedAt: queryStarted,
-                                          finishedAt: queryFinished, endpoint: query.endpoint, response: query.summary,
-                                          outcome: AuditOutcome(query.outcome), error: AuditOutcome.words(query.outcome)))
-            change = CloseDecision.afterQuery(order, because: because, query: query.outcome, now: queryFinished,
-                                              retry: retry, jitterUnit: jitter())
+            attempts.append(
+                AttemptRecord(
+                    call: .orderQuery, attempt: order.attempt, startedAt: queryStarted,
+                    finishedAt: queryFinished, endpoint: query.endpoint, response: query.summary,
+                    outcome: AuditOutcome(query.outcome), error: AuditOutcome.words(query.outcome)))
+            change = CloseDecision.afterQuery(
+                order, because: because, query: query.outcome, now: queryFinished,
+                retry: retry, jitterUnit: jitter())
             // INVALID_REQUEST (v3) the query did not settle stays a refusal of this order: evidence
             // for the circuit to weigh, as a v2 order-level FAIL is.
             if case .unconfirmed(.rejected) = close.outcome, !Self.settles(change) {
                 signal = .orderRefused(orderID: order.id, appID: order.appID)
             }
             if case .contradiction(let text) = change {
-                logger.error("WeChat contradicts itself about a payment: flagged for a person, not closed",
-                             metadata: metadata(order).merging(["conflict": "\(text)"]) { $1 })
+                logger.error(
+                    "WeChat contradicts itself about a payment: flagged for a person, not closed",
+                    metadata: metadata(order).merging(["conflict": "\(text)"]) { $1 })
             } else if because == CloseDecision.orderPaid {
-                logger.warning("WeChat says the order is paid: the merchant may have missed a payment notification",
-                               metadata: metadata(order).merging(["transaction_id": "\(transactionID(of: change) ?? "unknown")"]) { $1 })
+                logger.warning(
+                    "WeChat says the order is paid: the merchant may have missed a payment notification",
+                    metadata: metadata(order).merging(["transaction_id": "\(transactionID(of: change) ?? "unknown")"]) { $1 })
             }
         }
         logAttempt(order, close: close, change: change, latencyMs: finished - started)
-        ClosingMetrics.attempt(outcome: AuditOutcome(close.outcome).rawValue, mchID: order.mchID, endpoint: close.endpoint, latencyMs: finished - started)
+        ClosingMetrics.attempt(
+            outcome: AuditOutcome(close.outcome).rawValue, mchID: order.mchID, endpoint: close.endpoint,
+            latencyMs: finished - started)
         switch change {
         case .finish(.failed, _, _, _), .contradiction: ClosingMetrics.failed(mchID: order.mchID)
         default: break
         }
-        let delivery: OutageLog.Seen = close.delivered
+        let delivery: OutageLog.Seen =
+            close.delivered
             ? .delivered : .notDelivered(orderID: order.id, cause: AuditOutcome.words(close.outcome) ?? "\(close.outcome)")
-        return Processed(write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
-                         load: Self.load(close, latencyMs: finished - started), delivery: delivery)
+        return Processed(
+            write: OrderWrite(order: order, change: change, attempts: attempts), circuit: signal,
+            load: Self.load(close, latencyMs: finished - started), delivery: delivery)
     }
 
     /// Asks the probe's question (an order query for a made-up order) and says what the answer
@@ -125,18 +148,24 @@ public struct OrderCloser: Sendable {
         let answer = await gateway.probeMerchant(probe, appID: appID, merchant: profile.merchant)
         let latencyMs = clock.now() - started
         let verdict = MerchantProbe.verdict(answer.outcome)
-        var fields: Logger.Metadata = ["mch_id": "\(probe.key.mchID)", "appid": "\(appID)", "probe": "\(verdict)",
-                                       "latency_ms": .stringConvertible(latencyMs)]
+        var fields: Logger.Metadata = [
+            "mch_id": "\(probe.key.mchID)", "appid": "\(appID)", "probe": "\(verdict)",
+            "latency_ms": .stringConvertible(latencyMs),
+        ]
         if let sub = probe.key.subMchID { fields["sub_mch_id"] = "\(sub)" }
         if let endpoint = answer.endpoint { fields["endpoint"] = "\(endpoint)" }
         if let errCode = answer.summary.errCode, !errCode.isEmpty { fields["err_code"] = "\(errCode)" }
         switch verdict {
         case .proven(let why):
-            logger.notice("merchant \(probe.key): setup proven (\(why)); its refused orders are their own and pause nobody", metadata: fields)
+            logger.notice(
+                "merchant \(probe.key): setup proven (\(why)); its refused orders are their own and pause nobody",
+                metadata: fields)
         case .refused(let why):
             logger.warning("merchant \(probe.key): a query for a made-up order was refused too: \(why)", metadata: fields)
         case .inconclusive(let why):
-            logger.warning("merchant \(probe.key): setup probe gave no verdict (\(why)); asked again later, nothing paused", metadata: fields)
+            logger.warning(
+                "merchant \(probe.key): setup probe gave no verdict (\(why)); asked again later, nothing paused", metadata: fields
+            )
         }
         return verdict
     }
@@ -162,8 +191,9 @@ public struct OrderCloser: Sendable {
         guard profile.appIDs.contains(order.appID) else {
             return .failure(PolicyError("appid \(order.appID) is not configured for mch_id \(order.mchID)"))
         }
-        let key = OrderKey(appID: order.appID, mchID: order.mchID, outTradeNo: order.outTradeNo,
-                           subMchID: order.subMchID, subAppID: order.subAppID)
+        let key = OrderKey(
+            appID: order.appID, mchID: order.mchID, outTradeNo: order.outTradeNo,
+            subMchID: order.subMchID, subAppID: order.subAppID)
         if let refusal = profile.merchant.refusal(of: key) {
             return .failure(PolicyError("the row cannot be sent on \(profile.api): \(refusal)"))
         }
@@ -200,8 +230,9 @@ public struct OrderCloser: Sendable {
             fields["reason"] = "\(reason)"
             if inDoubt { fields["in_doubt"] = "true" }
             let doubt = inDoubt ? " (in doubt: WeChat may have acted)" : ""
-            logger.log(level: outage ? .debug : .warning,
-                       "\(subject): \(reason)\(doubt); retry \(TimeText.relative(at, now: clock.now()))", metadata: fields)
+            logger.log(
+                level: outage ? .debug : .warning,
+                "\(subject): \(reason)\(doubt); retry \(TimeText.relative(at, now: clock.now()))", metadata: fields)
         case .contradiction(let text):
             fields["status"] = "failed"
             fields["conflict"] = "\(text)"

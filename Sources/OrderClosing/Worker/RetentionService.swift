@@ -15,8 +15,10 @@ public struct RetentionService: Service {
     /// Called with every round that ended (for tests that wait on it instead of sleeping).
     let onRound: (@Sendable (RetentionSchedule.Round) -> Void)?
 
-    public init(store: any OrderStore, clock: any OrderClock, settings: RetentionSchedule.Settings, activity: LoopActivity,
-                logger: Logger, onRound: (@Sendable (RetentionSchedule.Round) -> Void)? = nil) {
+    public init(
+        store: any OrderStore, clock: any OrderClock, settings: RetentionSchedule.Settings, activity: LoopActivity,
+        logger: Logger, onRound: (@Sendable (RetentionSchedule.Round) -> Void)? = nil
+    ) {
         self.store = store
         self.clock = clock
         self.settings = settings
@@ -38,7 +40,7 @@ public struct RetentionService: Service {
                 logger.error("retention: \(failure.doing); will try again", metadata: ["error": "\(failure.error)"])
                 finished = schedule.failed(now: clock.now())
             } catch {
-                return   // the wait ended: cancelled, or a graceful shutdown
+                return  // the wait ended: cancelled, or a graceful shutdown
             }
             if let finished { report(finished) }
         }
@@ -49,7 +51,8 @@ public struct RetentionService: Service {
         onRound?(round)
         let metadata: Logger.Metadata = [
             "pruned": .stringConvertible(round.pruned.total), "pruned_attempts": .stringConvertible(round.pruned.attempts),
-            "closed": .stringConvertible(round.pruned.orders[.closed] ?? 0), "paid": .stringConvertible(round.pruned.orders[.paid] ?? 0),
+            "closed": .stringConvertible(round.pruned.orders[.closed] ?? 0),
+            "paid": .stringConvertible(round.pruned.orders[.paid] ?? 0),
             "failed": .stringConvertible(round.pruned.orders[.failed] ?? 0), "batches": .stringConvertible(round.batches),
             "cutoff": "\(TimeText.iso8601(round.cutoff))", "free_pages_left": .stringConvertible(round.freePagesLeft),
             "duration_ms": .stringConvertible(round.endedAt - round.startedAt), "busy_ms": .stringConvertible(round.busyMs),
@@ -59,7 +62,8 @@ public struct RetentionService: Service {
             return
         }
         let space = round.freePagesLeft > 0 ? "; \(round.freePagesLeft) free page(s) left to give back" : ""
-        logger.info("""
+        logger.info(
+            """
             retention: deleted \(round.pruned.total) finished order(s) (\(round.pruned.byStatus)) finished before \
             \(TimeText.iso8601(round.cutoff)), with their \(round.pruned.attempts) attempt(s), in \(round.batches) batch(es) \
             over \((round.endedAt - round.startedAt) / 1000) s\(space)

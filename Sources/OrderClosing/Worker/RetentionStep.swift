@@ -21,8 +21,10 @@ public struct RetentionStep: Sendable {
     /// action ended, if any. `sleep` waits until the given time (the service makes it end at a
     /// graceful shutdown). Deleted orders are counted in `closeorderd_orders_pruned_total`. A
     /// reclaim of 0 pages gives nothing back (`prune --vacuum` rewrites the file instead).
-    public func run(_ schedule: inout RetentionSchedule, idle: Bool,
-                    sleep: (Int64) async throws -> Void) async throws -> RetentionSchedule.Round? {
+    public func run(
+        _ schedule: inout RetentionSchedule, idle: Bool,
+        sleep: (Int64) async throws -> Void
+    ) async throws -> RetentionSchedule.Round? {
         switch schedule.next(now: clock.now(), idle: idle) {
         case .wait(let until):
             try await sleep(until)

@@ -21,7 +21,8 @@ struct ConfigLoader {
     /// - Parameter path: nil uses `$CLOSEORDERD_CONFIG`, then `/etc/closeorderd/config.json` if it exists,
     ///   else defaults and environment alone.
     init(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.path = path ?? environment["CLOSEORDERD_CONFIG"]
+        self.path =
+            path ?? environment["CLOSEORDERD_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil)
         self.environment = environment
     }
@@ -39,27 +40,34 @@ struct ConfigLoader {
         var providers: [any ConfigProvider] = [
             KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) {
                 $0.prepending(["closeorderd"])
-            },
+            }
         ]
         if let path {
             do {
                 let data = try Data(contentsOf: URL(fileURLWithPath: path))
                 guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                    return Loaded(config: DaemonConfig(), problems: ["\(path): the top level must be a JSON object"], warnings: [])
+                    return Loaded(
+                        config: DaemonConfig(), problems: ["\(path): the top level must be a JSON object"], warnings: [])
                 }
                 fileKeys = Self.flatten(object)
                 providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
                 warnings += FilePermissions.warnings(for: path, what: "config file")
             } catch {
-                return Loaded(config: DaemonConfig(), problems: ["\(path): cannot read the config file: \(Self.describe(error))"], warnings: [])
+                return Loaded(
+                    config: DaemonConfig(), problems: ["\(path): cannot read the config file: \(Self.describe(error))"],
+                    warnings: [])
             }
         }
         var reader = SettingsReader(reader: ConfigReader(providers: providers), providers: providers)
-        let merchantIDs = Set(fileKeys.compactMap { key -> String? in
-            let parts = key.split(separator: ".")
-            return parts.count >= 2 && parts[0] == "merchants" ? String(parts[1]) : nil
-        }).sorted()
-        problems += fileKeys.filter { !Self.isKnown($0) }.map { "\($0): unknown key" + Suggestion.phrase(for: $0, among: Self.knownKeys(near: $0)) }
+        let merchantIDs = Set(
+            fileKeys.compactMap { key -> String? in
+                let parts = key.split(separator: ".")
+                return parts.count >= 2 && parts[0] == "merchants" ? String(parts[1]) : nil
+            }
+        ).sorted()
+        problems += fileKeys.filter { !Self.isKnown($0) }.map {
+            "\($0): unknown key" + Suggestion.phrase(for: $0, among: Self.knownKeys(near: $0))
+        }
         problems += Self.environmentProblems(environment, merchantIDs: merchantIDs)
         var config = ConfigSchema.read(&reader, merchantIDs: merchantIDs)
         problems += reader.problems
@@ -106,9 +114,11 @@ struct ConfigLoader {
 
     /// `CLOSEORDERD_*` variables read other than as config keys, and the project's scripts' own
     /// (they reach the daemon from a developer's shell; it never reads them).
-    static let otherVariables: Set<String> = ["CLOSEORDERD_CONFIG", "CLOSEORDERD_BINARY", "CLOSEORDERD_DEB",
-                                              "CLOSEORDERD_RELIABILITY", "CLOSEORDERD_KEEP_TEST_DIRS", "CLOSEORDERD_PG_BIN",
-                                              "CLOSEORDERD_SHARED_QUEUE_ORDERS"]
+    static let otherVariables: Set<String> = [
+        "CLOSEORDERD_CONFIG", "CLOSEORDERD_BINARY", "CLOSEORDERD_DEB",
+        "CLOSEORDERD_RELIABILITY", "CLOSEORDERD_KEEP_TEST_DIRS", "CLOSEORDERD_PG_BIN",
+        "CLOSEORDERD_SHARED_QUEUE_ORDERS",
+    ]
 
     /// `database.path` → `CLOSEORDERD_DATABASE_PATH`.
     static func variableName(_ key: String) -> String {
@@ -127,7 +137,8 @@ struct ConfigLoader {
                 return "\(name): unknown environment variable (did you mean \(nearest)?)"
             }
             if name.hasPrefix("CLOSEORDERD_MERCHANTS_") {
-                return "\(name): unknown environment variable (a merchant's keys can be overridden only for a merchant in the config file)"
+                return
+                    "\(name): unknown environment variable (a merchant's keys can be overridden only for a merchant in the config file)"
             }
             return "\(name): unknown environment variable"
         }

@@ -26,7 +26,7 @@ enum ConfigSchema {
     /// the daemon's wall clock may step or differ from WeChat's by a second or two; 5 s keeps the
     /// close after WeChat's 5-minute mark in both cases.
     static let defaultMarginSeconds = 5
-        static let merchantKeys: Set<String> = Set(["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"])
+    static let merchantKeys: Set<String> = Set(["appids", "sign_type", "key_file", "key_credential", "rate_per_second", "burst"])
         .union(V3MerchantConfig.keys)
 
     static func read(_ r: inout SettingsReader, merchantIDs: [String]) -> DaemonConfig {
@@ -39,9 +39,11 @@ enum ConfigSchema {
         c.gateway.primaryURL = r.string("wechatpay.primary_url") ?? c.gateway.primaryURL
         c.gateway.backupURL = r.string("wechatpay.backup_url") ?? c.gateway.backupURL
         if !r.bool("wechatpay.failover", true) { c.gateway.backupURL = nil }
-        c.gateway.connectTimeoutMs = Int64(r.int("wechatpay.connect_timeout_ms", Int(c.gateway.connectTimeoutMs), in: 100...60_000))
+        c.gateway.connectTimeoutMs = Int64(
+            r.int("wechatpay.connect_timeout_ms", Int(c.gateway.connectTimeoutMs), in: 100...60_000))
         c.gateway.totalTimeoutMs = Int64(r.int("wechatpay.total_timeout_ms", Int(c.gateway.totalTimeoutMs), in: 100...120_000))
-        c.gateway.probeIntervalMs = Int64(r.int("wechatpay.probe_interval_ms", Int(c.gateway.probeIntervalMs), in: 1_000...3_600_000))
+        c.gateway.probeIntervalMs = Int64(
+            r.int("wechatpay.probe_interval_ms", Int(c.gateway.probeIntervalMs), in: 1_000...3_600_000))
         c.gateway.caFile = r.string("wechatpay.ca_file").flatMap { $0.isEmpty ? nil : $0 }
         r.problems += c.gateway.validate().map { "wechatpay.\($0)" }
 
@@ -61,7 +63,9 @@ enum ConfigSchema {
         c.retry.maxAttempts = r.int("retry.max_attempts", c.retry.maxAttempts, in: 1...1_000)
         c.retry.windowMs = Int64(r.int("retry.window_seconds", Int(c.retry.windowMs / 1000), in: 1...30 * 86_400)) * 1000
         c.retry.outageDelayMs = Int64(r.int("retry.outage_delay_ms", Int(c.retry.outageDelayMs), in: 100...3_600_000))
-        if c.retry.maxDelayMs < c.retry.baseDelayMs { r.problems.append("retry.max_delay_ms: must be at least retry.base_delay_ms") }
+        if c.retry.maxDelayMs < c.retry.baseDelayMs {
+            r.problems.append("retry.max_delay_ms: must be at least retry.base_delay_ms")
+        }
 
         c.closing.concurrency = r.int("throughput.concurrency", c.closing.concurrency, in: 1...4_096)
         c.closing.batchSize = r.int("throughput.batch_size", c.closing.batchSize, in: 1...1_024)
@@ -69,8 +73,9 @@ enum ConfigSchema {
         c.closing.shutdownGraceMs = Int64(r.int("shutdown.grace_ms", Int(c.closing.shutdownGraceMs), in: 0...600_000))
 
         c.logFormat = r.choice("log.format", c.logFormat, LogFormat.init(rawValue:), expected: "auto, logfmt, json, journal")
-        c.logLevel = r.choice("log.level", c.logLevel, Logger.Level.init(rawValue:),
-                              expected: "trace, debug, info, notice, warning, error, critical")
+        c.logLevel = r.choice(
+            "log.level", c.logLevel, Logger.Level.init(rawValue:),
+            expected: "trace, debug, info, notice, warning, error, critical")
         c.heartbeatSeconds = r.int("heartbeat.interval_seconds", c.heartbeatSeconds, in: 1...86_400)
         c.metricsEnabled = r.bool("metrics.enabled", false)
         c.metricsHost = r.string("metrics.host") ?? c.metricsHost
@@ -99,19 +104,22 @@ enum ConfigSchema {
         for appID in appIDs where appID.isEmpty || appID.count > 32 {
             r.problems.append("\(prefix).appids: \"\(appID)\" is not a valid appid (1–32 characters)")
         }
-        let api = r.choice("\(prefix).api", MerchantAPI.v2, { name in [MerchantAPI.v2, .v3].first { $0.rawValue == name } }, expected: "v2, v3")
+        let api = r.choice(
+            "\(prefix).api", MerchantAPI.v2, { name in [MerchantAPI.v2, .v3].first { $0.rawValue == name } }, expected: "v2, v3")
         if api == .v3 {
             let v3 = V3MerchantConfig.read(&r, prefix: prefix)
             let rate = r.double("\(prefix).rate_per_second", 100, in: 0.01...100_000)
             let burst = r.double("\(prefix).burst", max(rate, 1), in: 1...100_000)
             guard r.problems.count == before, let v3 else { return nil }
-            return MerchantConfig(mchID: mchID, appIDs: appIDs, signType: .hmacSHA256, keySource: v3.privateKey,
-                                  ratePerSecond: rate, burst: burst, v3: v3)
+            return MerchantConfig(
+                mchID: mchID, appIDs: appIDs, signType: .hmacSHA256, keySource: v3.privateKey,
+                ratePerSecond: rate, burst: burst, v3: v3)
         }
         for key in V3MerchantConfig.v3OnlyKeys.sorted() where r.string("\(prefix).\(key)") != nil {
             r.problems.append("\(prefix).\(key): an API v3 setting; set \"api\": \"v3\" for this merchant, or remove it")
         }
-        let signType = r.choice("\(prefix).sign_type", SignType.hmacSHA256, SignType.init(rawValue:), expected: "MD5, HMAC-SHA256")
+        let signType = r.choice(
+            "\(prefix).sign_type", SignType.hmacSHA256, SignType.init(rawValue:), expected: "MD5, HMAC-SHA256")
         let keyFile = r.string("\(prefix).key_file").flatMap { $0.isEmpty ? nil : $0 }
         let credential = r.string("\(prefix).key_credential").flatMap { $0.isEmpty ? nil : $0 }
         var source: MerchantConfig.KeySource?
@@ -130,6 +138,7 @@ enum ConfigSchema {
         let rate = r.double("\(prefix).rate_per_second", 100, in: 0.01...100_000)
         let burst = r.double("\(prefix).burst", max(rate, 1), in: 1...100_000)
         guard r.problems.count == before, let source else { return nil }
-        return MerchantConfig(mchID: mchID, appIDs: appIDs, signType: signType, keySource: source, ratePerSecond: rate, burst: burst)
+        return MerchantConfig(
+            mchID: mchID, appIDs: appIDs, signType: signType, keySource: source, ratePerSecond: rate, burst: burst)
     }
 }

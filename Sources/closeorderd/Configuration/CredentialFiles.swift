@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a `*_credential` name is read from. systemd 252 (Debian 12) copies `LoadCredential=`
@@ -52,12 +53,16 @@ struct CredentialFiles: Sendable, Hashable {
         let copy = copies.map { $0 + "/" + name }
         guard name.hasPrefix(Self.prefix), name.count > Self.prefix.count, let folder = sourceFolder else {
             guard let copy else {
-                throw Failure(description: "\(configKey): \(name) is read from $CREDENTIALS_DIRECTORY, which is not set "
-                    + "(only a name starting \(Self.prefix), a file in the keys/ folder beside the config, is found outside the unit; "
-                    + "or name the file with the matching *_file key)")
+                throw Failure(
+                    description: "\(configKey): \(name) is read from $CREDENTIALS_DIRECTORY, which is not set "
+                        + "(only a name starting \(Self.prefix), a file in the keys/ folder beside the config, is found outside the unit; "
+                        + "or name the file with the matching *_file key)")
             }
-            return Resolved(path: copy, isSource: false,
-                            restartNote: "\(configKey): \(name) is systemd's copy made at start (\(copy)); a changed file there takes effect only after a restart")
+            return Resolved(
+                path: copy, isSource: false,
+                restartNote:
+                    "\(configKey): \(name) is systemd's copy made at start (\(copy)); a changed file there takes effect only after a restart"
+            )
         }
         let source = folder + "/" + name.dropFirst(Self.prefix.count)
         let descriptor = open(source, O_RDONLY | O_CLOEXEC)
@@ -67,16 +72,24 @@ struct CredentialFiles: Sendable, Hashable {
         }
         let code = errno
         if code == EACCES, let copy, FileManager.default.fileExists(atPath: copy) {
-            return Resolved(path: copy, isSource: false, restartNote:
-                "\(configKey): \(source) \(KeyFile.reason(code)), so \(name) is read from systemd's copy made at start (\(copy)); "
-                + "a reload cannot see a changed key there, only a restart can. Give the file to this user "
-                + "(chown closeorderd:closeorderd \(source); chmod 600 \(source)) so that `systemctl reload` rotates it")
+            return Resolved(
+                path: copy, isSource: false,
+                restartNote:
+                    "\(configKey): \(source) \(KeyFile.reason(code)), so \(name) is read from systemd's copy made at start (\(copy)); "
+                    + "a reload cannot see a changed key there, only a restart can. Give the file to this user "
+                    + "(chown closeorderd:closeorderd \(source); chmod 600 \(source)) so that `systemctl reload` rotates it")
         }
         if code == ENOENT, let copy, FileManager.default.fileExists(atPath: copy) {
             // A unit whose LoadCredential= names another folder: only its copy is known.
-            return Resolved(path: copy, isSource: false,
-                            restartNote: "\(configKey): \(source) does not exist, so \(name) is systemd's copy made at start (\(copy)); a changed key takes effect only after a restart")
+            return Resolved(
+                path: copy, isSource: false,
+                restartNote:
+                    "\(configKey): \(source) does not exist, so \(name) is systemd's copy made at start (\(copy)); a changed key takes effect only after a restart"
+            )
         }
-        throw Failure(description: "\(configKey): \(name) is the file \(source) (LoadCredential=\(Self.folderCredential):\(folder)), which \(KeyFile.reason(code))")
+        throw Failure(
+            description:
+                "\(configKey): \(name) is the file \(source) (LoadCredential=\(Self.folderCredential):\(folder)), which \(KeyFile.reason(code))"
+        )
     }
 }

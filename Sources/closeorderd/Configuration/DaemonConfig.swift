@@ -33,7 +33,9 @@ struct DaemonConfig: Sendable {
     /// from these at start, and a reload applies none of them (`ReloadService` names those that
     /// changed). Values are for comparing, never printed (a path may be, a password never is here).
     var restartOnlySettings: [String: String] {
-        let g = gateway, c = closing, r = retry
+        let g = gateway
+        let c = closing
+        let r = retry
         return [
             "database.path": postgres == nil ? databasePath : "",
             "database.url": postgres.map { "\($0.url)" } ?? "",
@@ -70,8 +72,9 @@ struct DaemonConfig: Sendable {
 
     /// The worst case from claim to outcome, against the lease and the grace period.
     var timeBudget: TimeBudget {
-        TimeBudget(connectTimeoutMs: gateway.connectTimeoutMs, totalTimeoutMs: gateway.totalTimeoutMs,
-                   failover: gateway.backupURL != nil, leaseMs: closing.leaseMs, shutdownGraceMs: closing.shutdownGraceMs)
+        TimeBudget(
+            connectTimeoutMs: gateway.connectTimeoutMs, totalTimeoutMs: gateway.totalTimeoutMs,
+            failover: gateway.backupURL != nil, leaseMs: closing.leaseMs, shutdownGraceMs: closing.shutdownGraceMs)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What is checked on a file the daemon reads a secret or a trust anchor from, before it is used.
@@ -48,7 +49,9 @@ enum FilePermissions {
     static func warnings(for path: String, what: String) -> [String] {
         var info = stat()
         guard stat(path, &info) == 0 else { return [] }
-        if info.st_mode & 0o004 != 0 { return ["\(what) \(path) is readable by every user (mode \(String(info.st_mode & 0o777, radix: 8))); chmod o-r it"] }
+        if info.st_mode & 0o004 != 0 {
+            return ["\(what) \(path) is readable by every user (mode \(String(info.st_mode & 0o777, radix: 8))); chmod o-r it"]
+        }
         if what == "key file", info.st_mode & 0o040 != 0 {
             return ["\(what) \(path) is readable by its group (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"]
         }

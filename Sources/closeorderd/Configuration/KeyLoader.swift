@@ -29,8 +29,9 @@ enum KeyLoader {
             let prefix = "merchants.\(merchant.mchID)"
             let source: ReadableFile
             do {
-                source = try ReadableFile(merchant.keySource, configKey: "\(prefix).key_file", credentialKey: "\(prefix).key_credential",
-                                          credentials: credentials, what: "key file", warnings: &result.warnings)
+                source = try ReadableFile(
+                    merchant.keySource, configKey: "\(prefix).key_file", credentialKey: "\(prefix).key_credential",
+                    credentials: credentials, what: "key file", warnings: &result.warnings)
             } catch {
                 result.unavailable[merchant.mchID] = error.description
                 continue
@@ -40,9 +41,11 @@ enum KeyLoader {
                 let text = try KeyFile.read(path)
                 let key = try APIKey(fileContents: text)
                 if let warning = KeyFile.lengthWarning(text, path: path) { result.warnings.append("\(configKey): \(warning)") }
-                result.profiles.append(MerchantProfile(
-                    merchant: V2Merchant(credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key)),
-                    appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
+                result.profiles.append(
+                    MerchantProfile(
+                        merchant: V2Merchant(
+                            credentials: MerchantCredentials(mchID: merchant.mchID, signType: merchant.signType, key: key)),
+                        appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
             } catch let error as ProtocolError {
                 result.unavailable[merchant.mchID] = "\(configKey): the key in \(path) is unusable: \(error.message)"
             } catch {
@@ -60,8 +63,10 @@ struct ReadableFile {
     /// The config key to name in messages (`merchants.X.key_file` or `….key_credential`).
     var configKey: String
 
-    init(_ source: MerchantConfig.KeySource, configKey fileKey: String, credentialKey: String, credentials: CredentialFiles,
-         what: String, warnings: inout [String]) throws(CredentialFiles.Failure) {
+    init(
+        _ source: MerchantConfig.KeySource, configKey fileKey: String, credentialKey: String, credentials: CredentialFiles,
+        what: String, warnings: inout [String]
+    ) throws(CredentialFiles.Failure) {
         let isSource: Bool
         switch source {
         case .file(let file):

@@ -41,7 +41,9 @@ struct PostgresDatabaseConfig: Sendable, Hashable {
         let credential = r.string("database.password_credential").flatMap { $0.isEmpty ? nil : $0 }
         guard let text = r.string("database.url").flatMap({ $0.isEmpty ? nil : $0 }) else {
             if file != nil || credential != nil {
-                r.problems.append("database.password_file/password_credential: only used with database.url (PostgreSQL); SQLite has no password")
+                r.problems.append(
+                    "database.password_file/password_credential: only used with database.url (PostgreSQL); SQLite has no password"
+                )
             }
             return nil
         }
@@ -83,11 +85,13 @@ struct PostgresDatabaseConfig: Sendable, Hashable {
             switch password {
             case nil: return nil
             case .file(let file):
-                source = try ReadableFile(.file(file), configKey: "database.password_file", credentialKey: "database.password_credential",
-                                          credentials: credentials, what: "password file", warnings: &warnings)
+                source = try ReadableFile(
+                    .file(file), configKey: "database.password_file", credentialKey: "database.password_credential",
+                    credentials: credentials, what: "password file", warnings: &warnings)
             case .credential(let name):
-                source = try ReadableFile(.credential(name), configKey: "database.password_file", credentialKey: "database.password_credential",
-                                          credentials: credentials, what: "password file", warnings: &warnings)
+                source = try ReadableFile(
+                    .credential(name), configKey: "database.password_file", credentialKey: "database.password_credential",
+                    credentials: credentials, what: "password file", warnings: &warnings)
             }
         } catch {
             throw StoreErrorMessage(error.description)

@@ -20,13 +20,16 @@ enum V3KeyLoader {
         let message: String
     }
 
-    static func load(_ merchant: MerchantConfig, _ v3: V3MerchantConfig, credentials: CredentialFiles,
-                     warnings: inout [String]) -> Result<MerchantProfile, Failure> {
+    static func load(
+        _ merchant: MerchantConfig, _ v3: V3MerchantConfig, credentials: CredentialFiles,
+        warnings: inout [String]
+    ) -> Result<MerchantProfile, Failure> {
         let prefix = "merchants.\(merchant.mchID)"
         do {
-            let privateKeyFile = try ReadableFile(v3.privateKey, configKey: "\(prefix).private_key_file",
-                                                  credentialKey: "\(prefix).private_key_credential", credentials: credentials,
-                                                  what: "key file", warnings: &warnings)
+            let privateKeyFile = try ReadableFile(
+                v3.privateKey, configKey: "\(prefix).private_key_file",
+                credentialKey: "\(prefix).private_key_credential", credentials: credentials,
+                what: "key file", warnings: &warnings)
             let (keyPath, keyName) = (privateKeyFile.path, privateKeyFile.configKey)
             let privateKey: MerchantPrivateKey
             do {
@@ -43,15 +46,19 @@ enum V3KeyLoader {
             case .publicKey(let file, let id):
                 verification = .publicKey(try publicKey(file: file, id: id, prefix: prefix))
             case .platformCertificates(let source):
-                verification = .platformCertificates(try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings),
-                                                     PlatformCertificateCache())
+                verification = .platformCertificates(
+                    try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings),
+                    PlatformCertificateCache())
             case .publicKeyAndPlatformCertificates(let file, let id, let source):
                 verification = .publicKeyAndPlatformCertificates(
                     try publicKey(file: file, id: id, prefix: prefix),
-                    try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings), PlatformCertificateCache())
+                    try apiV3Key(source, prefix: prefix, credentials: credentials, warnings: &warnings),
+                    PlatformCertificateCache())
             }
-            return .success(MerchantProfile(merchant: V3Merchant(credentials: signing, verification: verification),
-                                            appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
+            return .success(
+                MerchantProfile(
+                    merchant: V3Merchant(credentials: signing, verification: verification),
+                    appIDs: Set(merchant.appIDs), ratePerSecond: merchant.ratePerSecond, burst: merchant.burst))
         } catch let failure as Failure {
             return .failure(failure)
         } catch let failure as CredentialFiles.Failure {
@@ -80,10 +87,13 @@ enum V3KeyLoader {
     }
 
     /// The APIv3 key, from its file or credential.
-    static func apiV3Key(_ source: MerchantConfig.KeySource, prefix: String, credentials: CredentialFiles,
-                         warnings: inout [String]) throws -> APIv3Key {
-        let apiKeyFile = try ReadableFile(source, configKey: "\(prefix).apiv3_key_file", credentialKey: "\(prefix).apiv3_key_credential",
-                                          credentials: credentials, what: "key file", warnings: &warnings)
+    static func apiV3Key(
+        _ source: MerchantConfig.KeySource, prefix: String, credentials: CredentialFiles,
+        warnings: inout [String]
+    ) throws -> APIv3Key {
+        let apiKeyFile = try ReadableFile(
+            source, configKey: "\(prefix).apiv3_key_file", credentialKey: "\(prefix).apiv3_key_credential",
+            credentials: credentials, what: "key file", warnings: &warnings)
         do {
             return try APIv3Key(fileContents: KeyFile.read(apiKeyFile.path))
         } catch let error as V3Error {
@@ -101,7 +111,8 @@ enum V3KeyLoader {
         }
         func significant(_ hex: String) -> String { String(hex.uppercased().drop { $0 == "0" }) }
         guard significant(certificate.serialNo) == significant(serial) else {
-            throw Failure(message: "\(prefix).certificate_serial: \(serial) is not the serial of \(file) (\(certificate.serialNo))")
+            throw Failure(
+                message: "\(prefix).certificate_serial: \(serial) is not the serial of \(file) (\(certificate.serialNo))")
         }
         guard certificate.publicKey.matches(key.publicKey) else {
             throw Failure(message: "\(prefix).private_key_file: the private key does not match the certificate in \(file)")

@@ -49,14 +49,18 @@ struct V3MerchantConfig: Sendable, Hashable {
         for key in v2OnlyKeys.sorted() where r.string("\(prefix).\(key)") != nil {
             r.problems.append("\(prefix).\(key): a v2 setting; a v3 merchant uses private_key_file or private_key_credential")
         }
-        let privateKey = source(&r, prefix: prefix, file: "private_key_file", credential: "private_key_credential",
-                                what: "the merchant API private key (apiclient_key.pem)")
+        let privateKey = source(
+            &r, prefix: prefix, file: "private_key_file", credential: "private_key_credential",
+            what: "the merchant API private key (apiclient_key.pem)")
         let serial = r.string("\(prefix).certificate_serial") ?? ""
         if serial.isEmpty || serial.count > 64 || !serial.allSatisfy(\.isHexDigit) {
-            r.problems.append("\(prefix).certificate_serial: the merchant API certificate's serial number, 1–64 hex digits, is required")
+            r.problems.append(
+                "\(prefix).certificate_serial: the merchant API certificate's serial number, 1–64 hex digits, is required")
         }
         let certificateFile = r.string("\(prefix).certificate_file").flatMap { $0.isEmpty ? nil : $0 }
-        if let certificateFile, !certificateFile.hasPrefix("/") { r.problems.append("\(prefix).certificate_file: must be an absolute path") }
+        if let certificateFile, !certificateFile.hasPrefix("/") {
+            r.problems.append("\(prefix).certificate_file: must be an absolute path")
+        }
         let publicKeyFile = r.string("\(prefix).wechatpay_public_key_file").flatMap { $0.isEmpty ? nil : $0 }
         let publicKeyID = r.string("\(prefix).wechatpay_public_key_id").flatMap { $0.isEmpty ? nil : $0 }
         let hasAPIv3Key = r.string("\(prefix).apiv3_key_file") != nil || r.string("\(prefix).apiv3_key_credential") != nil
@@ -64,34 +68,45 @@ struct V3MerchantConfig: Sendable, Hashable {
         switch (publicKeyFile, publicKeyID) {
         case (let file?, let id?):
             if !file.hasPrefix("/") { r.problems.append("\(prefix).wechatpay_public_key_file: must be an absolute path") }
-            if !id.hasPrefix("PUB_KEY_ID_") { r.problems.append("\(prefix).wechatpay_public_key_id: \"\(id)\" does not start with PUB_KEY_ID_") }
+            if !id.hasPrefix("PUB_KEY_ID_") {
+                r.problems.append("\(prefix).wechatpay_public_key_id: \"\(id)\" does not start with PUB_KEY_ID_")
+            }
             publicKey = (file, id)
         case (.some, nil):
-            r.problems.append("\(prefix).wechatpay_public_key_id: required with wechatpay_public_key_file (the PUB_KEY_ID_… shown beside the key)")
+            r.problems.append(
+                "\(prefix).wechatpay_public_key_id: required with wechatpay_public_key_file (the PUB_KEY_ID_… shown beside the key)"
+            )
         case (nil, .some):
             r.problems.append("\(prefix).wechatpay_public_key_file: required with wechatpay_public_key_id")
         case (nil, nil):
             break
         }
-        let apiV3Key = hasAPIv3Key
+        let apiV3Key =
+            hasAPIv3Key
             ? source(&r, prefix: prefix, file: "apiv3_key_file", credential: "apiv3_key_credential", what: "the APIv3 key")
             : nil
         var verification: Verification?
         switch (publicKey, apiV3Key) {
-        case (let key?, let source?): verification = .publicKeyAndPlatformCertificates(file: key.file, id: key.id, apiV3Key: source)
+        case (let key?, let source?):
+            verification = .publicKeyAndPlatformCertificates(file: key.file, id: key.id, apiV3Key: source)
         case (let key?, nil): verification = .publicKey(file: key.file, id: key.id)
         case (nil, let source?): verification = .platformCertificates(apiV3Key: source)
         case (nil, nil):
             if publicKeyFile == nil, publicKeyID == nil, !hasAPIv3Key {
-                r.problems.append("\(prefix): set wechatpay_public_key_file and wechatpay_public_key_id, or apiv3_key_file / apiv3_key_credential for platform certificates (or both)")
+                r.problems.append(
+                    "\(prefix): set wechatpay_public_key_file and wechatpay_public_key_id, or apiv3_key_file / apiv3_key_credential for platform certificates (or both)"
+                )
             }
         }
         guard r.problems.count == before, let privateKey, let verification else { return nil }
-        return V3MerchantConfig(privateKey: privateKey, certificateSerial: serial, certificateFile: certificateFile, verification: verification)
+        return V3MerchantConfig(
+            privateKey: privateKey, certificateSerial: serial, certificateFile: certificateFile, verification: verification)
     }
 
     /// A secret's file or credential name: exactly one of the two.
-    static func source(_ r: inout SettingsReader, prefix: String, file: String, credential: String, what: String) -> MerchantConfig.KeySource? {
+    static func source(_ r: inout SettingsReader, prefix: String, file: String, credential: String, what: String)
+        -> MerchantConfig.KeySource?
+    {
         let path = r.string("\(prefix).\(file)").flatMap { $0.isEmpty ? nil : $0 }
         let name = r.string("\(prefix).\(credential)").flatMap { $0.isEmpty ? nil : $0 }
         switch (path, name) {

@@ -25,11 +25,13 @@ struct DaemonAssembly {
     ///   - store: the queue (SQLite, or PostgreSQL whose pool the caller runs).
     ///   - queueServices: what the queue runs beside the loop (PostgreSQL's LISTEN), and `nudges`, its wake-ups.
     ///   - reload: SIGHUP's trap and how to load the config again; nil where nothing reloads (the demo).
-    init(config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore,
-         queueServices: [any Service] = [],
-         nudges: QueueNudges? = nil, clock: any OrderClock = SystemOrderClock(),
-         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
-         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil) throws {
+    init(
+        config: DaemonConfig, profiles: [MerchantProfile], store: any OrderStore,
+        queueServices: [any Service] = [],
+        nudges: QueueNudges? = nil, clock: any OrderClock = SystemOrderClock(),
+        notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
+        reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil
+    ) throws {
         client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         // One transport, so v2 and v3 merchants share one failover state (WeChatPayTransport says why).
         let transport = WeChatPayTransport(client: client, settings: config.gateway, clock: clock, logger: logger)
@@ -46,28 +48,37 @@ struct DaemonAssembly {
         let closer = OrderCloser(gateway: router, clock: clock, directory: directory, retry: config.retry, logger: logger)
         // Retention works only while the loop is idle; the loop says so through its events.
         let activity = LoopActivity()
-        let closing = ClosingService(store: store, closer: closer, clock: clock, settings: settings, directory: directory,
-                                     logger: logger, events: activity.observing(events), nudges: nudges)
-        let retention = RetentionService(store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: config.retentionKeepDays),
-                                         activity: activity, logger: logger)
-        let me = DaemonRecord(owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
-                              version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
-        let rescuer = LeaseRescuer(store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
-                                   isAlive: { pid in kill(pid, 0) == 0 || errno == EPERM })
-        let heartbeat = HeartbeatService(store: store, gateway: gateway, clock: clock, notifier: notifier, me: me,
-                                         intervalSeconds: config.heartbeatSeconds, logger: logger)
+        let closing = ClosingService(
+            store: store, closer: closer, clock: clock, settings: settings, directory: directory,
+            logger: logger, events: activity.observing(events), nudges: nudges)
+        let retention = RetentionService(
+            store: store, clock: clock, settings: RetentionSchedule.Settings(keepDays: config.retentionKeepDays),
+            activity: activity, logger: logger)
+        let me = DaemonRecord(
+            owner: settings.owner, host: ProcessInfo.processInfo.hostName, pid: getpid(), bootID: Self.bootID(),
+            version: CloseOrderD.configuration.version, startedMs: clock.now(), intervalSeconds: config.heartbeatSeconds)
+        let rescuer = LeaseRescuer(
+            store: store, clock: clock, me: me, leaseMs: settings.leaseMs, logger: logger,
+            isAlive: { pid in kill(pid, 0) == 0 || errno == EPERM })
+        let heartbeat = HeartbeatService(
+            store: store, gateway: gateway, clock: clock, notifier: notifier, me: me,
+            intervalSeconds: config.heartbeatSeconds, logger: logger)
         // Shut down in reverse: stop claiming first, keep the watchdog fed until the very end.
         var services: [any Service] = [SystemdLifecycleService(notifier: notifier), WatchdogService(notifier: notifier)]
         if config.metricsEnabled {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry))
-            ClosingMetrics.start(merchants: (profiles.map(\.mchID) + config.unavailableMerchants.keys).sorted(),
-                                 endpoints: [config.gateway.primaryURL] + (config.gateway.backupURL.map { [$0] } ?? []))
-            services.append(MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
+            ClosingMetrics.start(
+                merchants: (profiles.map(\.mchID) + config.unavailableMerchants.keys).sorted(),
+                endpoints: [config.gateway.primaryURL] + (config.gateway.backupURL.map { [$0] } ?? []))
+            services.append(
+                MetricsService(registry: registry, host: config.metricsHost, port: config.metricsPort, logger: logger))
         }
         if let reload {
-            services.append(ReloadService(signals: reload.signals, directory: directory, running: config, notifier: notifier,
-                                          logger: logger, load: reload.load))
+            services.append(
+                ReloadService(
+                    signals: reload.signals, directory: directory, running: config, notifier: notifier,
+                    logger: logger, load: reload.load))
         }
         self.services = services + queueServices + [heartbeat, retention, rescuer, closing]
     }
@@ -83,9 +94,10 @@ struct DaemonAssembly {
     var serviceConfigurations: [ServiceGroupConfiguration.ServiceConfiguration] {
         services.enumerated().map { index, service in
             let isClosingLoop = index == services.count - 1
-            return .init(service: service,
-                         successTerminationBehavior: isClosingLoop ? .gracefullyShutdownGroup : .ignore,
-                         failureTerminationBehavior: .gracefullyShutdownGroup)
+            return .init(
+                service: service,
+                successTerminationBehavior: isClosingLoop ? .gracefullyShutdownGroup : .ignore,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
         }
     }
 
@@ -103,16 +115,20 @@ struct DaemonAssembly {
     /// | the group drains within the limit   | when it has drained                              |
     /// | a wait on the database outlasts it  | at grace + 2 s, logging what was left undone     |
     func run(logger: Logger) async throws {
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: serviceConfigurations,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: serviceConfigurations,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger))
         let limit = Duration.milliseconds(shutdownGraceMs) + Self.shutdownMargin
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let (outcomes, report) = AsyncStream.makeStream(of: StopOutcome.self)
         let running = Task {
-            do { try await group.run(); report.yield(.drained(nil)) } catch { report.yield(.drained(error)) }
+            do {
+                try await group.run()
+                report.yield(.drained(nil))
+            } catch { report.yield(.drained(error)) }
         }
         let watch = Task {
             for await _ in signals {
@@ -129,7 +145,9 @@ struct DaemonAssembly {
             try? await client.shutdown()
             throw error
         case .overdue:
-            logger.error("stopping: still waiting on the database \(limit) after the signal (shutdown.grace_ms \(shutdownGraceMs) + \(Self.shutdownMargin)); exiting without the last writes: in-flight orders stay leased until their lease expires, and this daemon's heartbeat row stays until a later daemon removes it")
+            logger.error(
+                "stopping: still waiting on the database \(limit) after the signal (shutdown.grace_ms \(shutdownGraceMs) + \(Self.shutdownMargin)); exiting without the last writes: in-flight orders stay leased until their lease expires, and this daemon's heartbeat row stays until a later daemon removes it"
+            )
             running.cancel()
             try? await client.shutdown()
         case .drained(nil), nil:

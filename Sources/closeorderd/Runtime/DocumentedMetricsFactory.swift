@@ -27,7 +27,9 @@ struct DocumentedMetricsFactory: MetricsFactory {
     }
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-        guard !aggregate, let descriptor = descriptor(label) else { return inner.makeRecorder(label: label, dimensions: dimensions, aggregate: aggregate) }
+        guard !aggregate, let descriptor = descriptor(label) else {
+            return inner.makeRecorder(label: label, dimensions: dimensions, aggregate: aggregate)
+        }
         return registry.makeGauge(descriptor: descriptor, labels: dimensions)
     }
 
@@ -38,7 +40,8 @@ struct DocumentedMetricsFactory: MetricsFactory {
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         guard let descriptor = descriptor(label) else { return inner.makeTimer(label: label, dimensions: dimensions) }
-        return registry.makeDurationHistogram(descriptor: descriptor, labels: dimensions, buckets: inner.defaultDurationHistogramBuckets)
+        return registry.makeDurationHistogram(
+            descriptor: descriptor, labels: dimensions, buckets: inner.defaultDurationHistogramBuckets)
     }
 
     func destroyCounter(_ handler: any CounterHandler) { inner.destroyCounter(handler) }

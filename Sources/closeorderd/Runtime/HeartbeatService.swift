@@ -27,7 +27,8 @@ struct HeartbeatService: Service {
         do {
             try await store.forget(daemon: me.owner)
         } catch {
-            logger.warning("could not remove this daemon's heartbeat row; status will show it as stale", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not remove this daemon's heartbeat row; status will show it as stale", metadata: ["error": "\(error)"])
         }
     }
 
@@ -35,19 +36,26 @@ struct HeartbeatService: Service {
         let now = clock.now()
         do {
             let summary = try await store.summary(now: now)
-            let line = "due=\(summary.counts["due"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
+            let line =
+                "due=\(summary.counts["due"] ?? 0) closing=\(summary.counts["closing"] ?? 0) "
                 + "overdue=\(summary.overdue) oldest_overdue_s=\(summary.oldestOverdueMs / 1000) "
                 + "in_doubt=\(summary.inDoubt) endpoint=\(gateway.currentEndpoint)"
-            let overdue = summary.overdue == 0 ? "nothing overdue"
+            let overdue =
+                summary.overdue == 0
+                ? "nothing overdue"
                 : "\(summary.overdue) overdue (oldest \(summary.oldestOverdueMs / 1000) s past its due time)"
-            logger.log(level: summary.overdue > 0 && summary.oldestOverdueMs > 600_000 ? .warning : .info,
-                       "heartbeat: \(summary.counts["due"] ?? 0) due, \(summary.counts["closing"] ?? 0) closing, \(overdue), via \(gateway.currentEndpoint)",
-                       metadata: [
-                "due": .stringConvertible(summary.counts["due"] ?? 0), "closing": .stringConvertible(summary.counts["closing"] ?? 0),
-                "overdue": .stringConvertible(summary.overdue), "oldest_overdue_ms": .stringConvertible(summary.oldestOverdueMs),
-                "in_doubt": .stringConvertible(summary.inDoubt), "oldest_due_lag_ms": .stringConvertible(summary.oldestDueLagMs),
-                "endpoint": "\(gateway.currentEndpoint)",
-            ])
+            logger.log(
+                level: summary.overdue > 0 && summary.oldestOverdueMs > 600_000 ? .warning : .info,
+                "heartbeat: \(summary.counts["due"] ?? 0) due, \(summary.counts["closing"] ?? 0) closing, \(overdue), via \(gateway.currentEndpoint)",
+                metadata: [
+                    "due": .stringConvertible(summary.counts["due"] ?? 0),
+                    "closing": .stringConvertible(summary.counts["closing"] ?? 0),
+                    "overdue": .stringConvertible(summary.overdue),
+                    "oldest_overdue_ms": .stringConvertible(summary.oldestOverdueMs),
+                    "in_doubt": .stringConvertible(summary.inDoubt),
+                    "oldest_due_lag_ms": .stringConvertible(summary.oldestDueLagMs),
+                    "endpoint": "\(gateway.currentEndpoint)",
+                ])
             notifier.status(line)
             ClosingMetrics.queue(summary)
             ClosingMetrics.heartbeat(atMs: now)
@@ -62,5 +70,5 @@ struct HeartbeatService: Service {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -1,7 +1,7 @@
 import Logging
 import OrderClosing
-import ServiceLifecycle
 import SQLiteOrderStore
+import ServiceLifecycle
 
 /// The queue `QueueBackend.withQueue` opened: its store, and what the daemon runs beside the loop.
 struct OpenedQueue: Sendable {
@@ -21,8 +21,10 @@ struct OpenedQueue: Sendable {
         makeWatchSource = { try WatchSource.sqlite(path: sqliteFile.path) }
     }
 
-    init(store: any OperatorStore & OrderStore, nudges: QueueNudges, services: @escaping @Sendable (Logger) -> [any Service],
-         watchSource: @escaping @Sendable () -> WatchSource) {
+    init(
+        store: any OperatorStore & OrderStore, nudges: QueueNudges, services: @escaping @Sendable (Logger) -> [any Service],
+        watchSource: @escaping @Sendable () -> WatchSource
+    ) {
         self.store = store
         self.nudges = nudges
         sqliteFile = nil

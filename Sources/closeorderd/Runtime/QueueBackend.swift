@@ -1,8 +1,8 @@
 import Logging
 import OrderClosing
 import PostgresOrderStore
-import ServiceLifecycle
 import SQLiteOrderStore
+import ServiceLifecycle
 
 /// Where the queue lives — a SQLite file (`database.path`, or `--database`) or a PostgreSQL
 /// database (`database.url`) — chosen once from the config. Every command opens the queue here
@@ -51,8 +51,10 @@ enum QueueBackend: Sendable {
     }
 
     /// Opens the queue for `use`, runs `body` with it, and closes it.
-    func withQueue<T: Sendable>(_ use: Use, due: DuePolicy, logger: Logger,
-                                _ body: (OpenedQueue) async throws -> T) async throws -> T {
+    func withQueue<T: Sendable>(
+        _ use: Use, due: DuePolicy, logger: Logger,
+        _ body: (OpenedQueue) async throws -> T
+    ) async throws -> T {
         switch self {
         case .sqlite(let path, let busyTimeoutMs):
             if let problem = DatabaseFolder.problem(for: path) {
@@ -65,7 +67,8 @@ enum QueueBackend: Sendable {
             case .operator(let write):
                 if let denied = DatabaseFolder.denied(path, write: write) { throw OperatorDatabaseError.permissionDenied(denied) }
                 guard DatabaseFolder.exists(path) else {
-                    throw OperatorDatabaseError.unreachable("no database at \(path) (run `closeorderd migrate` first, or pass --database)")
+                    throw OperatorDatabaseError.unreachable(
+                        "no database at \(path) (run `closeorderd migrate` first, or pass --database)")
                 }
                 do {
                     file = try SQLiteQueueFile.openExisting(path: path, readonly: !write)
@@ -88,10 +91,11 @@ enum QueueBackend: Sendable {
                 defer { group.cancelAll() }
                 if use == .daemon { try await database.migrate() } else { try await database.requireCurrentSchema() }
                 let nudges = QueueNudges()
-                return try await body(OpenedQueue(
-                    store: database.store(due: due, clock: .database), nudges: nudges,
-                    services: { logger in [PostgresQueueListener(database: database, nudges: nudges, logger: logger)] },
-                    watchSource: { WatchSource.postgres(database) }))
+                return try await body(
+                    OpenedQueue(
+                        store: database.store(due: due, clock: .database), nudges: nudges,
+                        services: { logger in [PostgresQueueListener(database: database, nudges: nudges, logger: logger)] },
+                        watchSource: { WatchSource.postgres(database) }))
             }
         }
     }

@@ -36,8 +36,9 @@ struct ReloadService: Service {
         let checked = await load()
         guard checked.canRun else {
             let problems = checked.configProblems.isEmpty ? ["no merchant has a usable key"] : checked.configProblems
-            logger.error("reload refused: the new config is not valid; still running with the previous one: \(problems.joined(separator: "; "))",
-                         metadata: ["problems": "\(problems.joined(separator: "; "))"])
+            logger.error(
+                "reload refused: the new config is not valid; still running with the previous one: \(problems.joined(separator: "; "))",
+                metadata: ["problems": "\(problems.joined(separator: "; "))"])
             return
         }
         for warning in checked.warnings { logger.warning("\(warning)") }
@@ -45,13 +46,17 @@ struct ReloadService: Service {
         let needRestart = Self.settingsNeedingRestart(running, checked.config)
         if !needRestart.isEmpty {
             let names = needRestart.joined(separator: ", ")
-            logger.warning("reload: changed settings not applied, they take effect only after a restart (systemctl restart closeorderd): \(names)")
+            logger.warning(
+                "reload: changed settings not applied, they take effect only after a restart (systemctl restart closeorderd): \(names)"
+            )
         }
         for (mchID, reason) in checked.unavailableMerchants.sorted(by: { $0.key < $1.key }) {
-            logger.error("merchant \(mchID) unavailable after reload, its key cannot be used: \(reason)", metadata: ["mch_id": "\(mchID)"])
+            logger.error(
+                "merchant \(mchID) unavailable after reload, its key cannot be used: \(reason)", metadata: ["mch_id": "\(mchID)"])
         }
         func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.joined(separator: ", ") }
-        let summary = "reloaded: \(checked.profiles.count) merchant(s) served; added \(list(added)), removed \(list(removed)), "
+        let summary =
+            "reloaded: \(checked.profiles.count) merchant(s) served; added \(list(added)), removed \(list(removed)), "
             + "changed (key, sign type, appids or rate) \(list(changed)); not applied, need a restart: \(list(needRestart))"
         logger.notice("\(summary)")
     }
@@ -59,7 +64,8 @@ struct ReloadService: Service {
     /// The config keys whose value differs from the one the running daemon was built with (all
     /// but the merchants: `DaemonConfig.restartOnlySettings`), sorted.
     static func settingsNeedingRestart(_ old: DaemonConfig, _ new: DaemonConfig) -> [String] {
-        let before = old.restartOnlySettings, after = new.restartOnlySettings
+        let before = old.restartOnlySettings
+        let after = new.restartOnlySettings
         return before.keys.filter { before[$0] != after[$0] }.sorted()
     }
 }

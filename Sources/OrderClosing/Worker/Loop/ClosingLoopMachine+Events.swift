@@ -118,15 +118,19 @@ extension ClosingLoopMachine {
 
     /// A call finished with `write` (what `OrderCloser` decided), its merchant's signal, its
     /// latency sample and whether it reached WeChat Pay.
-    mutating func callFinished(_ write: OrderWrite, circuit: CircuitSignal, load: ConcurrencyLimit.Sample,
-                               delivery: OutageLog.Seen?, now: Int64) {
+    mutating func callFinished(
+        _ write: OrderWrite, circuit: CircuitSignal, load: ConcurrencyLimit.Sample,
+        delivery: OutageLog.Seen?, now: Int64
+    ) {
         let limitBefore = limit.limit
         limit.record(load, inFlight: inFlight, now: now)
         if limit.limit != limitBefore { reports.append(.concurrencyLimit(limit.limit)) }
         inFlight -= 1
         completer.add(write)
         if let delivery, let line = outage.record(delivery, now: now) { reports.append(.outage(line)) }
-        if let change = gate.record(circuit, for: CircuitKey(write.order), now: now) { reports.append(.circuit(change, publish: true)) }
+        if let change = gate.record(circuit, for: CircuitKey(write.order), now: now) {
+            reports.append(.circuit(change, publish: true))
+        }
         endWait(flushing: true)
     }
 

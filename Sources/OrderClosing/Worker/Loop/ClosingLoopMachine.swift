@@ -124,7 +124,7 @@ struct ClosingLoopMachine {
                 return .look
             case .admit:
                 admitted = admissions(now: now)
-                let started = startReady(now: now)   // calls need no database
+                let started = startReady(now: now)  // calls need no database
                 step = !database.isOpen(now: now) ? .probes : now >= nextPauseCheck ? .readPauses : .findDue
                 if let started { return .start(started) }
             case .readPauses:
@@ -132,12 +132,18 @@ struct ClosingLoopMachine {
                 step = .awaiting(.pauses)
                 return .database(.readPauses)
             case .findDue:
-                guard queue == .lookFirst else { step = .claim; continue }
+                guard queue == .lookFirst else {
+                    step = .claim
+                    continue
+                }
                 queue = .claiming
                 step = .awaiting(.dueBeforeClaim)
                 return .database(.findDueTime(admitted))
             case .claim:
-                guard !queue.isDrained, inFlight + ready.count <= limit.limit else { step = .flushIfDue; continue }
+                guard !queue.isDrained, inFlight + ready.count <= limit.limit else {
+                    step = .flushIfDue
+                    continue
+                }
                 admitted = admissions(now: now)
                 let leaseUntil = now + settings.leaseMs
                 step = .awaiting(.claim(now: now, leaseUntil: leaseUntil))
@@ -154,7 +160,7 @@ struct ClosingLoopMachine {
                 step = .timer
                 let probes = gate.probesToSend(now: now)
                 if !probes.isEmpty {
-                    inFlight += probes.count   // counted like calls, so shutdown drains them too
+                    inFlight += probes.count  // counted like calls, so shutdown drains them too
                     return .probe(probes)
                 }
             case .timer:
@@ -174,7 +180,10 @@ struct ClosingLoopMachine {
                     step = .flush(.outcomes, then: .stopCheck)
                 }
             case .stopCheck:
-                guard case .stopping(let deadline, let grace) = phase, inFlight > 0 else { step = .leave; continue }
+                guard case .stopping(let deadline, let grace) = phase, inFlight > 0 else {
+                    step = .leave
+                    continue
+                }
                 step = .wait
                 if grace == .unarmed {
                     phase = .stopping(graceDeadline: deadline, graceTimer: .armed)
@@ -204,7 +213,8 @@ struct ClosingLoopMachine {
                 if let call = flush(stage, then: then, now: now) { return .database(call) }
             case .finishCheck:
                 guard case .finishing(let deadline) = phase,
-                      let at = completer.nextTry(now: now, retryAt: database.retryAt, graceDeadline: deadline) else {
+                    let at = completer.nextTry(now: now, retryAt: database.retryAt, graceDeadline: deadline)
+                else {
                     step = .exited
                     continue
                 }
@@ -213,7 +223,7 @@ struct ClosingLoopMachine {
             case .exited, .awaiting(.retrySleep):
                 step = .exited
                 return .exit(unrecorded: completer.count)
-            default:   // the calls ended before the machine said so (the task group ran empty)
+            default:  // the calls ended before the machine said so (the task group ran empty)
                 phase = .finishing(graceDeadline: phase.graceDeadline)
                 step = .flush(.outcomes, then: .finishCheck)
             }
@@ -280,7 +290,7 @@ struct ClosingLoopMachine {
         var known = NextDue.unread
         if case .drained(let due) = queue {
             known = due
-            queue = .drained(.unread)   // good for this iteration only
+            queue = .drained(.unread)  // good for this iteration only
         }
         step = .wait
         guard timer == nil, inFlight < limit.limit else { return nil }
@@ -331,7 +341,8 @@ extension ClosingLoopMachine.AfterFlush {
 extension Array {
     /// The elements that satisfy `keep`, and the rest, each in order.
     func partitioned(_ keep: (Element) -> Bool) -> (kept: [Element], rest: [Element]) {
-        var kept: [Element] = [], rest: [Element] = []
+        var kept: [Element] = []
+        var rest: [Element] = []
         for element in self { if keep(element) { kept.append(element) } else { rest.append(element) } }
         return (kept, rest)
     }

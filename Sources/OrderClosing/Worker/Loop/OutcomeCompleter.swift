@@ -40,7 +40,9 @@ struct OutcomeCompleter: Equatable {
 
     /// Whether the queue is written now without waiting for a claim (the first table).
     func isDue(queueDrained: Bool, inFlight: Int, batchSize: Int) -> Bool {
-        !unstarted.isEmpty || (!outcomes.isEmpty && (outcomes.count >= batchSize || (queueDrained && outcomes.count >= min(inFlight, batchSize))))
+        !unstarted.isEmpty
+            || (!outcomes.isEmpty
+                && (outcomes.count >= batchSize || (queueDrained && outcomes.count >= min(inFlight, batchSize))))
     }
 
     /// The write of `stage`, if it has something to write and the database may be asked.

@@ -11,7 +11,8 @@ enum DatabaseFolder {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
-            return "the folder \(folder) does not exist (database \(path)); create it, or name another with --database or database.path"
+            return
+                "the folder \(folder) does not exist (database \(path)); create it, or name another with --database or database.path"
         }
         guard isFolder.boolValue else { return "\(folder) is not a folder (database \(path))" }
         return nil
@@ -27,11 +28,13 @@ enum DatabaseFolder {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let who = "uid \(getuid()), gid \(getgid())"
         if access(folder, X_OK) != 0, errno == EACCES {
-            return "this user (\(who)) cannot enter \(folder), which holds the database \(path); run as a member of its group (closeorderd)"
+            return
+                "this user (\(who)) cannot enter \(folder), which holds the database \(path); run as a member of its group (closeorderd)"
         }
         guard access(path, F_OK) == 0 else { return nil }
         if access(path, write ? R_OK | W_OK : R_OK) != 0, errno == EACCES {
-            return "this user (\(who)) cannot \(write ? "write" : "read") the database \(path); run as a member of its group (closeorderd)"
+            return
+                "this user (\(who)) cannot \(write ? "write" : "read") the database \(path); run as a member of its group (closeorderd)"
         }
         return nil
     }

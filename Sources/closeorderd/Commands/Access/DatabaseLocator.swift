@@ -14,8 +14,10 @@ struct DatabaseLocator {
         let loader = ConfigLoader(path: options.config)
         guard loader.path != nil else {
             if options.database != nil { return DaemonConfig() }
-            throw OperatorDatabaseError.invalidConfig(["no config file (--config, $CLOSEORDERD_CONFIG or \(ConfigLoader.defaultPath)) "
-                                                       + "and no --database: say which queue"])
+            throw OperatorDatabaseError.invalidConfig([
+                "no config file (--config, $CLOSEORDERD_CONFIG or \(ConfigLoader.defaultPath)) "
+                    + "and no --database: say which queue"
+            ])
         }
         let loaded = await loader.load()
         guard loaded.problems.isEmpty else { throw OperatorDatabaseError.invalidConfig(loaded.problems) }

@@ -10,8 +10,10 @@ import OrderClosing
 enum OperatorDatabase {
     /// Throws what kept the queue from opening (`OperatorDatabaseError` where it is known), or
     /// what the body threw.
-    static func withQueue<T: Sendable>(_ options: ConfigOptions, write: Bool = false,
-                                       _ body: (OpenedQueue) async throws -> T) async throws -> T {
+    static func withQueue<T: Sendable>(
+        _ options: ConfigOptions, write: Bool = false,
+        _ body: (OpenedQueue) async throws -> T
+    ) async throws -> T {
         let logger = Logger(label: "closeorderd.cli", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
             let (backend, due) = try await DatabaseLocator(options: options).backend()
@@ -24,15 +26,17 @@ enum OperatorDatabase {
 
 /// Runs the body on the queue the options name; when the queue cannot be opened, prints why and
 /// exits 1 (what the body throws goes on as it is).
-func withOperatorQueue<T: Sendable>(_ options: ConfigOptions, write: Bool = false,
-                                    _ body: (OpenedQueue) async throws -> T) async throws -> T {
+func withOperatorQueue<T: Sendable>(
+    _ options: ConfigOptions, write: Bool = false,
+    _ body: (OpenedQueue) async throws -> T
+) async throws -> T {
     var opened = false
     do {
         return try await OperatorDatabase.withQueue(options, write: write) { queue in
             opened = true
             return try await body(queue)
         }
-    } catch where !opened {
+    } catch  where !opened {
         printError("error: \(error)")
         throw ExitCode(1)
     }

@@ -13,7 +13,8 @@ enum OperatorDatabaseError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .invalidConfig(let problems):
-            "the config is invalid (`run` would refuse it; `closeorderd check-config` says more): " + problems.joined(separator: "; ")
+            "the config is invalid (`run` would refuse it; `closeorderd check-config` says more): "
+                + problems.joined(separator: "; ")
         case .permissionDenied(let text): "permission denied: \(text)"
         case .unreachable(let text): text
         }

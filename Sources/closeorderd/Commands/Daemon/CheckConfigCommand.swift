@@ -78,7 +78,9 @@ struct CheckedConfig {
     /// `run` starts when the config is valid and at least one merchant has a usable key.
     var canRun: Bool { configProblems.isEmpty && !profiles.isEmpty }
 
-    static func load(_ options: ConfigOptions, environment: [String: String] = ProcessInfo.processInfo.environment) async -> CheckedConfig {
+    static func load(_ options: ConfigOptions, environment: [String: String] = ProcessInfo.processInfo.environment) async
+        -> CheckedConfig
+    {
         let loader = ConfigLoader(path: options.config, environment: environment)
         var loaded = await loader.load()
         if let database = options.database {
@@ -86,17 +88,21 @@ struct CheckedConfig {
             loaded.config.databasePath = database
             loaded.config.postgres = nil
         }
-        let keys = KeyLoader.load(loaded.config.merchants, credentials: CredentialFiles(configPath: loader.path, environment: environment))
+        let keys = KeyLoader.load(
+            loaded.config.merchants, credentials: CredentialFiles(configPath: loader.path, environment: environment))
         loaded.config.unavailableMerchants = keys.unavailable
-        return CheckedConfig(config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
-                             warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment")
+        return CheckedConfig(
+            config: loaded.config, profiles: keys.profiles, configProblems: loaded.problems,
+            warnings: loaded.warnings + keys.warnings, source: loader.path ?? "defaults and environment")
     }
 
     /// The effective settings, secrets redacted (only where each key comes from is shown).
     func summary() -> String {
         let c = config
         var lines = [
-            c.postgres.map { "database.url = \($0.url.display), password \($0.password.map { "<redacted> from \($0)" } ?? "none")" }
+            c.postgres.map {
+                "database.url = \($0.url.display), password \($0.password.map { "<redacted> from \($0)" } ?? "none")"
+            }
                 ?? "database.path = \(c.databasePath)",
             "wechatpay.primary_url = \(c.gateway.primaryURL)",
             "wechatpay.backup_url = \(c.gateway.backupURL ?? "(failover off)")",
@@ -110,10 +116,14 @@ struct CheckedConfig {
         ]
         for merchant in c.merchants {
             if let v3 = merchant.v3 {
-                lines.append("merchant \(merchant.mchID): API v3, appids \(merchant.appIDs.joined(separator: ",")), private key <redacted> from \(v3.privateKey), certificate serial \(v3.certificateSerial), verifies with \(v3.verification), \(merchant.ratePerSecond)/s")
+                lines.append(
+                    "merchant \(merchant.mchID): API v3, appids \(merchant.appIDs.joined(separator: ",")), private key <redacted> from \(v3.privateKey), certificate serial \(v3.certificateSerial), verifies with \(v3.verification), \(merchant.ratePerSecond)/s"
+                )
                 continue
             }
-            lines.append("merchant \(merchant.mchID): appids \(merchant.appIDs.joined(separator: ",")), \(merchant.signType.rawValue), key <redacted> from \(merchant.keySource), \(merchant.ratePerSecond)/s")
+            lines.append(
+                "merchant \(merchant.mchID): appids \(merchant.appIDs.joined(separator: ",")), \(merchant.signType.rawValue), key <redacted> from \(merchant.keySource), \(merchant.ratePerSecond)/s"
+            )
         }
         return lines.joined(separator: "\n")
     }

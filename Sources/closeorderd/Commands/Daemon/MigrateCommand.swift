@@ -20,8 +20,11 @@ struct MigrateCommand: AsyncParsableCommand {
         do {
             let (backend, _) = try await DatabaseLocator(options: options).backend()
             let (applied, version) = try await backend.migrate(logger: logger)
-            print(applied.isEmpty ? "migrate: \(backend.display) is up to date (schema version \(version))"
-                                  : "migrate: applied \(applied.map(String.init).joined(separator: ", ")) to \(backend.display) (schema version \(version))")
+            print(
+                applied.isEmpty
+                    ? "migrate: \(backend.display) is up to date (schema version \(version))"
+                    : "migrate: applied \(applied.map(String.init).joined(separator: ", ")) to \(backend.display) (schema version \(version))"
+            )
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)

@@ -44,8 +44,12 @@ struct OnlineCheck {
         case .state(let state, _):
             return (mchID, true, "key works: WeChat Pay\(at) answered trade_state \(state.rawValue) for a made-up order")
         case .configurationError(let reason):
-            return (mchID, false, reason.kind == .signature ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
-                                            : "the merchant's setup is refused\(at): \(reason)")
+            return (
+                mchID, false,
+                reason.kind == .signature
+                    ? "the key or sign type is wrong: WeChat Pay\(at) refused the signature (\(reason))"
+                    : "the merchant's setup is refused\(at): \(reason)"
+            )
         case .orderRejected(let reason), .unknownCode(let reason):
             return (mchID, false, "unexpected answer\(at): \(reason)")
         case .retryable(let reason):

@@ -35,8 +35,9 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
         for (mchID, reason) in checked.unavailableMerchants.sorted(by: { $0.key < $1.key }) {
-            logger.error("merchant \(mchID) unavailable, its key cannot be used; serving the other merchants",
-                         metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
+            logger.error(
+                "merchant \(mchID) unavailable, its key cannot be used; serving the other merchants",
+                metadata: ["mch_id": "\(mchID)", "reason": "\(reason)"])
         }
         let notifier = SystemdNotifier()
         let c = checked.config
@@ -46,31 +47,39 @@ struct RunCommand: AsyncParsableCommand {
             try await Self.withQueueWaiting(backend, due: c.due, notifier: notifier, logger: logger) { queue in
                 opened = true
                 if let file = queue.sqliteFile, let mode = try? await file.autoVacuumMode(), mode != .incremental {
-                    logger.notice("retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it")
+                    logger.notice(
+                        "retention deletes old finished orders, but this database keeps their pages for reuse instead of giving them back (auto_vacuum \(mode)); run `closeorderd prune --vacuum` once, in a quiet hour, to switch it"
+                    )
                 }
                 // Trap SIGHUP before READY=1, so an early `systemctl reload` cannot kill the daemon.
                 let hangups = await UnixSignalsSequence(trapping: .sighup)
                 let options = self.options
-                let assembly = try DaemonAssembly(config: c, profiles: checked.profiles, store: queue.store,
-                                                  queueServices: queue.services(logger: logger), nudges: queue.nudges,
-                                                  notifier: notifier, logger: logger,
-                                                  reload: (hangups, { await CheckedConfig.load(options) }))
+                let assembly = try DaemonAssembly(
+                    config: c, profiles: checked.profiles, store: queue.store,
+                    queueServices: queue.services(logger: logger), nudges: queue.nudges,
+                    notifier: notifier, logger: logger,
+                    reload: (hangups, { await CheckedConfig.load(options) }))
                 // The facts operators grep the journal's MESSAGE for, also as fields.
                 let backup = c.gateway.backupURL.map { " (backup \($0))" } ?? ""
-                let started = "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
+                let started =
+                    "closeorderd starting: version \(CloseOrderD.configuration.version), \(c.merchants.count) merchant(s) "
                     + "\(c.merchants.map(\.mchID).joined(separator: ",")), WeChat Pay at \(c.gateway.primaryURL)\(backup), queue \(backend.display)"
-                logger.info("\(started)", metadata: [
-                    "database": "\(backend.display)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
-                    "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
-                    "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
-                    "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",
-                ])
+                logger.info(
+                    "\(started)",
+                    metadata: [
+                        "database": "\(backend.display)", "merchants": "\(c.merchants.map(\.mchID).joined(separator: ","))",
+                        "endpoint": "\(c.gateway.primaryURL)", "backup": "\(c.gateway.backupURL ?? "off")",
+                        "min_age_seconds": "\(c.due.minAgeSeconds)", "concurrency": "\(c.closing.concurrency)",
+                        "batch_size": "\(c.closing.batchSize)", "version": "\(CloseOrderD.configuration.version)",
+                    ])
                 notifier.ready()
                 notifier.status("started: \(c.merchants.count) merchant(s)")
                 try await assembly.run(logger: logger)
             }
-        } catch where !opened {
-            logger.critical("cannot use the database \(backend.display): \(error)", metadata: ["error": "\(error)", "database": "\(backend.display)"])
+        } catch  where !opened {
+            logger.critical(
+                "cannot use the database \(backend.display): \(error)",
+                metadata: ["error": "\(error)", "database": "\(backend.display)"])
             printError("error: \(error)")
             throw ExitCode(1)
         }
@@ -86,8 +95,10 @@ struct RunCommand: AsyncParsableCommand {
     /// | try     | 1 | 2 | 3 | 4 | 5  | 6 and later |
     /// |---------|---|---|---|---|----|-------------|
     /// | waits s | 1 | 2 | 4 | 8 | 16 | 30          |
-    static func withQueueWaiting(_ backend: QueueBackend, due: DuePolicy, notifier: SystemdNotifier, logger: Logger,
-                                 _ body: (OpenedQueue) async throws -> Void) async throws {
+    static func withQueueWaiting(
+        _ backend: QueueBackend, due: DuePolicy, notifier: SystemdNotifier, logger: Logger,
+        _ body: (OpenedQueue) async throws -> Void
+    ) async throws {
         var tries = 0
         var said: String?
         while true {
@@ -100,8 +111,9 @@ struct RunCommand: AsyncParsableCommand {
                 let wait = min(30, 1 << min(tries, 5))
                 tries += 1
                 if unreachable.description != said {
-                    logger.error("waiting for the database: \(unreachable); trying again every \(wait) s up to 30 s",
-                                 metadata: ["database": "\(backend.display)", "error": "\(unreachable)"])
+                    logger.error(
+                        "waiting for the database: \(unreachable); trying again every \(wait) s up to 30 s",
+                        metadata: ["database": "\(backend.display)", "error": "\(unreachable)"])
                     printError("error: \(unreachable) (waiting for it)")
                     said = unreachable.description
                 }

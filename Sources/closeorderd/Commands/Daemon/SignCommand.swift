@@ -18,9 +18,11 @@ struct SignCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("key-file"), help: ArgumentHelp("File holding the merchant's API key.", valueName: "path"))
     var keyFile: String
-    @Option(name: .customLong("sign-type"), help: ArgumentHelp(
-        "MD5 or HMAC-SHA256.",
-        discussion: "Default: the sign_type field if one is given (WeChat verifies with that), else MD5."))
+    @Option(
+        name: .customLong("sign-type"),
+        help: ArgumentHelp(
+            "MD5 or HMAC-SHA256.",
+            discussion: "Default: the sign_type field if one is given (WeChat verifies with that), else MD5."))
     var signType: String?
     @Argument(help: "Fields as FIELD=VALUE.") var fields: [String]
 
@@ -58,7 +60,8 @@ struct SignCommand: AsyncParsableCommand {
     /// that field decides; a flag that disagrees with it would print a sign WeChat never computes.
     static func signType(field: String?, flag: String?) throws -> SignType {
         if let field, let flag, field != flag {
-            throw ValidationError("the field sign_type=\(field) and --sign-type \(flag) disagree; WeChat signs with the field's type")
+            throw ValidationError(
+                "the field sign_type=\(field) and --sign-type \(flag) disagree; WeChat signs with the field's type")
         }
         guard let type = SignType(rawValue: field ?? flag ?? SignType.md5.rawValue) else {
             throw ValidationError("sign_type=\(field ?? "") must be MD5 or HMAC-SHA256")

@@ -48,16 +48,22 @@ struct DemoCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: .logfmt, level: .info)
         let logger = Logger(label: "closeorderd")
         let wakeups = DemoProgress.wakeups()
-        let assembly = try DaemonAssembly(config: checked.config, profiles: checked.profiles,
-                                          store: SQLiteOrderStore(pool: pool, due: checked.config.due),
-                                          notifier: SystemdNotifier(environment: [:]), logger: logger, events: wakeups.events)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: assembly.serviceConfigurations, logger: logger))
+        let assembly = try DaemonAssembly(
+            config: checked.config, profiles: checked.profiles,
+            store: SQLiteOrderStore(pool: pool, due: checked.config.due),
+            notifier: SystemdNotifier(environment: [:]), logger: logger, events: wakeups.events)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: assembly.serviceConfigurations, logger: logger))
         let decided = try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask { try await group.run(); return true }
             tasks.addTask {
-                let finished = await DemoProgress.watch(pool: pool, expected: orders, wakeups: wakeups.stream,
-                                                        continuation: wakeups.continuation, timeout: .seconds(120))
+                try await group.run()
+                return true
+            }
+            tasks.addTask {
+                let finished = await DemoProgress.watch(
+                    pool: pool, expected: orders, wakeups: wakeups.stream,
+                    continuation: wakeups.continuation, timeout: .seconds(120))
                 await group.triggerGracefulShutdown()
                 return finished
             }
@@ -71,8 +77,9 @@ struct DemoCommand: AsyncParsableCommand {
         let rows = try DemoProgress.table(pool: pool)
         print("\n" + DemoProgress.render(rows))
         let calls = fake.fake.calls
-        print("\nfake WeChat Pay saw \(calls.count) calls: \(calls.filter { !$0.signatureValid }.count) with a bad signature, "
-              + "\(fake.fake.violations.count) closes before the 5-minute mark")
+        print(
+            "\nfake WeChat Pay saw \(calls.count) calls: \(calls.filter { !$0.signatureValid }.count) with a bad signature, "
+                + "\(fake.fake.violations.count) closes before the 5-minute mark")
         print("\nlook closer:")
         print("  closeorderd status --database \(world.databasePath)")
         print("  closeorderd show DEMO-PAID --database \(world.databasePath)")
@@ -107,16 +114,22 @@ struct DemoWorld {
     let v3Key = MerchantPrivateKey.generate()
 
     init(directory: String?) throws {
-        let folder = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("closeorderd-demo-\(getpid())-\(Nonce.make().prefix(6))").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let folder =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "closeorderd-demo-\(getpid())-\(Nonce.make().prefix(6))"
+            ).path
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.directory = folder
         keys = [Self.merchantA: Nonce.make(), Self.merchantB: Nonce.make()]
     }
 
     func startFake() async throws -> FakeWeChatPayServer {
         let merchants = try keys.map { FakeMerchant(mchID: $0.key, key: try APIKey($0.value), appIDs: [Self.appID]) }
-        let fake = FakeWeChatPay(merchants: merchants,
-                                 unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
+        let fake = FakeWeChatPay(
+            merchants: merchants,
+            unknownOrders: .notExist, now: { Date().timeIntervalSince1970 })
         // The fake's own WeChat Pay key pair, generated at start.
         fake.setV3Identity(.make(nowSeconds: Int64(Date().timeIntervalSince1970), key: .generate()))
         fake.addV3Merchant(FakeV3Merchant(mchID: Self.merchantV3, serialNo: Self.v3Serial, publicKey: v3Key.publicKey))
@@ -128,16 +141,19 @@ struct DemoWorld {
     }
 
     func writeV3Keys(_ identity: FakeV3Identity) throws {
-        FileManager.default.createFile(atPath: directory + "/apiclient_key.pem", contents: Data(v3Key.pkcs8PEM.utf8),
-                                       attributes: [.posixPermissions: 0o600])
-        FileManager.default.createFile(atPath: directory + "/wechatpay_public_key.pem", contents: Data(identity.publicKeyPEM.utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: directory + "/apiclient_key.pem", contents: Data(v3Key.pkcs8PEM.utf8),
+            attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: directory + "/wechatpay_public_key.pem", contents: Data(identity.publicKeyPEM.utf8),
+            attributes: [.posixPermissions: 0o600])
     }
 
     func writeConfig(fakeURL: String, v3PublicKeyID: String) throws {
         for (mchID, key) in keys {
             let path = directory + "/\(mchID).key"
-            FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
         }
         let config = """
             {
@@ -172,5 +188,5 @@ struct DemoWorld {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -16,30 +16,42 @@ struct DemoOrder {
 
 enum DemoOrders {
     static let all: [DemoOrder] = [
-        DemoOrder(outTradeNo: "DEMO-CLOSE-HMAC", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
-                  expectedStatus: "closed", expectedOutcome: "closed", story: "unpaid, closed (HMAC-SHA256)"),
-        DemoOrder(outTradeNo: "DEMO-CLOSE-MD5", mchID: DemoWorld.merchantB, timeoutSeconds: 60, dueIn: 1,
-                  expectedStatus: "closed", expectedOutcome: "closed", story: "unpaid, closed (MD5; 60 s timeout, 5-minute floor)"),
-        DemoOrder(outTradeNo: "DEMO-ALREADY", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 2,
-                  expectedStatus: "closed", expectedOutcome: "already_closed", story: "WeChat had closed it: ORDERCLOSED"),
-        DemoOrder(outTradeNo: "DEMO-NOTEXIST", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 2,
-                  expectedStatus: "closed", expectedOutcome: "not_exist", story: "WeChat never saw it: ORDERNOTEXIST"),
-        DemoOrder(outTradeNo: "DEMO-PAID", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 3,
-                  expectedStatus: "paid", expectedOutcome: "paid", story: "customer paid: ORDERPAID, reconciled by orderquery"),
-        DemoOrder(outTradeNo: "DEMO-MERCHANT-PAID", mchID: DemoWorld.merchantB, timeoutSeconds: 0, dueIn: 3,
-                  expectedStatus: "paid", expectedOutcome: nil, story: "the app marked it paid first: never sent"),
-        DemoOrder(outTradeNo: "DEMO-RETRY", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 4,
-                  expectedStatus: "closed", expectedOutcome: "closed", story: "SYSTEMERROR twice, then closed"),
-        DemoOrder(outTradeNo: "DEMO-FORGED", mchID: DemoWorld.merchantB, timeoutSeconds: 0, dueIn: 4,
-                  expectedStatus: "closed", expectedOutcome: "closed", story: "a forged ORDERPAID (bad sign) ignored, then closed"),
-        DemoOrder(outTradeNo: "DEMO-TIMEOUT", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
-                  expectedStatus: "closed", expectedOutcome: "already_closed", story: "timed out after sending: in doubt, re-closed"),
-        DemoOrder(outTradeNo: "DEMO-V3-CLOSE", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 2,
-                  expectedStatus: "closed", expectedOutcome: "closed", story: "API v3: 204 to the close, confirmed by a query"),
-        DemoOrder(outTradeNo: "DEMO-V3-PAID", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 3,
-                  expectedStatus: "paid", expectedOutcome: "paid", story: "API v3: paid (TRADE_ERROR), the query gives the transaction"),
-        DemoOrder(outTradeNo: "DEMO-NOKEY", mchID: "1900000999", timeoutSeconds: 0, dueIn: 5,
-                  expectedStatus: "failed", expectedOutcome: nil, story: "no key configured for its merchant"),
+        DemoOrder(
+            outTradeNo: "DEMO-CLOSE-HMAC", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
+            expectedStatus: "closed", expectedOutcome: "closed", story: "unpaid, closed (HMAC-SHA256)"),
+        DemoOrder(
+            outTradeNo: "DEMO-CLOSE-MD5", mchID: DemoWorld.merchantB, timeoutSeconds: 60, dueIn: 1,
+            expectedStatus: "closed", expectedOutcome: "closed", story: "unpaid, closed (MD5; 60 s timeout, 5-minute floor)"),
+        DemoOrder(
+            outTradeNo: "DEMO-ALREADY", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 2,
+            expectedStatus: "closed", expectedOutcome: "already_closed", story: "WeChat had closed it: ORDERCLOSED"),
+        DemoOrder(
+            outTradeNo: "DEMO-NOTEXIST", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 2,
+            expectedStatus: "closed", expectedOutcome: "not_exist", story: "WeChat never saw it: ORDERNOTEXIST"),
+        DemoOrder(
+            outTradeNo: "DEMO-PAID", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 3,
+            expectedStatus: "paid", expectedOutcome: "paid", story: "customer paid: ORDERPAID, reconciled by orderquery"),
+        DemoOrder(
+            outTradeNo: "DEMO-MERCHANT-PAID", mchID: DemoWorld.merchantB, timeoutSeconds: 0, dueIn: 3,
+            expectedStatus: "paid", expectedOutcome: nil, story: "the app marked it paid first: never sent"),
+        DemoOrder(
+            outTradeNo: "DEMO-RETRY", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 4,
+            expectedStatus: "closed", expectedOutcome: "closed", story: "SYSTEMERROR twice, then closed"),
+        DemoOrder(
+            outTradeNo: "DEMO-FORGED", mchID: DemoWorld.merchantB, timeoutSeconds: 0, dueIn: 4,
+            expectedStatus: "closed", expectedOutcome: "closed", story: "a forged ORDERPAID (bad sign) ignored, then closed"),
+        DemoOrder(
+            outTradeNo: "DEMO-TIMEOUT", mchID: DemoWorld.merchantA, timeoutSeconds: 0, dueIn: 1,
+            expectedStatus: "closed", expectedOutcome: "already_closed", story: "timed out after sending: in doubt, re-closed"),
+        DemoOrder(
+            outTradeNo: "DEMO-V3-CLOSE", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 2,
+            expectedStatus: "closed", expectedOutcome: "closed", story: "API v3: 204 to the close, confirmed by a query"),
+        DemoOrder(
+            outTradeNo: "DEMO-V3-PAID", mchID: DemoWorld.merchantV3, timeoutSeconds: 0, dueIn: 3,
+            expectedStatus: "paid", expectedOutcome: "paid", story: "API v3: paid (TRADE_ERROR), the query gives the transaction"),
+        DemoOrder(
+            outTradeNo: "DEMO-NOKEY", mchID: "1900000999", timeoutSeconds: 0, dueIn: 5,
+            expectedStatus: "failed", expectedOutcome: nil, story: "no key configured for its merchant"),
     ]
 
     /// Inserts the orders as the merchant's app would, and tells the fake about the ones WeChat knows.
@@ -48,23 +60,27 @@ enum DemoOrders {
         try pool.write { db in
             for order in all {
                 let createdAt = nowSeconds - 300 + order.dueIn
-                try db.execute(sql: """
-                    INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
-                    VALUES (?, ?, ?, ?, ?)
-                    """, arguments: [order.mchID, DemoWorld.appID, order.outTradeNo, createdAt, order.timeoutSeconds])
+                try db.execute(
+                    sql: """
+                        INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
+                        VALUES (?, ?, ?, ?, ?)
+                        """, arguments: [order.mchID, DemoWorld.appID, order.outTradeNo, createdAt, order.timeoutSeconds])
                 let placed = Double(createdAt)
                 switch order.outTradeNo {
                 case "DEMO-NOTEXIST", "DEMO-NOKEY": break
-                case "DEMO-ALREADY": fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .closed)
-                case "DEMO-PAID", "DEMO-V3-PAID": fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
+                case "DEMO-ALREADY":
+                    fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .closed)
+                case "DEMO-PAID", "DEMO-V3-PAID":
+                    fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
                 default: fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed)
                 }
             }
             // The app's payment notification arrives before the order is due.
-            try db.execute(sql: """
-                UPDATE pending_orders SET status = 'paid'
-                WHERE mch_id = ? AND out_trade_no = 'DEMO-MERCHANT-PAID' AND status IN ('pending', 'closing')
-                """, arguments: [DemoWorld.merchantB])
+            try db.execute(
+                sql: """
+                    UPDATE pending_orders SET status = 'paid'
+                    WHERE mch_id = ? AND out_trade_no = 'DEMO-MERCHANT-PAID' AND status IN ('pending', 'closing')
+                    """, arguments: [DemoWorld.merchantB])
         }
         fake.pay(mchID: DemoWorld.merchantB, outTradeNo: "DEMO-MERCHANT-PAID")
         fake.script(mchID: DemoWorld.merchantA, outTradeNo: "DEMO-RETRY", [.systemError, .systemError])
@@ -75,9 +91,12 @@ enum DemoOrders {
 
     static func mismatches(_ orders: [DemoOrder], _ rows: [DemoProgress.Row]) -> [String] {
         orders.compactMap { order in
-            guard let row = rows.first(where: { $0.outTradeNo == order.outTradeNo }) else { return "\(order.outTradeNo) is missing" }
+            guard let row = rows.first(where: { $0.outTradeNo == order.outTradeNo }) else {
+                return "\(order.outTradeNo) is missing"
+            }
             if row.status != order.expectedStatus || row.outcome != order.expectedOutcome {
-                return "\(order.outTradeNo) ended \(row.status)/\(row.outcome ?? "-"), expected \(order.expectedStatus)/\(order.expectedOutcome ?? "-")"
+                return
+                    "\(order.outTradeNo) ended \(row.status)/\(row.outcome ?? "-"), expected \(order.expectedStatus)/\(order.expectedOutcome ?? "-")"
             }
             return nil
         }

@@ -22,8 +22,10 @@ enum DemoProgress {
     /// Prints each order as it is decided, reading the table when the daemon has written outcomes
     /// (no polling interval to race with). Returns true once every order is decided; false if
     /// `timeout` passes first, a bound that only catches a hang.
-    static func watch(pool: DatabasePool, expected: [DemoOrder], wakeups: AsyncStream<Void>,
-                      continuation: AsyncStream<Void>.Continuation, timeout: Duration) async -> Bool {
+    static func watch(
+        pool: DatabasePool, expected: [DemoOrder], wakeups: AsyncStream<Void>,
+        continuation: AsyncStream<Void>.Continuation, timeout: Duration
+    ) async -> Bool {
         let deadline = Task {
             try? await Task.sleep(for: timeout)
             continuation.finish()
@@ -37,27 +39,34 @@ enum DemoProgress {
                 reported.insert(row.outTradeNo)
                 let story = expected.first { $0.outTradeNo == row.outTradeNo }?.story ?? ""
                 let elapsed = (ContinuousClock.now - started).components.seconds
-                print(String(format: "  +%2llds  %-19@ %-7@ %-15@ %@", elapsed, row.outTradeNo as NSString, row.status as NSString,
-                             (row.outcome ?? "-") as NSString, story as NSString))
+                print(
+                    String(
+                        format: "  +%2llds  %-19@ %-7@ %-15@ %@", elapsed, row.outTradeNo as NSString, row.status as NSString,
+                        (row.outcome ?? "-") as NSString, story as NSString))
                 fflush(nil)
             }
             return reported.count == expected.count
         }
-        if report() { return true }   // the app's own decisions are in before the daemon starts
+        if report() { return true }  // the app's own decisions are in before the daemon starts
         for await _ in wakeups where report() { return true }
         return false
     }
 
     static func table(pool: DatabasePool) throws -> [Row] {
         try pool.read { db in
-            try GRDB.Row.fetchAll(db, sql: """
-                SELECT out_trade_no, mch_id, status, outcome, attempts, transaction_id, last_error, conflict
-                FROM pending_orders ORDER BY id
-                """).map { row in
-                let detail = (row["transaction_id"] as String?).map { "transaction_id \($0)" }
+            try GRDB.Row.fetchAll(
+                db,
+                sql: """
+                    SELECT out_trade_no, mch_id, status, outcome, attempts, transaction_id, last_error, conflict
+                    FROM pending_orders ORDER BY id
+                    """
+            ).map { row in
+                let detail =
+                    (row["transaction_id"] as String?).map { "transaction_id \($0)" }
                     ?? (row["status"] as String == "failed" ? row["last_error"] as String? : nil) ?? ""
-                return Row(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], status: row["status"],
-                           outcome: row["outcome"], attempts: row["attempts"], detail: detail)
+                return Row(
+                    outTradeNo: row["out_trade_no"], mchID: row["mch_id"], status: row["status"],
+                    outcome: row["outcome"], attempts: row["attempts"], detail: detail)
             }
         }
     }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import FakeWeChatPay
 import Foundation
+import Logging
 import ServiceLifecycle
 import ServiceSupport
-import Logging
 import WeChatPayHTTP
 import WeChatPayV2
 import WeChatPayV3
@@ -38,8 +38,11 @@ struct FakeWeChatPayCommand: AsyncParsableCommand {
     var faultRate = 0.0
     @Option(help: "Comma-separated faults for --fault-rate, e.g. systemError,http503,connectionReset.")
     var faults = "systemError"
-    @Option(name: .customLong("write-wechatpay-public-key"),
-            help: "Write the fake's WeChat Pay public key (PEM) to this file before reading the config, for v3 merchants in public key mode.")
+    @Option(
+        name: .customLong("write-wechatpay-public-key"),
+        help:
+            "Write the fake's WeChat Pay public key (PEM) to this file before reading the config, for v3 merchants in public key mode."
+    )
     var publicKeyFile: String?
 
     /// The id the fake gives its WeChat Pay public key (`FakeV3Identity.make`).
@@ -48,7 +51,8 @@ struct FakeWeChatPayCommand: AsyncParsableCommand {
     func validate() throws {
         guard ["127.0.0.1", "::1", "localhost"].contains(host) else { throw ValidationError("--host must be a loopback address") }
         guard UnknownOrderPolicy(rawValue: unknownOrders == "notpay" ? "notPay" : "notExist") != nil,
-              ["notpay", "notexist"].contains(unknownOrders) else { throw ValidationError("--unknown-orders is notpay or notexist") }
+            ["notpay", "notexist"].contains(unknownOrders)
+        else { throw ValidationError("--unknown-orders is notpay or notexist") }
         guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 1") }
     }
 
@@ -56,8 +60,11 @@ struct FakeWeChatPayCommand: AsyncParsableCommand {
         // The key is made first: a public-key-mode merchant's config names the file written here.
         let weChatPayKey = MerchantPrivateKey.generate()
         if let publicKeyFile {
-            guard FileManager.default.createFile(atPath: publicKeyFile, contents: Data(weChatPayKey.publicKey.pem.utf8),
-                                                 attributes: [.posixPermissions: 0o644]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: publicKeyFile, contents: Data(weChatPayKey.publicKey.pem.utf8),
+                    attributes: [.posixPermissions: 0o644])
+            else {
                 printError("fake-wechatpay: cannot write --write-wechatpay-public-key \(publicKeyFile)")
                 throw ExitCode(1)
             }
@@ -70,34 +77,44 @@ struct FakeWeChatPayCommand: AsyncParsableCommand {
         }
         let faultList = try faults.split(separator: ",").map { name -> FakeFault in
             guard let fault = FakeFault.allCases.first(where: { "\($0)" == name.trimmingCharacters(in: .whitespaces) }) else {
-                throw ValidationError("unknown fault \(name); one of \(FakeFault.allCases.map { "\($0)" }.joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown fault \(name); one of \(FakeFault.allCases.map { "\($0)" }.joined(separator: ", "))")
             }
             return fault
         }
         let merchants = checked.profiles.compactMap { profile in
-            (profile.merchant as? V2Merchant).map { FakeMerchant(mchID: profile.mchID, key: $0.credentials.key, appIDs: profile.appIDs) }
+            (profile.merchant as? V2Merchant).map {
+                FakeMerchant(mchID: profile.mchID, key: $0.credentials.key, appIDs: profile.appIDs)
+            }
         }
-        let fake = FakeWeChatPay(merchants: merchants, unknownOrders: unknownOrders == "notpay" ? .notPay : .notExist,
-                                 now: { Date().timeIntervalSince1970 })
+        let fake = FakeWeChatPay(
+            merchants: merchants, unknownOrders: unknownOrders == "notpay" ? .notPay : .notExist,
+            now: { Date().timeIntervalSince1970 })
         fake.setV3Identity(.make(nowSeconds: Int64(Date().timeIntervalSince1970), key: weChatPayKey))
         for (mchID, merchant) in checked.v3Merchants.sorted(by: { $0.key < $1.key }) {
             fake.addV3Merchant(Self.fakeMerchant(merchant))
-            if let problem = Self.publicKeyProblem(merchant, fake: fake.v3Identity) { printError("fake-wechatpay: merchant \(mchID): \(problem)") }
+            if let problem = Self.publicKeyProblem(merchant, fake: fake.v3Identity) {
+                printError("fake-wechatpay: merchant \(mchID): \(problem)")
+            }
         }
         fake.latency = .milliseconds(latencyMs)
         fake.setFaultRate(faultRate, faults: faultList)
         let server = FakeWeChatPayServer(fake: fake, host: host, threads: 1)
         let bound = try await server.start(port: port)
         let v3 = checked.v3Merchants.keys.sorted()
-        print("fake-wechatpay: listening on http://\(host):\(bound) for merchants \(merchants.map(\.mchID).joined(separator: ", "))"
-              + (v3.isEmpty ? "" : "; on API v3 \(v3.joined(separator: ", ")) (WeChat Pay public key id \(fake.v3Identity.publicKeyID))"))
+        print(
+            "fake-wechatpay: listening on http://\(host):\(bound) for merchants \(merchants.map(\.mchID).joined(separator: ", "))"
+                + (v3.isEmpty
+                    ? "" : "; on API v3 \(v3.joined(separator: ", ")) (WeChat Pay public key id \(fake.v3Identity.publicKeyID))"))
         fflush(nil)
         let service = FakeServerService(server: server)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "fake-wechatpay"))
+        let group = ServiceGroup(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "fake-wechatpay"))
         try await group.run()
         let calls = fake.calls
-        print("fake-wechatpay: \(calls.count) calls, \(calls.filter { !$0.signatureValid }.count) with a bad signature, "
-              + "\(fake.violations.count) early closes")
+        print(
+            "fake-wechatpay: \(calls.count) calls, \(calls.filter { !$0.signatureValid }.count) with a bad signature, "
+                + "\(fake.violations.count) early closes")
     }
 }
 
@@ -107,11 +124,13 @@ extension FakeWeChatPayCommand {
     static func fakeMerchant(_ merchant: V3Merchant) -> FakeV3Merchant {
         switch merchant.verification {
         case .publicKey:
-            FakeV3Merchant(mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
-                           publicKey: merchant.credentials.privateKey.publicKey, verification: .publicKey)
+            FakeV3Merchant(
+                mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
+                publicKey: merchant.credentials.privateKey.publicKey, verification: .publicKey)
         case .platformCertificates(let apiV3Key, _), .publicKeyAndPlatformCertificates(_, let apiV3Key, _):
-            FakeV3Merchant(mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
-                           publicKey: merchant.credentials.privateKey.publicKey, verification: .platformCertificate, apiV3Key: apiV3Key)
+            FakeV3Merchant(
+                mchID: merchant.mchID, serialNo: merchant.credentials.serialNo,
+                publicKey: merchant.credentials.privateKey.publicKey, verification: .platformCertificate, apiV3Key: apiV3Key)
         }
     }
 

@@ -6,7 +6,8 @@ struct AbandonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "abandon",
         abstract: "Give up on pending orders: they end failed with your reason and are never sent again.",
-        discussion: "For an order you know WeChat must not be asked about again. An order being closed is left alone (try again after)."
+        discussion:
+            "For an order you know WeChat must not be asked about again. An order being closed is left alone (try again after)."
     )
 
     @OptionGroup var options: ConfigOptions
@@ -21,7 +22,8 @@ struct AbandonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await OrderActionRunner(options: options).run(.abandon(reason: reason), OrderSelection(outTradeNos: outTradeNos, mchID: mchID),
-                                                          dryRun: dryRun)
+        try await OrderActionRunner(options: options).run(
+            .abandon(reason: reason), OrderSelection(outTradeNos: outTradeNos, mchID: mchID),
+            dryRun: dryRun)
     }
 }

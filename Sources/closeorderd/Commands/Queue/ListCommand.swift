@@ -30,13 +30,21 @@ struct ListCommand: AsyncParsableCommand {
             }
             let header = ["MCH_ID", "OUT_TRADE_NO", "STATUS", "ATTEMPTS", "DUE", "OVERDUE", "LAST_ERROR"]
             let rows = lines.map { line in
-                [line.mchID, line.outTradeNo, line.status + (line.inDoubt ? " (in doubt)" : ""), "\(line.attempts)", line.dueAt,
-                 line.overdueSeconds > 0 ? TimeText.relative(now - line.overdueSeconds * 1000, now: now).replacingOccurrences(of: " ago", with: "") : "-",
-                 String((line.lastError ?? "").prefix(60))].map(shown)
+                [
+                    line.mchID, line.outTradeNo, line.status + (line.inDoubt ? " (in doubt)" : ""), "\(line.attempts)",
+                    line.dueAt,
+                    line.overdueSeconds > 0
+                        ? TimeText.relative(now - line.overdueSeconds * 1000, now: now).replacingOccurrences(of: " ago", with: "")
+                        : "-",
+                    String((line.lastError ?? "").prefix(60)),
+                ].map(shown)
             }
             let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
             for row in [header] + rows {
-                print(row.indices.map { $0 == row.count - 1 ? row[$0] : row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                print(
+                    row.indices.map {
+                        $0 == row.count - 1 ? row[$0] : row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0)
+                    }
                     .joined(separator: "  "))
             }
             if lines.count == limit { print("(first \(limit); use --limit for more)") }

@@ -10,12 +10,15 @@ struct OrderActionRunner {
         try await withOperatorQueue(options, write: !dryRun) { database in
             let report = try await database.store.apply(action, to: selection, now: SystemOrderClock().now(), dryRun: dryRun)
             let tense = dryRun ? "would be" : Self.were(action)
-            print(["\(action.name):", Self.counted(action, report.moved), tense, Self.verb(action)].filter { !$0.isEmpty }.joined(separator: " "))
+            print(
+                ["\(action.name):", Self.counted(action, report.moved), tense, Self.verb(action)].filter { !$0.isEmpty }.joined(
+                    separator: " "))
             if !dryRun, report.moved > 0 {
                 var what = selection.all ? Self.everyOrder(action) : selection.outTradeNos.joined(separator: ", ")
                 if case .abandon(let reason) = action { what += " (reason: \(reason))" }
-                OperatorLog.notice("\(action.name): \(Self.counted(action, report.moved)) \(Self.verb(action)): \(what)",
-                                   ["action": "\(action.name)", "count": .stringConvertible(report.moved)])
+                OperatorLog.notice(
+                    "\(action.name): \(Self.counted(action, report.moved)) \(Self.verb(action)): \(what)",
+                    ["action": "\(action.name)", "count": .stringConvertible(report.moved)])
             }
             for skipped in report.skipped {
                 let order = shown(skipped.outTradeNo) + (skipped.mchID.map { " (mch_id \(shown($0)))" } ?? "")

@@ -23,16 +23,23 @@ struct PruneCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ConfigOptions
-    @Option(name: .customLong("older-than"), help: ArgumentHelp("Delete orders that finished at least this many days ago (1 or more).",
-                                                                valueName: "days"))
+    @Option(
+        name: .customLong("older-than"),
+        help: ArgumentHelp(
+            "Delete orders that finished at least this many days ago (1 or more).",
+            valueName: "days"))
     var olderThan: Int?
     @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; change nothing.") var dryRun = false
-    @Flag(help: "Switch the database to incremental auto-vacuum (a one-off full VACUUM) if it is not, then give all free space back.")
+    @Flag(
+        help:
+            "Switch the database to incremental auto-vacuum (a one-off full VACUUM) if it is not, then give all free space back.")
     var vacuum = false
 
     func validate() throws {
         if let olderThan, olderThan < 1 {
-            throw ValidationError("--older-than must be a whole number of days, at least 1 (got \(olderThan)); finished orders younger than a day are kept for your app to read")
+            throw ValidationError(
+                "--older-than must be a whole number of days, at least 1 (got \(olderThan)); finished orders younger than a day are kept for your app to read"
+            )
         }
         if olderThan == nil, !vacuum { throw ValidationError("give --older-than DAYS (and/or --vacuum)") }
         if dryRun, vacuum { throw ValidationError("--dry-run and --vacuum do not go together: --vacuum changes the file") }
@@ -41,7 +48,8 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         try await withOperatorQueue(options, write: !dryRun) { database in
             if vacuum, database.sqliteFile == nil {
-                printError("prune: --vacuum is for SQLite; on PostgreSQL autovacuum gives the space of deleted rows back by itself")
+                printError(
+                    "prune: --vacuum is for SQLite; on PostgreSQL autovacuum gives the space of deleted rows back by itself")
                 throw ExitCode(1)
             }
             do {
@@ -60,7 +68,7 @@ struct PruneCommand: AsyncParsableCommand {
     func prune(_ store: any OrderStore, _ file: SQLiteQueueFile?, days: Int) async throws {
         let clock = SystemOrderClock()
         var settings = RetentionSchedule.Settings(keepDays: days)
-        if vacuum { settings.reclaimPages = 0 }   // --vacuum gives everything back below
+        if vacuum { settings.reclaimPages = 0 }  // --vacuum gives everything back below
         let cutoff = clock.now() - settings.keepMs
         let before = "finished before \(TimeText.iso8601(cutoff)) (\(days) day(s) ago)"
         if dryRun {
@@ -75,26 +83,31 @@ struct PruneCommand: AsyncParsableCommand {
             round = try await step.run(&schedule, idle: true) { until in try await clock.sleep(until: until) }
         }
         guard let round else { return }
-        let line = "deleted \(round.pruned.total) order(s) \(before): \(round.pruned.byStatus); \(round.pruned.attempts) attempt(s), in \(round.batches) batch(es)"
+        let line =
+            "deleted \(round.pruned.total) order(s) \(before): \(round.pruned.byStatus); \(round.pruned.attempts) attempt(s), in \(round.batches) batch(es)"
         print("prune: \(line)")
         if round.pruned.total > 0 {
             OperatorLog.notice("prune: \(line)", ["action": "prune", "count": .stringConvertible(round.pruned.total)])
         }
         if !vacuum, let file, try await file.autoVacuumMode() != .incremental {
-            print("prune: this database keeps freed pages for reuse but does not give them back (auto_vacuum is not incremental); `closeorderd prune --vacuum` switches it once")
+            print(
+                "prune: this database keeps freed pages for reuse but does not give them back (auto_vacuum is not incremental); `closeorderd prune --vacuum` switches it once"
+            )
         }
     }
 
     func switchVacuumMode(_ file: SQLiteQueueFile, store: any OrderStore) async throws {
         let sizeBefore = try await file.bytes()
         if try await file.autoVacuumMode() != .incremental {
-            print("prune: vacuum: rewriting the database (\(Self.mebibytes(sizeBefore))) to switch to incremental auto-vacuum; writes wait until it is done")
+            print(
+                "prune: vacuum: rewriting the database (\(Self.mebibytes(sizeBefore))) to switch to incremental auto-vacuum; writes wait until it is done"
+            )
             try await file.useIncrementalVacuum()
             OperatorLog.notice("prune: the database was rewritten (VACUUM) to give space back from now on", ["action": "vacuum"])
         } else {
             var left = try await store.reclaimFreeSpace(pages: 256)
             while left > 0 {
-                try await Task.sleep(for: .milliseconds(20))   // a rest between steps, for the app's writes
+                try await Task.sleep(for: .milliseconds(20))  // a rest between steps, for the app's writes
                 let next = try await store.reclaimFreeSpace(pages: 256)
                 if next >= left { break }
                 left = next
@@ -102,7 +115,9 @@ struct PruneCommand: AsyncParsableCommand {
         }
         try await file.checkpoint()
         let sizeAfter = try await file.bytes()
-        print("prune: vacuum: the database is \(Self.mebibytes(sizeAfter)) (was \(Self.mebibytes(sizeBefore))); free space is given back from now on")
+        print(
+            "prune: vacuum: the database is \(Self.mebibytes(sizeAfter)) (was \(Self.mebibytes(sizeBefore))); free space is given back from now on"
+        )
     }
 
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }

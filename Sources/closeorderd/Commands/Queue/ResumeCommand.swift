@@ -19,7 +19,9 @@ struct ResumeCommand: AsyncParsableCommand {
         try await withOperatorQueue(options, write: true) { database in
             let now = SystemOrderClock().now()
             let wasPaused = try await database.store.resume(mchID: mchID)
-            let circuits = try await database.store.status(now: now).circuits.keys.filter { $0 == mchID || $0.hasPrefix(mchID + "/") }
+            let circuits = try await database.store.status(now: now).circuits.keys.filter {
+                $0 == mchID || $0.hasPrefix(mchID + "/")
+            }
             let cleared = PublishedCircuit(state: .closed, reason: "cleared by an operator", owner: "operator").encoded
             for key in circuits.sorted() {
                 try await database.store.publish("circuit:\(key)", cleared, now: now)

@@ -5,7 +5,8 @@ struct RetryNowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry-now",
         abstract: "Make pending orders due now, skipping the rest of their backoff.",
-        discussion: "Only pending orders are touched; each named order that is not is listed with the reason. Exits 1 if none moved."
+        discussion:
+            "Only pending orders are touched; each named order that is not is listed with the reason. Exits 1 if none moved."
     )
 
     @OptionGroup var options: ConfigOptions
@@ -18,6 +19,7 @@ struct RetryNowCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await OrderActionRunner(options: options).run(.retryNow, OrderSelection(outTradeNos: outTradeNos, mchID: mchID), dryRun: dryRun)
+        try await OrderActionRunner(options: options).run(
+            .retryNow, OrderSelection(outTradeNos: outTradeNos, mchID: mchID), dryRun: dryRun)
     }
 }

@@ -38,14 +38,18 @@ struct ShowCommand: AsyncParsableCommand {
                 }
                 print("close_attempts (\(detail.attempts.count)):")
                 for attempt in detail.attempts {
-                    let fields = ["attempt", "operation", "started_ms", "duration_ms", "endpoint", "http_status", "return_code",
-                                  "return_msg", "result_code", "err_code", "err_code_des", "outcome", "error"]
-                    print("  " + fields.compactMap { key in
-                        guard let value = attempt[key], value != .null else { return nil }
-                        // key=value tokens hold no spaces: the start as ISO-8601 alone.
-                        if key == "started_ms", case .int(let ms) = value { return "started=\(TimeText.iso8601(ms))" }
-                        return "\(key)=\(shown(value.description))"
-                    }.joined(separator: " "))
+                    let fields = [
+                        "attempt", "operation", "started_ms", "duration_ms", "endpoint", "http_status", "return_code",
+                        "return_msg", "result_code", "err_code", "err_code_des", "outcome", "error",
+                    ]
+                    print(
+                        "  "
+                            + fields.compactMap { key in
+                                guard let value = attempt[key], value != .null else { return nil }
+                                // key=value tokens hold no spaces: the start as ISO-8601 alone.
+                                if key == "started_ms", case .int(let ms) = value { return "started=\(TimeText.iso8601(ms))" }
+                                return "\(key)=\(shown(value.description))"
+                            }.joined(separator: " "))
                 }
             }
         }

@@ -38,23 +38,38 @@ struct StatusCheck {
         var findings: [(Level, String)] = []
         let live = report.daemons.filter { !$0.stale }
         if live.isEmpty {
-            findings.append((.critical, report.daemons.isEmpty ? "no daemon is running" : "every daemon is stale (\(report.daemons.count) missed three heartbeats)"))
+            findings.append(
+                (
+                    .critical,
+                    report.daemons.isEmpty
+                        ? "no daemon is running" : "every daemon is stale (\(report.daemons.count) missed three heartbeats)"
+                ))
         }
         if let oldest = report.oldestOverdue {
             let seconds = Int64(oldest.overdueSeconds)
             let level: Level = seconds >= overdueCriticalSeconds ? .critical : seconds >= overdueWarningSeconds ? .warning : .ok
-            if level > .ok { findings.append((level, "\(report.overdue) overdue, the oldest \(shown(oldest.outTradeNo)) \(seconds) s past due")) }
+            if level > .ok {
+                findings.append(
+                    (level, "\(report.overdue) overdue, the oldest \(shown(oldest.outTradeNo)) \(seconds) s past due"))
+            }
         }
         let open = report.circuits.filter { $0.value.state == "open" || $0.value.state == "paused" }
-        if !open.isEmpty { findings.append((.warning, "merchant circuit open: " + open.keys.sorted().map(shown).joined(separator: ", "))) }
-        if !report.pauses.isEmpty { findings.append((.warning, "merchant paused: " + report.pauses.keys.sorted().map(shown).joined(separator: ", "))) }
+        if !open.isEmpty {
+            findings.append((.warning, "merchant circuit open: " + open.keys.sorted().map(shown).joined(separator: ", ")))
+        }
+        if !report.pauses.isEmpty {
+            findings.append((.warning, "merchant paused: " + report.pauses.keys.sorted().map(shown).joined(separator: ", ")))
+        }
         if report.failedLastDay > 0 { findings.append((.warning, "\(report.failedLastDay) order(s) failed in the last 24 h")) }
         let level = findings.map(\.0).max() ?? .ok
         let facts = findings.filter { $0.0 > .ok }.map(\.1)
         var summary = facts.joined(separator: "; ")
         if facts.isEmpty {
             // Why overdue orders are still OK: an outage's first minutes, below the warning.
-            let why = report.oldestOverdue.map { " (the oldest \(Int64($0.overdueSeconds)) s past due; warning at \(overdueWarningSeconds) s)" } ?? ""
+            let why =
+                report.oldestOverdue.map {
+                    " (the oldest \(Int64($0.overdueSeconds)) s past due; warning at \(overdueWarningSeconds) s)"
+                } ?? ""
             summary = "\(report.overdue) overdue\(why), \(live.count) daemon(s) running"
         }
         return (level, "closeorderd \(level.word): \(summary)")

@@ -4,8 +4,9 @@ import Logging
 import OrderClosing
 import PostgresOrderStore
 import SQLiteOrderStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `closeorderd watch`: every finished order, once, in order, from a cursor on, as it happens.
@@ -37,8 +38,11 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(name: .long, help: ArgumentHelp("Where to start: start, end, or a cursor FINISHED_MS:ID a line printed.",
-                                            valueName: "cursor"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where to start: start, end, or a cursor FINISHED_MS:ID a line printed.",
+            valueName: "cursor"))
     var from: String
 
     @Flag(help: "Aligned text instead of JSON lines.") var table = false
@@ -73,7 +77,7 @@ struct WatchCommand: AsyncParsableCommand {
         while true {
             let page = try await source.feed.finishedOrders(after: cursor, limit: Self.pageSize)
             for order in page {
-                guard output.write(order) else { throw ExitCode(0) }   // the reader went away
+                guard output.write(order) else { throw ExitCode(0) }  // the reader went away
                 cursor = order.cursor
             }
             if page.count == Self.pageSize { continue }
@@ -95,7 +99,9 @@ struct WatchSource {
     /// PostgreSQL: LISTEN on closeorderd_outcomes, and a read every 5 s in case a notification
     /// was missed. The pool runs while the queue is open (`QueueBackend.withQueue`).
     static func postgres(_ database: PostgresQueueDatabase) -> WatchSource {
-        let notifications = database.outcomeNotifications { reason in printError("watch: LISTEN lost (\(reason)); reading every 5 s until it is back") }
+        let notifications = database.outcomeNotifications { reason in
+            printError("watch: LISTEN lost (\(reason)); reading every 5 s until it is back")
+        }
         let (wakeups, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let listener = Task {
             for await _ in notifications { continuation.yield() }
@@ -121,7 +127,7 @@ struct WatchSource {
             var version = (try? reader.dataVersion()) ?? 0
             while !Task.isCancelled {
                 guard let next = try? await reader.waitForCommit(after: version) else {
-                    try? await Task.sleep(for: .seconds(1))   // busy or gone for a moment: look again
+                    try? await Task.sleep(for: .seconds(1))  // busy or gone for a moment: look again
                     continue
                 }
                 version = next
@@ -170,9 +176,11 @@ struct WatchOutput {
             let text = value ?? "-"
             return text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
-        return [cell(TimeText.iso8601(order.finishedMs), 24), cell(order.cursor.description, 22), cell(order.mchID, 10),
-                cell(order.outTradeNo, 32), cell(order.status.rawValue, 6), cell(order.outcome, 14),
-                cell(order.transactionID, 28), order.conflict ?? order.lastError ?? ""].joined(separator: " ")
+        return [
+            cell(TimeText.iso8601(order.finishedMs), 24), cell(order.cursor.description, 22), cell(order.mchID, 10),
+            cell(order.outTradeNo, 32), cell(order.status.rawValue, 6), cell(order.outcome, 14),
+            cell(order.transactionID, 28), order.conflict ?? order.lastError ?? "",
+        ].joined(separator: " ")
     }
 
     /// A JSON string literal (RFC 8259 escapes).
