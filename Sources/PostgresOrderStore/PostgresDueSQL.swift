@@ -10,13 +10,13 @@ struct PostgresDueSQL {
     /// The due-time expression, its policy values bound in `statement`.
     func due(in statement: inout PostgresStatement) -> String {
         let (minAge, margin) = (statement.bind(policy.minAgeSeconds), statement.bind(policy.marginSeconds))
-        return "greatest(next_attempt_ms, (created_at + greatest(timeout_seconds, \(minAge)::bigint) + \(margin)::bigint) * 1000)"
+        return DueFormula.postgres.due(minAge: "\(minAge)::bigint", margin: "\(margin)::bigint")
     }
 
     /// The order's own due time, whatever its retry time (overdue).
     func ownDue(in statement: inout PostgresStatement) -> String {
         let (minAge, margin) = (statement.bind(policy.minAgeSeconds), statement.bind(policy.marginSeconds))
-        return "((created_at + greatest(timeout_seconds, \(minAge)::bigint) + \(margin)::bigint) * 1000)"
+        return DueFormula.postgres.ownDue(minAge: "\(minAge)::bigint", margin: "\(margin)::bigint")
     }
 
     /// `AND …` over merchants and circuits. Arrays keep the statement text the same whatever their

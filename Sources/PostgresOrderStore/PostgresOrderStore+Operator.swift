@@ -15,7 +15,7 @@ extension PostgresOrderStore: OperatorStore {
         let ownDue = due.ownDue(in: &statement)
         let window = statement.bind(StatusReport.failedWindowMs)
         let overdue = """
-            status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
+            status IN ('pending', 'closing') AND \(DueFormula.postgres.floor) <= \(clock.now) / 1000
             AND \(ownDue) <= \(clock.now)
             """
         let facts = statement.query(

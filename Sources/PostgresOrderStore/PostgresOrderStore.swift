@@ -247,7 +247,7 @@ public struct PostgresOrderStore: OrderStore {
                       SELECT \(due) AS due_ms, in_doubt FROM pending_orders
                       WHERE status = 'pending' AND next_attempt_ms <= \(clock.now) AND \(due) <= \(clock.now)) AS due_rows) AS d,
                  (SELECT count(*) AS overdue, min(\(ownDue)) AS oldest FROM pending_orders
-                  WHERE status IN ('pending', 'closing') AND created_at + greatest(timeout_seconds, 300) <= \(clock.now) / 1000
+                  WHERE status IN ('pending', 'closing') AND \(DueFormula.postgres.floor) <= \(clock.now) / 1000
                     AND \(ownDue) <= \(clock.now)) AS o
             """)
         guard

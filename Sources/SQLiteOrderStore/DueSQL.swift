@@ -14,7 +14,7 @@ public struct DueSQL: Sendable {
     public init(_ policy: DuePolicy) { self.policy = policy }
 
     /// Unix ms; binds `arguments`.
-    public let sql = "max(next_attempt_ms, (created_at + max(timeout_seconds, ?) + ?) * 1000)"
+    public let sql = DueFormula.sqlite.due(minAge: "?", margin: "?")
 
     public var arguments: StatementArguments { [policy.minAgeSeconds, policy.marginSeconds] }
 }
@@ -23,8 +23,8 @@ public struct DueSQL: Sendable {
 /// retry time. The index of migration 3 on `created_at + max(timeout_seconds, 300)` over open rows
 /// keeps this a range scan, so the heartbeat stays cheap with a million scheduled orders.
 public enum OverdueSQL {
-    static let open = "status IN ('pending', 'closing') AND created_at + max(timeout_seconds, 300) <= ?"
-    static let ownDue = "(created_at + max(timeout_seconds, ?) + ?) * 1000"
+    static let open = "status IN ('pending', 'closing') AND \(DueFormula.sqlite.floor) <= ?"
+    static let ownDue = DueFormula.sqlite.ownDue(minAge: "?", margin: "?")
 
     /// One row: `overdue` (count) and `oldest` (its due time, unix ms).
     public static let summary = """

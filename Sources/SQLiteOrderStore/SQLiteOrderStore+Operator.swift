@@ -79,7 +79,7 @@ extension SQLiteOrderStore: OperatorStore {
     }
 
     public func list(_ filter: OrderFilter, now: Int64) async throws -> [OrderLine] {
-        let ownDue = "(created_at + max(timeout_seconds, \(due.policy.minAgeSeconds)) + \(due.policy.marginSeconds)) * 1000"
+        let ownDue = DueFormula.sqlite.ownDue(minAge: "\(due.policy.minAgeSeconds)", margin: "\(due.policy.marginSeconds)")
         var conditions: [String] = []
         var arguments = StatementArguments()
         if let status = filter.status {
