@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "closeorderd", targets: ["closeorderd"]),
+        .library(name: "GatewayVocabulary", targets: ["GatewayVocabulary"]),
         .library(name: "WeChatPayV2", targets: ["WeChatPayV2"]),
         .library(name: "WeChatPayV3", targets: ["WeChatPayV3"]),
         .library(name: "FakeWeChatPay", targets: ["FakeWeChatPay"]),

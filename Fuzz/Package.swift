@@ -14,12 +14,14 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "CloseOrderFuzzer",
-            dependencies: ["FuzzerEntry", .product(name: "WeChatPayV2", package: "closeorderd")]
+            dependencies: ["FuzzerEntry", .product(name: "WeChatPayV2", package: "closeorderd"),
+                           .product(name: "GatewayVocabulary", package: "closeorderd")]
         ),
         .executableTarget(
             name: "V3AnswerFuzzer",
             dependencies: ["FuzzerEntry", .product(name: "WeChatPayV3", package: "closeorderd"),
-                           .product(name: "WeChatPayV2", package: "closeorderd")]
+                           .product(name: "WeChatPayV2", package: "closeorderd"),
+                           .product(name: "GatewayVocabulary", package: "closeorderd")]
         ),
         // The C entry SwiftPM's renamed main points at; it starts libFuzzer's driver (see entry.c).
         .target(name: "FuzzerEntry"),

@@ -115,7 +115,7 @@ struct WeekSimulation {
                     AttemptRecord(call: .closeOrder, attempt: order.attempt, startedAt: now, finishedAt: now + 40,
                                   endpoint: "https://api.mch.weixin.qq.com",
                                   response: ResponseSummary(httpStatus: 200, returnCode: "SUCCESS", returnMsg: "OK", resultCode: "SUCCESS", verified: true),
-                                  outcome: "closed", error: nil),
+                                  outcome: .closed, error: nil),
                 ])
             }
             if claimed.isEmpty { return closed }

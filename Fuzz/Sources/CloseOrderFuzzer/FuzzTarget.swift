@@ -28,6 +28,7 @@
 //
 // A violated invariant calls fatalError, which libFuzzer reports as a crash and saves the input.
 
+import GatewayVocabulary
 import WeChatPayV2
 
 #if canImport(Glibc)
@@ -193,20 +194,27 @@ private func expectedBelievedClose(_ fields: [String: String]) -> CloseOutcome {
     case "ORDERPAID": return .paid
     case "SYSTEMERROR": return .retryable(.systemError)
     case "FREQUENCY_LIMITED": return .retryable(.frequencyLimited)
-    case let code where configurationCodes.contains(code): return .configurationError(code)
+    case let code where configurationCodes.contains(code): return .configurationError(SetupFault(.other, code))
     case let code where rejectionCodes.contains(code): return .orderRejected(code)
     default: return .unknownCode(errCode)
     }
 }
 
-/// Outcomes equal up to free-text messages.
+/// One message the other's code, or the code followed by its words.
+private func sameMessage(_ x: String, _ y: String) -> Bool {
+    x == y || x.hasPrefix(y + ": ") || y.hasPrefix(x + ": ")
+}
+
+/// Outcomes equal up to free-text messages (and, for a setup fault, up to its kind).
 private func sameShape(_ a: CloseOutcome, _ b: CloseOutcome) -> Bool {
     switch (a, b) {
     case (.retryable(.unparseable), .retryable(.unparseable)),
          (.retryable(.badSignature), .retryable(.badSignature)):
         return true
-    case let (.configurationError(x), .configurationError(y)), let (.orderRejected(x), .orderRejected(y)):
-        return x == y || x.hasPrefix(y + ": ") || y.hasPrefix(x + ": ")
+    case let (.configurationError(x), .configurationError(y)):
+        return sameMessage(x.reason, y.reason)
+    case let (.orderRejected(x), .orderRejected(y)):
+        return sameMessage(x, y)
     default:
         return a == b
     }
@@ -248,7 +256,7 @@ private func checkClose(_ body: [UInt8], _ decoded: [String: String]?, _ credent
     switch returnCode {
     case "FAIL":
         switch outcome {
-        case .configurationError(let message) where failIsMerchantWide(fields) && message.hasPrefix("return_code FAIL"): break
+        case .configurationError(let fault) where failIsMerchantWide(fields) && fault.reason.hasPrefix("return_code FAIL"): break
         case .orderRejected(let message) where !failIsMerchantWide(fields) && message.hasPrefix("return_code FAIL"): break
         default: fail("\(context) for return_code FAIL", body)
         }
@@ -316,7 +324,8 @@ private func checkResigned(_ decoded: [String: String], _ body: [UInt8]) {
         }
         check(sameShape(outcome, expected) || {
             switch (outcome, expected) {
-            case (.configurationError(let m), .configurationError), (.orderRejected(let m), .orderRejected): m.hasPrefix("return_code FAIL")
+            case (.configurationError(let fault), .configurationError): fault.reason.hasPrefix("return_code FAIL")
+            case (.orderRejected(let m), .orderRejected): m.hasPrefix("return_code FAIL")
             default: false
             }
         }(), "\(context), expected \(expected)", body)

@@ -31,6 +31,7 @@
 // A violated invariant calls fatalError, which libFuzzer reports as a crash and saves the input.
 
 import Foundation
+import GatewayVocabulary
 import WeChatPayV2
 import WeChatPayV3
 
