@@ -7,7 +7,8 @@ import GRDB
 #endif
 
 /// Opens the merchant's database: one WAL pool per process, a busy timeout so short lock waits
-/// are absorbed, and a statement journal kept in memory (multi-row claims spill to disk otherwise).
+/// are absorbed (waited for by `LockWait`, which tries often enough to find the app's gaps), and a
+/// statement journal kept in memory (multi-row claims spill to disk otherwise).
 public enum SQLiteDatabase {
     /// The mode of a database file this process creates. The merchant's app writes the same
     /// database from its own user in the daemon's group, so the group needs write access, and
@@ -16,7 +17,7 @@ public enum SQLiteDatabase {
 
     public static func open(path: String, busyTimeoutSeconds: Double = 5, readonly: Bool = false) throws -> DatabasePool {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(busyTimeoutSeconds)
+        configuration.busyMode = LockWait(timeoutSeconds: busyTimeoutSeconds).busyMode
         configuration.readonly = readonly
         configuration.label = "closeorderd"
         // GRDB's default (.userInitiated) asks for a raised thread priority, which a hardened
