@@ -221,10 +221,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",
+                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay", "OrderClosing", "OrderClosingTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ]
