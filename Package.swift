@@ -116,14 +116,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Test doubles of the ports: a clock moved by hand and a scripted gateway.
+        // Test doubles of the ports: a clock moved by hand, a scripted gateway, the in-memory store (no database driver).
         .target(
             name: "OrderClosingTestSupport",
             dependencies: [
-                "OrderClosing", "GatewayVocabulary", "WeChatPayV2", "SQLiteOrderStore", "PostgresOrderStore",
+                "OrderClosing", "GatewayVocabulary", "WeChatPayV2",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Store fixtures: scratch SQLite files and throw-away PostgreSQL clusters and databases.
+        .target(
+            name: "StoreTestSupport",
+            dependencies: [
+                "OrderClosing", "OrderClosingTestSupport", "SQLiteOrderStore", "PostgresOrderStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -161,8 +168,8 @@ let package = Package(
         .testTarget(
             name: "OrderClosingTests",
             dependencies: [
-                "OrderClosing", "OrderClosingTestSupport", "SQLiteOrderStore",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "OrderClosing", "OrderClosingTestSupport", "WeChatPayV2",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -179,27 +186,44 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The suites every store must pass, run against the in-memory, SQLite and PostgreSQL stores.
+        .testTarget(
+            name: "StoreConformanceTests",
+            dependencies: [
+                "SQLiteOrderStore", "PostgresOrderStore", "OrderClosing", "OrderClosingTestSupport", "StoreTestSupport",
+                "WeChatPayV2", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // SQLite only (and the audit vocabulary's PostgreSQL half, which shares the older-schema helper).
         .testTarget(
             name: "SQLiteOrderStoreTests",
             dependencies: [
-                "SQLiteOrderStore", "PostgresOrderStore", "OrderClosing", "OrderClosingTestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "SQLiteOrderStore", "PostgresOrderStore", "OrderClosing", "OrderClosingTestSupport", "StoreTestSupport",
+                "WeChatPayV2", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "PostgresOrderStoreTests",
+            dependencies: [
+                "PostgresOrderStore", "OrderClosing", "OrderClosingTestSupport", "StoreTestSupport", "WeChatPayV2",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "OrderClosingTestSupport",
+                "FakeWeChatPay", "WeChatPayV2", "WeChatPayV3", "OrderClosingTestSupport", "StoreTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay", "SQLiteOrderStore", "OrderClosing", "OrderClosingTestSupport",
+                "WeChatPayHTTP", "WeChatPayV3", "FakeWeChatPay", "OrderClosing", "OrderClosingTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ]

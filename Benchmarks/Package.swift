@@ -24,9 +24,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // What the drivers share (no database driver): arguments, clocks, /proc and cgroup readings,
+        // the daemon and `closeorderd watch` as child processes, the paced inserter, the fake's world.
+        .target(
+            name: "BenchSupport",
+            dependencies: [
+                .product(name: "FakeWeChatPay", package: root),
+                .product(name: "WeChatPayV2", package: root),
+                .product(name: "WeChatPayV3", package: root),
+            ],
+            path: "Sources/BenchSupport"
+        ),
         .executableTarget(
             name: "closeorderd-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "FakeWeChatPay", package: root),
                 .product(name: "WeChatPayV2", package: root),
                 .product(name: "WeChatPayV3", package: root),
@@ -38,6 +50,7 @@ let package = Package(
         .executableTarget(
             name: "closeorderd-retention-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "OrderClosing", package: root),
                 .product(name: "SQLiteOrderStore", package: root),
                 .product(name: "WeChatPayV2", package: root),
@@ -50,6 +63,7 @@ let package = Package(
         .executableTarget(
             name: "closeorderd-pg-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "FakeWeChatPay", package: root),
                 .product(name: "WeChatPayV2", package: root),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

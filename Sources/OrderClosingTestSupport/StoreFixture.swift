@@ -19,6 +19,9 @@ public protocol StoreFixture: Sendable {
 public enum StoreFixtureDefaults {
     public static let mchID = "1900000109"
     public static let appID = "wx2421b1c4370ec43b"
+    /// The suites' order creation time (unix seconds) and when such an order is due (unix ms).
+    public static let created: Int64 = 1_800_000_000
+    public static let dueMs = DuePolicy.standard.dueTime(createdAt: created, timeoutSeconds: 0)
 }
 
 extension StoreFixture {

@@ -1,5 +1,6 @@
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// The operator commands through the real binary on a PostgreSQL config (a database on the

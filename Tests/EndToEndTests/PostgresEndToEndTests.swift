@@ -1,6 +1,7 @@
 import FakeWeChatPay
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// The real binary on a PostgreSQL queue (a throw-away cluster, `PostgresTestCluster`) against the

@@ -1,6 +1,7 @@
 import FakeWeChatPay
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// Issue 21 with the real binary on a PostgreSQL queue: the row that stopped every merchant is

@@ -1,5 +1,6 @@
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// SIGTERM of an idle daemon while PostgreSQL is down (issue 22.7): before, the last writes (the

@@ -1,6 +1,7 @@
 import FakeWeChatPay
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// Issue 15's proof, scaled to a test run: three daemons (three processes) on one PostgreSQL queue

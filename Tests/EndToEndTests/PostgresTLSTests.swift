@@ -1,5 +1,6 @@
 import Foundation
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// `sslmode=verify-full` with a CA file, against a test cluster with `ssl=on` and a certificate

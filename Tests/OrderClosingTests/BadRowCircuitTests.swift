@@ -127,7 +127,7 @@ import WeChatPayV2
     }
 }
 
-/// The closing loop with the probe: a `ClosingService` on a scratch SQLite file, a manual clock and
+/// The closing loop with the probe: a `ClosingService` on the in-memory store, a manual clock and
 /// the scripted gateway (unscripted probes answer a signed ORDERNOTEXIST).
 @Suite struct BadRowsInTheLoopTests {
     typealias H = WorkerHarness

@@ -34,9 +34,7 @@ import WeChatPayV2
             await h.advance(to: at, thenRecorded: second + 1)
             #expect(h.gateway.calls.count == second + 1)
             #expect(h.gateway.calls.last?.at == at)
-            let leased = try await h.database.pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'closing'")
-            }
+            let leased = h.database.count(status: .closing)
             #expect(leased == 0, "orders were leased while waiting for a rate token")
         }
         for name in names {
@@ -148,7 +146,7 @@ import WeChatPayV2
         await h.advance(to: H.dueMs(), thenRecorded: 1)
         #expect(h.callTimes("B1") == [H.dueMs()])
         #expect(h.callTimes("A1").isEmpty, "a paused merchant's order was sent")
-        try await h.database.pool.write { db in try db.execute(sql: "DELETE FROM daemon_state WHERE key = 'pause:\(H.mchA)'") }
+        #expect(try await h.database.resume(mchID: H.mchA), "the pause was not there to lift")
         // Pauses are read once per poll interval.
         await h.advance(to: H.dueMs() + 1_000, thenRecorded: 2)
         #expect(h.callTimes("A1") == [H.dueMs() + 1_000])

@@ -5,7 +5,8 @@ import OrderClosingTestSupport
 import Testing
 import WeChatPayV2
 
-/// A `ClosingService` on a real scratch SQLite file, a manual clock and a scripted gateway.
+/// A `ClosingService` on the in-memory store (held to the SQL stores' conformance suites), a
+/// manual clock and a scripted gateway.
 /// Tests move the clock and wait on the loop's own events; nothing sleeps.
 final class WorkerHarness: Sendable {
     static let created: Int64 = 1_800_000_000
@@ -13,7 +14,7 @@ final class WorkerHarness: Sendable {
 
     enum Event: Sendable { case recorded(Int), waiting(Int) }
 
-    let database: ScratchDatabase
+    let database: InMemoryOrderStore
     let clock: ManualClock
     let gateway: ScriptedGateway
     let service: ClosingService
@@ -26,7 +27,7 @@ final class WorkerHarness: Sendable {
         unavailable: [String: String] = [:], now: Int64 = created * 1000, nudges: QueueNudges? = nil,
         store wrap: (any OrderStore) -> any OrderStore = { $0 }, logger given: Logger? = nil
     ) throws {
-        database = try ScratchDatabase()
+        database = InMemoryOrderStore()
         clock = ManualClock(now: now)
         gateway = ScriptedGateway(clock: clock)
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
@@ -50,7 +51,7 @@ final class WorkerHarness: Sendable {
             },
             onWaiting: { sink.yield(.waiting($0)) })
         service = ClosingService(
-            store: wrap(database.store), closer: closer, clock: clock, settings: settings,
+            store: wrap(database), closer: closer, clock: clock, settings: settings,
             directory: MerchantDirectory(profiles: profiles, unavailable: unavailable), logger: logger, events: hooks,
             nudges: nudges)
     }

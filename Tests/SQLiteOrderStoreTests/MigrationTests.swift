@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 @testable import SQLiteOrderStore

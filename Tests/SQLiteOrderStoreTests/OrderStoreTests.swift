@@ -1,5 +1,6 @@
 import GRDB
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 @testable import SQLiteOrderStore

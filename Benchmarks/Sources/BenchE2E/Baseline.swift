@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 
 // Issue 24: every end-to-end figure A/B against an earlier build, in one invocation

@@ -1,3 +1,4 @@
+import BenchSupport
 import FakeWeChatPay
 import Foundation
 import GRDB

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -42,48 +43,3 @@ func feedLatency(_ env: inout Env, sizes: Sizes, report: Report, problems: inout
 }
 
 /// `closeorderd watch` as a child process; records, per line, the arrival time minus `finished_ms`.
-final class FeedWatcher: @unchecked Sendable {
-    let process = Process()
-    let logPath: String
-    private let lock = NSLock()
-    private var buffer = Data()
-    private var latencies: [Double] = []
-
-    init(binary: String, arguments: [String], logPath: String) throws {
-        self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOSEORDERD_") }
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            let arrived = unixNow() * 1000
-            guard let self, !data.isEmpty else { return }
-            lock.withLock {
-                buffer.append(data)
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                       let finished = (object["finished_ms"] as? NSNumber)?.doubleValue {
-                        latencies.append(arrived - finished)
-                    }
-                }
-            }
-        }
-        try process.run()
-    }
-
-    var count: Int { lock.withLock { latencies.count } }
-
-    func stop() -> [Double] {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        return lock.withLock { latencies }
-    }
-
-    var logTail: String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(800)) }
-}

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 
 /// P1v3 (issue 14): P1 for API v3 beside v2, in one invocation. The same due orders and the same

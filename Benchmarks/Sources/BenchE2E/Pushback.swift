@@ -1,3 +1,4 @@
+import BenchSupport
 import FakeWeChatPay
 
 /// How the daemon behaved against a fake that answers FREQUENCY_LIMITED above `limit` calls a

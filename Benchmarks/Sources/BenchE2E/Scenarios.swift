@@ -1,14 +1,10 @@
+import BenchSupport
 import FakeWeChatPay
 import Foundation
 import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
-
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 struct Env {
     /// The daemon being run now (the baseline's while `alternate` runs it).
@@ -314,10 +310,6 @@ func insertAlone(_ env: inout Env, seconds: Double) async throws -> InserterResu
     try await Task.sleep(for: .seconds(seconds))   // a measurement window, not a synchronisation
     return try await Task.detached { try inserter.stop() }.value
 }
-
-/// The daemon's built-in due-time margin (`schedule.margin_seconds`, default 5 s since issue 10): an
-/// order is due at created_at + max(timeout, 300) + margin, and lag is measured from then.
-let dueMarginSeconds: Int64 = 5
 
 /// `perf record -e cpu-clock -g -p PID` for the length of a run (software clock samples: this
 /// machine's virtual CPUs expose no hardware counters).

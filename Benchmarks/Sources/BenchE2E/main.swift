@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -11,20 +12,6 @@ import Glibc
 //                           [--python VENV/bin/python (P1r)] [--daemon-build "how it was built"] [--perf DIR]
 //                           [--baseline-daemon PATH --baseline-name "REF (how built)"] [--floor closeorderd-floor] [--p1-orders N]
 //   closeorderd-bench inserter …   (P5's second process; started by the suite)
-
-struct Arguments {
-    var values: [String: String] = [:]
-    var flags: Set<String> = []
-    init(_ args: ArraySlice<String>) {
-        var it = args.makeIterator()
-        while let arg = it.next() {
-            guard arg.hasPrefix("--") else { continue }
-            let key = String(arg.dropFirst(2))
-            if ["quick"].contains(key) { flags.insert(key) } else { values[key] = it.next() ?? "" }
-        }
-    }
-    func int(_ key: String, _ fallback: Int) -> Int { values[key].flatMap(Int.init) ?? fallback }
-}
 
 struct Sizes {
     var runs: Int
@@ -96,9 +83,6 @@ final class Report {
     }
 }
 
-func f0(_ v: Double) -> String { String(format: "%.0f", v) }
-func f1(_ v: Double) -> String { String(format: "%.1f", v) }
-func f2(_ v: Double) -> String { String(format: "%.2f", v) }
 
 func suite(_ args: Arguments) async throws -> Int32 {
     guard let binary = args.values["daemon"] else { throw BenchError("--daemon PATH is required") }
@@ -135,7 +119,7 @@ func suite(_ args: Arguments) async throws -> Int32 {
     var problems: [String] = []
     func check(_ run: CloseRun, _ what: String) { problems += run.problems.map { "\(what): \($0)" } }
 
-    report.notes.append(access(CPUAccount.root + "/cgroup.procs", W_OK) == 0
+    report.notes.append(CPUAccount.available
         ? "daemon CPU: from its own cgroup (cpuacct.usage, ns, every thread it ever had)"
         : "daemon CPU: from /proc (no writable cpuacct cgroup; exited threads count in 10 ms ticks)")
 
@@ -388,8 +372,8 @@ let arguments = CommandLine.arguments
 let parsed = Arguments(arguments.dropFirst(2))
 switch arguments.dropFirst().first {
 case "inserter":
-    try inserterMain(database: parsed.values["database"]!, rate: parsed.int("rate", 200),
-                     stopPath: parsed.values["stop"]!, outPath: parsed.values["out"]!)
+    try await inserterMain(database: parsed.values["database"]!, rate: parsed.int("rate", 200),
+                           stopPath: parsed.values["stop"]!, outPath: parsed.values["out"]!)
 case "suite":
     do {
         exit(try await suite(parsed))

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import PostgresNIO
 #if canImport(Glibc)
@@ -60,7 +61,7 @@ final class PostgresBenchCluster: @unchecked Sendable {
             runAs = []
         }
         port = try Self.freePort()
-        let group = BenchDaemon.cgroupRoot + "/closeorderd-pg-bench-pg-\(getpid())"
+        let group = CPUAccount.root + "/closeorderd-pg-bench-pg-\(getpid())"
         cgroup = mkdir(group, 0o755) == 0 ? group : nil
         try Self.run(runAs + [bin + "/initdb", "-D", directory + "/data", "-U", Self.user, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                      directory: directory, what: "initdb")
@@ -100,11 +101,11 @@ final class PostgresBenchCluster: @unchecked Sendable {
             return (Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 1e9
         }
         let pid = postmasterPID
-        var total = ProcStat.times(pid: pid, includingReapedChildren: true)
+        var total = Proc.processCPU(pid: pid, includingReapedChildren: true)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
-            guard let child = Int32(entry), ProcStat.parent(of: child) == pid else { continue }
-            total += ProcStat.times(pid: child, includingReapedChildren: true)
+            guard let child = Int32(entry), Proc.parent(of: child) == pid else { continue }
+            total += Proc.processCPU(pid: child, includingReapedChildren: true)
         }
         return total
     }

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import PostgresNIO
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ func runPostgresIdle(_ env: inout Env, _ cluster: PostgresBenchCluster, schedule
     let database = "bench_\(env.runCounter)"
     try await cluster.createDatabase(database)
     let config = try world.writePostgresConfig(url: cluster.url(database), name: "d0", metricsPort: nil)
-    let (status, output) = try BenchDaemon.run(env.binary, ["migrate", "--config", config])
+    let (status, output) = try BenchDaemon.run(binary: env.binary, ["migrate", "--config", config])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
     var run = PostgresIdleRun()
     let connection = try await cluster.connect(database)
@@ -37,7 +38,7 @@ func runPostgresIdle(_ env: inout Env, _ cluster: PostgresBenchCluster, schedule
     run.insertSeconds = monotonic() - started
     log(String(format: "  pg p3: %d scheduled orders inserted, vacuumed, checkpointed in %.1f s", scheduled, run.insertSeconds))
 
-    let daemon = try BenchDaemon(binary: env.binary, arguments: ["run", "--config", config], logPath: world.directory + "/daemon.log")
+    let daemon = try BenchDaemon(binary: env.binary, arguments: ["run", "--config", config], logPath: world.directory + "/daemon.log", tag: "closeorderd-pg-bench")
     try daemon.start()
     usleep(UInt32(settleSeconds * 1e6))   // start-up is not idle cost: a measurement window, not a synchronisation
     guard daemon.process.isRunning else { throw BenchError("pg p3: the daemon exited; log: \(daemon.logTail)") }
@@ -55,8 +56,8 @@ func runPostgresIdle(_ env: inout Env, _ cluster: PostgresBenchCluster, schedule
     let window = monotonic() - windowStart
     run.daemonAverage = (daemonPrevious - daemonStart) * 1000 / window
     run.postgresAverage = (postgresPrevious - postgresStart) * 1000 / window
-    run.hwmKB = ProcStat.status(pid: daemon.pid, "VmHWM")
-    run.rssKB = ProcStat.status(pid: daemon.pid, "VmRSS")
+    run.hwmKB = Proc.status(pid: daemon.pid, "VmHWM")
+    run.rssKB = Proc.status(pid: daemon.pid, "VmRSS")
     run.calls = world.fake.calls.count
     if run.calls > 0 { run.problems.append("the fake received \(run.calls) calls although nothing was due") }
     let exit = daemon.stop()
@@ -77,9 +78,9 @@ func postgresInsertAlone(_ env: inout Env, _ cluster: PostgresBenchCluster, seco
     let database = "bench_\(env.runCounter)"
     try await cluster.createDatabase(database)
     let config = try world.writePostgresConfig(url: cluster.url(database), name: "d0", metricsPort: nil)
-    let (status, output) = try BenchDaemon.run(env.binary, ["migrate", "--config", config])
+    let (status, output) = try BenchDaemon.run(binary: env.binary, ["migrate", "--config", config])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
-    let inserter = try PostgresInserter(url: PostgresInserterTarget(port: cluster.port, database: database), rate: 200, directory: world.directory)
+    let inserter = try Inserter(url: PostgresInserterTarget(port: cluster.port, database: database), rate: 200, directory: world.directory)
     try await Task.sleep(for: .seconds(seconds))   // a measurement window, not a synchronisation
     let result = try await Task.detached { try inserter.stop() }.value
     await cluster.dropDatabase(database)

@@ -1,3 +1,4 @@
+import BenchSupport
 import FakeWeChatPay
 import Foundation
 import PostgresNIO
@@ -52,7 +53,7 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     try await cluster.createDatabase(database)
     let ports = try (0..<spec.daemons).map { _ in try PostgresBenchCluster.freePort() }
     let configs = try ports.enumerated().map { try world.writePostgresConfig(url: cluster.url(database), name: "d\($0.offset)", metricsPort: $0.element) }
-    let (status, output) = try BenchDaemon.run(env.binary, ["migrate", "--config", configs[0]])
+    let (status, output) = try BenchDaemon.run(binary: env.binary, ["migrate", "--config", configs[0]])
     guard status == 0 else { throw BenchError("migrate failed: \(output)") }
 
     let connection = try await cluster.connect(database)
@@ -63,10 +64,10 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     try await connection.runSQL("ANALYZE pending_orders")
 
     let inserter = spec.inserterRate > 0
-        ? try PostgresInserter(url: PostgresInserterTarget(port: cluster.port, database: database), rate: spec.inserterRate, directory: world.directory) : nil
+        ? try Inserter(url: PostgresInserterTarget(port: cluster.port, database: database), rate: spec.inserterRate, directory: world.directory) : nil
     var daemons: [BenchDaemon] = []
     for (index, config) in configs.enumerated() {
-        let daemon = try BenchDaemon(binary: env.binary, arguments: ["run", "--config", config], logPath: world.directory + "/daemon-\(index).log")
+        let daemon = try BenchDaemon(binary: env.binary, arguments: ["run", "--config", config], logPath: world.directory + "/daemon-\(index).log", tag: "closeorderd-pg-bench")
         try daemon.start()
         daemons.append(daemon)
     }
@@ -79,7 +80,7 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
         stopAll(); _ = try? inserter?.stop()
         throw BenchError("\(spec.name): no call reached the fake; daemon logs: \(logs())")
     }
-    let cpu0 = daemons.map(\.cpuSeconds), pg0 = cluster.cpuSeconds, fake0 = ProcStat.threadCPU(pid: getpid(), prefix: "NIO-ELT")
+    let cpu0 = daemons.map(\.cpuSeconds), pg0 = cluster.cpuSeconds, fake0 = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT")
 
     // Every order sent, then every outcome written (no due order pending or closing).
     let deadline = 120 + Double(spec.orders) / 50
@@ -101,8 +102,8 @@ func runPostgresCloses(_ env: inout Env, _ cluster: PostgresBenchCluster, _ spec
     }
     run.daemonCPU = zip(daemons, cpu0).map { $0.cpuSeconds - $1 }
     run.postgresCPU = cluster.cpuSeconds - pg0
-    run.fakeCPU = ProcStat.threadCPU(pid: getpid(), prefix: "NIO-ELT") - fake0
-    run.daemonHWM = daemons.map { ProcStat.status(pid: $0.pid, "VmHWM") }
+    run.fakeCPU = Proc.threadCPU(pid: getpid(), threadPrefix: "NIO-ELT") - fake0
+    run.daemonHWM = daemons.map { Proc.status(pid: $0.pid, "VmHWM") }
     if let inserter { run.inserter = try await Task.detached { try inserter.stop() }.value }
     run.daemonCalls = ports.map { scrapeCalls(port: $0) }
     for (index, daemon) in daemons.enumerated() {
@@ -181,7 +182,7 @@ final class Flag: @unchecked Sendable {
 /// The calls a daemon made (`closeorderd_attempts_total`, all outcomes and merchants) from its
 /// Prometheus endpoint; nil if it cannot be read.
 func scrapeCalls(port: Int) -> Int? {
-    guard let (status, text) = try? BenchDaemon.run("/usr/bin/curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]),
+    guard let (status, text) = try? BenchDaemon.run(binary: "/usr/bin/curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]),
           status == 0 else { return nil }
     var total = 0.0
     for line in text.split(separator: "\n") where line.hasPrefix("closeorderd_attempts_total") {

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -49,8 +50,8 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     defer { cluster.stop() }
 
     let report = Report()
-    let (_, version) = try BenchDaemon.run(binary, ["--version"])
-    let sha = (try? BenchDaemon.run("/usr/bin/sha256sum", [binary]))?.1 ?? "?"
+    let (_, version) = try BenchDaemon.run(binary: binary, ["--version"])
+    let sha = (try? BenchDaemon.run(binary: "/usr/bin/sha256sum", [binary]))?.1 ?? "?"
     report.header.append("daemon measured: `\(binary)` — \(args.values["daemon-build"] ?? "build not named (--daemon-build)"); "
                          + "`--version` \(version.trimmingCharacters(in: .whitespacesAndNewlines)); sha256 \(sha.prefix(16))…")
     report.header.append("daemon settings: its defaults (in-flight ceiling 256, batch 16, poll 5 s, pool of 8 connections) except log level `warning`; "
@@ -58,7 +59,7 @@ func postgresSuite(_ args: Arguments) async throws -> Int32 {
     report.header.append("server: \(cluster.version), one cluster for the whole run (initdb in the work folder, 127.0.0.1 over TCP, trust), "
                          + "PostgreSQL's defaults: fsync on, synchronous_commit on, shared_buffers 128 MB; a fresh database per run"
                          + (settings.isEmpty ? "" : "; **changed for this run: \(settings.joined(separator: ", "))**"))
-    report.header.append("CPU: each daemon from \(BenchDaemon.exactCPU ? "its own cpuacct cgroup (ns)" : "/proc (10 ms ticks: no writable cpuacct cgroup)"); PostgreSQL from \(cluster.cpuSource); "
+    report.header.append("CPU: each daemon from \(CPUAccount.available ? "its own cpuacct cgroup (ns)" : "/proc (10 ms ticks: no writable cpuacct cgroup)"); PostgreSQL from \(cluster.cpuSource); "
                          + "the fake from this driver's NIO-ELT thread; all from the fake's first close to the last outcome written")
     let loadBefore = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
     report.header.append("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; load average before \(loadBefore)"

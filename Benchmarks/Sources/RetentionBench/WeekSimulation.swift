@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import GRDB
 import OrderClosing
@@ -41,7 +42,7 @@ struct WeekSimulation {
         var pruned = PrunedOrders()
         var closed = 0
         let began = monotonic()
-        say("P6: \(perTick * ticks) orders over \(days) simulated days (\(perTick) per 10 min), keep_days = 1, file \(path)")
+        log("P6: \(perTick * ticks) orders over \(days) simulated days (\(perTick) per 10 min), keep_days = 1, file \(path)")
         for tick in 0..<ticks {
             let now = start + Int64(tick + 1) * Self.tickMs
             try await merchantWrites(pool, tick: tick, count: perTick, createdAt: now / 1000 - 400)
@@ -50,7 +51,7 @@ struct WeekSimulation {
             if (tick + 1) % ticksPerDay == 0 {
                 let (bytes, rows) = try await measure(pool)
                 daily.append((tick / ticksPerDay + 1, bytes, rows))
-                say(String(format: "  day %d: %d closed so far, %d pruned, %.1f MB on disk, %d rows (%.0f s)",
+                log(String(format: "  day %d: %d closed so far, %d pruned, %.1f MB on disk, %d rows (%.0f s)",
                            tick / ticksPerDay + 1, closed, pruned.total, Double(bytes) / 1_048_576, rows, monotonic() - began))
             }
         }
@@ -172,31 +173,10 @@ struct WeekSimulation {
 
     /// Runs the inserter process during `body` (or for `seconds`), returns its latencies.
     func insertWhile(seconds: Int?, _ body: () async throws -> Void) async throws -> InserterResult {
-        let stop = work + "/inserter-\(UUID().uuidString.prefix(6)).stop", out = stop + ".json"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["inserter", "--database", path, "--rate", "\(rate)", "--stop", stop, "--out", out]
-        try process.run()
+        let inserter = try Inserter(arguments: ["inserter", "--database", path, "--rate", "\(rate)"], directory: work,
+                                    name: "inserter-\(UUID().uuidString.prefix(6))")
         try await Task.sleep(for: .milliseconds(300))   // let it open the database before the measured part
         try await body()
-        FileManager.default.createFile(atPath: stop, contents: nil)
-        process.waitUntilExit()
-        guard let data = FileManager.default.contents(atPath: out) else { throw BenchFailure("the inserter wrote no result") }
-        return try JSONDecoder().decode(InserterResult.self, from: data)
+        return try inserter.stop()
     }
-}
-
-struct BenchFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-func monotonic() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func say(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }

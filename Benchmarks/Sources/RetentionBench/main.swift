@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import GRDB
 import OrderClosing
@@ -28,7 +29,7 @@ let values: [String: String] = {
 
 switch arguments.dropFirst().first {
 case "inserter":
-    try runInserter(database: values["database"]!, rate: int("rate", 200), stopPath: values["stop"]!, outPath: values["out"]!)
+    try await runInserter(database: values["database"]!, rate: int("rate", 200), stopPath: values["stop"]!, outPath: values["out"]!)
 case "run":
     do {
         let work = values["work"] ?? NSTemporaryDirectory() + "closeorderd-p6"
@@ -37,10 +38,10 @@ case "run":
         if let path = values["report"] { try report.write(toFile: path, atomically: true, encoding: .utf8) }
         try? FileManager.default.removeItem(atPath: work)
     } catch {
-        say("closeorderd-retention-bench: \(error)")
+        log("closeorderd-retention-bench: \(error)")
         exit(2)
     }
 default:
-    say("usage: closeorderd-retention-bench run [--orders N] [--days N] [--work DIR] [--report FILE] [--rate N]")
+    log("usage: closeorderd-retention-bench run [--orders N] [--days N] [--work DIR] [--report FILE] [--rate N]")
     exit(64)
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 import WeChatPayV2
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OrderClosing
+import OrderClosingTestSupport
 import PostgresOrderStore
 
 /// A fresh database on the test PostgreSQL cluster, migrated by closeorderd's own runner, with the

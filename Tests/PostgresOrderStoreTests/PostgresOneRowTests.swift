@@ -1,6 +1,7 @@
 import Foundation
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 @testable import PostgresOrderStore

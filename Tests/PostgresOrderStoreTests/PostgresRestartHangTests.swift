@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrderClosingTestSupport
 import PostgresNIO
+import StoreTestSupport
 import Testing
 
 @testable import PostgresOrderStore

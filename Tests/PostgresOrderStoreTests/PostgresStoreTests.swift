@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 @testable import PostgresOrderStore

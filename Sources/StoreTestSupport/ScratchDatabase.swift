@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OrderClosing
+import OrderClosingTestSupport
 import SQLiteOrderStore
 
 /// A real SQLite file in WAL mode in a fresh temporary folder, migrated, with merchant-side helpers.

@@ -1,6 +1,7 @@
 import Foundation
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 import WeChatPayV2
 
@@ -9,7 +10,7 @@ import WeChatPayV2
 /// What only PostgreSQL has: several transactions committing at once (daemons on several hosts,
 /// the app), and NOTIFY on `closeorderd_outcomes`.
 @Suite(.enabled(if: PostgresTestCluster.shouldRun)) struct PostgresOutcomeFeedTests {
-    static let created = StoreConformanceTests.created
+    static let created = StoreFixtureDefaults.created
 
     func place(_ fixture: PostgresScratchDatabase, _ names: [String]) async throws {
         for name in names { try await fixture.place(name, createdAt: Self.created) }
@@ -60,7 +61,7 @@ import WeChatPayV2
         #expect(appPaid["out_trade_no"] as? String == "APP-PAID" && appPaid["status"] as? String == "paid", "\(appPaid)")
         #expect(appPaid["mch_id"] as? String == StoreFixtureDefaults.mchID && appPaid["outcome"] is NSNull)
 
-        let now = StoreConformanceTests.dueMs
+        let now = StoreFixtureDefaults.dueMs
         let claimed = try await fixture.store.claimDue(
             ClaimRequest(limit: 10), now: now, leaseOwner: "test", leaseUntil: now + 60_000)
         let order = try #require(claimed.first { $0.outTradeNo == "WECHAT-PAID" })

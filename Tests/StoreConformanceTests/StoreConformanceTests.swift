@@ -1,5 +1,6 @@
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 import WeChatPayV2
 
