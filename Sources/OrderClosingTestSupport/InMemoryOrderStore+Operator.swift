@@ -9,18 +9,15 @@ extension InMemoryOrderStore: OperatorStore {
             for row in state.rows { counts[row.status, default: 0] += 1 }
             let overdue = state.rows.filter { isOverdue($0, now: now) }
             let oldest = overdue.min { ownDueMs($0) < ownDueMs($1) }.map {
-                StatusReport.Overdue(outTradeNo: $0.outTradeNo, mchID: $0.mchID, dueMs: ownDueMs($0), now: now)
+                StatusReport.Overdue(outTradeNo: $0.outTradeNo, mchID: $0.mchID, dueMs: ownDueMs($0))
             }
-            var rows = state.published.map { (key: $0.key, value: $0.value, updatedMs: state.publishedMs[$0.key] ?? 0) }
-            rows += state.daemons.values.map { (key: DaemonRecord.key($0.owner), value: $0.owner, updatedMs: $0.lastSeenMs) }
-            let daemons = state.daemons
-            let daemonState = StatusReport.DaemonState(
-                rows: rows.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }, now: now
-            ) {
-                daemons[$0]
+            var rows = state.published.map { (key: $0.key, row: DaemonStateRow?.none, value: $0.value) }
+            rows += state.daemons.values.map { (key: DaemonRecord.key($0.owner), row: .daemon($0), value: "") }
+            let daemonState = rows.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }.map {
+                $0.row ?? DaemonStateRow(key: $0.key, value: $0.value, updatedMs: state.publishedMs[$0.key] ?? 0) { _ in nil }
             }
             return StatusReport(
-                counts: counts, overdue: overdue.count, oldestOverdue: oldest,
+                now: now, counts: counts, overdue: overdue.count, oldestOverdue: oldest,
                 inDoubt: state.rows.filter { $0.inDoubt && [.pending, .closing].contains($0.status) }.count,
                 failedLastDay: state.rows.filter {
                     $0.status == .failed && ($0.finishedMs ?? .min) >= now - StatusReport.failedWindowMs
@@ -54,50 +51,38 @@ extension InMemoryOrderStore: OperatorStore {
     }
 
     public func show(outTradeNo: String, mchID: String?) async throws -> [OrderDetail] {
-        state.withLockedValue { state in
-            state.rows.filter { row in row.outTradeNo == outTradeNo && (mchID == nil || mchID == row.mchID) }
+        try state.withLockedValue { state in
+            try state.rows.filter { row in row.outTradeNo == outTradeNo && (mchID == nil || mchID == row.mchID) }
                 .sorted { Array($0.mchID.utf8).lexicographicallyPrecedes($1.mchID.utf8) }
                 .map { row in
                     OrderDetail(
-                        order: Self.fields(row),
-                        attempts: state.audit.filter { $0.orderID == row.id }.map { Self.fields($0.record, of: row) })
+                        order: try Self.order(row),
+                        attempts: state.audit.filter { $0.orderID == row.id }.map { Self.attempt($0.record, id: $0.id, of: row) })
                 }
         }
     }
 
-    /// The row as the SQL stores' `SELECT *` gives it.
-    static func fields(_ row: Row) -> [String: FieldValue] {
-        func text(_ value: String?) -> FieldValue { value.map(FieldValue.text) ?? .null }
-        func int(_ value: Int64?) -> FieldValue { value.map(FieldValue.int) ?? .null }
-        return [
-            "id": .int(row.id), "mch_id": .text(row.mchID), "appid": .text(row.appID), "out_trade_no": .text(row.outTradeNo),
-            "sub_mch_id": text(row.subMchID), "sub_appid": text(row.subAppID), "created_at": .int(row.createdAt),
-            "timeout_seconds": .int(row.timeoutSeconds), "status": .text(row.status.rawValue), "outcome": text(row.outcome),
-            "attempts": .int(Int64(row.attempts)), "last_error": text(row.lastError), "last_err_code": text(row.lastErrCode),
-            "transaction_id": text(row.transactionID), "in_doubt": .int(row.inDoubt ? 1 : 0), "conflict": text(row.conflict),
-            "first_attempt_ms": int(row.firstAttemptMs), "last_attempt_ms": int(row.lastAttemptMs),
-            "finished_ms": int(row.finishedMs),
-            "retry_at_ms": int(row.retryAtMs), "lease_owner": text(row.leaseOwner), "lease_token": text(row.leaseToken),
-            "lease_expires_ms": int(row.leaseExpiresMs), "next_attempt_ms": .int(row.nextAttemptMs),
-        ]
+    /// The row as the SQL stores give it.
+    static func order(_ row: Row) throws -> OrderDetail.Order {
+        OrderDetail.Order(
+            id: row.id, mchID: row.mchID, appID: row.appID, outTradeNo: row.outTradeNo, subMchID: row.subMchID,
+            subAppID: row.subAppID, createdAt: row.createdAt, timeoutSeconds: row.timeoutSeconds, status: row.status,
+            outcome: try row.outcome.map { try OrderDetail.word($0, column: "pending_orders.outcome") },
+            attempts: row.attempts, lastError: row.lastError, lastErrCode: row.lastErrCode, transactionID: row.transactionID,
+            inDoubt: row.inDoubt, conflict: row.conflict, firstAttemptMs: row.firstAttemptMs, lastAttemptMs: row.lastAttemptMs,
+            finishedMs: row.finishedMs, retryAtMs: row.retryAtMs, leaseOwner: row.leaseOwner, leaseToken: row.leaseToken,
+            leaseExpiresMs: row.leaseExpiresMs, nextAttemptMs: row.nextAttemptMs)
     }
 
     /// An audit row as the SQL stores' `close_attempts` holds it.
-    static func fields(_ attempt: AttemptRecord, of row: Row) -> [String: FieldValue] {
-        func text(_ value: String?) -> FieldValue { value.map(FieldValue.text) ?? .null }
+    static func attempt(_ attempt: AttemptRecord, id: Int64, of row: Row) -> OrderDetail.Attempt {
         let response = attempt.response
-        return [
-            "order_id": .int(row.id), "mch_id": .text(row.mchID), "out_trade_no": .text(row.outTradeNo),
-            "attempt": .int(Int64(attempt.attempt)), "operation": .text(attempt.call.rawValue),
-            "started_ms": .int(attempt.startedAt),
-            "finished_ms": .int(attempt.finishedAt), "duration_ms": .int(attempt.finishedAt - attempt.startedAt),
-            "endpoint": text(attempt.endpoint), "http_status": response.httpStatus.map { .int(Int64($0)) } ?? .null,
-            "return_code": text(response.returnCode), "return_msg": text(response.returnMsg),
-            "result_code": text(response.resultCode),
-            "err_code": text(response.errCode), "err_code_des": text(response.errCodeDes),
-            "outcome": .text(attempt.outcome.rawValue),
-            "error": text(attempt.error), "verified": .int(response.verified ? 1 : 0),
-        ]
+        return OrderDetail.Attempt(
+            id: id, orderID: row.id, mchID: row.mchID, outTradeNo: row.outTradeNo, attempt: attempt.attempt,
+            call: attempt.call, startedMs: attempt.startedAt, finishedMs: attempt.finishedAt, endpoint: attempt.endpoint,
+            httpStatus: response.httpStatus, returnCode: response.returnCode, returnMsg: response.returnMsg,
+            resultCode: response.resultCode, errCode: response.errCode, errCodeDes: response.errCodeDes,
+            outcome: attempt.outcome, error: attempt.error, verified: response.verified)
     }
 
     public func apply(_ action: OrderAction, to selection: OrderSelection, now: Int64, dryRun: Bool) async throws

@@ -25,7 +25,8 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
 
     struct State {
         var rows: [Row] = []
-        var audit: [(orderID: Int64, record: AttemptRecord)] = []
+        var audit: [(id: Int64, orderID: Int64, record: AttemptRecord)] = []
+        var lastAttemptID: Int64 = 0
         var published: [String: String] = [:]
         /// When each `published` key was last written (`daemon_state.updated_ms`).
         var publishedMs: [String: Int64] = [:]
@@ -217,7 +218,10 @@ public final class InMemoryOrderStore: OrderStore, StoreFixture {
     // MARK: Writes, as the SQL stores make them
 
     private func apply(_ write: OrderWrite, now: Int64, _ state: inout State) -> WriteResult {
-        for attempt in write.attempts { state.audit.append((write.order.id, attempt)) }
+        for attempt in write.attempts {
+            state.lastAttemptID += 1
+            state.audit.append((state.lastAttemptID, write.order.id, attempt))
+        }
         guard let index = state.rows.firstIndex(where: { $0.id == write.order.id }) else { return .leaseLost(current: nil) }
         let row = state.rows[index]
         let leased = row.leaseToken == write.order.leaseToken && row.status == .closing

@@ -43,21 +43,19 @@ extension PostgresOrderStore: OperatorStore {
             let oldest = try await connection.send(oldestQuery, logger: logger).first.map { row in
                 let row = row.makeRandomAccess()
                 return StatusReport.Overdue(
-                    outTradeNo: try row.value("out_trade_no"), mchID: try row.value("mch_id"),
-                    dueMs: try row.value("due_ms"), now: now)
+                    outTradeNo: try row.value("out_trade_no"), mchID: try row.value("mch_id"), dueMs: try row.value("due_ms"))
             }
-            let rows = try await connection.send(
+            let state = try await connection.send(
                 "SELECT key, value, updated_ms FROM daemon_state ORDER BY key COLLATE \"C\"",
                 logger: logger
             ).map { row in
                 let (key, value, updated) = try row.decode((String, String, Int64).self)
-                return (key: key, value: value, updatedMs: updated)
-            }
-            let state = StatusReport.DaemonState(rows: rows, now: now) {
-                try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8))
+                return DaemonStateRow(key: key, value: value, updatedMs: updated) {
+                    try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8))
+                }
             }
             return StatusReport(
-                counts: counts, overdue: Int(try row.value("overdue", as: Int64.self)), oldestOverdue: oldest,
+                now: now, counts: counts, overdue: Int(try row.value("overdue", as: Int64.self)), oldestOverdue: oldest,
                 inDoubt: Int(try row.value("in_doubt", as: Int64.self)),
                 failedLastDay: Int(try row.value("failed", as: Int64.self)),
                 state: state)
@@ -72,32 +70,49 @@ extension PostgresOrderStore: OperatorStore {
         return try await transaction { connection in
             var details: [OrderDetail] = []
             for row in try await connection.send(orders, logger: logger) {
-                let id: Int64 = try row.makeRandomAccess().value("id")
+                let order = try Self.order(row.makeRandomAccess())
                 let attempts = try await connection.send(
-                    "SELECT * FROM close_attempts WHERE order_id = \(id) ORDER BY id",
+                    "SELECT * FROM close_attempts WHERE order_id = \(order.id) ORDER BY id",
                     logger: logger)
-                details.append(OrderDetail(order: try Self.fields(row), attempts: try attempts.map(Self.fields)))
+                details.append(OrderDetail(order: order, attempts: try attempts.map { try Self.attempt($0.makeRandomAccess()) }))
             }
             return details
         }
     }
 
-    /// A row's columns as JSON sees them: integers, floating point, text; NULL as null.
-    static func fields(_ row: PostgresRow) throws -> [String: FieldValue] {
-        var fields: [String: FieldValue] = [:]
-        for cell in row {
-            guard cell.bytes != nil else {
-                fields[cell.columnName] = .null
-                continue
-            }
-            switch cell.dataType {
-            case .int2, .int4, .int8: fields[cell.columnName] = .int(try cell.decode(Int64.self, context: .default))
-            case .float4, .float8: fields[cell.columnName] = .double(try cell.decode(Double.self, context: .default))
-            case .text, .varchar, .bpchar, .name: fields[cell.columnName] = .text(try cell.decode(String.self, context: .default))
-            default: fields[cell.columnName] = .text("<\(cell.dataType)>")
-            }
-        }
-        return fields
+    /// A `pending_orders` row as its typed value.
+    static func order(_ row: PostgresRandomAccessRow) throws -> OrderDetail.Order {
+        OrderDetail.Order(
+            id: try row.value("id"), mchID: try row.value("mch_id"), appID: try row.value("appid"),
+            outTradeNo: try row.value("out_trade_no"), subMchID: try row.value("sub_mch_id"),
+            subAppID: try row.value("sub_appid"), createdAt: try row.value("created_at"),
+            timeoutSeconds: try row.value("timeout_seconds"),
+            status: try OrderDetail.word(try row.value("status"), column: "pending_orders.status"),
+            outcome: try (try row.value("outcome", as: String?.self)).map {
+                try OrderDetail.word($0, column: "pending_orders.outcome")
+            },
+            attempts: Int(try row.value("attempts", as: Int64.self)), lastError: try row.value("last_error"),
+            lastErrCode: try row.value("last_err_code"), transactionID: try row.value("transaction_id"),
+            inDoubt: try row.value("in_doubt", as: Int64.self) != 0, conflict: try row.value("conflict"),
+            firstAttemptMs: try row.value("first_attempt_ms"), lastAttemptMs: try row.value("last_attempt_ms"),
+            finishedMs: try row.value("finished_ms"), retryAtMs: try row.value("retry_at_ms"),
+            leaseOwner: try row.value("lease_owner"), leaseToken: try row.value("lease_token"),
+            leaseExpiresMs: try row.value("lease_expires_ms"), nextAttemptMs: try row.value("next_attempt_ms"))
+    }
+
+    /// A `close_attempts` row as its typed value.
+    static func attempt(_ row: PostgresRandomAccessRow) throws -> OrderDetail.Attempt {
+        OrderDetail.Attempt(
+            id: try row.value("id"), orderID: try row.value("order_id"), mchID: try row.value("mch_id"),
+            outTradeNo: try row.value("out_trade_no"), attempt: Int(try row.value("attempt", as: Int64.self)),
+            call: try OrderDetail.word(try row.value("operation"), column: "close_attempts.operation"),
+            startedMs: try row.value("started_ms"), finishedMs: try row.value("finished_ms"),
+            endpoint: try row.value("endpoint"), httpStatus: try row.value("http_status", as: Int64?.self).map { Int($0) },
+            returnCode: try row.value("return_code"), returnMsg: try row.value("return_msg"),
+            resultCode: try row.value("result_code"), errCode: try row.value("err_code"),
+            errCodeDes: try row.value("err_code_des"),
+            outcome: try OrderDetail.word(try row.value("outcome"), column: "close_attempts.outcome"),
+            error: try row.value("error"), verified: try row.value("verified", as: Int64?.self).map { $0 != 0 })
     }
 
     public func list(_ filter: OrderFilter, now: Int64) async throws -> [OrderLine] {

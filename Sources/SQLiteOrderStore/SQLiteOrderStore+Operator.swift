@@ -22,24 +22,23 @@ extension SQLiteOrderStore: OperatorStore {
                     WHERE \(OverdueSQL.open) AND \(OverdueSQL.ownDue) <= ? ORDER BY due_ms LIMIT 1
                     """, arguments: OverdueSQL.arguments(policy, now: now))
             let overdue = oldest.map { row in
-                StatusReport.Overdue(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], dueMs: row["due_ms"], now: now)
+                StatusReport.Overdue(outTradeNo: row["out_trade_no"], mchID: row["mch_id"], dueMs: row["due_ms"])
             }
             let inDoubt =
                 try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM pending_orders WHERE in_doubt = 1 AND status IN ('pending', 'closing')") ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT key, value, updated_ms FROM daemon_state ORDER BY key").map { row in
-                (key: row["key"] as String, value: row["value"] as String, updatedMs: row["updated_ms"] as Int64)
-            }
-            let state = StatusReport.DaemonState(rows: rows, now: now) {
-                try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8))
+            let state = try Row.fetchAll(db, sql: "SELECT key, value, updated_ms FROM daemon_state ORDER BY key").map { row in
+                DaemonStateRow(key: row["key"], value: row["value"], updatedMs: row["updated_ms"]) {
+                    try? JSONDecoder().decode(DaemonRecord.self, from: Data($0.utf8))
+                }
             }
             let failedRecently =
                 try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM pending_orders WHERE status = 'failed' AND finished_ms >= ?",
                     arguments: [now - StatusReport.failedWindowMs]) ?? 0
             return StatusReport(
-                counts: counts, overdue: overdueCount, oldestOverdue: overdue, inDoubt: inDoubt, failedLastDay: failedRecently,
-                state: state)
+                now: now, counts: counts, overdue: overdueCount, oldestOverdue: overdue, inDoubt: inDoubt,
+                failedLastDay: failedRecently, state: state)
         }
     }
 
@@ -55,27 +54,36 @@ extension SQLiteOrderStore: OperatorStore {
                 let attempts = try Row.fetchAll(
                     db, sql: "SELECT * FROM close_attempts WHERE order_id = ? ORDER BY id",
                     arguments: [row["id"] as Int64])
-                return OrderDetail(order: Self.fields(row), attempts: attempts.map(Self.fields))
+                return OrderDetail(order: try Self.order(row), attempts: try attempts.map(Self.attempt))
             }
         }
     }
 
-    static func fields(_ row: Row) -> [String: FieldValue] {
-        var fields: [String: FieldValue] = [:]
-        for column in row.columnNames {
-            switch row[column] as DatabaseValue? {
-            case .none: fields[column] = .null
-            case .some(let value):
-                switch value.storage {
-                case .null: fields[column] = .null
-                case .int64(let number): fields[column] = .int(number)
-                case .double(let number): fields[column] = .double(number)
-                case .string(let text): fields[column] = .text(text)
-                case .blob: fields[column] = .text("<blob>")
-                }
-            }
-        }
-        return fields
+    /// A `pending_orders` row as its typed value.
+    static func order(_ row: Row) throws -> OrderDetail.Order {
+        OrderDetail.Order(
+            id: row["id"], mchID: row["mch_id"], appID: row["appid"], outTradeNo: row["out_trade_no"],
+            subMchID: row["sub_mch_id"], subAppID: row["sub_appid"], createdAt: row["created_at"],
+            timeoutSeconds: row["timeout_seconds"],
+            status: try OrderDetail.word(row["status"], column: "pending_orders.status"),
+            outcome: try (row["outcome"] as String?).map { try OrderDetail.word($0, column: "pending_orders.outcome") },
+            attempts: row["attempts"], lastError: row["last_error"], lastErrCode: row["last_err_code"],
+            transactionID: row["transaction_id"], inDoubt: row["in_doubt"], conflict: row["conflict"],
+            firstAttemptMs: row["first_attempt_ms"], lastAttemptMs: row["last_attempt_ms"], finishedMs: row["finished_ms"],
+            retryAtMs: row["retry_at_ms"], leaseOwner: row["lease_owner"], leaseToken: row["lease_token"],
+            leaseExpiresMs: row["lease_expires_ms"], nextAttemptMs: row["next_attempt_ms"])
+    }
+
+    /// A `close_attempts` row as its typed value.
+    static func attempt(_ row: Row) throws -> OrderDetail.Attempt {
+        OrderDetail.Attempt(
+            id: row["id"], orderID: row["order_id"], mchID: row["mch_id"], outTradeNo: row["out_trade_no"],
+            attempt: row["attempt"], call: try OrderDetail.word(row["operation"], column: "close_attempts.operation"),
+            startedMs: row["started_ms"], finishedMs: row["finished_ms"], endpoint: row["endpoint"],
+            httpStatus: row["http_status"], returnCode: row["return_code"], returnMsg: row["return_msg"],
+            resultCode: row["result_code"], errCode: row["err_code"], errCodeDes: row["err_code_des"],
+            outcome: try OrderDetail.word(row["outcome"], column: "close_attempts.outcome"), error: row["error"],
+            verified: row["verified"])
     }
 
     public func list(_ filter: OrderFilter, now: Int64) async throws -> [OrderLine] {

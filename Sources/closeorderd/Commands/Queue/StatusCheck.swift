@@ -36,7 +36,7 @@ struct StatusCheck {
 
     func verdict(_ report: StatusReport) -> (level: Level, line: String) {
         var findings: [(Level, String)] = []
-        let live = report.daemons.filter { !$0.stale }
+        let live = report.daemons.filter { !$0.isStale(now: report.now) }
         if live.isEmpty {
             findings.append(
                 (
@@ -46,14 +46,14 @@ struct StatusCheck {
                 ))
         }
         if let oldest = report.oldestOverdue {
-            let seconds = Int64(oldest.overdueSeconds)
+            let seconds = (report.now - oldest.dueMs) / 1000
             let level: Level = seconds >= overdueCriticalSeconds ? .critical : seconds >= overdueWarningSeconds ? .warning : .ok
             if level > .ok {
                 findings.append(
                     (level, "\(report.overdue) overdue, the oldest \(shown(oldest.outTradeNo)) \(seconds) s past due"))
             }
         }
-        let open = report.circuits.filter { $0.value.state == "open" || $0.value.state == "paused" }
+        let open = report.circuits.filter { $0.value.circuit.state == .open || $0.value.circuit.state == .paused }
         if !open.isEmpty {
             findings.append((.warning, "merchant circuit open: " + open.keys.sorted().map(shown).joined(separator: ", ")))
         }
@@ -68,7 +68,7 @@ struct StatusCheck {
             // Why overdue orders are still OK: an outage's first minutes, below the warning.
             let why =
                 report.oldestOverdue.map {
-                    " (the oldest \(Int64($0.overdueSeconds)) s past due; warning at \(overdueWarningSeconds) s)"
+                    " (the oldest \((report.now - $0.dueMs) / 1000) s past due; warning at \(overdueWarningSeconds) s)"
                 } ?? ""
             summary = "\(report.overdue) overdue\(why), \(live.count) daemon(s) running"
         }

@@ -33,37 +33,12 @@ struct StatusCommand: AsyncParsableCommand {
         try await withOperatorQueue(options) { database in
             let now = SystemOrderClock().now()
             let report = try await database.store.status(now: now)
+            let view = StatusView(report)
             if json {
-                print(try encodeJSON(report))
+                print(try encodeJSON(view))
                 return
             }
-            for status in OrderStatus.allCases {
-                print(
-                    "\(status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(report.counts[status.rawValue] ?? 0)")
-            }
-            print("overdue: \(report.overdue) (undecided orders past their own due time)")
-            if let overdue = report.oldestOverdue {
-                print(
-                    "oldest overdue: \(shown(overdue.outTradeNo)) (mch_id \(shown(overdue.mchID))), due \(overdue.dueAt), "
-                        + "\(TimeText.relative(now - Int64(overdue.overdueSeconds * 1000), now: now))")
-            }
-            print("in doubt: \(report.inDoubt)")
-            print("failed in the last 24 h: \(report.failedLastDay)")
-            if report.circuits.isEmpty { print("merchant circuits: all closed") }
-            for (mchID, reason) in report.pauses.sorted(by: { $0.key < $1.key }) {
-                print("merchant \(shown(mchID)) paused by an operator: \(shown(reason))")
-            }
-            for (mchID, circuit) in report.circuits.sorted(by: { $0.key < $1.key }) {
-                print("merchant \(shown(mchID)) circuit: \(shown(circuit.text))")
-            }
-            if report.daemons.isEmpty { print("daemons: none running (no heartbeat row)") }
-            for daemon in report.daemons {
-                let age = TimeText.relative(now - daemon.lastSeenSecondsAgo * 1000, now: now)
-                print(
-                    "daemon \(shown(daemon.owner)) (\(shown(daemon.version)), pid \(daemon.pid)): started \(daemon.startedAt), last seen \(age)"
-                        + (daemon.stale ? " — STALE: missed three heartbeats" : ""))
-            }
-            if let heartbeat = report.daemon["heartbeat"] { print("last heartbeat: \(shown(heartbeat))") }
+            for line in view.lines(now: now) { print(line) }
         }
     }
 }
