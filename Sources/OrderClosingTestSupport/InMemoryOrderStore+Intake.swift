@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import OrderClosing
 
 /// The app's side of the table in memory, refusing what the SQL schemas refuse (migrations 1, 2

@@ -6,6 +6,7 @@ import OrderClosing
 import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
+import WeChatPayHTTP
 import WeChatPayV2
 import WeChatPayV3
 
