@@ -1,4 +1,4 @@
-import AsyncHTTPClient
+import ArgumentParser
 import Foundation
 import Logging
 import Metrics
@@ -12,7 +12,7 @@ import WeChatPayHTTP
 /// Wires the daemon from a checked config: one database pool, one HTTP client, the gateway, the
 /// closing loop and its companions, in the order a `ServiceGroup` should shut them down.
 struct DaemonAssembly {
-    let client: HTTPClient
+    let http: WeChatPayHTTPClient
     let gateway: WeChatPayHTTPGateway
     /// v2 or v3 per merchant; the worker's gateway.
     let router: RoutingGateway
@@ -32,9 +32,9 @@ struct DaemonAssembly {
         notifier: SystemdNotifier, logger: Logger, events: ClosingEvents = ClosingEvents(),
         reload: (signals: UnixSignalsSequence, load: @Sendable () async -> CheckedConfig)? = nil
     ) throws {
-        client = try WeChatPayHTTPGateway.makeClient(settings: config.gateway)
         // One transport, so v2 and v3 merchants share one failover state (WeChatPayTransport says why).
-        let transport = WeChatPayTransport(client: client, settings: config.gateway, clock: clock, logger: logger)
+        http = try WeChatPayHTTPClient(settings: config.gateway, clock: clock, logger: logger)
+        let transport = http.transport
         gateway = WeChatPayHTTPGateway(transport: transport)
         router = RoutingGateway(adapters: [.v2: gateway, .v3: WeChatPayV3HTTPGateway(transport: transport)])
         self.store = store
@@ -142,16 +142,16 @@ struct DaemonAssembly {
         watch.cancel()
         switch outcome {
         case .drained(let error?):
-            try? await client.shutdown()
+            try? await http.shutdown()
             throw error
         case .overdue:
             logger.error(
                 "stopping: still waiting on the database \(limit) after the signal (shutdown.grace_ms \(shutdownGraceMs) + \(Self.shutdownMargin)); exiting without the last writes: in-flight orders stay leased until their lease expires, and this daemon's heartbeat row stays until a later daemon removes it"
             )
             running.cancel()
-            try? await client.shutdown()
+            try? await http.shutdown()
         case .drained(nil), nil:
-            try await client.shutdown()
+            try await http.shutdown()
         }
     }
 }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import OrderClosing
 import WeChatPayHTTP
@@ -19,11 +18,10 @@ struct OnlineCheck {
     let settings: GatewaySettings
 
     func run(_ profiles: [MerchantProfile]) async throws -> [(mchID: String, ok: Bool, verdict: String)] {
-        let client = try WeChatPayHTTPGateway.makeClient(settings: settings)
-        let logger = Logger(label: "check-config")
+        let http = try WeChatPayHTTPClient(
+            settings: settings, clock: SystemOrderClock(), logger: Logger(label: "check-config"))
         // v3 merchants are asked on API v3 (a platform-certificate merchant first fetches /v3/certificates).
-        let transport = WeChatPayTransport(client: client, settings: settings, clock: SystemOrderClock(), logger: logger)
-        let gateway = RoutingGateway(transport: transport)
+        let gateway = RoutingGateway(transport: http.transport)
         var results: [(String, Bool, String)] = []
         for profile in profiles.sorted(by: { $0.mchID < $1.mchID }) {
             guard let appID = profile.appIDs.sorted().first else { continue }
@@ -32,7 +30,7 @@ struct OnlineCheck {
             let answer = await gateway.probeMerchant(probe, appID: appID, merchant: profile.merchant)
             results.append(Self.verdict(profile.mchID, answer.outcome, endpoint: answer.endpoint))
         }
-        try await client.shutdown()
+        try await http.shutdown()
         return results
     }
 

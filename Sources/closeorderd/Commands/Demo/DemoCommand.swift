@@ -1,12 +1,12 @@
 import ArgumentParser
 import FakeWeChatPay
 import Foundation
-import GRDB
 import Logging
 import OrderClosing
 import SQLiteOrderStore
 import ServiceLifecycle
 import ServiceSupport
+import WeChatPayHTTP
 import WeChatPayV2
 import WeChatPayV3
 
@@ -39,8 +39,9 @@ struct DemoCommand: AsyncParsableCommand {
             checked.problems.forEach { printError("error: \($0)") }
             throw ExitCode(1)
         }
-        let pool = try SQLiteDatabase.openMigrated(path: world.databasePath)
-        let orders = try DemoOrders.place(into: pool, fake: fake.fake, now: Date())
+        // The queue as the daemon opens it; the demo then plays the app through `OrderIntake`.
+        let store = try SQLiteQueueFile.openMigrated(path: world.databasePath).store(due: checked.config.due)
+        let orders = try await DemoOrders.place(into: store, fake: fake.fake, now: Date())
         print("  fake WeChat Pay: \(fake.baseURL)")
         print("  \(orders.count) orders inserted; they fall due over the next few seconds\n")
 
@@ -50,7 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
         let wakeups = DemoProgress.wakeups()
         let assembly = try DaemonAssembly(
             config: checked.config, profiles: checked.profiles,
-            store: SQLiteOrderStore(pool: pool, due: checked.config.due),
+            store: store,
             notifier: SystemdNotifier(environment: [:]), logger: logger, events: wakeups.events)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -62,7 +63,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             tasks.addTask {
                 let finished = await DemoProgress.watch(
-                    pool: pool, expected: orders, wakeups: wakeups.stream,
+                    feed: store, expected: orders, wakeups: wakeups.stream,
                     continuation: wakeups.continuation, timeout: .seconds(120))
                 await group.triggerGracefulShutdown()
                 return finished
@@ -71,10 +72,11 @@ struct DemoCommand: AsyncParsableCommand {
             for try await result in tasks { finished = finished && result }
             return finished
         }
-        try await assembly.client.shutdown()
+        try await assembly.http.shutdown()
         try await fake.shutdown()
 
-        let rows = try DemoProgress.table(pool: pool)
+        let rows = try await DemoProgress.table(
+            feed: store, queue: store, orders: orders, now: SystemOrderClock().now())
         print("\n" + DemoProgress.render(rows))
         let calls = fake.fake.calls
         print(

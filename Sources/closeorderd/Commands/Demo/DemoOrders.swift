@@ -1,6 +1,6 @@
 import FakeWeChatPay
 import Foundation
-import GRDB
+import OrderClosing
 
 /// The demo's sample orders: one for every outcome, each with what it should end as.
 struct DemoOrder {
@@ -54,34 +54,35 @@ enum DemoOrders {
             expectedStatus: "failed", expectedOutcome: nil, story: "no key configured for its merchant"),
     ]
 
-    /// Inserts the orders as the merchant's app would, and tells the fake about the ones WeChat knows.
-    static func place(into pool: DatabasePool, fake: FakeWeChatPay, now: Date) throws -> [DemoOrder] {
+    /// Inserts the orders as the merchant's app would (through `OrderIntake`, so the schema judges
+    /// them), marks one paid before it falls due, and tells the fake about the ones WeChat knows.
+    static func place(into intake: any OrderIntake, fake: FakeWeChatPay, now: Date) async throws -> [DemoOrder] {
         let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
-        try pool.write { db in
-            for order in all {
-                let createdAt = nowSeconds - 300 + order.dueIn
-                try db.execute(
-                    sql: """
-                        INSERT INTO pending_orders (mch_id, appid, out_trade_no, created_at, timeout_seconds)
-                        VALUES (?, ?, ?, ?, ?)
-                        """, arguments: [order.mchID, DemoWorld.appID, order.outTradeNo, createdAt, order.timeoutSeconds])
-                let placed = Double(createdAt)
-                switch order.outTradeNo {
-                case "DEMO-NOTEXIST", "DEMO-NOKEY": break
-                case "DEMO-ALREADY":
-                    fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .closed)
-                case "DEMO-PAID", "DEMO-V3-PAID":
-                    fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
-                default: fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed)
-                }
-            }
-            // The app's payment notification arrives before the order is due.
-            try db.execute(
-                sql: """
-                    UPDATE pending_orders SET status = 'paid'
-                    WHERE mch_id = ? AND out_trade_no = 'DEMO-MERCHANT-PAID' AND status IN ('pending', 'closing')
-                    """, arguments: [DemoWorld.merchantB])
+        let rows = all.map { order in
+            NewOrder(
+                mchID: order.mchID, appID: DemoWorld.appID, outTradeNo: order.outTradeNo,
+                createdAt: nowSeconds - 300 + order.dueIn, timeoutSeconds: order.timeoutSeconds)
         }
+        let refused = zip(all, try await intake.insert(rows)).compactMap { order, result -> String? in
+            guard case .refused(let reason) = result else { return nil }
+            return "\(order.outTradeNo): \(reason)"
+        }
+        guard refused.isEmpty else {
+            throw StoreErrorMessage("the database refused demo orders: \(refused.joined(separator: "; "))")
+        }
+        for (order, row) in zip(all, rows) {
+            let placed = Double(row.createdAt)
+            switch order.outTradeNo {
+            case "DEMO-NOTEXIST", "DEMO-NOKEY": break
+            case "DEMO-ALREADY":
+                fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .closed)
+            case "DEMO-PAID", "DEMO-V3-PAID":
+                fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed, state: .paid)
+            default: fake.addOrder(mchID: order.mchID, outTradeNo: order.outTradeNo, createdAt: placed)
+            }
+        }
+        // The app's payment notification arrives before the order is due.
+        _ = try await intake.markPaid(mchID: DemoWorld.merchantB, outTradeNo: "DEMO-MERCHANT-PAID")
         fake.pay(mchID: DemoWorld.merchantB, outTradeNo: "DEMO-MERCHANT-PAID")
         fake.script(mchID: DemoWorld.merchantA, outTradeNo: "DEMO-RETRY", [.systemError, .systemError])
         fake.script(mchID: DemoWorld.merchantB, outTradeNo: "DEMO-FORGED", [.forgedOrderPaid])

@@ -2,8 +2,10 @@ import ArgumentParser
 import FakeWeChatPay
 import Foundation
 import Logging
+import OrderClosing
 import ServiceLifecycle
 import ServiceSupport
+import UnixSignals
 import WeChatPayHTTP
 import WeChatPayV2
 import WeChatPayV3
