@@ -7,7 +7,7 @@ import PostgresNIO
 /// A batch is a few statements, not two round trips per order (issue 24): the outcomes in one
 /// `UPDATE … FROM jsonb_to_recordset(…)` per kind of change present, the audit rows in one
 /// `INSERT … SELECT`. The rows travel as one JSON array (postgres-nio has no array of NULL-able
-/// values; JSON keeps NULLs and is one bind). A write that lost its compare-and-set is looked at
+/// values; JSON keeps NULLs and is one bind), written by `PostgresJSONRows`. A write that lost its compare-and-set is looked at
 /// on its own, as before.
 ///
 /// | statements per batch of n writes | before | now                                  |
@@ -49,8 +49,8 @@ extension PostgresOrderStore {
         }
     }
 
-    /// One outcome as a JSON object for `jsonb_to_recordset` (absent keys read as NULL).
-    struct OutcomeRow: Encodable {
+    /// One outcome as a JSON object for `jsonb_to_recordset` (NULL keys read as NULL).
+    struct OutcomeRow {
         let id: Int64, token: String
         var status: String?, outcome: String?, transaction_id: String?, reason: String?, err_code: String?
         var refund = 0, rescued_may_take = false, retry_at: Int64?, in_doubt = 0
@@ -72,6 +72,27 @@ extension PostgresOrderStore {
                 reason = note
             }
         }
+
+        func write(into rows: inout PostgresJSONRows) {
+            rows.row()
+            rows.field("id", id)
+            rows.field("token", token)
+            rows.field("status", status)
+            rows.field("outcome", outcome)
+            rows.field("transaction_id", transaction_id)
+            rows.field("reason", reason)
+            rows.field("err_code", err_code)
+            rows.field("refund", refund)
+            rows.field("rescued_may_take", rescued_may_take)
+            rows.field("retry_at", retry_at)
+            rows.field("in_doubt", in_doubt)
+        }
+
+        static func json(_ writes: [OrderWrite]) -> String {
+            var rows = PostgresJSONRows()
+            for write in writes { OutcomeRow(write).write(into: &rows) }
+            return rows.json
+        }
     }
 
     /// The compare-and-set of every write of one kind; returns the ids it applied to.
@@ -79,7 +100,7 @@ extension PostgresOrderStore {
     {
         var statement = PostgresStatement()
         let clock = ClockSQL(self.clock, callerNow: now, in: &statement)
-        let rows = statement.bind(String(decoding: try JSONEncoder().encode(writes.map(OutcomeRow.init)), as: UTF8.self))
+        let rows = statement.bind(OutcomeRow.json(writes))
         let sql: String
         switch kind {
         case .finish:
@@ -133,7 +154,7 @@ extension PostgresOrderStore {
     }
 
     /// One audit row per call, as a JSON object for `jsonb_to_recordset`.
-    struct AttemptRow: Encodable {
+    struct AttemptRow {
         let order_id: Int64, mch_id: String, out_trade_no: String, attempt: Int, operation: String
         let started_ms: Int64, finished_ms: Int64, endpoint: String?, http_status: Int?
         let return_code: String?, return_msg: String?, result_code: String?, err_code: String?, err_code_des: String?
@@ -150,13 +171,37 @@ extension PostgresOrderStore {
             (err_code, err_code_des) = (response.errCode, response.errCodeDes)
             (outcome, error, verified) = (attempt.outcome.rawValue, attempt.error, response.verified ? 1 : 0)
         }
+
+        func write(into rows: inout PostgresJSONRows) {
+            rows.row()
+            rows.field("order_id", order_id)
+            rows.field("mch_id", mch_id)
+            rows.field("out_trade_no", out_trade_no)
+            rows.field("attempt", attempt)
+            rows.field("operation", operation)
+            rows.field("started_ms", started_ms)
+            rows.field("finished_ms", finished_ms)
+            rows.field("endpoint", endpoint)
+            rows.field("http_status", http_status)
+            rows.field("return_code", return_code)
+            rows.field("return_msg", return_msg)
+            rows.field("result_code", result_code)
+            rows.field("err_code", err_code)
+            rows.field("err_code_des", err_code_des)
+            rows.field("outcome", outcome)
+            rows.field("error", error)
+            rows.field("verified", verified)
+        }
     }
 
     /// Every call of the batch in one `INSERT`, in the batch's order (ids ascend as before).
     func insertAttempts(of writes: [OrderWrite], on connection: PostgresConnection) async throws {
-        let rows = writes.flatMap { write in write.attempts.map { AttemptRow($0, order: write.order) } }
-        guard !rows.isEmpty else { return }
-        let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        guard writes.contains(where: { !$0.attempts.isEmpty }) else { return }
+        var rows = PostgresJSONRows()
+        for write in writes {
+            for attempt in write.attempts { AttemptRow(attempt, order: write.order).write(into: &rows) }
+        }
+        let json = rows.json
         _ = try await connection.send(
             """
             INSERT INTO close_attempts (order_id, mch_id, out_trade_no, attempt, operation, started_ms, finished_ms,
