@@ -375,6 +375,40 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         for name in ["M1", "M2", "M3"] { #expect(try await fixture.audit(name).count == 1, "\(name)") }
     }
 
+    /// Every kind of change for distinct orders, one of them paid by the merchant meanwhile
+    /// (PostgreSQL writes such a batch as one statement, its kinds and audit rows as CTEs, issue 24).
+    @Test(arguments: StoreKind.tested)
+    func aMixedBatchOfDistinctOrdersLandsWhole(kind: StoreKind) async throws {
+        let fixture = try await kind.make()
+        defer { fixture.remove() }
+        for name in ["D1", "D2", "D3", "D4"] { try await fixture.place(name, createdAt: Self.created) }
+        let claimed = try await claim(fixture, at: Self.dueMs).sorted { $0.outTradeNo < $1.outTradeNo }
+        try await fixture.markPaidByApp("D4")
+        let retryAt = Self.dueMs + 10_000
+        let writes = [
+            OrderWrite(order: claimed[2], change: .contradiction("ORDERPAID, then NOTPAY"), attempts: [attempt(claimed[2])]),
+            OrderWrite(
+                order: claimed[0], change: .retry(at: retryAt, reason: "SYSTEMERROR", inDoubt: false, refundAttempt: false),
+                attempts: [attempt(claimed[0])]),
+            OrderWrite(
+                order: claimed[3], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                attempts: [attempt(claimed[3])]),
+            OrderWrite(
+                order: claimed[1], change: .finish(.closed, outcome: "closed", transactionID: nil, reason: nil),
+                attempts: [attempt(claimed[1])]),
+        ]
+        let results = try await fixture.store.record(writes, now: Self.dueMs + 100)
+        #expect(results.count == 4)
+        #expect(results.first == .applied && results.dropFirst().first == .applied && results.last == .applied)
+        #expect(results[2] == .conflict(current: .paid))
+        let d1 = try #require(try await fixture.stored("D1"))
+        #expect(d1.status == .pending && d1.nextAttemptMs == retryAt && d1.lastError == "SYSTEMERROR")
+        #expect(try await fixture.stored("D2")?.status == .closed)
+        #expect(try await fixture.stored("D3")?.conflict == "ORDERPAID, then NOTPAY")
+        #expect(try await fixture.stored("D4")?.status == .paid)
+        for name in ["D1", "D2", "D3", "D4"] { #expect(try await fixture.audit(name).count == 1, "\(name)") }
+    }
+
     @Test(arguments: StoreKind.tested)
     func releaseGivesBackUnstartedClaims(kind: StoreKind) async throws {
         let fixture = try await kind.make()
