@@ -1,5 +1,6 @@
 import OrderClosing
 import OrderClosingTestSupport
+import StoreTestSupport
 import Testing
 
 /// Every `OrderIntake` adapter writes the app's rows alike, through the schema's rules: the SQLite
@@ -7,24 +8,6 @@ import Testing
 /// (which must refuse what the schemas refuse). What was inserted is read back the way the daemon
 /// reads it: by claiming it.
 @Suite struct OrderIntakeConformanceTests {
-    /// The stores this run covers (PostgreSQL as `StoreConformanceTests` decides); kept here so
-    /// this file stands on its own.
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, postgres, memory
-
-        static let tested: [Kind] = allCases.filter { $0 != .postgres || PostgresTestCluster.shouldRun }
-
-        func make() async throws -> any StoreFixture {
-            switch self {
-            case .sqlite: try ScratchDatabase()
-            case .postgres: try await PostgresScratchDatabase()
-            case .memory: InMemoryOrderStore()
-            }
-        }
-
-        var testDescription: String { rawValue }
-    }
-
     static let created: Int64 = 1_800_000_000
     static let mch = StoreFixtureDefaults.mchID
     static let app = StoreFixtureDefaults.appID
@@ -45,8 +28,8 @@ import Testing
         ).sorted { $0.id < $1.id }
     }
 
-    @Test(arguments: Kind.tested)
-    func insertsPendingRowsWithTheColumnsTheDaemonReads(kind: Kind) async throws {
+    @Test(arguments: StoreKind.tested)
+    func insertsPendingRowsWithTheColumnsTheDaemonReads(kind: StoreKind) async throws {
         let fixture = try await kind.make()
         defer { fixture.remove() }
         let orders = [
@@ -77,8 +60,8 @@ import Testing
         #expect(try await intake(fixture).insert([]) == [])
     }
 
-    @Test(arguments: Kind.tested)
-    func aRefusedRowIsNamedByTheSchemaAndTheOthersGoIn(kind: Kind) async throws {
+    @Test(arguments: StoreKind.tested)
+    func aRefusedRowIsNamedByTheSchemaAndTheOthersGoIn(kind: StoreKind) async throws {
         let fixture = try await kind.make()
         defer { fixture.remove() }
         // Each bad row with the column its refusal must name.
@@ -105,8 +88,8 @@ import Testing
         #expect(try await claimAll(fixture).map(\.outTradeNo) == ["GOOD-1", "GOOD-2"])
     }
 
-    @Test(arguments: Kind.tested)
-    func markPaidSetsPaidOnlyOnTheMerchantsOpenRow(kind: Kind) async throws {
+    @Test(arguments: StoreKind.tested)
+    func markPaidSetsPaidOnlyOnTheMerchantsOpenRow(kind: StoreKind) async throws {
         let fixture = try await kind.make()
         defer { fixture.remove() }
         let intake = try intake(fixture)
