@@ -228,3 +228,15 @@ let package = Package(
         ),
     ]
 )
+
+// Habits the compiler keeps (issue 23): a file imports every module whose members it uses (no
+// reaching a library through another's imports), and every existential is spelled `any`. Both
+// are errors, so the tree cannot drift back.
+for target in package.targets where target.type != .plugin {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("MemberImportVisibility"),
+            .enableUpcomingFeature("ExistentialAny"),
+            .treatWarning("ExistentialAny", as: .error),
+        ]
+}

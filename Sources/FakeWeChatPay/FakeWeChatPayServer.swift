@@ -18,7 +18,7 @@ public final class FakeWeChatPayServer: Sendable {
     public let fake: FakeWeChatPay
     public let host: String
     let group: MultiThreadedEventLoopGroup
-    let listener: NIOLockedValueBox<(channel: Channel?, port: Int)>
+    let listener: NIOLockedValueBox<(channel: (any Channel)?, port: Int)>
     /// The port held during an outage, so no other server is given it meanwhile.
     let hold = NIOLockedValueBox<PortHold?>(nil)
     let tls: NIOSSLContext?
@@ -161,7 +161,7 @@ final class FakeHTTPHandler: ChannelInboundHandler {
         case .reset:
             // SO_LINGER 0 turns close() into a TCP RST, as a crashing proxy would send.
             let channel = context.channel
-            if let provider = channel as? SocketOptionProvider {
+            if let provider = channel as? any SocketOptionProvider {
                 provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
             } else {
                 channel.close(promise: nil)

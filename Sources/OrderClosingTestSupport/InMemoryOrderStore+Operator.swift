@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import OrderClosing
 
 /// The operator commands' queries in memory, as the SQL stores answer them (the operator

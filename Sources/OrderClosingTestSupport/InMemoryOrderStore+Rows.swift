@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import OrderClosing
 
 /// The in-memory store's rows read by column name, as a test reads a SQL store's `SELECT *`, so the

@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import GatewayVocabulary
 import Logging
+import NIOHTTP1
 import OrderClosing
 import WeChatPayV3
 

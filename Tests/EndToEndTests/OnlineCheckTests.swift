@@ -1,3 +1,4 @@
+import FakeWeChatPay
 import Foundation
 import Testing
 import WeChatPayV2

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeWeChatPay
 import Logging
+import NIOCore
 import OrderClosing
 import OrderClosingTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import FakeWeChatPay
 import OrderClosing
+import OrderClosingTestSupport
 import Testing
 import WeChatPayHTTP
 import WeChatPayV2

@@ -1,6 +1,7 @@
 import FakeWeChatPay
 import Logging
 import OrderClosing
+import OrderClosingTestSupport
 import Testing
 import WeChatPayHTTP
 import WeChatPayV2

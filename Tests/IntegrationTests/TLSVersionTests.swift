@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FakeWeChatPay
 import Foundation
 import Logging

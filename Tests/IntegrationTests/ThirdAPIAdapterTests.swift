@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
 import OrderClosing

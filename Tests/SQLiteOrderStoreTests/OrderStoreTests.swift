@@ -1,4 +1,5 @@
 import GRDB
+import OrderClosing
 import OrderClosingTestSupport
 import StoreTestSupport
 import Testing

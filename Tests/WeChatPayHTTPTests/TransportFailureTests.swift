@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import GatewayVocabulary
 import NIOCore
 import NIOSSL
 import Testing

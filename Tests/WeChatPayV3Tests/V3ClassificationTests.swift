@@ -1,3 +1,4 @@
+import Foundation
 import GatewayVocabulary
 import Testing
 import WeChatPayV2

@@ -2,8 +2,10 @@ import Configuration
 import Foundation
 import Logging
 import OrderClosing
+import PostgresOrderStore
 import ServiceSupport
 import SystemPackage
+import WeChatPayHTTP
 import WeChatPayV2
 
 /// Reads the JSON config file with environment overrides (`CLOSEORDERD_DATABASE_PATH` overrides
@@ -145,7 +147,7 @@ struct ConfigLoader {
     }
 
     static func describe(_ error: any Error) -> String {
-        (error as? LocalizedError)?.errorDescription ?? "\(error)"
+        (error as? any LocalizedError)?.errorDescription ?? "\(error)"
     }
 }
 

@@ -19,7 +19,7 @@ struct MetricsService: Service {
 
     func run() async throws {
         let registry = self.registry
-        let channel: Channel
+        let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

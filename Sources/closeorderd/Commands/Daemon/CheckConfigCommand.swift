@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import OrderClosing
+import PostgresOrderStore
+import ServiceSupport
 import WeChatPayHTTP
+import WeChatPayV2
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import OrderClosing
+import SQLiteOrderStore
 import ServiceSupport
 import UnixSignals
+import WeChatPayHTTP
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import OrderClosing
 
 /// `requeue`, `retry-now` and `abandon`: one action over the selected orders, with a reason for
