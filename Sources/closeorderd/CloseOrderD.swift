@@ -11,7 +11,7 @@ struct CloseOrderD: AsyncParsableCommand {
             `closeorderd run` closes each one when it falls due and records the outcome in the same row \
             and in close_attempts. Try `closeorderd demo` to see it work against a built-in fake WeChat Pay.
             """,
-        version: "closeorderd 0.4.0",
+        version: "closeorderd 0.5.0",
         subcommands: [
             RunCommand.self, MigrateCommand.self, DemoCommand.self, StatusCommand.self, ShowCommand.self,
             RequeueCommand.self, ListCommand.self, RetryNowCommand.self, AbandonCommand.self, PauseCommand.self,

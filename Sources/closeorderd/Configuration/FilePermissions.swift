@@ -3,6 +3,11 @@ import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
+// The static Swift runtime's Foundation declares `stat` through CoreFoundation; naming it keeps
+// MemberImportVisibility satisfied in both builds.
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
 
 /// What is checked on a file the daemon reads a secret or a trust anchor from, before it is used.
 /// Whoever can write a trust file can forge every answer it verifies (a WeChat Pay public key, a

@@ -3,6 +3,11 @@ import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
+// The static Swift runtime's Foundation declares `stat` through CoreFoundation; naming it keeps
+// MemberImportVisibility satisfied in both builds.
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
 
 /// Reads an API key file and says what is wrong with it in words ("does not exist", "is not
 /// readable by this user"), not as a Foundation error domain and code.
